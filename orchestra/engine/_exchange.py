@@ -1,0 +1,339 @@
+"""One request/response exchange: build, rate-limit, send, read, retry.
+
+Evaluation order for each response (SPEC §2): ``abort_on`` → ``ignore_on`` →
+retry (``retry_when``, retryable status, transport errors). The later checks
+(``abort_when``, ``expect``, ``extract`` …) belong to the step (``_step.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import httpx
+import orjson
+
+from orchestra.engine._backoff import backoff_seconds, parse_retry_after
+from orchestra.engine._context import RunContext
+from orchestra.engine._response import decode_body
+from orchestra.errors import (
+    AbortError,
+    HTTPStatusError,
+    LimitExceeded,
+    RateLimitExceeded,
+    RequestError,
+    RunError,
+    TemplateError,
+)
+from orchestra.events import RequestSent, ResponseIgnored, ResponseReceived, RetryScheduled
+from orchestra.expressions import stringify
+from orchestra.plan import CompiledStep
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_TRANSPORT_ERRORS = (httpx.TransportError, aiohttp.ClientError, OSError, TimeoutError)
+
+
+def truthy(value: Any) -> bool:
+    """JMESPath truthiness: false, null, "", [] and {} are false; 0 is true."""
+    return not (value is None or value is False or value == "" or value == [] or value == {})
+
+
+@dataclass(slots=True)
+class Exchange:
+    """A response as the engine sees it, after decoding."""
+
+    exchange_id: int
+    attempt: int
+    status_code: int
+    headers: dict[str, str]
+    body: Any
+    url: str
+    elapsed_ms: float
+    ignored: bool = False
+
+    def scope(self) -> dict[str, Any]:
+        """The ``response`` scope of templates and conditions."""
+        return {
+            "status_code": self.status_code,
+            "headers": self.headers,
+            "body": self.body,
+            "url": self.url,
+            "elapsed_ms": self.elapsed_ms,
+        }
+
+
+def _stringify_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: [stringify(v) for v in value] if isinstance(value, list) else stringify(value)
+        for key, value in params.items()
+        if value is not None
+    }
+
+
+def build_request(run: RunContext, step: CompiledStep, scope: dict[str, Any]) -> httpx.Request:
+    """Render the step's templates into an ``httpx.Request``."""
+    url = step.url.render_url(scope)
+    headers = {k: stringify(v) for k, v in step.headers.render(scope).items() if v is not None}
+    params = _stringify_params(step.params.render(scope))
+    run.auth.apply(headers, params)
+    content: bytes | None = None
+    data = None
+    if step.form is not None:
+        data = _stringify_params(step.form.render(scope))
+    elif step.body is not None:
+        body = step.body.render(scope)
+        if isinstance(body, str):
+            content = body.encode()
+        elif body is not None:
+            content = orjson.dumps(body)
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/json"
+    try:
+        return run.client.build_request(
+            step.model.method,
+            url,
+            params=params or None,
+            headers=headers,
+            content=content,
+            data=data,
+        )
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as error:
+        raise TemplateError(
+            f"URL {run.masker.url(url)!r} is not valid: {error}",
+            fix="check the url template and config.base_url (it needs http:// or https://)",
+        ) from None
+
+
+async def _read_body(response: httpx.Response, limit: int, url: str) -> bytes:
+    length = response.headers.get("content-length")
+    if length is not None and length.isdigit():
+        if int(length) > limit:
+            raise LimitExceeded(
+                f"response of {url} is {int(length):,} bytes, over max_response_bytes {limit:,}",
+                fix="raise limits.max_response_bytes or request smaller pages",
+            )
+        return await response.aread()
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in response.aiter_bytes():
+        total += len(chunk)
+        if total > limit:
+            raise LimitExceeded(
+                f"response of {url} exceeded max_response_bytes {limit:,}",
+                fix="raise limits.max_response_bytes or request smaller pages",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _send_once(
+    run: RunContext, request: httpx.Request, timeout: float, limit: int, url_for_errors: str
+) -> tuple[httpx.Response, bytes]:
+    async with asyncio.timeout(timeout):
+        response = await run.client.send(request, stream=True)
+        try:
+            raw = await _read_body(response, limit, url_for_errors)
+        finally:
+            await response.aclose()
+    return response, raw
+
+
+async def exchange(
+    run: RunContext,
+    step: CompiledStep,
+    scope: dict[str, Any],
+    *,
+    execution_id: str,
+    page: int,
+    item_index: int | None,
+) -> Exchange:
+    """Send the step's request, retrying as its policy says; returns the final response."""
+    model = step.model
+    policy = model.retry
+    cap = policy.max_backoff_seconds
+    if cap is None:
+        cap = run.limits.max_backoff_seconds
+    request = build_request(run, step, scope)
+    url = str(request.url)
+    host = request.url.host
+    endpoint = f"{model.method} {step.url.source}"
+    bus = run.bus
+    attempt = 0
+    quick_retry_used = False
+    while True:
+        attempt += 1
+        await run.limiter.acquire(step.path, endpoint, host)
+        exchange_id = run.next_exchange_id()
+        bus.emit(
+            RequestSent(
+                run_id=run.run_id,
+                at=time.time(),
+                step_path=step.path,
+                execution_id=execution_id,
+                exchange_id=exchange_id,
+                method=request.method,
+                url=url,
+                headers=dict(request.headers),
+                body=request.content or None,
+                page=page,
+                attempt=attempt,
+                item_index=item_index,
+            )
+        )
+        started = time.perf_counter()
+        try:
+            response, raw = await _send_once(
+                run, request, model.timeout_seconds, run.limits.max_response_bytes, url
+            )
+        except _TRANSPORT_ERRORS as error:
+            elapsed = (time.perf_counter() - started) * 1000
+            if isinstance(error, TimeoutError | httpx.TimeoutException):
+                reason = f"timed out after {model.timeout_seconds:g}s"
+            else:
+                reason = f"{type(error).__name__}: {error}".rstrip(": ")
+            bus.emit(
+                ResponseReceived(
+                    run_id=run.run_id,
+                    at=time.time(),
+                    step_path=step.path,
+                    execution_id=execution_id,
+                    exchange_id=exchange_id,
+                    status_code=None,
+                    elapsed_ms=elapsed,
+                    error=reason,
+                    page=page,
+                    attempt=attempt,
+                    item_index=item_index,
+                )
+            )
+            if (
+                not quick_retry_used
+                and request.method in IDEMPOTENT
+                and isinstance(error, httpx.RemoteProtocolError | aiohttp.ServerDisconnectedError)
+            ):
+                quick_retry_used = True  # a keep-alive connection closed under us: go again now
+                attempt -= 1
+                continue
+            if policy.on_transport_error and attempt < policy.max_attempts:
+                await _wait_before_retry(run, step, exchange_id, attempt, policy, cap, reason, None)
+                continue
+            raise RequestError(
+                f"{request.method} {run.masker.url(url)} failed after {attempt} "
+                f"attempt{'s' if attempt > 1 else ''}: {run.masker.text(reason)}",
+                fix="check that the API is reachable; raise timeout_seconds or retry.max_attempts",
+            ) from None
+        elapsed = (time.perf_counter() - started) * 1000
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        status = response.status_code
+        bus.emit(
+            ResponseReceived(
+                run_id=run.run_id,
+                at=time.time(),
+                step_path=step.path,
+                execution_id=execution_id,
+                exchange_id=exchange_id,
+                status_code=status,
+                headers=headers,
+                body=raw,
+                elapsed_ms=elapsed,
+                page=page,
+                attempt=attempt,
+                item_index=item_index,
+            )
+        )
+        run.limiter.observe(host, status, headers)
+        result = Exchange(
+            exchange_id,
+            attempt,
+            status,
+            headers,
+            _decode(raw, model.response_format, headers, status),
+            url,
+            elapsed,
+        )
+        if status in model.abort_on:
+            raise AbortError(
+                f"{request.method} {run.masker.url(url)} answered {status}, listed in abort_on"
+            )
+        if status in model.ignore_on:
+            bus.emit(
+                ResponseIgnored(
+                    run_id=run.run_id,
+                    at=time.time(),
+                    step_path=step.path,
+                    exchange_id=exchange_id,
+                    status_code=status,
+                    reason="ignore_on",
+                )
+            )
+            result.ignored = True
+            return result
+        retry_reason = None
+        if status in policy.on_status:
+            retry_reason = f"status {status}"
+        elif step.retry_when is not None and truthy(
+            step.retry_when.search({**scope, "response": result.scope()})
+        ):
+            retry_reason = f"retry_when {step.retry_when.source!r} is true"
+        if retry_reason is None:
+            return result
+        if attempt < policy.max_attempts:
+            retry_after = parse_retry_after(headers.get("retry-after"))
+            await _wait_before_retry(
+                run, step, exchange_id, attempt, policy, cap, retry_reason, retry_after
+            )
+            continue
+        message = (
+            f"{request.method} {run.masker.url(url)}: {retry_reason} after {attempt} "
+            f"attempt{'s' if attempt > 1 else ''}"
+        )
+        fix = "raise retry.max_attempts, or handle the status with ignore_on / abort_on"
+        if status >= 400:
+            raise HTTPStatusError(message, status_code=status, fix=fix)
+        raise RequestError(message, fix=fix)
+
+
+def _decode(raw: bytes, fmt: str, headers: dict[str, str], status: int) -> Any:
+    try:
+        return decode_body(raw, fmt, headers.get("content-type", ""))
+    except RunError:
+        if status >= 400:  # error pages are often HTML even from JSON APIs
+            return raw.decode("utf-8", errors="replace")
+        raise
+
+
+async def _wait_before_retry(
+    run: RunContext,
+    step: CompiledStep,
+    exchange_id: int,
+    attempt: int,
+    policy,
+    cap: float,
+    reason: str,
+    retry_after: float | None,
+) -> None:
+    delay = backoff_seconds(policy, attempt, cap)
+    if retry_after is not None:
+        if retry_after > run.limiter.max_wait:
+            raise RateLimitExceeded(
+                f"the API asked to retry after {retry_after:g}s, more than max_wait "
+                f"{run.limiter.max_wait:g}s",
+                fix="try later, or raise max_wait in rate_limits",
+            )
+        delay = retry_after
+    run.bus.emit(
+        RetryScheduled(
+            run_id=run.run_id,
+            at=time.time(),
+            step_path=step.path,
+            exchange_id=exchange_id,
+            attempt=attempt + 1,
+            delay_seconds=delay,
+            reason=reason,
+        )
+    )
+    if delay > 0:
+        await run.sleep(delay)

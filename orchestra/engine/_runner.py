@@ -1,0 +1,205 @@
+"""The runner: one run of a plan from start to finish.
+
+It resolves config and auth, opens one shared ``httpx.AsyncClient``, runs the
+root steps in order, enforces the run-time limit and turns every ending —
+success, failure, abort, cancellation — into a ``RunFinished`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from orchestra.engine._auth import resolve_auth
+from orchestra.engine._config import resolve_config
+from orchestra.engine._context import RunContext
+from orchestra.engine._hooks import StepHook
+from orchestra.engine._ratelimit import RateLimiter
+from orchestra.engine._result import ResultCollector, RunResult
+from orchestra.engine._step import StepOutcome, StepRunner
+from orchestra.engine._transport import default_transport
+from orchestra.errors import AbortError, LimitExceeded, RunError
+from orchestra.events import EventBus, RateLimitWait, RunFinished, RunStarted, Subscriber
+from orchestra.masking import Masker
+from orchestra.plan import ApiKeyAuth, BasicAuth, BearerAuth, CompiledPlan, PlanSource, load_plan
+from orchestra.types import RunStatus
+
+AuthOverride = BearerAuth | BasicAuth | ApiKeyAuth | Mapping[str, Any] | None
+
+
+def new_run_id() -> str:
+    """Sortable and unique: ``20261122-091500-3f9a1c``."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def _max_concurrency(plan: CompiledPlan) -> int:
+    widest = 1
+    for step in plan.walk():
+        if step.is_fanout:
+            widest = max(widest, step.concurrency)
+    return widest
+
+
+def _auth_model(auth: AuthOverride):
+    if auth is None or not isinstance(auth, Mapping):
+        return auth
+    from pydantic import TypeAdapter
+
+    from orchestra.plan._models import Auth
+
+    return TypeAdapter(Auth).validate_python(dict(auth))
+
+
+class Runner:
+    """Runs a plan once. Build it, then ``await runner.run()``."""
+
+    def __init__(
+        self,
+        plan: PlanSource,
+        config: Mapping[str, Any] | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
+        auth: AuthOverride = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        subscribers: Iterable[Subscriber] = (),
+        hooks: Iterable[StepHook] = (),
+        keep_records: bool = True,
+        environ: Mapping[str, str] | None = None,
+        run_id: str | None = None,
+        mode: str = "run",
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
+        self.plan = load_plan(plan)
+        self.config_overrides = dict(config or {})
+        self.initial_context = dict(context or {})
+        self.auth_override = _auth_model(auth)
+        self.transport = transport
+        self.bus = EventBus()
+        self.run_id = run_id or new_run_id()
+        self.result = RunResult(self.run_id, self.plan.key)
+        self.bus.subscribe(ResultCollector(self.result, keep_records=keep_records))
+        for subscriber in subscribers:
+            self.bus.subscribe(subscriber)
+        self.hooks = list(hooks)
+        self.environ = os.environ if environ is None else environ
+        self.mode = mode
+        self.sleep = sleep
+        self.masker = Masker()
+        self.context: RunContext | None = None
+
+    def _on_rate_wait(self, step_path: str, delay: float, reason: str) -> None:
+        self.bus.emit(
+            RateLimitWait(
+                run_id=self.run_id,
+                at=time.time(),
+                step_path=step_path,
+                delay_seconds=delay,
+                reason=reason,
+            )
+        )
+
+    def _prepare(self, client: httpx.AsyncClient) -> RunContext:
+        masker = self.masker
+        config = resolve_config(self.plan.model.config, self.config_overrides, masker, self.environ)
+        auth_model = self.auth_override or self.plan.model.auth
+        auth = resolve_auth(auth_model, {"config": config}, masker, self.environ)
+        limiter = RateLimiter(
+            self.plan.model.rate_limits, on_wait=self._on_rate_wait, sleep=self.sleep
+        )
+        return RunContext(
+            run_id=self.run_id,
+            plan=self.plan,
+            client=client,
+            bus=self.bus,
+            masker=masker,
+            config=config,
+            auth=auth,
+            limiter=limiter,
+            context=dict(self.initial_context),
+            sleep=self.sleep,
+        )
+
+    def _client(self) -> httpx.AsyncClient:
+        connections = _max_concurrency(self.plan) + 10
+        transport = self.transport or default_transport(connections)
+        return httpx.AsyncClient(transport=transport, follow_redirects=True, timeout=None)
+
+    async def run(self) -> RunResult:
+        """Run every root step in order; never raises for run failures (see ``result``)."""
+        started = time.perf_counter()
+        async with self._client() as client:
+            run = self.context = self._prepare(client)
+            self.bus.emit(
+                RunStarted(
+                    run_id=self.run_id,
+                    at=time.time(),
+                    plan_key=self.plan.key,
+                    plan=self.plan.to_dict(),
+                    config=run.config,
+                    masker=self.masker,
+                    mode=self.mode,
+                )
+            )
+            status, error = RunStatus.SUCCEEDED, None
+            try:
+                async with asyncio.timeout(run.limits.max_execution_seconds):
+                    await self._run_steps(run)
+            except AbortError as caught:
+                status, error = RunStatus.ABORTED, caught
+            except RunError as caught:
+                status, error = RunStatus.FAILED, caught
+            except TimeoutError:
+                status = RunStatus.FAILED
+                error = LimitExceeded(
+                    f"the run took longer than max_execution_seconds "
+                    f"({run.limits.max_execution_seconds:g}s) and was stopped",
+                    fix="raise limits.max_execution_seconds or make the plan do less",
+                )
+            except asyncio.CancelledError:
+                self._finish(RunStatus.INTERRUPTED, None, started)
+                raise
+            if status is RunStatus.SUCCEEDED and self._any_failure():
+                status = RunStatus.FAILED
+            self._finish(status, error, started)
+        self.result.context = self.masker.value(run.context)
+        return self.result
+
+    async def _run_steps(self, run: RunContext) -> None:
+        runner = StepRunner(run, self.hooks)
+        for step in self.plan.steps:
+            outcome = await runner.run_step(step, run.base_scope())
+            run.steps[step.name] = outcome.as_scope()
+
+    async def run_step(self, name: str, scope: dict[str, Any]) -> StepOutcome:
+        """Run one step again against a given scope (for the debugger's re-run)."""
+        if self.context is None:
+            raise RuntimeError("run_step needs a prepared run; call run() first")
+        return await StepRunner(self.context, self.hooks).run_step(self.plan.find(name), scope)
+
+    def _any_failure(self) -> bool:
+        return bool(self.result.assertion_failures) or any(
+            s.statuses.get("failed") for s in self.result.steps.values()
+        )
+
+    def _finish(self, status: RunStatus, error: BaseException | None, started: float) -> None:
+        if isinstance(error, RunError):
+            error.message = self.masker.text(error.message)
+            error.args = (self.masker.text(str(error)),)
+        self.result.error = error
+        self.bus.emit(
+            RunFinished(
+                run_id=self.run_id,
+                at=time.time(),
+                status=str(status),
+                duration_ms=(time.perf_counter() - started) * 1000,
+                error=None if error is None else self.masker.text(str(error)),
+                error_type=None if error is None else type(error).__name__,
+                step_path=getattr(error, "step_path", None),
+            )
+        )

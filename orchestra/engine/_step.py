@@ -1,0 +1,351 @@
+"""Running one HTTP step: pages (``while``), conditions, extraction, fanout.
+
+After a response passes the exchange checks (``_exchange.py``), the order is
+``abort_when`` → ``expect`` → error status → ``extract`` / ``context_updates``
+→ ``sub_steps`` → ``break_when`` / ``while`` (SPEC §2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+
+from orchestra.engine._context import RunContext
+from orchestra.engine._exchange import Exchange, exchange, truthy
+from orchestra.engine._hooks import StepCall, StepHook
+from orchestra.errors import (
+    AbortError,
+    ExpectationFailed,
+    HTTPStatusError,
+    LimitExceeded,
+    RunError,
+    step_context,
+)
+from orchestra.events import (
+    AssertionFailed,
+    FanoutItemFinished,
+    FanoutStarted,
+    PageFinished,
+    RecordEmitted,
+    StepFinished,
+    StepStarted,
+)
+from orchestra.plan import CompiledStep
+from orchestra.types import StepStatus
+
+
+@dataclass(slots=True)
+class StepOutcome:
+    """What one execution of a step produced."""
+
+    status: StepStatus
+    response: dict[str, Any] | None = None  # the last page's response scope
+    extract: dict[str, Any] = field(default_factory=dict)
+    pages: int = 0
+    records: int = 0
+    error: RunError | None = None
+
+    def output(self) -> Any:
+        """What enriches a fanout item: the extracted values, else the last body."""
+        if self.extract:
+            return self.extract
+        return None if self.response is None else self.response["body"]
+
+    def as_scope(self) -> dict[str, Any]:
+        """``steps.<name>`` for later steps: the last response plus status and extracts."""
+        scope = dict(self.response or {})
+        scope.update(status=str(self.status), pages=self.pages, extract=self.extract)
+        return scope
+
+
+class StepRunner:
+    """Executes steps of one run; holds the hooks and the failure policy."""
+
+    def __init__(self, run: RunContext, hooks: list[StepHook]):
+        self.run = run
+        self.hooks = hooks
+
+    async def run_step(
+        self,
+        step: CompiledStep,
+        scope: dict[str, Any],
+        *,
+        parent_execution_id: str | None = None,
+        item_index: int | None = None,
+    ) -> StepOutcome:
+        run = self.run
+        execution_id = run.next_execution_id()
+        run.bus.emit(
+            StepStarted(
+                run_id=run.run_id,
+                at=time.time(),
+                step_path=step.path,
+                execution_id=execution_id,
+                parent_execution_id=parent_execution_id,
+                item_index=item_index,
+            )
+        )
+        started = time.perf_counter()
+        outcome = StepOutcome(StepStatus.RUNNING)
+        try:
+            for hook in self.hooks:
+                call = StepCall(run, step, scope, execution_id, item_index)
+                await hook.before_step(call)
+                scope = call.scope
+            with step_context(step.path):
+                await self._pages(step, scope, execution_id, item_index, outcome)
+            if outcome.status is StepStatus.RUNNING:
+                outcome.status = StepStatus.OK
+        except AbortError as error:
+            outcome.status, outcome.error = StepStatus.ABORTED, error
+            raise
+        except RunError as error:
+            outcome.status, outcome.error = StepStatus.FAILED, error
+            if step.model.on_error == "abort":
+                raise
+        except asyncio.CancelledError:
+            outcome.status = StepStatus.INTERRUPTED
+            raise
+        finally:
+            run.bus.emit(
+                StepFinished(
+                    run_id=run.run_id,
+                    at=time.time(),
+                    step_path=step.path,
+                    execution_id=execution_id,
+                    status=str(outcome.status),
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    pages=outcome.pages,
+                    records=outcome.records,
+                    error=None if outcome.error is None else run.masker.text(str(outcome.error)),
+                    item_index=item_index,
+                )
+            )
+        return outcome
+
+    async def _pages(
+        self,
+        step: CompiledStep,
+        scope: dict[str, Any],
+        execution_id: str,
+        item_index: int | None,
+        outcome: StepOutcome,
+    ) -> None:
+        run = self.run
+        model = step.model
+        prev: dict[str, Any] | None = None
+        while True:
+            outcome.pages += 1
+            page = outcome.pages
+            if page > run.limits.max_loops:
+                outcome.pages -= 1
+                raise LimitExceeded(
+                    f"paginated {run.limits.max_loops} pages, the max_loops limit "
+                    f"(is the `while` condition ever false?)",
+                    fix="check `while`/`break_when`, or raise limits.max_loops",
+                )
+            if model.delay_seconds:
+                await run.sleep(model.delay_seconds)
+            page_scope = {**scope, "prev": prev}
+            result = await exchange(
+                run,
+                step,
+                page_scope,
+                execution_id=execution_id,
+                page=page,
+                item_index=item_index,
+            )
+            if result.ignored:
+                outcome.status = StepStatus.IGNORED
+                outcome.response = result.scope()
+                return
+            response = result.scope()
+            outcome.response = response
+            full = {**page_scope, "response": response}
+            self._check(step, full, result)
+            if step.extract:
+                outcome.extract = {key: expr.search(full) for key, expr in step.extract.items()}
+            for key, expr in step.context_updates.items():
+                run.context[key] = expr.search(full)
+            run.bus.emit(
+                PageFinished(
+                    run_id=run.run_id,
+                    at=time.time(),
+                    step_path=step.path,
+                    execution_id=execution_id,
+                    page=page,
+                    status_code=result.status_code,
+                )
+            )
+            if model.emit and not step.is_fanout:
+                outcome.records += 1
+                run.bus.emit(
+                    RecordEmitted(
+                        run_id=run.run_id,
+                        at=time.time(),
+                        step_path=step.path,
+                        record=result.body,
+                        page=page,
+                        item_index=item_index,
+                        exchange_id=result.exchange_id,
+                    )
+                )
+            for sub in step.sub_steps:
+                outcome.records += await self._fanout(sub, full, execution_id)
+            if step.break_when is not None and truthy(step.break_when.search(full)):
+                return
+            if step.while_ is None or not truthy(step.while_.search(full)):
+                return
+            prev = response
+
+    def _check(self, step: CompiledStep, full: dict[str, Any], result: Exchange) -> None:
+        """``abort_when`` → ``expect`` → unhandled error status."""
+        run = self.run
+        if step.abort_when is not None and truthy(step.abort_when.search(full)):
+            raise AbortError(f"abort_when {step.abort_when.source!r} is true")
+        expect = step.model.expect
+        status = result.status_code
+        if expect is not None:
+            failures = []
+            if expect.status is not None and status not in expect.status:
+                failures.append(("status", f"status {status} is not one of {expect.status}"))
+            for expr in step.expect_that:
+                if not truthy(expr.search(full)):
+                    failures.append((expr.source, f"{expr.source!r} is not true"))
+            if expect.body_schema is not None:
+                try:
+                    jsonschema.validate(result.body, expect.body_schema)
+                except jsonschema.ValidationError as error:
+                    where = "/".join(str(p) for p in error.absolute_path) or "<body>"
+                    failures.append(
+                        ("body_schema", f"body does not match schema at {where}: {error.message}")
+                    )
+            for expectation, message in failures:
+                run.bus.emit(
+                    AssertionFailed(
+                        run_id=run.run_id,
+                        at=time.time(),
+                        step_path=step.path,
+                        expectation=expectation,
+                        message=run.masker.text(message),
+                        exchange_id=result.exchange_id,
+                    )
+                )
+            if failures:
+                raise ExpectationFailed(
+                    "expectation failed: " + "; ".join(message for _, message in failures)
+                )
+            if expect.status is not None:
+                return  # the user said which statuses are fine
+        if status >= 400:
+            raise HTTPStatusError(
+                f"{run.masker.url(result.url)} answered {status}",
+                status_code=status,
+                fix="handle it with ignore_on, abort_on, retry.on_status or expect.status",
+            )
+
+    async def _fanout(self, sub: CompiledStep, parent: dict[str, Any], parent_id: str) -> int:
+        """Run ``sub`` once per item with at most ``concurrency`` in flight (bounded tasks)."""
+        run = self.run
+        if sub.iterate_over is None:
+            items: list[Any] = [None]
+        else:
+            found = sub.iterate_over.search(parent)
+            if found is None:
+                items = []
+            elif isinstance(found, list):
+                items = found
+            else:
+                raise RunError(
+                    f"iterate_over {sub.iterate_over.source!r} gave {type(found).__name__}, "
+                    "not a list",
+                    step_path=sub.path,
+                    fix="point iterate_over at an array, e.g. response.body.items[*]",
+                )
+        run.bus.emit(
+            FanoutStarted(
+                run_id=run.run_id,
+                at=time.time(),
+                step_path=sub.path,
+                execution_id=parent_id,
+                total_items=len(items),
+            )
+        )
+        if not items:
+            return 0
+        base = {**run.base_scope(), "parent": parent.get("response"), "response": None}
+        page_buffer: list[Any] | None = [None] * len(items) if sub.emit_mode == "page" else None
+        emitted = 0
+        work = iter(enumerate(items))
+
+        async def worker() -> None:
+            nonlocal emitted
+            for index, item in work:
+                outcome = await self.run_step(
+                    sub, {**base, "item": item}, parent_execution_id=parent_id, item_index=index
+                )
+                run.bus.emit(
+                    FanoutItemFinished(
+                        run_id=run.run_id,
+                        at=time.time(),
+                        step_path=sub.path,
+                        item_index=index,
+                        status=str(outcome.status),
+                    )
+                )
+                if not sub.model.emit or outcome.status is not StepStatus.OK:
+                    continue
+                enriched = _enrich(item, sub.name, outcome.output())
+                if page_buffer is not None:
+                    page_buffer[index] = enriched
+                else:
+                    emitted += 1
+                    run.bus.emit(
+                        RecordEmitted(
+                            run_id=run.run_id,
+                            at=time.time(),
+                            step_path=sub.path,
+                            record=enriched,
+                            item_index=index,
+                        )
+                    )
+
+        workers = min(sub.concurrency, len(items))
+        if workers == 1:
+            await worker()
+        else:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(workers):
+                        group.create_task(worker())
+            except BaseExceptionGroup as group_error:
+                raise _first_error(group_error) from None
+        if page_buffer is not None:
+            page = [record for record in page_buffer if record is not None]
+            emitted += 1
+            run.bus.emit(
+                RecordEmitted(run_id=run.run_id, at=time.time(), step_path=sub.path, record=page)
+            )
+        return emitted
+
+
+def _enrich(item: Any, name: str, output: Any) -> Any:
+    """Seed 002: each fanout item is enriched with its sub-step's output."""
+    if isinstance(item, dict):
+        return {**item, name: output}
+    if item is None:
+        return output
+    return {"item": item, name: output}
+
+
+def _first_error(group: BaseExceptionGroup) -> BaseException:
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            return _first_error(error)
+        if not isinstance(error, asyncio.CancelledError):
+            return error
+    return group.exceptions[0]

@@ -1,0 +1,171 @@
+"""The exception tree of Orchestra.
+
+Every error says where it happened (plan path, step path) and how to fix it::
+
+    OrchestraError
+    ├── PlanError                  the plan cannot be loaded (CLI exit code 2)
+    │   └── ExpressionSyntaxError  a JMESPath expression does not parse
+    ├── ConfigError                a config value or secret cannot be resolved
+    └── RunError                   something failed while the plan ran (exit code 1)
+        ├── TemplateError          a template rendered to something unusable
+        ├── RequestError           the request failed after all retries
+        ├── HTTPStatusError        an error status nobody asked to ignore
+        ├── AbortError             ``abort_on`` / ``abort_when`` stopped the run
+        ├── ExpectationFailed      an ``expect`` assertion did not hold
+        ├── LimitExceeded          a limit of ``limits`` was hit
+        └── RateLimitExceeded      a rate-limit wait would exceed ``max_wait``
+
+Errors carry structured fields so callers (CLI, notebook, capture) can render
+them without parsing messages, and they pickle cleanly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+class OrchestraError(Exception):
+    """Base class of every error Orchestra raises on purpose."""
+
+
+@dataclass(frozen=True)
+class PlanIssue:
+    """One problem found in a plan: where it is, what is wrong, how to fix it."""
+
+    path: str
+    message: str
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.path or '<plan>'}: {self.message}"
+        if self.fix:
+            text += f"\n    fix: {self.fix}"
+        return text
+
+
+class PlanError(OrchestraError):
+    """The plan is invalid. ``issues`` lists every problem found, each with its path."""
+
+    def __init__(self, issues: list[PlanIssue] | PlanIssue, *, source: str | None = None):
+        self.issues = [issues] if isinstance(issues, PlanIssue) else list(issues)
+        self.source = source
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = f" {self.source!r}" if self.source else ""
+        count = len(self.issues)
+        head = f"Invalid plan{where}: {count} problem{'s' if count != 1 else ''}"
+        return head + "".join(f"\n  {issue}" for issue in self.issues)
+
+    def __reduce__(self):  # pickle with structured fields
+        return (_rebuild_plan_error, (self.issues, self.source))
+
+
+def _rebuild_plan_error(issues: list[PlanIssue], source: str | None) -> PlanError:
+    return PlanError(issues, source=source)
+
+
+class ExpressionSyntaxError(PlanError):
+    """A JMESPath expression (or a ``{…}`` template) does not parse.
+
+    The message shows the whole template with a caret under the failing column.
+    """
+
+    def __init__(self, path: str, text: str, column: int, reason: str):
+        self.path = path
+        self.text = text
+        self.column = column
+        self.reason = reason
+        caret = " " * column + "^"
+        message = f"invalid expression: {reason}\n      {text}\n      {caret}"
+        fix = "check the JMESPath syntax (https://jmespath.org/specification.html)"
+        super().__init__(PlanIssue(path, message, fix))
+
+    def __reduce__(self):
+        return (ExpressionSyntaxError, (self.path, self.text, self.column, self.reason))
+
+
+class ConfigError(OrchestraError):
+    """A config value cannot be resolved (missing environment variable, bad override)."""
+
+
+class RunError(OrchestraError):
+    """A failure while running a plan. ``step_path`` names the step that failed."""
+
+    def __init__(self, message: str, *, step_path: str | None = None, fix: str | None = None):
+        self.message = message
+        self.step_path = step_path
+        self.fix = fix
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        text = f"step {self.step_path!r}: {self.message}" if self.step_path else self.message
+        if self.fix:
+            text += f" (fix: {self.fix})"
+        return text
+
+    def with_step(self, step_path: str) -> RunError:
+        """Attach the step path if it is not known yet; returns ``self``."""
+        if self.step_path is None:
+            self.step_path = step_path
+            self.args = (self._render(),)
+        return self
+
+    def __reduce__(self):
+        return (_rebuild_run_error, (type(self), self.message, self.step_path, self.fix))
+
+
+def _rebuild_run_error(cls: type[RunError], message: str, step_path: str | None, fix: str | None):
+    error = cls.__new__(cls)
+    RunError.__init__(error, message, step_path=step_path, fix=fix)
+    return error
+
+
+class TemplateError(RunError):
+    """A template produced a value that cannot be sent (e.g. null inside a string)."""
+
+
+class RequestError(RunError):
+    """The HTTP request failed (connection, timeout, protocol) after all retries."""
+
+
+class HTTPStatusError(RunError):
+    """The API answered with an error status that the step does not handle."""
+
+    def __init__(self, message: str, *, status_code: int, **kwargs):
+        self.status_code = status_code
+        super().__init__(message, **kwargs)
+
+    def __reduce__(self):
+        return (_rebuild_status_error, (self.message, self.status_code, self.step_path, self.fix))
+
+
+def _rebuild_status_error(message, status_code, step_path, fix) -> HTTPStatusError:
+    return HTTPStatusError(message, status_code=status_code, step_path=step_path, fix=fix)
+
+
+class AbortError(RunError):
+    """``abort_on`` or ``abort_when`` matched: the run stops with status ``aborted``."""
+
+
+class ExpectationFailed(RunError):
+    """An ``expect`` assertion of a step did not hold."""
+
+
+class LimitExceeded(RunError):
+    """A limit of the plan's ``limits`` block was hit (loops, depth, time, size)."""
+
+
+class RateLimitExceeded(RunError):
+    """Waiting for a rate limit would take longer than ``max_wait``."""
+
+
+@contextmanager
+def step_context(step_path: str) -> Iterator[None]:
+    """Attach ``step_path`` to any :class:`RunError` raised inside the block."""
+    try:
+        yield
+    except RunError as error:
+        raise error.with_step(step_path) from error.__cause__

@@ -1,0 +1,150 @@
+"""Typed events: the one stream out of the engine.
+
+Events are small slotted dataclasses created on the hot path (a few µs each);
+payloads are raw (unmasked) so that the capture layer can mask by value in
+one place. Subscribers that print or store anything must pass values through
+the run's :class:`~orchestra.masking.Masker` (``RunStarted.masker``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestra.masking import Masker
+
+
+@dataclass(slots=True, kw_only=True)
+class Event:
+    run_id: str
+    at: float  # time.time() when the event happened
+
+
+@dataclass(slots=True, kw_only=True)
+class RunStarted(Event):
+    plan_key: str
+    plan: dict[str, Any]  # the plan as written (secrets stay references)
+    config: dict[str, Any]  # resolved config, secret values included: mask before output
+    masker: Masker
+    mode: str = "run"
+
+
+@dataclass(slots=True, kw_only=True)
+class RunFinished(Event):
+    status: str  # orchestra.types.RunStatus
+    duration_ms: float
+    error: str | None = None
+    error_type: str | None = None
+    step_path: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class StepStarted(Event):
+    step_path: str
+    execution_id: str  # unique per execution (a sub-step runs once per fanout item)
+    parent_execution_id: str | None = None
+    item_index: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class StepFinished(Event):
+    step_path: str
+    execution_id: str
+    status: str  # orchestra.types.StepStatus
+    duration_ms: float
+    pages: int = 0
+    records: int = 0
+    error: str | None = None
+    item_index: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class RequestSent(Event):
+    step_path: str
+    execution_id: str
+    exchange_id: int
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+    page: int
+    attempt: int
+    item_index: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ResponseReceived(Event):
+    step_path: str
+    execution_id: str
+    exchange_id: int
+    status_code: int | None  # None when the request failed without a response
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    elapsed_ms: float = 0.0
+    error: str | None = None
+    page: int = 0
+    attempt: int = 1
+    item_index: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class RetryScheduled(Event):
+    step_path: str
+    exchange_id: int
+    attempt: int  # the attempt that will run next
+    delay_seconds: float
+    reason: str
+
+
+@dataclass(slots=True, kw_only=True)
+class RateLimitWait(Event):
+    step_path: str
+    delay_seconds: float
+    reason: str
+
+
+@dataclass(slots=True, kw_only=True)
+class FanoutStarted(Event):
+    step_path: str
+    execution_id: str
+    total_items: int
+
+
+@dataclass(slots=True, kw_only=True)
+class FanoutItemFinished(Event):
+    step_path: str
+    item_index: int
+    status: str
+
+
+@dataclass(slots=True, kw_only=True)
+class PageFinished(Event):
+    step_path: str
+    execution_id: str
+    page: int
+    status_code: int
+
+
+@dataclass(slots=True, kw_only=True)
+class AssertionFailed(Event):
+    step_path: str
+    expectation: str
+    message: str
+    exchange_id: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ResponseIgnored(Event):
+    step_path: str
+    exchange_id: int
+    status_code: int
+    reason: str
+
+
+@dataclass(slots=True, kw_only=True)
+class RecordEmitted(Event):
+    step_path: str
+    record: Any
+    page: int | None = None
+    item_index: int | None = None
+    exchange_id: int | None = None

@@ -1,0 +1,20 @@
+"""JMESPath expressions and ``{…}`` templates, compiled when a plan loads."""
+
+from orchestra.expressions._compile import Expression, compile_expression
+from orchestra.expressions._template import (
+    Template,
+    ValueTemplate,
+    compile_template,
+    compile_value,
+    stringify,
+)
+
+__all__ = [
+    "Expression",
+    "Template",
+    "ValueTemplate",
+    "compile_expression",
+    "compile_template",
+    "compile_value",
+    "stringify",
+]

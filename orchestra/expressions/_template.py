@@ -1,0 +1,232 @@
+"""``{…}`` templates: JMESPath expressions inside strings and JSON values.
+
+* ``"{config.base_url}/users"`` renders to a string;
+* ``"{response.body.items}"`` (exactly one expression) keeps the value's type;
+* ``{{`` and ``}}`` are literal braces;
+* a null inside a longer string is an error, never the text "None";
+* in URLs, values substituted after the host are percent-encoded.
+
+Templates are compiled once, when the plan loads; rendering only evaluates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from orchestra.errors import ExpressionSyntaxError, TemplateError
+from orchestra.expressions._compile import Expression, compile_expression
+
+_QUOTES = {"'": "'", '"': '"', "`": "`"}
+
+
+def _scan_expression_end(text: str, start: int, path: str) -> int:
+    """Index of the ``}`` closing the expression opened at ``text[start] == '{'``."""
+    depth = 0
+    index = start
+    quote_char: str | None = None
+    while index < len(text):
+        char = text[index]
+        if quote_char:
+            if char == "\\":
+                index += 2
+                continue
+            if char == quote_char:
+                quote_char = None
+        elif char in _QUOTES:
+            quote_char = char
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+        index += 1
+    raise ExpressionSyntaxError(
+        path, text, start, "'{' is never closed (write '{{' for a literal brace)"
+    )
+
+
+def _stringify(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    return orjson.dumps(value).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A compiled string template. ``segments`` alternate literals and expressions."""
+
+    source: str
+    segments: tuple[str | Expression, ...]
+    path: str = ""
+
+    @property
+    def is_static(self) -> bool:
+        return all(isinstance(s, str) for s in self.segments)
+
+    @property
+    def whole(self) -> Expression | None:
+        """The expression if the template is exactly one ``{…}``, else None."""
+        if len(self.segments) == 1 and isinstance(self.segments[0], Expression):
+            return self.segments[0]
+        return None
+
+    @property
+    def expressions(self) -> list[Expression]:
+        return [s for s in self.segments if isinstance(s, Expression)]
+
+    def render(self, scope: Mapping[str, Any]) -> Any:
+        """Evaluate: a single-expression template keeps its type, others give a string."""
+        whole = self.whole
+        if whole is not None:
+            return whole.search(scope)
+        return "".join(self._pieces(scope, encode_after_host=False))
+
+    def render_url(self, scope: Mapping[str, Any]) -> str:
+        """Render as a URL, percent-encoding values substituted into path and query."""
+        whole = self.whole
+        if whole is not None:
+            value = whole.search(scope)
+            if value is None:
+                raise TemplateError(f"URL expression {{{whole.source}}} is null")
+            return _stringify(value)
+        return "".join(self._pieces(scope, encode_after_host=True))
+
+    def _pieces(self, scope: Mapping[str, Any], *, encode_after_host: bool) -> list[str]:
+        pieces: list[str] = []
+        for segment in self.segments:
+            if isinstance(segment, str):
+                pieces.append(segment)
+                continue
+            value = segment.search(scope)
+            if value is None:
+                raise TemplateError(
+                    f"expression {{{segment.source}}} in {self.source!r} is null; "
+                    "a null cannot be part of a longer string",
+                    fix="give a default with `||`, e.g. {" + segment.source + " || ''}",
+                )
+            text = _stringify(value)
+            if encode_after_host and _past_host("".join(pieces)):
+                text = quote(text, safe="")
+            pieces.append(text)
+        return pieces
+
+    def __repr__(self) -> str:
+        return f"Template({self.source!r})"
+
+
+def _past_host(prefix: str) -> bool:
+    """True when ``prefix`` already holds the scheme, host and the first path slash."""
+    scheme = prefix.find("://")
+    if scheme < 0:
+        return "/" in prefix
+    return prefix.find("/", scheme + 3) >= 0
+
+
+def compile_template(text: str, *, path: str = "") -> Template:
+    """Compile a ``{…}`` template string; syntax errors point at the column."""
+    segments: list[str | Expression] = []
+    literal: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "{" and text.startswith("{{", index):
+            literal.append("{")
+            index += 2
+        elif char == "}" and text.startswith("}}", index):
+            literal.append("}")
+            index += 2
+        elif char == "{":
+            end = _scan_expression_end(text, index, path)
+            if literal:
+                segments.append("".join(literal))
+                literal = []
+            inner = text[index + 1 : end]
+            segments.append(compile_expression(inner, path=path, offset=index + 1, shown=text))
+            index = end + 1
+        else:
+            literal.append(char)
+            index += 1
+    if literal:
+        segments.append("".join(literal))
+    return Template(text, tuple(segments), path)
+
+
+@dataclass(frozen=True, slots=True)
+class ValueTemplate:
+    """A JSON value (dict, list, scalar) with templates inside its strings.
+
+    Rendering a mapping leaves out keys whose whole value is one expression
+    that yields null (the first page of a cursor loop sends no cursor).
+    """
+
+    compiled: Any
+    is_static: bool
+
+    def render(self, scope: Mapping[str, Any]) -> Any:
+        if self.is_static:
+            return self.compiled
+        return _render_value(self.compiled, scope)
+
+
+_OMIT = object()
+
+
+def _render_value(node: Any, scope: Mapping[str, Any]) -> Any:
+    if isinstance(node, Template):
+        return node.render(scope)
+    if isinstance(node, dict):
+        out = {}
+        for key, child in node.items():
+            value = _render_value(child, scope)
+            if value is None and isinstance(child, Template) and child.whole is not None:
+                continue  # a whole-expression null leaves the field out
+            out[key] = value
+        return out
+    if isinstance(node, list):
+        return [_render_value(child, scope) for child in node]
+    return node
+
+
+def compile_value(value: Any, *, path: str = "") -> ValueTemplate:
+    """Compile every string inside a JSON value as a template."""
+    compiled, dynamic = _compile_node(value, path)
+    return ValueTemplate(compiled if dynamic else value, not dynamic)
+
+
+def _compile_node(node: Any, path: str) -> tuple[Any, bool]:
+    if isinstance(node, str):
+        template = compile_template(node, path=path)
+        if template.is_static:
+            return "".join(template.segments), False  # type: ignore[arg-type]
+        return template, True
+    if isinstance(node, dict):
+        out, dynamic = {}, False
+        for key, child in node.items():
+            out[key], child_dynamic = _compile_node(child, f"{path}.{key}" if path else key)
+            dynamic = dynamic or child_dynamic
+        return out, dynamic
+    if isinstance(node, list):
+        items, dynamic = [], False
+        for i, child in enumerate(node):
+            compiled, child_dynamic = _compile_node(child, f"{path}[{i}]")
+            items.append(compiled)
+            dynamic = dynamic or child_dynamic
+        return items, dynamic
+    return node, False
+
+
+def stringify(value: Any) -> str:
+    """How a template value is written into a string (JSON for lists and objects)."""
+    return _stringify(value)

@@ -1,0 +1,79 @@
+"""Loading plans from files, strings and dicts (JSON or YAML)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from orchestra.errors import PlanError, PlanIssue
+from orchestra.plan._compiled import CompiledPlan, compile_plan
+from orchestra.plan._errors import issues_from_validation
+from orchestra.plan._models import Plan
+
+PlanSource = str | os.PathLike[str] | dict[str, Any] | Plan | CompiledPlan
+
+
+def parse_text(text: str, *, source: str | None = None) -> Any:
+    """Parse JSON or YAML text (YAML is a superset of JSON, JSON is tried first)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        problem = getattr(error, "problem", None) or str(error)
+        raise PlanError(
+            PlanIssue("", f"not valid JSON or YAML at {where}: {problem}"), source=source
+        ) from None
+
+
+def validate_plan_data(data: Any, *, source: str | None = None) -> Plan:
+    """Validate a plan given as Python data; raises :class:`PlanError` with paths."""
+    if not isinstance(data, dict):
+        raise PlanError(
+            PlanIssue("", f"a plan is a JSON object, got {type(data).__name__}"), source=source
+        )
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as error:
+        raise PlanError(issues_from_validation(error, Plan, data), source=source) from None
+
+
+def load_plan(source: PlanSource) -> CompiledPlan:
+    """Load, validate and compile a plan from a path, JSON/YAML text, a dict or a model."""
+    if isinstance(source, CompiledPlan):
+        return source
+    if isinstance(source, Plan):
+        return compile_plan(source)
+    if isinstance(source, dict):
+        return compile_plan(validate_plan_data(source))
+    text, name = _read(source)
+    data = parse_text(text, source=name)
+    return compile_plan(validate_plan_data(data, source=name), source=name)
+
+
+def _read(source: str | os.PathLike[str]) -> tuple[str, str | None]:
+    if isinstance(source, os.PathLike):
+        path = Path(source)
+    elif "\n" in source or source.lstrip().startswith(("{", "[")):
+        return source, None
+    else:
+        path = Path(source)
+    try:
+        return path.read_text(encoding="utf-8"), str(path)
+    except FileNotFoundError:
+        raise PlanError(
+            PlanIssue("", f"plan file {str(path)!r} does not exist"), source=str(path)
+        ) from None
+    except OSError as error:
+        raise PlanError(
+            PlanIssue("", f"cannot read plan file: {error}"), source=str(path)
+        ) from None
