@@ -53,6 +53,9 @@ class PlanError(OrchestraError):
         self.source = source
         super().__init__(self._render())
 
+    def __str__(self) -> str:
+        return self._render()
+
     def _render(self) -> str:
         where = f" {self.source!r}" if self.source else ""
         count = len(self.issues)

@@ -10,7 +10,7 @@ from typing import Any
 from orchestra.engine._config import resolve_secret
 from orchestra.expressions import compile_template, stringify
 from orchestra.masking import Masker
-from orchestra.plan import ApiKeyAuth, BasicAuth, BearerAuth
+from orchestra.plan import ApiKeyAuth, BasicAuth, BearerAuth, SecretRef
 
 
 @dataclass(slots=True)
@@ -30,6 +30,8 @@ class ResolvedAuth:
 
 
 def _value(raw: Any, where: str, scope: Mapping[str, Any], masker: Masker, environ) -> str:
+    if isinstance(raw, SecretRef):
+        raw = {"env": raw.env}
     value = resolve_secret(raw, where=where, masker=masker, environ=environ)
     if not isinstance(raw, Mapping):  # a template such as "{config.token}"
         value = stringify(compile_template(str(value), path=where).render(scope))

@@ -8,6 +8,7 @@ retry (``retry_when``, retryable status, transport errors). The later checks
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +63,25 @@ class Exchange:
             "body": self.body,
             "url": self.url,
             "elapsed_ms": self.elapsed_ms,
+            "links": parse_link_header(self.headers.get("link")),
         }
+
+
+_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
+_REL = re.compile(r'rel\s*=\s*"?([^";]+)"?')
+
+
+def parse_link_header(value: str | None) -> dict[str, str]:
+    """RFC 8288 ``Link`` header as ``{rel: url}`` (``response.links.next``)."""
+    if not value:
+        return {}
+    links: dict[str, str] = {}
+    for match in _LINK.finditer(value):
+        rel = _REL.search(match.group(2))
+        if rel:
+            for name in rel.group(1).split():
+                links.setdefault(name, match.group(1))
+    return links
 
 
 def _stringify_params(params: dict[str, Any]) -> dict[str, Any]:

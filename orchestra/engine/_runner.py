@@ -57,7 +57,12 @@ def _auth_model(auth: AuthOverride):
 
 
 class Runner:
-    """Runs a plan once. Build it, then ``await runner.run()``."""
+    """Runs a plan once. Build it, then ``await runner.run()``.
+
+    ``sleep`` and ``clock`` replace ``asyncio.sleep`` and ``time.monotonic`` for
+    every wait the engine makes (backoff, delays, rate limits): tests pass a fake
+    pair so that nothing really sleeps.
+    """
 
     def __init__(
         self,
@@ -74,6 +79,7 @@ class Runner:
         run_id: str | None = None,
         mode: str = "run",
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.plan = load_plan(plan)
         self.config_overrides = dict(config or {})
@@ -90,6 +96,7 @@ class Runner:
         self.environ = os.environ if environ is None else environ
         self.mode = mode
         self.sleep = sleep
+        self.clock = clock
         self.masker = Masker()
         self.context: RunContext | None = None
 
@@ -110,7 +117,10 @@ class Runner:
         auth_model = self.auth_override or self.plan.model.auth
         auth = resolve_auth(auth_model, {"config": config}, masker, self.environ)
         limiter = RateLimiter(
-            self.plan.model.rate_limits, on_wait=self._on_rate_wait, sleep=self.sleep
+            self.plan.model.rate_limits,
+            on_wait=self._on_rate_wait,
+            sleep=self.sleep,
+            clock=self.clock,
         )
         return RunContext(
             run_id=self.run_id,

@@ -104,6 +104,7 @@ class _Compiler:
     def __init__(self, plan: Plan):
         self.plan = plan
         self.issues: list[PlanIssue] = []
+        self.errors: list[PlanError] = []
         self.limits = plan.limits
 
     def guarded(self, fn, value, path: str):
@@ -112,6 +113,7 @@ class _Compiler:
             return fn(value, path=path)
         except PlanError as error:
             self.issues.extend(error.issues)
+            self.errors.append(error)
             return None
 
     def compile_step(
@@ -222,6 +224,10 @@ class _Compiler:
                         'write {"env": "NAME"}',
                     )
                 )
+        if len(self.issues) == 1 and len(self.errors) == 1:
+            error = self.errors[0]  # keep the specific type (e.g. ExpressionSyntaxError)
+            error.source = source
+            raise error
         if self.issues:
             raise PlanError(self.issues, source=source)
         return CompiledPlan(self.plan, roots, source)
