@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestra.engine._config import resolve_secret
+from orchestra.errors import ConfigError
 from orchestra.expressions import compile_template, stringify
 from orchestra.masking import Masker
 from orchestra.plan import ApiKeyAuth, BasicAuth, BearerAuth, SecretRef
@@ -34,7 +35,12 @@ def _value(raw: Any, where: str, scope: Mapping[str, Any], masker: Masker, envir
         raw = {"env": raw.env}
     value = resolve_secret(raw, where=where, masker=masker, environ=environ)
     if not isinstance(raw, Mapping):  # a template such as "{config.token}"
-        value = stringify(compile_template(str(value), path=where).render(scope))
+        rendered = compile_template(str(value), path=where).render(scope)
+        if rendered is None:
+            raise ConfigError(
+                f'{where}: {value!r} is null; give the value in config or as {{"env": NAME}}'
+            )
+        value = stringify(rendered)
     masker.add(value)
     return value
 

@@ -40,6 +40,16 @@ def resolve_config(
     environ = os.environ if environ is None else environ
     merged = {**defaults, **(overrides or {})}
     return {
-        key: resolve_secret(value, where=f"config.{key}", masker=masker, environ=environ)
+        key: _resolve_nested(value, f"config.{key}", masker, environ)
         for key, value in merged.items()
     }
+
+
+def _resolve_nested(value: Any, where: str, masker: Masker, environ: Mapping[str, str]) -> Any:
+    if is_secret_ref(value):
+        return resolve_secret(value, where=where, masker=masker, environ=environ)
+    if isinstance(value, Mapping):
+        return {k: _resolve_nested(v, f"{where}.{k}", masker, environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_nested(v, f"{where}[{i}]", masker, environ) for i, v in enumerate(value)]
+    return value

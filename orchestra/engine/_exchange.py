@@ -209,10 +209,7 @@ async def exchange(
             )
         except _TRANSPORT_ERRORS as error:
             elapsed = (time.perf_counter() - started) * 1000
-            if isinstance(error, TimeoutError | httpx.TimeoutException):
-                reason = f"timed out after {model.timeout_seconds:g}s"
-            else:
-                reason = f"{type(error).__name__}: {error}".rstrip(": ")
+            reason = _transport_failure(error, model.timeout_seconds)
             bus.emit(
                 ResponseReceived(
                     run_id=run.run_id,
@@ -313,6 +310,17 @@ async def exchange(
         if status >= 400:
             raise HTTPStatusError(message, status_code=status, fix=fix)
         raise RequestError(message, fix=fix)
+
+
+def _transport_failure(error: BaseException, timeout: float) -> str:
+    """Say what really went wrong (the aiohttp transport maps refusals to ConnectTimeout)."""
+    cause = error.__cause__
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return f"cannot connect: {cause}"
+    if isinstance(error, TimeoutError | httpx.TimeoutException | aiohttp.ServerTimeoutError):
+        return f"timed out after {timeout:g}s"
+    cause = cause or error
+    return f"{type(cause).__name__}: {cause}".rstrip(": ")
 
 
 def _decode(raw: bytes, fmt: str, headers: dict[str, str], status: int) -> Any:

@@ -49,11 +49,20 @@ def _max_concurrency(plan: CompiledPlan) -> int:
 def _auth_model(auth: AuthOverride):
     if auth is None or not isinstance(auth, Mapping):
         return auth
-    from pydantic import TypeAdapter
+    from pydantic import BaseModel, TypeAdapter, ValidationError
 
+    from orchestra.errors import PlanError
+    from orchestra.plan._errors import issues_from_validation
     from orchestra.plan._models import Auth
 
-    return TypeAdapter(Auth).validate_python(dict(auth))
+    class _AuthHolder(BaseModel):
+        auth: Auth
+
+    try:
+        return TypeAdapter(Auth).validate_python(dict(auth))
+    except ValidationError as error:
+        issues = issues_from_validation(error, _AuthHolder, {"auth": dict(auth)}, prefix=("auth",))
+        raise PlanError(issues, source="auth override") from None
 
 
 class Runner:
@@ -173,6 +182,9 @@ class Runner:
                 )
             except asyncio.CancelledError:
                 self._finish(RunStatus.INTERRUPTED, None, started)
+                raise
+            except Exception as caught:  # a bug, not a plan failure: still end the run
+                self._finish(RunStatus.FAILED, caught, started)
                 raise
             if status is RunStatus.SUCCEEDED and self._any_failure():
                 status = RunStatus.FAILED

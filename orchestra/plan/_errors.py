@@ -99,11 +99,11 @@ def _step_name_at(data: Any, loc: tuple[Any, ...]) -> str | None:
 
 
 def issues_from_validation(
-    error: ValidationError, root: type[BaseModel], data: Any
+    error: ValidationError, root: type[BaseModel], data: Any, prefix: tuple[Any, ...] = ()
 ) -> list[PlanIssue]:
     issues = []
     for item in error.errors(include_url=False):
-        loc = tuple(item["loc"])
+        loc = prefix + tuple(item["loc"])
         kind = item["type"]
         step_name = _step_name_at(data, loc)
         path = format_path(loc)

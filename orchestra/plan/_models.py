@@ -86,6 +86,20 @@ class Expect(_Model):
     def _single_status(cls, value: Any) -> Any:
         return [value] if isinstance(value, int) else value
 
+    @field_validator("body_schema")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            import jsonschema
+
+            try:
+                jsonschema.validators.validator_for(value).check_schema(value)
+            except jsonschema.SchemaError as error:
+                raise PydanticCustomError(
+                    "bad_schema", "not a valid JSON Schema: {reason}", {"reason": error.message}
+                ) from None
+        return value
+
     @field_validator("that", mode="before")
     @classmethod
     def _single_predicate(cls, value: Any) -> Any:

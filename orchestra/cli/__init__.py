@@ -1,0 +1,9 @@
+"""The ``orchestra`` command line (``orchestra run``, ``validate``, ``schema``, ``demo-api``).
+
+``main`` is the click group behind the ``orchestra`` console script and
+``python -m orchestra``.
+"""
+
+from orchestra.cli._app import main
+
+__all__ = ["main"]

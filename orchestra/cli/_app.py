@@ -1,0 +1,380 @@
+"""The ``orchestra`` command line: ``run``, ``validate``, ``schema``, ``demo-api``.
+
+Commands only parse their arguments and call the library: plans load with
+:func:`orchestra.load_plan`, runs go through :class:`orchestra.engine.Runner`,
+and what a run shows (progress, summary, JUnit XML, records file) comes from
+event subscribers and renderers in this package.
+
+Exit codes of ``orchestra run``: 0 succeeded; 1 failed, aborted or an
+``expect`` failed; 2 invalid plan or bad input/config; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pydantic
+
+from orchestra import __version__
+from orchestra.cli._junit import build_junit, write_junit
+from orchestra.cli._overrides import apply_to_defaults, build_overrides
+from orchestra.cli._progress import ProgressDisplay, RecordsWriter
+from orchestra.cli._summary import StepClock, one_line, render_summary, run_status, step_rows
+from orchestra.engine import Runner
+from orchestra.errors import ConfigError, PlanError, RunError
+from orchestra.plan import CompiledPlan, load_plan, plan_json_schema
+from orchestra.types import RunStatus
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class InvalidInput(click.ClickException):
+    """Bad plan, config or option value: ``Error: …`` on stderr and exit code 2."""
+
+    exit_code = EXIT_INVALID
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(
+    __version__, "--version", prog_name="orchestra", message="%(prog)s %(version)s"
+)
+def main() -> None:
+    """Run, validate and inspect Orchestra plans (declarative API flows).
+
+    \b
+    Examples:
+      orchestra demo-api --port 8765 &
+      orchestra validate plans/*.json
+      orchestra run plan.json --config base_url=http://127.0.0.1:8765 --junit junit.xml
+      orchestra schema --output plan.schema.json
+    """
+
+
+def _parse_auth(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise click.BadParameter(f"not valid JSON ({error})", param_hint="--auth") from None
+    if not isinstance(value, dict) or "type" not in value:
+        raise click.BadParameter(
+            'expected a JSON object such as {"type": "bearer", "token": {"env": "API_TOKEN"}}',
+            param_hint="--auth",
+        )
+    return value
+
+
+def _auth_problem(error: pydantic.ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in item["loc"])
+        problems.append(f"{where}: {item['msg']}" if where else item["msg"])
+    return "; ".join(problems)
+
+
+def _load(plan: Path) -> CompiledPlan:
+    try:
+        return load_plan(plan)
+    except PlanError as error:
+        raise InvalidInput(str(error)) from None
+
+
+def _exit(code: int) -> None:
+    click.get_current_context().exit(code)
+
+
+def _exit_code(status: RunStatus, assertion_failures: int) -> int:
+    if status is RunStatus.INTERRUPTED:
+        return EXIT_INTERRUPTED
+    if status is RunStatus.SUCCEEDED and not assertion_failures:
+        return EXIT_OK
+    return EXIT_FAILED
+
+
+@main.command("run", context_settings=CONTEXT_SETTINGS)
+@click.argument("plan", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--config",
+    "-c",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config value (repeatable). VALUE is JSON when it parses (10, true, "
+    '{"env": "NAME"}), else a string; a dotted KEY (page.size=2) sets a nested value.',
+)
+@click.option(
+    "--config-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON or YAML object of config values, applied before --config flags "
+    "and after ORCHESTRA_CONFIG_<KEY> environment variables.",
+)
+@click.option(
+    "--auth",
+    "auth_json",
+    metavar="JSON",
+    help='Auth to use instead of the plan\'s, e.g. \'{"type": "bearer", "token": '
+    '{"env": "API_TOKEN"}}\' (bearer, basic or api_key).',
+)
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a JUnit XML report: one test case per step, failed expectations as failures.",
+)
+@click.option(
+    "--records",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Stream every emitted record, masked, to this JSON Lines file.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bars on stderr (default: only when stderr is a terminal).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress and no summary; errors only.")
+@click.option(
+    "--with-demo-api",
+    is_flag=True,
+    help="Start Orchestra's demo API in this process for the run and point "
+    "config.base_url at it (for trying plans from templates/).",
+)
+@click.option(
+    "--keep-records/--no-keep-records",
+    default=False,
+    show_default=True,
+    help="Hold emitted records in memory during the run (the CLI only counts them; "
+    "use --records to save them).",
+)
+def run_command(
+    plan: Path,
+    assignments: tuple[str, ...],
+    config_file: Path | None,
+    auth_json: str | None,
+    junit: Path | None,
+    records: Path | None,
+    progress: bool | None,
+    quiet: bool,
+    with_demo_api: bool,
+    keep_records: bool,
+) -> None:
+    """Run PLAN (a JSON or YAML plan file) once and report how it went.
+
+    Config comes from, lowest first: the plan's `config`, ORCHESTRA_CONFIG_<KEY>
+    environment variables (`__` nests: ORCHESTRA_CONFIG_PAGE__SIZE), --config-file,
+    then --config flags. A value {"env": "NAME"} is read from the environment at
+    run time and masked everywhere as a secret.
+
+    Exit codes: 0 succeeded; 1 the run failed or aborted, or an `expect`
+    assertion failed; 2 invalid plan or bad input; 130 interrupted (Ctrl-C).
+
+    \b
+    Examples:
+      orchestra run plan.json --config base_url=http://127.0.0.1:8765
+      orchestra run templates/quickstart.yaml --with-demo-api
+      orchestra run plan.json -c page.size=50 -c 'api_key={"env": "API_KEY"}'
+      orchestra run plan.json --auth '{"type": "bearer", "token": {"env": "TOKEN"}}'
+      orchestra run plan.json --junit reports/junit.xml --records out/records.jsonl
+    """
+    compiled = _load(plan)
+    try:
+        overrides = build_overrides(
+            assignments=assignments, config_file=config_file, environ=os.environ
+        )
+    except ConfigError as error:
+        raise InvalidInput(str(error)) from None
+    demo_api = None
+    if with_demo_api:
+        from orchestra.demo import start_demo_api
+
+        demo_api = start_demo_api()
+        overrides = {**overrides, "base_url": demo_api.url}
+    try:
+        _run_and_report(
+            compiled, overrides, auth_json, junit, records, progress, quiet, keep_records
+        )
+    finally:
+        if demo_api is not None:
+            demo_api.stop()
+
+
+def _run_and_report(
+    compiled: CompiledPlan,
+    overrides: dict[str, Any],
+    auth_json: str | None,
+    junit: Path | None,
+    records: Path | None,
+    progress: bool | None,
+    quiet: bool,
+    keep_records: bool,
+) -> None:
+    config = apply_to_defaults(compiled.model.config, overrides)
+    auth = _parse_auth(auth_json)
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    display = ProgressDisplay(enabled=show_progress and not quiet)
+    clock = StepClock()
+    try:
+        runner = Runner(
+            compiled, config, auth=auth, subscribers=[display, clock], keep_records=keep_records
+        )
+    except pydantic.ValidationError as error:
+        raise click.BadParameter(_auth_problem(error), param_hint="--auth") from None
+    except PlanError as error:  # an --auth override that does not validate
+        raise click.BadParameter(str(error), param_hint="--auth") from None
+    writer: RecordsWriter | None = None
+    if records is not None:
+        try:
+            writer = RecordsWriter(records)
+        except OSError as error:
+            raise InvalidInput(f"--records {str(records)!r}: cannot write it: {error}") from None
+        runner.bus.subscribe(writer)
+
+    try:
+        interrupted = _execute(runner)
+    finally:
+        display.close()
+        if writer is not None:
+            writer.close()
+
+    result, masker = runner.result, runner.masker
+    interrupted = interrupted or result.status is RunStatus.INTERRUPTED
+    status = run_status(result, interrupted=interrupted)
+    rows = step_rows(result, compiled, clock)
+    problems = []
+    if junit is not None:
+        try:
+            write_junit(junit, build_junit(result, rows, masker, interrupted=interrupted))
+        except OSError as error:
+            problems.append(f"--junit {str(junit)!r}: cannot write it: {error}")
+    if writer is not None and writer.error is not None:
+        problems.append(f"--records {str(records)!r}: writing failed: {writer.error}")
+    if not quiet:
+        click.echo(render_summary(result, rows, masker, interrupted=interrupted))
+    elif status is not RunStatus.SUCCEEDED:
+        click.echo(one_line(result, masker, interrupted=interrupted), err=True)
+    for problem in problems:
+        click.echo(f"Error: {problem}", err=True)
+    code = _exit_code(status, len(result.assertion_failures))
+    _exit(code or (EXIT_FAILED if problems else EXIT_OK))
+
+
+def _execute(runner: Runner) -> bool:
+    """Run to the end on a fresh event loop; True when Ctrl-C cancelled the run."""
+    try:
+        asyncio.run(runner.run())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return True
+    except (ConfigError, PlanError) as error:  # config or --auth unusable, before any request
+        raise InvalidInput(runner.masker.text(str(error))) from None
+    except RunError as error:  # failed before the run started (e.g. while resolving auth)
+        raise click.ClickException(runner.masker.text(str(error))) from None
+    except Exception as error:  # an engine bug: report it without leaking secrets
+        raise click.ClickException(
+            f"internal error ({type(error).__name__}): {runner.masker.text(str(error))}"
+        ) from None
+    return False
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def validate(plans: tuple[Path, ...]) -> None:
+    """Check that each PLAN loads: fields, types, expressions and templates.
+
+    Prints `ok  PATH (N steps)` for a valid plan and the problems (each with
+    its plan path and a fix) for an invalid one. Exit code 0 when every plan
+    is valid, 2 otherwise. Nothing is sent over the network.
+
+    \b
+    Examples:
+      orchestra validate plan.json
+      orchestra validate plans/*.json plans/*.yaml
+    """
+    invalid = 0
+    for path in plans:
+        try:
+            compiled = load_plan(path)
+        except PlanError as error:
+            invalid += 1
+            click.echo(str(error), err=True)
+            continue
+        count = sum(1 for _ in compiled.walk())
+        click.echo(f"ok  {path} ({count} step{'' if count == 1 else 's'})")
+    if invalid and len(plans) > 1:
+        click.echo(f"{invalid} of {len(plans)} plans are invalid", err=True)
+    _exit(EXIT_INVALID if invalid else EXIT_OK)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the schema to this file instead of stdout.",
+)
+def schema(output: Path | None) -> None:
+    """Print the JSON Schema of plan files (for editor validation and completion).
+
+    \b
+    Examples:
+      orchestra schema > plan.schema.json
+      orchestra schema --output .vscode/orchestra-plan.schema.json
+    """
+    text = json.dumps(plan_json_schema(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise InvalidInput(f"--output {str(output)!r}: cannot write it: {error}") from None
+    click.echo(f"wrote {output}", err=True)
+
+
+@main.command("demo-api", context_settings=CONTEXT_SETTINGS)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0 picks a free one).",
+)
+@click.option(
+    "--total-items",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Items behind the paginated endpoints (default: the demo's own, 1000).",
+)
+def demo_api(host: str, port: int, total_items: int | None) -> None:
+    """Serve the local demo API in the foreground until Ctrl-C.
+
+    It paginates (offset, page, cursor, Link), fans out to detail endpoints,
+    issues expiring OAuth2 tokens, rate-limits with 429 and fails on demand,
+    so plans can be tried without a real API.
+
+    \b
+    Examples:
+      orchestra demo-api
+      orchestra demo-api --port 9000 --total-items 50
+      orchestra run plan.json --config base_url=http://127.0.0.1:8765
+    """
+    from orchestra.demo import serve_forever  # aiohttp is only needed here
+
+    settings: dict[str, Any] = {}
+    if total_items is not None:
+        settings["total_items"] = total_items
+    try:
+        serve_forever(host=host, port=port, **settings)
+    except OSError as error:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {error}") from None
