@@ -4,11 +4,25 @@
 >>> result = orchestra.run("plan.json", config={"base_url": "http://127.0.0.1:8765"})
 >>> result.status
 <RunStatus.SUCCEEDED: 'succeeded'>
+>>> orchestra.CaptureStore("orchestra.duckdb").exchanges(result.run_id)
 """
 
-from orchestra.engine import Record, Runner, RunResult, StepCall, StepHook, arun, run
+from orchestra._run import arun, run
+from orchestra.builder import Flow
+from orchestra.capture import CaptureStore
+from orchestra.engine import (
+    ContextStore,
+    InMemoryContextStore,
+    Record,
+    Runner,
+    RunResult,
+    StepCall,
+    StepHook,
+)
 from orchestra.errors import (
     AbortError,
+    AuthError,
+    CircuitOpenError,
     ConfigError,
     ExpectationFailed,
     ExpressionSyntaxError,
@@ -28,11 +42,17 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AbortError",
+    "AuthError",
+    "CaptureStore",
+    "CircuitOpenError",
     "CompiledPlan",
     "ConfigError",
+    "ContextStore",
     "ExpectationFailed",
     "ExpressionSyntaxError",
+    "Flow",
     "HTTPStatusError",
+    "InMemoryContextStore",
     "LimitExceeded",
     "OrchestraError",
     "Plan",

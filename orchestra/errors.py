@@ -12,8 +12,10 @@ Every error says where it happened (plan path, step path) and how to fix it::
         ├── HTTPStatusError        an error status nobody asked to ignore
         ├── AbortError             ``abort_on`` / ``abort_when`` stopped the run
         ├── ExpectationFailed      an ``expect`` assertion did not hold
-        ├── LimitExceeded          a limit of ``limits`` was hit
-        └── RateLimitExceeded      a rate-limit wait would exceed ``max_wait``
+        ├── LimitExceeded          a limit of ``limits`` was hit (context size included)
+        ├── RateLimitExceeded      a rate-limit wait would exceed ``max_wait``
+        ├── CircuitOpenError       the host's circuit breaker is open: failed fast
+        └── AuthError              a token could not be obtained (OAuth2, auth flow)
 
 Errors carry structured fields so callers (CLI, notebook, capture) can render
 them without parsing messages, and they pickle cleanly.
@@ -163,6 +165,32 @@ class LimitExceeded(RunError):
 
 class RateLimitExceeded(RunError):
     """Waiting for a rate limit would take longer than ``max_wait``."""
+
+
+class CircuitOpenError(RunError):
+    """The circuit breaker of the request's host is open (or half-open with its one
+    probe in flight): the request failed at once, without being sent."""
+
+    def __init__(self, message: str, *, host: str, retry_in_seconds: float | None = None, **kw):
+        self.host = host
+        self.retry_in_seconds = retry_in_seconds
+        super().__init__(message, **kw)
+
+    def __reduce__(self):
+        return (
+            _rebuild_circuit_error,
+            (self.message, self.host, self.retry_in_seconds, self.step_path, self.fix),
+        )
+
+
+def _rebuild_circuit_error(message, host, retry_in_seconds, step_path, fix) -> CircuitOpenError:
+    return CircuitOpenError(
+        message, host=host, retry_in_seconds=retry_in_seconds, step_path=step_path, fix=fix
+    )
+
+
+class AuthError(RunError):
+    """Obtaining or refreshing a token failed (token endpoint error, no token in the answer)."""
 
 
 @contextmanager

@@ -20,6 +20,8 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     ABORTED = "aborted"
     INTERRUPTED = "interrupted"
+    COMPENSATED = "compensated"  # failed or aborted, then every compensation succeeded
+    COMPENSATION_FAILED = "compensation_failed"  # failed or aborted, a compensation failed too
 
 
 class StepStatus(StrEnum):
@@ -30,6 +32,7 @@ class StepStatus(StrEnum):
     OK = "ok"
     FAILED = "failed"
     IGNORED = "ignored"
-    SKIPPED = "skipped"
+    SKIPPED = "skipped"  # in a choice branch that was not taken
     ABORTED = "aborted"
-    INTERRUPTED = "interrupted"
+    INTERRUPTED = "interrupted"  # the run was cancelled (Ctrl-C, kernel interrupt)
+    CANCELLED = "cancelled"  # a sibling in a parallel group with on_error: cancel failed

@@ -24,6 +24,8 @@ ENDPOINTS: dict[str, str] = {
     "GET /api/contacts": "contacts: ?limit=100&offset=0 -> contacts, has_more, next_offset",
     "GET /api/contacts/{id}/details": "contact details for ids c-1 .. c-<total_contacts>",
     "POST /oauth/token": "OAuth2 client_credentials and refresh_token grants",
+    "POST /oauth/expire": "expire every issued access token now (refresh tokens stay valid)",
+    "POST /auth/login": 'custom login: {"username", "password"} -> data.session.token/ttl',
     "GET /protected/items": "/items behind 'Authorization: Bearer <token>'",
     "GET /protected/apikey": "needs X-API-Key header or ?api_key=",
     "GET /protected/basic": "needs HTTP Basic authentication",
@@ -40,9 +42,10 @@ ENDPOINTS: dict[str, str] = {
     "* /echo/{tail}": "the request reflected back as JSON",
     "POST|GET /orders, GET|DELETE /orders/{id}": "orders for saga tests",
     "POST|GET /payments, GET|DELETE /payments/{id}": "payments for saga tests",
+    "POST|GET /shipments, GET|DELETE /shipments/{id}": "shipments for saga tests",
     "POST|GET|DELETE /fail-switch": "make paths under a prefix fail with a status",
     "GET /_stats": "request counters (not counted themselves)",
-    "POST /_reset": "reset counters, windows, tokens, orders, payments and fail switches",
+    "POST /_reset": "reset counters, windows, tokens, resources and fail switches",
 }
 
 
@@ -105,6 +108,8 @@ def build_app(state: DemoState | None = None) -> web.Application:
             web.get("/api/contacts", _pagination.list_contacts),
             web.get("/api/contacts/{id}/details", _pagination.contact_details),
             web.post("/oauth/token", _auth.token),
+            web.post("/oauth/expire", _auth.expire),
+            web.post("/auth/login", _auth.login),
             web.get("/protected/items", _auth.protected_items),
             web.get("/protected/apikey", _auth.protected_apikey),
             web.get("/protected/basic", _auth.protected_basic),
@@ -123,6 +128,7 @@ def build_app(state: DemoState | None = None) -> web.Application:
             web.route("*", "/echo/{tail:.*}", _formats.echo),
             *_resources.resource_routes("orders", lambda s: s.orders),
             *_resources.resource_routes("payments", lambda s: s.payments),
+            *_resources.resource_routes("shipments", lambda s: s.shipments),
             web.post("/fail-switch", _resources.add_fail_switch),
             web.get("/fail-switch", _resources.list_fail_switches),
             web.delete("/fail-switch", _resources.remove_fail_switch),

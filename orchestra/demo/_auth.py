@@ -67,6 +67,7 @@ async def token(request: web.Request) -> web.Response:
     if client_id is None:
         return error_response(401, "invalid_client", headers=BASIC_CHALLENGE)
     grant_type = form.get("grant_type")
+    state.token_grants[grant_type or "none"] += 1
     if grant_type == "refresh_token":
         owner = state.refresh_tokens.pop(form.get("refresh_token", ""), None)
         if owner != client_id:
@@ -87,6 +88,35 @@ async def token(request: web.Request) -> web.Response:
         },
         headers={"Cache-Control": "no-store"},
     )
+
+
+async def expire(request: web.Request) -> web.Response:
+    """``POST /oauth/expire`` — every issued access token expires now (for 401 tests)."""
+    return json_response({"ok": True, "expired": request.app[STATE].expire_tokens()})
+
+
+async def login(request: web.Request) -> web.Response:
+    """``POST /auth/login`` ``{"username", "password"}`` — a custom (non-OAuth) login.
+
+    Answers ``{"data": {"session": {"token": …, "ttl": …}}}``: the token works
+    on ``/protected/items`` and expires like OAuth tokens. For ``flow`` auth.
+    """
+    state = request.app[STATE]
+    state.logins += 1
+    try:
+        body = orjson.loads(await request.read() or b"{}")
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        return error_response(400, "invalid_request", error_description="JSON object expected")
+    settings = state.settings
+    user, password = str(body.get("username", "")), str(body.get("password", ""))
+    if not (_same(user, settings.basic_username) and _same(password, settings.basic_password)):
+        return error_response(401, "invalid_credentials")
+    access, _ = state.issue_tokens(user)
+    ttl = settings.token_ttl_seconds
+    lifetime = int(ttl) if float(ttl).is_integer() else ttl
+    return json_response({"data": {"session": {"token": access, "ttl": lifetime}}})
 
 
 async def protected_items(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""Create/read/delete resources for saga tests (orders, payments) and the
+"""Create/read/delete resources for saga tests (orders, payments, shipments) and the
 fail switch that makes chosen paths fail until it is removed."""
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class FailSwitch:
 
 @dataclass(slots=True)
 class ResourceStore:
-    """An in-memory collection (orders, payments) with sequential ids."""
+    """An in-memory collection (orders, payments, shipments) with sequential ids."""
 
     prefix: str
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -96,12 +96,15 @@ class DemoState:
         self.requests_total = 0
         self.by_path: defaultdict[str, int] = defaultdict(int)
         self.token_requests = 0
+        self.token_grants: defaultdict[str, int] = defaultdict(int)
+        self.logins = 0
         self.flaky_attempts: defaultdict[str, int] = defaultdict(int)
         self.rate_windows: dict[str, RateWindow] = {}
         self.retry_after_hits: defaultdict[str, list[float]] = defaultdict(list)
         self.fail_switches: dict[str, FailSwitch] = {}
         self.orders = ResourceStore("ord")
         self.payments = ResourceStore("pay")
+        self.shipments = ResourceStore("shp")
         self._items_cache: dict[tuple[int, int], orjson.Fragment] = {}
         self._items_cache_bytes = 0
 
@@ -139,14 +142,18 @@ class DemoState:
             "requests_total": self.requests_total,
             "by_path": dict(self.by_path),
             "token_requests": self.token_requests,
+            "token_grants": dict(self.token_grants),
+            "logins": self.logins,
         }
 
     def reset(self) -> None:
         """Forget counters, flaky counters, rate windows, retry-after hits,
-        fail switches, issued tokens, orders and payments."""
+        fail switches, issued tokens, orders, payments and shipments."""
         self.requests_total = 0
         self.by_path.clear()
         self.token_requests = 0
+        self.token_grants.clear()
+        self.logins = 0
         self.flaky_attempts.clear()
         self.rate_windows.clear()
         self.retry_after_hits.clear()
@@ -155,6 +162,7 @@ class DemoState:
         self.refresh_tokens.clear()
         self.orders.clear()
         self.payments.clear()
+        self.shipments.clear()
 
     # -- tokens -----------------------------------------------------------
 
@@ -168,6 +176,14 @@ class DemoState:
         self.access_tokens[access] = now + self.settings.token_ttl_seconds
         self.refresh_tokens[refresh] = client_id
         return access, refresh
+
+    def expire_tokens(self) -> int:
+        """Make every issued access token expired now (refresh tokens stay valid)."""
+        now = time.monotonic()
+        live = [token for token, expiry in self.access_tokens.items() if expiry > now]
+        for token in live:
+            self.access_tokens[token] = now
+        return len(live)
 
     def token_problem(self, token: str) -> str | None:
         """Why ``token`` is refused (``"expired"``, ``"unknown"``), or None if it is valid.

@@ -1,5 +1,12 @@
 """The async engine: runs compiled plans over one shared httpx client, emitting events."""
 
+from orchestra.engine._breaker import Breakers
+from orchestra.engine._context_store import (
+    ContextStore,
+    InMemoryContextStore,
+    config_fingerprint,
+    persistent_values,
+)
 from orchestra.engine._hooks import StepCall, StepHook
 from orchestra.engine._result import Assertion, Record, RunResult, StepSummary
 from orchestra.engine._runner import Runner, new_run_id
@@ -9,6 +16,9 @@ from orchestra.engine._transport import default_transport
 
 __all__ = [
     "Assertion",
+    "Breakers",
+    "ContextStore",
+    "InMemoryContextStore",
     "Record",
     "RunResult",
     "Runner",
@@ -17,7 +27,9 @@ __all__ = [
     "StepOutcome",
     "StepSummary",
     "arun",
+    "config_fingerprint",
     "default_transport",
     "new_run_id",
+    "persistent_values",
     "run",
 ]

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestra.errors import ConfigError
-from orchestra.masking import Masker
+from orchestra.masking import Masker, env_reference
 
 
 def is_secret_ref(value: Any) -> bool:
@@ -26,7 +26,7 @@ def resolve_secret(value: Any, *, where: str, masker: Masker, environ: Mapping[s
             f"(export {name}=… or override {where} at run time)"
         )
     secret = environ[name]
-    masker.add(secret)
+    masker.add(secret, reference=env_reference(name))
     return secret
 
 

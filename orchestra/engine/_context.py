@@ -7,15 +7,19 @@ import itertools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from orchestra.engine._auth import ResolvedAuth
+from orchestra.engine._auth import Authenticator
 from orchestra.engine._ratelimit import RateLimiter
 from orchestra.events import EventBus
 from orchestra.masking import Masker
 from orchestra.plan import CompiledPlan, Limits
+
+if TYPE_CHECKING:
+    from orchestra.engine._breaker import Breakers
+    from orchestra.engine._saga import Saga
 
 
 @dataclass(slots=True)
@@ -28,11 +32,14 @@ class RunContext:
     bus: EventBus
     masker: Masker
     config: dict[str, Any]
-    auth: ResolvedAuth
+    auth: Authenticator
     limiter: RateLimiter
     context: dict[str, Any] = field(default_factory=dict)
     steps: dict[str, Any] = field(default_factory=dict)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    clock: Callable[[], float] = time.monotonic
+    breakers: Breakers | None = None
+    saga: Saga | None = None
     _exchange_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _execution_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 

@@ -1,8 +1,14 @@
 """One request/response exchange: build, rate-limit, send, read, retry.
 
-Evaluation order for each response (SPEC §2): ``abort_on`` → ``ignore_on`` →
-retry (``retry_when``, retryable status, transport errors). The later checks
-(``abort_when``, ``expect``, ``extract`` …) belong to the step (``_step.py``).
+Evaluation order for each response (SPEC §2): a 401 on a request that carried
+a fetched token → one refresh and one re-send; then ``abort_on`` →
+``ignore_on`` → retry (``retry_when``, retryable status, transport errors).
+The later checks (``abort_when``, ``expect``, ``extract`` …) belong to the
+step (``_step.py``). Every attempt passes the host's circuit breaker first.
+
+Every request of the engine goes through here — plan steps, sub-steps,
+compensations and token requests — so every one of them is an event pair
+(``RequestSent`` / ``ResponseReceived``), even when it is cancelled in flight.
 """
 
 from __future__ import annotations
@@ -92,12 +98,18 @@ def _stringify_params(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_request(run: RunContext, step: CompiledStep, scope: dict[str, Any]) -> httpx.Request:
-    """Render the step's templates into an ``httpx.Request``."""
+def build_request(
+    run: RunContext, step: CompiledStep, scope: dict[str, Any]
+) -> tuple[httpx.Request, str | None]:
+    """Render the step's templates into an ``httpx.Request``.
+
+    Returns the request and the auth credential added to it (None when the
+    step sets its own, or for token requests, which never carry auth).
+    """
     url = step.url.render_url(scope)
     headers = {k: stringify(v) for k, v in step.headers.render(scope).items() if v is not None}
     params = _stringify_params(step.params.render(scope))
-    run.auth.apply(headers, params)
+    credential = None if step.kind == "auth" else run.auth.apply(headers, params)
     content: bytes | None = None
     data = None
     if step.form is not None:
@@ -111,7 +123,7 @@ def build_request(run: RunContext, step: CompiledStep, scope: dict[str, Any]) ->
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/json"
     try:
-        return run.client.build_request(
+        request = run.client.build_request(
             step.model.method,
             url,
             params=params or None,
@@ -124,6 +136,7 @@ def build_request(run: RunContext, step: CompiledStep, scope: dict[str, Any]) ->
             f"URL {run.masker.url(url)!r} is not valid: {error}",
             fix="check the url template and config.base_url (it needs http:// or https://)",
         ) from None
+    return request, credential
 
 
 async def _read_body(response: httpx.Response, limit: int, url: str) -> bytes:
@@ -175,16 +188,28 @@ async def exchange(
     cap = policy.max_backoff_seconds
     if cap is None:
         cap = run.limits.max_backoff_seconds
-    request = build_request(run, step, scope)
+    uses_auth = step.kind != "auth"
+    if uses_auth:
+        await run.auth.prepare(run)
+    request, credential = build_request(run, step, scope)
     url = str(request.url)
     host = request.url.host
+    breaker_key = f"{host}:{request.url.port}" if request.url.port else host
     endpoint = f"{model.method} {step.url.source}"
     bus = run.bus
     attempt = 0
     quick_retry_used = False
+    refreshed_after_401 = False
+    breakers = run.breakers
     while True:
         attempt += 1
+        if attempt > 1 and uses_auth and run.auth.refreshable:
+            await run.auth.prepare(run)  # a long backoff may have outlived the token
+            request, credential = build_request(run, step, scope)
         await run.limiter.acquire(step.path, endpoint, host)
+        ticket = None
+        if breakers is not None:
+            ticket = breakers.acquire(breaker_key, step.path, request.method, url)
         exchange_id = run.next_exchange_id()
         bus.emit(
             RequestSent(
@@ -207,9 +232,34 @@ async def exchange(
             response, raw = await _send_once(
                 run, request, model.timeout_seconds, run.limits.max_response_bytes, url
             )
+        except (asyncio.CancelledError, RunError) as error:
+            # cancelled in flight, or the body broke a limit: the exchange still ends
+            # with an event, and a half-open probe slot is given back uncounted
+            if breakers is not None and ticket is not None:
+                breakers.release(ticket)
+            cancelled = isinstance(error, asyncio.CancelledError)
+            bus.emit(
+                ResponseReceived(
+                    run_id=run.run_id,
+                    at=time.time(),
+                    step_path=step.path,
+                    execution_id=execution_id,
+                    exchange_id=exchange_id,
+                    status_code=None,
+                    elapsed_ms=(time.perf_counter() - started) * 1000,
+                    error="cancelled while in flight" if cancelled else str(error),
+                    page=page,
+                    attempt=attempt,
+                    item_index=item_index,
+                    cancelled=cancelled,
+                )
+            )
+            raise
         except _TRANSPORT_ERRORS as error:
             elapsed = (time.perf_counter() - started) * 1000
             reason = _transport_failure(error, model.timeout_seconds)
+            if breakers is not None and ticket is not None:
+                breakers.record(ticket, failed=breakers.is_failure(None), step_path=step.path)
             bus.emit(
                 ResponseReceived(
                     run_id=run.run_id,
@@ -244,6 +294,16 @@ async def exchange(
         elapsed = (time.perf_counter() - started) * 1000
         headers = {k.lower(): v for k, v in response.headers.items()}
         status = response.status_code
+        if breakers is not None and ticket is not None:
+            breakers.record(ticket, failed=breakers.is_failure(status), step_path=step.path)
+        decode_error: RunError | None = None
+        try:
+            body = _decode(raw, model.response_format, headers, status)
+        except RunError as error:
+            body, decode_error = None, error
+        result = Exchange(exchange_id, attempt, status, headers, body, url, elapsed)
+        if step.kind == "auth" and decode_error is None:
+            run.auth.observe_auth_response(run, step, result)  # mask tokens before the event
         bus.emit(
             ResponseReceived(
                 run_id=run.run_id,
@@ -261,15 +321,19 @@ async def exchange(
             )
         )
         run.limiter.observe(host, status, headers)
-        result = Exchange(
-            exchange_id,
-            attempt,
-            status,
-            headers,
-            _decode(raw, model.response_format, headers, status),
-            url,
-            elapsed,
-        )
+        if decode_error is not None:
+            raise decode_error
+        if (
+            status == 401
+            and credential is not None
+            and run.auth.refreshable
+            and not refreshed_after_401
+        ):
+            refreshed_after_401 = True  # one refresh and one re-send per request, never more
+            await run.auth.refresh_after_401(run, credential)
+            _announce_retry(run, step, exchange_id, attempt, 0.0, "401: token refreshed")
+            request, credential = build_request(run, step, scope)
+            continue
         if status in model.abort_on:
             raise AbortError(
                 f"{request.method} {run.masker.url(url)} answered {status}, listed in abort_on"
@@ -351,6 +415,14 @@ async def _wait_before_retry(
                 fix="try later, or raise max_wait in rate_limits",
             )
         delay = retry_after
+    _announce_retry(run, step, exchange_id, attempt, delay, reason)
+    if delay > 0:
+        await run.sleep(delay)
+
+
+def _announce_retry(
+    run: RunContext, step: CompiledStep, exchange_id: int, attempt: int, delay: float, reason: str
+) -> None:
     run.bus.emit(
         RetryScheduled(
             run_id=run.run_id,
@@ -362,5 +434,3 @@ async def _wait_before_retry(
             reason=reason,
         )
     )
-    if delay > 0:
-        await run.sleep(delay)

@@ -8,6 +8,8 @@ from typing import Any
 from orchestra.errors import RunError
 from orchestra.events import (
     AssertionFailed,
+    BreakerRejected,
+    CompensationFinished,
     Event,
     RateLimitWait,
     RecordEmitted,
@@ -17,6 +19,7 @@ from orchestra.events import (
     RunFinished,
     RunStarted,
     StepFinished,
+    TokenRefreshed,
 )
 from orchestra.types import RunStatus
 
@@ -48,8 +51,9 @@ class StepSummary:
 
     @property
     def status(self) -> str:
-        """The worst status seen: failed > aborted > interrupted > ignored > ok."""
-        for status in ("failed", "aborted", "interrupted", "ignored", "ok"):
+        """The worst status seen: failed > aborted > interrupted > cancelled > ignored > ok
+        > skipped."""
+        for status in ("failed", "aborted", "interrupted", "cancelled", "ignored", "ok", "skipped"):
             if self.statuses.get(status):
                 return status
         return "pending"
@@ -83,8 +87,12 @@ class RunResult:
     rate_limit_waits: int = 0
     rate_limit_wait_seconds: float = 0.0
     assertion_failures: list[Assertion] = field(default_factory=list)
+    breaker_rejections: int = 0
+    token_fetches: int = 0
+    compensations_failed: int = 0
     context: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)  # masked
+    db: str | None = None  # the capture file the run was written to, if any
 
     @property
     def ok(self) -> bool:
@@ -124,7 +132,7 @@ class ResultCollector:
                 self._step(event.step_path).requests += 1
             case ResponseReceived():
                 if event.status_code is None:
-                    result.transport_errors += 1
+                    result.transport_errors += 0 if event.cancelled else 1
                 else:
                     counts = result.responses_by_status
                     counts[event.status_code] = counts.get(event.status_code, 0) + 1
@@ -154,6 +162,12 @@ class ResultCollector:
                 result.assertion_failures.append(
                     Assertion(event.step_path, event.expectation, event.message)
                 )
+            case BreakerRejected():
+                result.breaker_rejections += 1
+            case TokenRefreshed():
+                result.token_fetches += 1
+            case CompensationFinished():
+                result.compensations_failed = event.failed
             case RunStarted():
                 result.started_at = event.at
                 self._masker = event.masker

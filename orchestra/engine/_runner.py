@@ -1,8 +1,10 @@
 """The runner: one run of a plan from start to finish.
 
-It resolves config and auth, opens one shared ``httpx.AsyncClient``, runs the
-root steps in order, enforces the run-time limit and turns every ending —
-success, failure, abort, cancellation — into a ``RunFinished`` event.
+It resolves config and auth, loads persistent context, opens one shared
+``httpx.AsyncClient``, runs the root steps in order, enforces the run-time
+limit, compensates a failed saga, saves persistent context after a success,
+and turns every ending — success, failure, abort, compensation, cancellation
+— into a ``RunFinished`` event.
 """
 
 from __future__ import annotations
@@ -16,21 +18,36 @@ from typing import Any
 
 import httpx
 
-from orchestra.engine._auth import resolve_auth
+from orchestra.engine._auth import Authenticator, ResolvedAuth, resolve_static_auth
+from orchestra.engine._breaker import Breakers
 from orchestra.engine._config import resolve_config
 from orchestra.engine._context import RunContext
+from orchestra.engine._context_store import ContextStore, config_fingerprint, persistent_values
+from orchestra.engine._control import NodeRunner
 from orchestra.engine._hooks import StepHook
 from orchestra.engine._ratelimit import RateLimiter
 from orchestra.engine._result import ResultCollector, RunResult
-from orchestra.engine._step import StepOutcome, StepRunner
+from orchestra.engine._saga import Saga
+from orchestra.engine._step import StepOutcome
+from orchestra.engine._tokens import TokenAuth
 from orchestra.engine._transport import default_transport
 from orchestra.errors import AbortError, LimitExceeded, RunError
 from orchestra.events import EventBus, RateLimitWait, RunFinished, RunStarted, Subscriber
 from orchestra.masking import Masker
-from orchestra.plan import ApiKeyAuth, BasicAuth, BearerAuth, CompiledPlan, PlanSource, load_plan
+from orchestra.plan import (
+    CompiledAuth,
+    CompiledParallel,
+    CompiledPlan,
+    CompiledStep,
+    PlanSource,
+    compile_auth,
+    load_plan,
+)
+from orchestra.plan._auth_models import StaticAuth
+from orchestra.plan._auth_models import TokenAuth as TokenAuthModel
 from orchestra.types import RunStatus
 
-AuthOverride = BearerAuth | BasicAuth | ApiKeyAuth | Mapping[str, Any] | None
+AuthOverride = StaticAuth | TokenAuthModel | Mapping[str, Any] | None
 
 
 def new_run_id() -> str:
@@ -40,14 +57,23 @@ def new_run_id() -> str:
 
 def _max_concurrency(plan: CompiledPlan) -> int:
     widest = 1
+    parallel = 0
     for step in plan.walk():
         if step.is_fanout:
             widest = max(widest, step.concurrency)
-    return widest
+        elif isinstance(step, CompiledParallel):
+            parallel += len(step.children)
+    return widest + parallel
+
+
+def _auth_override(auth: AuthOverride) -> CompiledAuth | None:
+    if auth is None:
+        return None
+    return compile_auth(_auth_model(auth), source="auth override")
 
 
 def _auth_model(auth: AuthOverride):
-    if auth is None or not isinstance(auth, Mapping):
+    if not isinstance(auth, Mapping):
         return auth
     from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -69,8 +95,12 @@ class Runner:
     """Runs a plan once. Build it, then ``await runner.run()``.
 
     ``sleep`` and ``clock`` replace ``asyncio.sleep`` and ``time.monotonic`` for
-    every wait the engine makes (backoff, delays, rate limits): tests pass a fake
-    pair so that nothing really sleeps.
+    every wait and every timer of the engine (backoff, delays, rate limits,
+    circuit breakers, token lifetimes): tests pass a fake pair so that nothing
+    really sleeps.
+
+    ``context_store`` keeps the plan's ``persistent_context`` fields between
+    runs (see :mod:`orchestra.engine._context_store`).
     """
 
     def __init__(
@@ -89,11 +119,13 @@ class Runner:
         mode: str = "run",
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        context_store: ContextStore | None = None,
     ):
         self.plan = load_plan(plan)
         self.config_overrides = dict(config or {})
         self.initial_context = dict(context or {})
-        self.auth_override = _auth_model(auth)
+        self.auth_override = _auth_override(auth)
+        self.context_store = context_store
         self.transport = transport
         self.bus = EventBus()
         self.run_id = run_id or new_run_id()
@@ -123,14 +155,17 @@ class Runner:
     def _prepare(self, client: httpx.AsyncClient) -> RunContext:
         masker = self.masker
         config = resolve_config(self.plan.model.config, self.config_overrides, masker, self.environ)
-        auth_model = self.auth_override or self.plan.model.auth
-        auth = resolve_auth(auth_model, {"config": config}, masker, self.environ)
         limiter = RateLimiter(
             self.plan.model.rate_limits,
             on_wait=self._on_rate_wait,
             sleep=self.sleep,
             clock=self.clock,
         )
+        breakers = None
+        if self.plan.model.circuit_breaker is not None:
+            breakers = Breakers(
+                self.plan.model.circuit_breaker, bus=self.bus, run_id=self.run_id, clock=self.clock
+            )
         return RunContext(
             run_id=self.run_id,
             plan=self.plan,
@@ -138,15 +173,61 @@ class Runner:
             bus=self.bus,
             masker=masker,
             config=config,
-            auth=auth,
+            auth=self._authenticator(config),
             limiter=limiter,
-            context=dict(self.initial_context),
+            context={**self._load_context(), **self.initial_context},
             sleep=self.sleep,
+            clock=self.clock,
+            breakers=breakers,
+            saga=Saga(),
         )
+
+    def _authenticator(self, config: dict[str, Any]) -> Authenticator:
+        auth = self.auth_override or self.plan.auth
+        if auth is None:
+            return ResolvedAuth()
+        if auth.fetches_tokens:
+            return TokenAuth(
+                auth, config=config, masker=self.masker, environ=self.environ, clock=self.clock
+            )
+        return resolve_static_auth(auth, {"config": config}, self.masker, self.environ)
+
+    def _context_key(self) -> tuple[str, str]:
+        merged = {**self.plan.model.config, **self.config_overrides}
+        return self.plan.key, config_fingerprint(merged)
+
+    def _load_context(self) -> dict[str, Any]:
+        keys = self.plan.model.persistent_context
+        if self.context_store is None or not keys:
+            return {}
+        loaded = self.context_store.load(*self._context_key())
+        return {key: loaded[key] for key in keys if key in loaded}
+
+    def _save_context(self, run: RunContext) -> None:
+        keys = self.plan.model.persistent_context
+        if self.context_store is None or not keys:
+            return
+        limits = run.limits
+        values = persistent_values(
+            run.context,
+            keys,
+            field_limit=limits.max_context_field_bytes,
+            total_limit=limits.max_context_total_bytes,
+        )
+        try:
+            self.context_store.save(*self._context_key(), values)
+        except Exception as error:
+            raise RunError(
+                f"saving persistent context failed: {type(error).__name__}: {error}",
+                fix="check the context store (the capture file) is writable",
+            ) from error
 
     def _client(self) -> httpx.AsyncClient:
         connections = _max_concurrency(self.plan) + 10
         transport = self.transport or default_transport(connections)
+        use_masker = getattr(transport, "use_masker", None)
+        if callable(use_masker):  # e.g. a replay transport that matches masked captures
+            use_masker(self.masker)
         return httpx.AsyncClient(transport=transport, follow_redirects=True, timeout=None)
 
     async def run(self) -> RunResult:
@@ -188,21 +269,37 @@ class Runner:
                 raise
             if status is RunStatus.SUCCEEDED and self._any_failure():
                 status = RunStatus.FAILED
+            if status in (RunStatus.FAILED, RunStatus.ABORTED) and run.saga:
+                try:
+                    status = await run.saga.compensate(
+                        run, NodeRunner(run, self.hooks), status, error
+                    )
+                except asyncio.CancelledError:
+                    self._finish(RunStatus.INTERRUPTED, error, started)
+                    raise
+            if status is RunStatus.SUCCEEDED:
+                try:
+                    self._save_context(run)
+                except RunError as caught:
+                    status, error = RunStatus.FAILED, caught
             self._finish(status, error, started)
         self.result.context = self.masker.value(run.context)
         return self.result
 
     async def _run_steps(self, run: RunContext) -> None:
-        runner = StepRunner(run, self.hooks)
-        for step in self.plan.steps:
-            outcome = await runner.run_step(step, run.base_scope())
-            run.steps[step.name] = outcome.as_scope()
+        runner = NodeRunner(run, self.hooks)
+        for node in self.plan.steps:
+            await runner.run_node(node)
 
     async def run_step(self, name: str, scope: dict[str, Any]) -> StepOutcome:
         """Run one step again against a given scope (for the debugger's re-run)."""
         if self.context is None:
             raise RuntimeError("run_step needs a prepared run; call run() first")
-        return await StepRunner(self.context, self.hooks).run_step(self.plan.find(name), scope)
+        node = self.plan.find(name)
+        runner = NodeRunner(self.context, self.hooks)
+        if isinstance(node, CompiledStep):
+            return await runner.run_step(node, scope)
+        return await runner.run_node(node)
 
     def _any_failure(self) -> bool:
         return bool(self.result.assertion_failures) or any(

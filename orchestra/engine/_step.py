@@ -1,14 +1,20 @@
-"""Running one HTTP step: pages (``while``), conditions, extraction, fanout.
+"""Running one request step: pages (``while``), conditions, extraction, fanout.
 
 After a response passes the exchange checks (``_exchange.py``), the order is
 ``abort_when`` → ``expect`` → error status → ``extract`` / ``context_updates``
 → ``sub_steps`` → ``break_when`` / ``while`` (SPEC §2).
+
+The same path runs plan steps, sub-steps (once per fanout item), saga
+compensations and token requests (``CompiledStep.kind``). A step with a
+``compensate`` block registers its compensation with the run's saga each time
+it succeeds. Parallel groups and choices are in ``_control.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,10 +43,24 @@ from orchestra.events import (
 from orchestra.plan import CompiledStep
 from orchestra.types import StepStatus
 
+CANCEL_REASONS: ContextVar[tuple[list[str], ...]] = ContextVar(
+    "orchestra_cancel_reasons", default=()
+)
+"""Boxes of enclosing parallel groups; a group that cancels its children puts the reason
+in its box, so a cancelled step can tell ``cancelled`` from ``interrupted``."""
+
+
+def cancel_reason() -> str | None:
+    """Why the current task was cancelled by a parallel group, if it was."""
+    for box in CANCEL_REASONS.get():
+        if box:
+            return box[0]
+    return None
+
 
 @dataclass(slots=True)
 class StepOutcome:
-    """What one execution of a step produced."""
+    """What one execution of a step (or a parallel group, or a choice) produced."""
 
     status: StepStatus
     response: dict[str, Any] | None = None  # the last page's response scope
@@ -48,6 +68,7 @@ class StepOutcome:
     pages: int = 0
     records: int = 0
     error: RunError | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. the branch a choice took
 
     def output(self) -> Any:
         """What enriches a fanout item: the extracted values, else the last body."""
@@ -59,6 +80,7 @@ class StepOutcome:
         """``steps.<name>`` for later steps: the last response plus status and extracts."""
         scope = dict(self.response or {})
         scope.update(status=str(self.status), pages=self.pages, extract=self.extract)
+        scope.update(self.details)
         return scope
 
 
@@ -87,10 +109,12 @@ class StepRunner:
                 execution_id=execution_id,
                 parent_execution_id=parent_execution_id,
                 item_index=item_index,
+                kind=step.kind,
             )
         )
         started = time.perf_counter()
         outcome = StepOutcome(StepStatus.RUNNING)
+        reason = None
         try:
             for hook in self.hooks:
                 call = StepCall(run, step, scope, execution_id, item_index)
@@ -105,10 +129,11 @@ class StepRunner:
             raise
         except RunError as error:
             outcome.status, outcome.error = StepStatus.FAILED, error
-            if step.model.on_error == "abort":
+            if step.on_error == "abort":
                 raise
         except asyncio.CancelledError:
-            outcome.status = StepStatus.INTERRUPTED
+            reason = cancel_reason()
+            outcome.status = StepStatus.INTERRUPTED if reason is None else StepStatus.CANCELLED
             raise
         finally:
             run.bus.emit(
@@ -123,8 +148,11 @@ class StepRunner:
                     records=outcome.records,
                     error=None if outcome.error is None else run.masker.text(str(outcome.error)),
                     item_index=item_index,
+                    reason=reason,
                 )
             )
+        if step.compensate is not None and outcome.status is StepStatus.OK and run.saga is not None:
+            run.saga.register(step, {**scope, "response": outcome.response}, execution_id)
         return outcome
 
     async def _pages(
@@ -181,7 +209,7 @@ class StepRunner:
                     status_code=result.status_code,
                 )
             )
-            if model.emit and not step.is_fanout:
+            if step.emits and not step.is_fanout:
                 outcome.records += 1
                 run.bus.emit(
                     RecordEmitted(
@@ -297,7 +325,7 @@ class StepRunner:
                         status=str(outcome.status),
                     )
                 )
-                if not sub.model.emit or outcome.status is not StepStatus.OK:
+                if not sub.emits or outcome.status is not StepStatus.OK:
                     continue
                 enriched = _enrich(item, sub.name, outcome.output())
                 if page_buffer is not None:

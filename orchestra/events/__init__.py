@@ -3,6 +3,10 @@
 from orchestra.events._bus import EventBus, Subscriber
 from orchestra.events._types import (
     AssertionFailed,
+    BreakerRejected,
+    BreakerStateChanged,
+    CompensationFinished,
+    CompensationStarted,
     Event,
     FanoutItemFinished,
     FanoutStarted,
@@ -17,10 +21,15 @@ from orchestra.events._types import (
     RunStarted,
     StepFinished,
     StepStarted,
+    TokenRefreshed,
 )
 
 __all__ = [
     "AssertionFailed",
+    "BreakerRejected",
+    "BreakerStateChanged",
+    "CompensationFinished",
+    "CompensationStarted",
     "Event",
     "EventBus",
     "FanoutItemFinished",
@@ -37,4 +46,5 @@ __all__ = [
     "StepFinished",
     "StepStarted",
     "Subscriber",
+    "TokenRefreshed",
 ]

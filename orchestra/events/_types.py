@@ -44,6 +44,7 @@ class StepStarted(Event):
     execution_id: str  # unique per execution (a sub-step runs once per fanout item)
     parent_execution_id: str | None = None
     item_index: int | None = None
+    kind: str = "http"  # http | parallel | choice | compensation | auth
 
 
 @dataclass(slots=True, kw_only=True)
@@ -56,6 +57,7 @@ class StepFinished(Event):
     records: int = 0
     error: str | None = None
     item_index: int | None = None
+    reason: str | None = None  # why a step was skipped or cancelled
 
 
 @dataclass(slots=True, kw_only=True)
@@ -85,6 +87,7 @@ class ResponseReceived(Event):
     page: int = 0
     attempt: int = 1
     item_index: int | None = None
+    cancelled: bool = False  # the request was in flight when its task was cancelled
 
 
 @dataclass(slots=True, kw_only=True)
@@ -148,3 +151,55 @@ class RecordEmitted(Event):
     page: int | None = None
     item_index: int | None = None
     exchange_id: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class BreakerStateChanged(Event):
+    """The circuit breaker of one host moved: closed → open → half_open → closed/open."""
+
+    host: str  # host:port
+    old_state: str  # closed | open | half_open
+    new_state: str
+    failures: int  # failures counted in the window when the state changed
+    reason: str
+    step_path: str | None = None  # the request that caused the change
+
+
+@dataclass(slots=True, kw_only=True)
+class BreakerRejected(Event):
+    """A request failed fast because its host's circuit is open (nothing was sent)."""
+
+    step_path: str
+    host: str
+    method: str
+    url: str
+    state: str  # open | half_open (a probe is already in flight)
+    retry_in_seconds: float | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class CompensationStarted(Event):
+    """The saga rolls back: ``count`` compensations run in reverse order."""
+
+    count: int
+    run_status: str  # the status the run had before compensating: failed | aborted
+    error: str | None = None  # the (masked) error that made the run fail
+    failed_step: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class CompensationFinished(Event):
+    status: str  # compensated | compensation_failed
+    succeeded: int
+    failed: int
+    duration_ms: float
+
+
+@dataclass(slots=True, kw_only=True)
+class TokenRefreshed(Event):
+    """A token was obtained (never carries the token itself)."""
+
+    auth_type: str  # oauth2_client_credentials | oauth2_refresh_token | flow
+    reason: str  # initial | expired | unauthorized (a 401 answered a request)
+    expires_in: float | None  # lifetime the server gave, in seconds (None: unknown)
+    step_path: str = "auth"

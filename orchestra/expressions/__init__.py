@@ -1,6 +1,7 @@
 """JMESPath expressions and ``{…}`` templates, compiled when a plan loads."""
 
 from orchestra.expressions._compile import Expression, compile_expression
+from orchestra.expressions._references import scope_references
 from orchestra.expressions._template import (
     Template,
     ValueTemplate,
@@ -16,5 +17,6 @@ __all__ = [
     "compile_expression",
     "compile_template",
     "compile_value",
+    "scope_references",
     "stringify",
 ]

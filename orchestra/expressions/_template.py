@@ -179,8 +179,23 @@ class ValueTemplate:
             return self.compiled
         return _render_value(self.compiled, scope)
 
+    def templates(self) -> list[Template]:
+        """Every template inside the value (each knows its plan path)."""
+        found: list[Template] = []
+        if not self.is_static:
+            _collect_templates(self.compiled, found)
+        return found
 
-_OMIT = object()
+
+def _collect_templates(node: Any, found: list[Template]) -> None:
+    if isinstance(node, Template):
+        found.append(node)
+    elif isinstance(node, dict):
+        for child in node.values():
+            _collect_templates(child, found)
+    elif isinstance(node, list):
+        for child in node:
+            _collect_templates(child, found)
 
 
 def _render_value(node: Any, scope: Mapping[str, Any]) -> Any:

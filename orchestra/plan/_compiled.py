@@ -1,7 +1,9 @@
 """A validated plan with every template and expression compiled.
 
-The engine runs :class:`CompiledPlan` / :class:`CompiledStep`; nothing is
-parsed while requests are in flight.
+The engine runs :class:`CompiledPlan` and its nodes — :class:`CompiledStep`
+(an HTTP step, a compensation or an auth request), :class:`CompiledParallel`
+and :class:`CompiledChoice`; nothing is parsed while requests are in flight.
+Compiling happens in :mod:`orchestra.plan._compiler`.
 """
 
 from __future__ import annotations
@@ -10,23 +12,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestra.errors import ExpressionSyntaxError, PlanError, PlanIssue
-from orchestra.expressions import (
-    Expression,
-    Template,
-    ValueTemplate,
-    compile_expression,
-    compile_template,
-    compile_value,
-)
-from orchestra.plan._models import HttpStep, Plan, SubStep
+from orchestra.expressions import Expression, Template, ValueTemplate
+from orchestra.plan._auth_models import FlowAuth, OAuth2RefreshToken, StaticAuth, TokenAuth
+from orchestra.plan._base import SecretRef
+from orchestra.plan._models import ChoiceStep, HttpStep, ParallelStep, Plan, RequestSpec, SubStep
 
 
 @dataclass(slots=True)
 class CompiledStep:
-    """One step ready to run: its model plus compiled templates and expressions."""
+    """One request step ready to run: its model plus compiled templates and expressions.
 
-    model: HttpStep
+    ``kind`` is ``http`` for plan steps and sub-steps, ``compensation`` for a
+    saga compensation and ``auth`` for a token request (never shown as records).
+    """
+
+    model: RequestSpec
     name: str
     path: str  # dotted step path, e.g. "contacts.details"
     plan_path: str  # where it sits in the plan file, e.g. "steps[1].sub_steps[0]"
@@ -47,15 +47,129 @@ class CompiledStep:
     concurrency: int = 1
     emit_mode: str = "record"
     sub_steps: list[CompiledStep] = field(default_factory=list)
+    compensate: CompiledStep | None = None
+    kind: str = "http"
+    expressions: list[tuple[str, Expression]] = field(default_factory=list)
 
     @property
     def is_fanout(self) -> bool:
         return isinstance(self.model, SubStep)
 
+    @property
+    def emits(self) -> bool:
+        """Whether responses become records (auth and compensation requests never do)."""
+        return self.kind == "http" and isinstance(self.model, HttpStep) and self.model.emit
+
+    @property
+    def on_error(self) -> str:
+        return self.model.on_error if isinstance(self.model, HttpStep) else "abort"
+
     def walk(self) -> Iterator[CompiledStep]:
+        """This step and its sub-steps, depth first (compensations are not plan steps)."""
         yield self
         for sub in self.sub_steps:
             yield from sub.walk()
+
+
+@dataclass(slots=True)
+class CompiledParallel:
+    """A parallel group: ``children`` run concurrently, joined before the next step."""
+
+    model: ParallelStep
+    name: str
+    path: str
+    plan_path: str
+    depth: int
+    children: list[CompiledNode]
+    kind: str = "parallel"
+
+    is_fanout = False
+
+    @property
+    def on_error(self) -> str:
+        return self.model.on_error
+
+    def walk(self) -> Iterator[CompiledNode]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(slots=True)
+class CompiledBranch:
+    """One ``when`` branch of a choice (``label`` is ``when[0]``, ``when[1]`` …)."""
+
+    when: Expression
+    steps: list[CompiledNode]
+    plan_path: str
+    label: str
+
+
+@dataclass(slots=True)
+class CompiledChoice:
+    """A choice: the first branch whose ``when`` is true runs, else ``otherwise``."""
+
+    model: ChoiceStep
+    name: str
+    path: str
+    plan_path: str
+    depth: int
+    branches: list[CompiledBranch]
+    otherwise: list[CompiledNode]
+    kind: str = "choice"
+
+    is_fanout = False
+
+    def walk(self) -> Iterator[CompiledNode]:
+        yield self
+        for branch in self.branches:
+            for step in branch.steps:
+                yield from step.walk()
+        for step in self.otherwise:
+            yield from step.walk()
+
+
+CompiledNode = CompiledStep | CompiledParallel | CompiledChoice
+"""A node of the ``steps`` namespace: an HTTP step, a parallel group or a choice."""
+
+
+Credential = Template | SecretRef
+"""An auth value: a template over ``config`` or a secret read from the environment."""
+
+
+@dataclass(slots=True)
+class CompiledAuth:
+    """The plan's auth block, compiled.
+
+    ``credentials`` hold the static values (``token``, ``username`` …) and the
+    OAuth2 client values; ``token_steps`` are the requests that obtain a
+    token (one synthetic ``POST token_url`` for OAuth2, the user's steps for
+    ``flow``), run under the path ``auth``.
+    """
+
+    model: StaticAuth | TokenAuth
+    credentials: dict[str, Credential] = field(default_factory=dict)
+    extra_params: dict[str, Credential] = field(default_factory=dict)
+    token_steps: list[CompiledStep] = field(default_factory=list)
+    token_path: Expression | None = None
+    expires_in_path: Expression | None = None
+    refresh_token_path: Expression | None = None
+
+    @property
+    def type(self) -> str:
+        return self.model.type
+
+    @property
+    def fetches_tokens(self) -> bool:
+        return bool(self.token_steps)
+
+    @property
+    def is_flow(self) -> bool:
+        return isinstance(self.model, FlowAuth)
+
+    @property
+    def uses_refresh_token(self) -> bool:
+        return isinstance(self.model, OAuth2RefreshToken)
 
 
 @dataclass(slots=True)
@@ -63,18 +177,20 @@ class CompiledPlan:
     """A plan ready to run. ``model`` is the validated pydantic plan."""
 
     model: Plan
-    steps: list[CompiledStep]
+    steps: list[CompiledNode]
     source: str | None = None
+    auth: CompiledAuth | None = None
 
     @property
     def key(self) -> str:
         return self.model.key
 
-    def walk(self) -> Iterator[CompiledStep]:
+    def walk(self) -> Iterator[CompiledNode]:
+        """Every step in plan order: HTTP steps with their sub-steps, groups, choices."""
         for step in self.steps:
             yield from step.walk()
 
-    def find(self, path_or_name: str) -> CompiledStep:
+    def find(self, path_or_name: str) -> CompiledNode:
         for step in self.walk():
             if path_or_name in (step.path, step.name):
                 return step
@@ -83,156 +199,3 @@ class CompiledPlan:
     def to_dict(self) -> dict[str, Any]:
         """The plan as the JSON a user would write (only the fields that were set)."""
         return self.model.model_dump(mode="json", by_alias=True, exclude_unset=True)
-
-
-def _condition(text: str | None, *, path: str) -> Expression | None:
-    """Compile a bare JMESPath condition; a single ``{…}`` template is accepted too."""
-    if text is None:
-        return None
-    try:
-        return compile_expression(text, path=path)
-    except ExpressionSyntaxError:
-        stripped = text.strip()
-        if stripped.startswith("{") and stripped.endswith("}"):
-            template = compile_template(stripped, path=path)
-            if template.whole is not None:
-                return template.whole
-        raise
-
-
-class _Compiler:
-    def __init__(self, plan: Plan):
-        self.plan = plan
-        self.issues: list[PlanIssue] = []
-        self.errors: list[PlanError] = []
-        self.limits = plan.limits
-
-    def guarded(self, fn, value, path: str):
-        """Call ``fn(value, path=path)``, collecting plan errors instead of raising."""
-        try:
-            return fn(value, path=path)
-        except PlanError as error:
-            self.issues.extend(error.issues)
-            self.errors.append(error)
-            return None
-
-    def compile_step(
-        self, step: HttpStep, *, name: str, parent_path: str, plan_path: str, depth: int
-    ) -> CompiledStep:
-        path = f"{parent_path}.{name}" if parent_path else name
-        if depth > self.limits.max_nesting_depth:
-            self.issues.append(
-                PlanIssue(
-                    plan_path,
-                    f"sub_steps nest {depth} levels deep; the limit is "
-                    f"{self.limits.max_nesting_depth}",
-                    "flatten the plan or raise limits.max_nesting_depth",
-                )
-            )
-
-        def p(suffix: str) -> str:
-            return f"{plan_path}.{suffix}"
-
-        def cond(attr: str, alias: str | None = None) -> Expression | None:
-            return self.guarded(_condition, getattr(step, attr), p(alias or attr))
-
-        compiled = CompiledStep(
-            model=step,
-            name=name,
-            path=path,
-            plan_path=plan_path,
-            depth=depth,
-            url=self.guarded(compile_template, step.url, p("url"))
-            or compile_template("", path=p("url")),
-            headers=self.guarded(compile_value, step.headers, p("headers")) or compile_value({}),
-            params=self.guarded(compile_value, step.params, p("params")) or compile_value({}),
-            body=None if step.body is None else self.guarded(compile_value, step.body, p("body")),
-            form=None if step.form is None else self.guarded(compile_value, step.form, p("form")),
-            while_=cond("while_", "while"),
-            break_when=cond("break_when"),
-            abort_when=cond("abort_when"),
-            retry_when=cond("retry_when"),
-            context_updates={
-                key: self.guarded(_condition, text, p(f"context_updates.{key}"))
-                for key, text in step.context_updates.items()
-            },
-            extract={
-                key: self.guarded(_condition, text, p(f"extract.{key}"))
-                for key, text in step.extract.items()
-            },
-            expect_that=[
-                self.guarded(_condition, text, p(f"expect.that[{i}]"))
-                for i, text in enumerate(step.expect.that if step.expect else [])
-            ],
-        )
-        if isinstance(step, SubStep):
-            compiled.iterate_over = cond("iterate_over")
-            compiled.concurrency = step.concurrency or self.limits.default_concurrency
-            compiled.emit_mode = step.fanout_emit_mode
-        seen: set[str] = set()
-        for index, sub in enumerate(step.sub_steps):
-            sub_name = sub.name or f"sub_{index + 1}"
-            sub_plan_path = f"{plan_path}.sub_steps[{index}]"
-            if sub_name in seen:
-                self.issues.append(
-                    PlanIssue(sub_plan_path, f"duplicate step name {sub_name!r}", "rename it")
-                )
-            seen.add(sub_name)
-            compiled.sub_steps.append(
-                self.compile_step(
-                    sub, name=sub_name, parent_path=path, plan_path=sub_plan_path, depth=depth + 1
-                )
-            )
-        return compiled
-
-    def compile(self, source: str | None) -> CompiledPlan:
-        roots: list[CompiledStep] = []
-        seen: set[str] = set()
-        if self.plan.step is not None:
-            roots.append(
-                self.compile_step(
-                    self.plan.step,
-                    name=self.plan.step.name or "main",
-                    parent_path="",
-                    plan_path="step",
-                    depth=0,
-                )
-            )
-        else:
-            for index, step in enumerate(self.plan.steps or []):
-                name = step.name or f"step_{index + 1}"
-                if name in seen:
-                    self.issues.append(
-                        PlanIssue(
-                            f"steps[{index}].name",
-                            f"duplicate step name {name!r}",
-                            "step names must be unique so steps.<name> is unambiguous",
-                        )
-                    )
-                seen.add(name)
-                roots.append(
-                    self.compile_step(
-                        step, name=name, parent_path="", plan_path=f"steps[{index}]", depth=0
-                    )
-                )
-        for key, value in (self.plan.config or {}).items():
-            if isinstance(value, dict) and set(value) != {"env"} and "env" in value:
-                self.issues.append(
-                    PlanIssue(
-                        f"config.{key}",
-                        "a secret reference holds only 'env'",
-                        'write {"env": "NAME"}',
-                    )
-                )
-        if len(self.issues) == 1 and len(self.errors) == 1:
-            error = self.errors[0]  # keep the specific type (e.g. ExpressionSyntaxError)
-            error.source = source
-            raise error
-        if self.issues:
-            raise PlanError(self.issues, source=source)
-        return CompiledPlan(self.plan, roots, source)
-
-
-def compile_plan(plan: Plan, *, source: str | None = None) -> CompiledPlan:
-    """Compile every template and expression of a validated plan."""
-    return _Compiler(plan).compile(source)

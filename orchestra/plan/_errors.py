@@ -10,12 +10,18 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from orchestra.errors import PlanIssue
+from orchestra.plan._steps import CONTROL_KEYS, STEP_TAGS, HttpStep
 
 
 def format_path(loc: tuple[Any, ...]) -> str:
-    """``("steps", 1, "sub_steps", 0, "url")`` → ``steps[1].sub_steps[0].url``."""
+    """``("steps", 1, "sub_steps", 0, "url")`` → ``steps[1].sub_steps[0].url``.
+
+    The tags of the step union (``HttpStep``, ``ParallelStep``…) are left out.
+    """
     text = ""
     for part in loc:
+        if part in STEP_TAGS:
+            continue
         if isinstance(part, int):
             text += f"[{part}]"
         else:
@@ -45,6 +51,8 @@ def _field_names(model: type[BaseModel]) -> list[str]:
             names.append(field.validation_alias)
     if "emit_to_kafka" in names:
         names.append("emit")
+    if issubclass(model, HttpStep):  # a misspelt control key lands on the HTTP step
+        names.extend(CONTROL_KEYS)
     return names
 
 
@@ -53,6 +61,9 @@ def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
     candidates = [root]
     for part in loc[:-1]:
         if isinstance(part, int):
+            continue
+        if part in STEP_TAGS:
+            candidates = [STEP_TAGS[part]]
             continue
         next_candidates: list[type[BaseModel]] = []
         for model in candidates:
@@ -89,6 +100,8 @@ def _step_name_at(data: Any, loc: tuple[Any, ...]) -> str | None:
     name = None
     node = data
     for part in loc:
+        if part in STEP_TAGS:
+            continue
         try:
             node = node[part]
         except (KeyError, IndexError, TypeError):
@@ -123,12 +136,14 @@ def issues_from_validation(
         elif kind == "missing":
             message = f"required field {str(loc[-1])!r} is missing"
             fix = f"add {str(loc[-1])!r}"
-        elif kind == "not_supported_yet":
-            message = item["msg"]
-            fix = "remove it for now; it arrives in a later release"
         else:
             message = item["msg"]
-            if "input" in item and kind not in ("plan_root", "step_name", "duplicate_alias"):
+            if "input" in item and kind not in (
+                "plan_root",
+                "step_name",
+                "duplicate_alias",
+                "context_key",
+            ):
                 shown = repr(item["input"])
                 if len(shown) < 80:
                     message += f" (got {shown})"

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import yaml
 from pydantic import ValidationError
 
 from orchestra.errors import PlanError, PlanIssue
-from orchestra.plan._compiled import CompiledPlan, compile_plan
+from orchestra.plan._compiled import CompiledPlan
+from orchestra.plan._compiler import compile_plan
 from orchestra.plan._errors import issues_from_validation
 from orchestra.plan._models import Plan
 
-PlanSource = str | os.PathLike[str] | dict[str, Any] | Plan | CompiledPlan
+
+@runtime_checkable
+class SupportsToPlan(Protocol):
+    """Anything that builds a plan model, e.g. the Python builder's ``Flow``."""
+
+    def to_plan(self) -> Plan: ...
+
+
+PlanSource = str | os.PathLike[str] | dict[str, Any] | Plan | CompiledPlan | SupportsToPlan
 
 
 def parse_text(text: str, *, source: str | None = None) -> Any:
@@ -47,17 +57,25 @@ def validate_plan_data(data: Any, *, source: str | None = None) -> Plan:
         raise PlanError(issues_from_validation(error, Plan, data), source=source) from None
 
 
-def load_plan(source: PlanSource) -> CompiledPlan:
-    """Load, validate and compile a plan from a path, JSON/YAML text, a dict or a model."""
+def load_plan(source: PlanSource, *, known_steps: Iterable[str] = ()) -> CompiledPlan:
+    """Load, validate and compile a plan from a path, JSON/YAML text, a dict, a model
+    or a builder (``orchestra.Flow``).
+
+    ``known_steps`` names steps whose results exist before the plan runs (e.g.
+    earlier notebook cells), so ``steps.<name>`` may refer to them.
+    """
     if isinstance(source, CompiledPlan):
         return source
     if isinstance(source, Plan):
-        return compile_plan(source)
+        return compile_plan(source, known_steps=known_steps)
     if isinstance(source, dict):
-        return compile_plan(validate_plan_data(source))
+        return compile_plan(validate_plan_data(source), known_steps=known_steps)
+    if isinstance(source, SupportsToPlan):
+        return compile_plan(source.to_plan(), known_steps=known_steps)
     text, name = _read(source)
     data = parse_text(text, source=name)
-    return compile_plan(validate_plan_data(data, source=name), source=name)
+    plan = validate_plan_data(data, source=name)
+    return compile_plan(plan, source=name, known_steps=known_steps)
 
 
 def _read(source: str | os.PathLike[str]) -> tuple[str, str | None]:

@@ -326,6 +326,40 @@ def test_expired_token_gets_401() -> None:
         assert expired.json()["error_description"] == "token expired"
 
 
+def test_expire_makes_issued_tokens_answer_401_and_refresh_still_works(
+    client: httpx.Client, demo_api: DemoAPI
+) -> None:
+    token = client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=CLIENT)
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    assert client.get("/protected/items", headers=headers).status_code == 200
+    assert client.post("/oauth/expire").json() == {"ok": True, "expired": 1}
+    expired = client.get("/protected/items", headers=headers)
+    assert expired.status_code == 401
+    assert expired.json()["error_description"] == "token expired"
+    static = {"Authorization": "Bearer demo-static-token"}
+    assert client.get("/protected/items", headers=static).status_code == 200
+    data = {"grant_type": "refresh_token", "refresh_token": token.json()["refresh_token"]}
+    fresh = client.post("/oauth/token", data=data, auth=CLIENT).json()["access_token"]
+    fresh_headers = {"Authorization": f"Bearer {fresh}"}
+    assert client.get("/protected/items", headers=fresh_headers).status_code == 200
+    assert demo_api.stats()["token_grants"] == {"client_credentials": 1, "refresh_token": 1}
+
+
+def test_login_gives_a_session_token_for_protected_items(
+    client: httpx.Client, demo_api: DemoAPI
+) -> None:
+    good = client.post("/auth/login", json={"username": "demo", "password": "demo-password"})
+    assert good.status_code == 200
+    session = good.json()["data"]["session"]
+    assert session["ttl"] == 3600
+    headers = {"Authorization": f"Bearer {session['token']}"}
+    assert client.get("/protected/items", headers=headers).status_code == 200
+    bad = client.post("/auth/login", json={"username": "demo", "password": "nope"})
+    assert bad.status_code == 401
+    assert client.post("/auth/login", content=b"[1]").status_code == 400
+    assert demo_api.stats()["logins"] == 3
+
+
 def test_api_key_auth(client: httpx.Client) -> None:
     assert client.get("/protected/apikey", headers={"X-API-Key": "demo-api-key"}).json()["ok"]
     assert client.get("/protected/apikey", params={"api_key": "demo-api-key"}).status_code == 200
@@ -493,7 +527,9 @@ def test_echo_form_text_and_methods(client: httpx.Client) -> None:
 # -- saga resources and the fail switch --------------------------------------
 
 
-@pytest.mark.parametrize(("name", "prefix"), [("orders", "ord"), ("payments", "pay")])
+@pytest.mark.parametrize(
+    ("name", "prefix"), [("orders", "ord"), ("payments", "pay"), ("shipments", "shp")]
+)
 def test_resources_create_list_get_delete(client: httpx.Client, name: str, prefix: str) -> None:
     first = client.post(f"/{name}", json={"amount": 10, "id": "ignored"})
     second = client.post(f"/{name}", json={"amount": 20})
@@ -539,6 +575,8 @@ def test_stats_count_requests_but_not_themselves(client: httpx.Client, demo_api:
         "requests_total": 0,
         "by_path": {},
         "token_requests": 0,
+        "token_grants": {},
+        "logins": 0,
     }
     client.get("/items")
     client.get("/items")
@@ -549,6 +587,8 @@ def test_stats_count_requests_but_not_themselves(client: httpx.Client, demo_api:
         "requests_total": 4,
         "by_path": {"/items": 2, "/items/7": 1, "/oauth/token": 1},
         "token_requests": 1,
+        "token_grants": {"client_credentials": 1},
+        "logins": 0,
     }
     assert demo_api.stats() == stats
 

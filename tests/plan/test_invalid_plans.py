@@ -67,30 +67,6 @@ CASES = [
         id="bad-name",
     ),
     pytest.param(
-        {"key": "p", "steps": [{**GOOD_STEP, "compensate": {"url": "http://x"}}]},
-        PlanError,
-        ["compensate", "not supported yet"],
-        id="not-yet-compensate",
-    ),
-    pytest.param(
-        {"key": "p", "steps": [{"parallel": [GOOD_STEP]}]},
-        PlanError,
-        ["parallel", "not supported yet"],
-        id="not-yet-parallel",
-    ),
-    pytest.param(
-        {"key": "p", "steps": [GOOD_STEP], "auth": {"type": "oauth2_client_credentials"}},
-        PlanError,
-        ["auth", "not supported yet"],
-        id="not-yet-oauth",
-    ),
-    pytest.param(
-        {"key": "p", "steps": [GOOD_STEP], "circuit_breaker": {}},
-        PlanError,
-        ["circuit_breaker", "not supported yet"],
-        id="not-yet-breaker",
-    ),
-    pytest.param(
         {"key": "p", "steps": [GOOD_STEP], "auth": {"type": "bearer", "tokn": "x"}},
         PlanError,
         ["auth.bearer.tokn", "did you mean 'token'"],

@@ -1,0 +1,90 @@
+"""``orchestra.run`` / ``orchestra.arun``: the engine plus capture into DuckDB.
+
+The engine (``orchestra.engine.run``) knows nothing of storage; this is the
+surface that adds the capture subscriber, so every run from Python lands in a
+DuckDB file — ``orchestra.duckdb`` in the working directory unless ``db=`` (or
+the ``ORCHESTRA_DB`` environment variable) says otherwise; ``db=None`` turns
+capture off. ``replay="RUN_ID"`` answers requests from that captured run
+instead of the network.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from orchestra.capture import CaptureStore
+from orchestra.capture._replay import ReplayTransport
+from orchestra.engine import Runner, RunResult
+from orchestra.plan import PlanSource
+
+DB_ENV = "ORCHESTRA_DB"
+_DEFAULT = object()
+
+DbOption = str | Path | CaptureStore | None
+
+
+def default_db() -> str:
+    """``$ORCHESTRA_DB`` or ``orchestra.duckdb`` in the working directory."""
+    return os.environ.get(DB_ENV) or "orchestra.duckdb"
+
+
+def open_store(db: DbOption | object = _DEFAULT) -> CaptureStore | None:
+    if db is _DEFAULT:
+        db = default_db()
+    if db is None:
+        return None
+    return db if isinstance(db, CaptureStore) else CaptureStore(db)  # type: ignore[arg-type]
+
+
+def build_runner(
+    plan: PlanSource,
+    config: Mapping[str, Any] | None = None,
+    *,
+    db: DbOption | object = _DEFAULT,
+    replay: str | None = None,
+    **options: Any,
+) -> tuple[Runner, CaptureStore | None]:
+    """A runner whose run is captured into ``db`` (and replayed from it if asked)."""
+    store = open_store(db)
+    subscribers = list(options.pop("subscribers", ()))
+    if replay is not None:
+        if store is None:
+            raise ValueError("replay needs a capture to replay from: pass db=")
+        options["transport"] = ReplayTransport.from_store(store, replay)
+        options.setdefault("mode", "replay")
+    if store is not None:
+        subscribers.insert(0, store.writer())
+    runner = Runner(plan, config, subscribers=subscribers, **options)
+    runner.result.db = None if store is None else store.path
+    return runner, store
+
+
+async def arun(
+    plan: PlanSource,
+    config: Mapping[str, Any] | None = None,
+    *,
+    db: DbOption | object = _DEFAULT,
+    replay: str | None = None,
+    **options: Any,
+) -> RunResult:
+    """Run a plan on the running loop, captured into ``db``."""
+    runner, _ = build_runner(plan, config, db=db, replay=replay, **options)
+    return await runner.run()
+
+
+def run(
+    plan: PlanSource,
+    config: Mapping[str, Any] | None = None,
+    *,
+    db: DbOption | object = _DEFAULT,
+    replay: str | None = None,
+    **options: Any,
+) -> RunResult:
+    """Run a plan and wait for it, captured into ``db`` (see module docstring)."""
+    from orchestra.engine._sync import run_coroutine
+
+    runner, _ = build_runner(plan, config, db=db, replay=replay, **options)
+    return run_coroutine(runner.run())

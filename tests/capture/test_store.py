@@ -1,0 +1,157 @@
+"""The capture store: every table filled from a real run, masked, queryable."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+
+import orchestra
+from orchestra.capture import SCHEMA_VERSION, CaptureStore, RunNotFound, SchemaVersionError
+
+
+def fanout_plan():
+    return {
+        "key": "capture-demo",
+        "config": {"base_url": None, "key": {"env": "CAPTURE_TEST_KEY"}},
+        "steps": [
+            {
+                "name": "items",
+                "url": "{config.base_url}/items",
+                "params": {
+                    "limit": 5,
+                    "offset": "{context.next || `0`}",
+                    "api_key": "{config.key}",
+                },
+                "context_updates": {"next": "response.body.next_offset"},
+                "while": "response.body.offset < `5`",
+                "sub_steps": [
+                    {
+                        "name": "detail",
+                        "iterate_over": "response.body.items",
+                        "url": "{config.base_url}/items/{item.id}",
+                        "headers": {"X-Api-Key": "{config.key}"},
+                        "concurrency": 3,
+                    }
+                ],
+            },
+            {"name": "missing", "url": "{config.base_url}/status/404", "ignore_on": [404]},
+            {"name": "flaky", "url": "{config.base_url}/flaky/cap?fail=1",
+             "retry": {"base_seconds": 0.01}},
+        ],
+    }  # fmt: skip
+
+
+@pytest.fixture
+def captured(demo_api, tmp_path, monkeypatch):
+    monkeypatch.setenv("CAPTURE_TEST_KEY", "canary-capture-key-42")
+    store = CaptureStore(tmp_path / "run.duckdb")
+    result = orchestra.run(fanout_plan(), {"base_url": demo_api.url}, db=store)
+    assert result.ok, result.error
+    return store, result
+
+
+def test_every_table_is_filled(captured):
+    store, result = captured
+    runs = store.runs()
+    assert list(runs.run_id) == [result.run_id]
+    run = runs.iloc[0]
+    assert run.status == "succeeded"
+    assert run.requests == result.requests == 2 + 10 + 1 + 2
+    assert run.records == result.record_count
+
+    exchanges = store.exchanges(result.run_id)
+    assert len(exchanges) == result.requests
+    assert list(exchanges.exchange_id) == sorted(exchanges.exchange_id)
+    flaky = exchanges[exchanges.step_path == "flaky"]
+    assert list(flaky.attempt) == [1, 2]
+    assert list(flaky.status_code) == [503, 200]
+    details = exchanges[exchanges.step_path == "items.detail"]
+    assert sorted(details.item_index) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+
+    steps = store.steps(result.run_id)
+    assert len(steps[steps.step_path == "items.detail"]) == 10
+    items = steps[steps.step_path == "items"].iloc[0]
+    assert (items["pages"], items["items"], items["requests"]) == (2, 10, 2)
+
+    records = store.record_values(result.run_id, step_path="items.detail")
+    assert sorted(r["id"] for r in records) == list(range(1, 11))
+
+    errors = store.errors(result.run_id)
+    assert list(errors.kind) == ["ignored"]
+    assert store.plan(result.run_id) == fanout_plan()
+
+
+def test_secrets_are_masked_in_every_column(captured):
+    store, result = captured
+    exchanges = store.exchanges(result.run_id)
+    text = exchanges.to_json(date_format="iso")
+    assert "canary-capture-key-42" not in text
+    assert "api_key=${CAPTURE_TEST_KEY}" in exchanges.url.iloc[0]
+    detail = exchanges[exchanges.step_path == "items.detail"].iloc[0]
+    assert json.loads(detail.request_headers)["x-api-key"] == "${CAPTURE_TEST_KEY}"
+    config = json.loads(store.runs().config.iloc[0])
+    assert config["key"] == "${CAPTURE_TEST_KEY}"
+
+
+def test_sql_and_run_resolution(captured):
+    store, result = captured
+    frame = store.sql(
+        "SELECT step_path, count(*) AS n FROM exchanges WHERE run_id = ? GROUP BY 1 ORDER BY 1",
+        [result.run_id],
+    )
+    assert dict(zip(frame.step_path, frame.n, strict=True))["items.detail"] == 10
+    assert store.resolve_run("last") == result.run_id
+    assert store.resolve_run(result.run_id[:18]) == result.run_id
+    with pytest.raises(RunNotFound, match="orchestra runs"):
+        store.resolve_run("nope")
+
+
+def test_bodies_are_stored_as_text_or_base64(demo_api, tmp_path):
+    store = CaptureStore(tmp_path / "formats.duckdb")
+    plan = {"key": "f", "steps": [{"name": "bin", "url": f"{demo_api.url}/binary"},
+                                  {"name": "csv", "url": f"{demo_api.url}/csv"}]}  # fmt: skip
+    result = orchestra.run(plan, db=store)
+    rows = store.exchanges(result.run_id).set_index("step_path")
+    assert rows.loc["bin"].response_body_encoding == "base64"
+    assert rows.loc["bin"].response_size == 256
+    assert rows.loc["csv"].response_body.startswith("id,name,category,price")
+
+
+def test_memory_database(demo_api):
+    store = CaptureStore(":memory:")
+    result = orchestra.run({"key": "m", "step": {"url": f"{demo_api.url}/health"}}, db=store)
+    assert store.records(result.run_id).shape[0] == 1
+    assert orjson.loads(store.records(result.run_id).data.iloc[0]) == {"ok": True}
+
+
+def test_capture_off(demo_api, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = orchestra.run({"key": "m", "step": {"url": f"{demo_api.url}/health"}}, db=None)
+    assert result.ok and result.db is None
+    assert not list(tmp_path.iterdir())
+
+
+def test_default_db_is_orchestra_duckdb_in_the_working_directory(demo_api, tmp_path, monkeypatch):
+    monkeypatch.delenv("ORCHESTRA_DB")
+    monkeypatch.chdir(tmp_path)
+    result = orchestra.run({"key": "m", "step": {"url": f"{demo_api.url}/health"}})
+    assert result.db == str(tmp_path / "orchestra.duckdb")
+    assert len(CaptureStore("orchestra.duckdb").runs()) == 1
+
+
+def test_newer_schema_is_refused_with_what_to_do(tmp_path, demo_api):
+    import duckdb
+
+    path = tmp_path / "future.duckdb"
+    store = CaptureStore(path)
+    orchestra.run({"key": "m", "step": {"url": f"{demo_api.url}/health"}}, db=store)
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                           [str(SCHEMA_VERSION + 1)])  # fmt: skip
+    with (
+        pytest.raises(SchemaVersionError, match="upgrade Orchestra"),
+        CaptureStore(path).database.connect(write=True),
+    ):
+        pass
