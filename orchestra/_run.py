@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestra.capture import CaptureStore
+from orchestra.capture._context_store import CaptureContextStore
 from orchestra.capture._replay import ReplayTransport
 from orchestra.engine import Runner, RunResult
 from orchestra.plan import PlanSource
@@ -57,7 +58,11 @@ def build_runner(
         options.setdefault("mode", "replay")
     if store is not None:
         subscribers.insert(0, store.writer())
+        if "context_store" not in options:
+            options["context_store"] = CaptureContextStore(store.database)
     runner = Runner(plan, config, subscribers=subscribers, **options)
+    if isinstance(options.get("context_store"), CaptureContextStore):
+        options["context_store"].masker = runner.masker
     runner.result.db = None if store is None else store.path
     return runner, store
 

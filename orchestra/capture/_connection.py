@@ -34,6 +34,7 @@ MEMORY = ":memory:"
 DEFAULT_LOCK_TIMEOUT = 30.0
 
 _writers_lock = threading.Lock()
+_schema_lock = threading.Lock()  # two threads creating the tables of a new file would conflict
 _active_writers: dict[str, int] = {}  # resolved path -> writers open in this process
 
 
@@ -115,7 +116,8 @@ class Database:
                 continue
             if not read_only and not (self._schema_checked and Path(self.path).exists()):
                 try:
-                    ensure_schema(connection, self.path)
+                    with _schema_lock:
+                        ensure_schema(connection, self.path)
                 except Exception:
                     connection.close()
                     raise

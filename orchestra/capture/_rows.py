@@ -11,16 +11,23 @@ import orjson
 
 from orchestra.events import (
     AssertionFailed,
+    BreakerRejected,
+    BreakerStateChanged,
+    CompensationFinished,
+    CompensationStarted,
     Event,
     FanoutStarted,
+    RateLimitWait,
     RecordEmitted,
     RequestSent,
     ResponseIgnored,
     ResponseReceived,
+    RetryScheduled,
     RunFinished,
     RunStarted,
     StepFinished,
     StepStarted,
+    TokenRefreshed,
 )
 from orchestra.masking import Masker
 
@@ -105,6 +112,7 @@ class RowBuilder:
         self._step_items: dict[str, int] = {}
         self._record_seq = 0
         self._error_seq = 0
+        self._event_seq = 0
 
     def convert(self, events: list[Event], batch: Batch) -> None:
         for event in events:
@@ -189,7 +197,8 @@ class RowBuilder:
             (
                 event.run_id, event.execution_id,
                 started.parent_execution_id if started else None, event.step_path,
-                event.item_index, event.status, self._step_requests.pop(event.execution_id, 0),
+                started.kind if started else None, event.item_index, event.status,
+                event.reason, self._step_requests.pop(event.execution_id, 0),
                 event.pages, self._step_items.pop(event.execution_id, 0), event.records,
                 started.at if started else None, event.at, event.duration_ms, error,
             ),
@@ -223,6 +232,24 @@ class RowBuilder:
     def _assertion(self, event: AssertionFailed, batch: Batch) -> None:
         self._error(batch, event.at, event.step_path, "assertion", None, event.exchange_id,
                     f"{event.expectation}: {event.message}")  # fmt: skip
+
+    def _notable(self, event: Event, batch: Batch) -> None:
+        """Retries, rate-limit waits, breaker changes, compensation, token refreshes."""
+        self._event_seq += 1
+        fields = {
+            name: getattr(event, name)
+            for name in getattr(event, "__dataclass_fields__", {})
+            if name not in ("run_id", "at", "step_path", "exchange_id", "delay_seconds")
+        }
+        batch.add(
+            "events",
+            (
+                event.run_id, self._event_seq, event.at, _EVENT_NAMES[type(event)],
+                getattr(event, "step_path", None), getattr(event, "exchange_id", None),
+                getattr(event, "delay_seconds", None),
+                self.masker.text(_json_text(fields)),
+            ),
+        )  # fmt: skip
 
     def _run_finished(self, event: RunFinished, batch: Batch) -> None:
         for request in list(self._requests.values()):  # requests that never got an answer
@@ -264,3 +291,15 @@ _HANDLERS = {
     AssertionFailed: RowBuilder._assertion,
     RunFinished: RowBuilder._run_finished,
 }
+
+_EVENT_NAMES: dict[type, str] = {
+    RetryScheduled: "retry_scheduled",
+    RateLimitWait: "rate_limit_wait",
+    BreakerStateChanged: "breaker_state_changed",
+    BreakerRejected: "breaker_rejected",
+    CompensationStarted: "compensation_started",
+    CompensationFinished: "compensation_finished",
+    TokenRefreshed: "token_refreshed",
+}
+for _type in _EVENT_NAMES:
+    _HANDLERS[_type] = RowBuilder._notable

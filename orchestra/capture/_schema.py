@@ -50,8 +50,10 @@ TABLES: dict[str, str] = {
             execution_id VARCHAR,
             parent_execution_id VARCHAR,
             step_path VARCHAR,
+            kind VARCHAR,
             item_index BIGINT,
             status VARCHAR,
+            reason VARCHAR,
             requests BIGINT,
             pages BIGINT,
             items BIGINT,
@@ -106,6 +108,26 @@ TABLES: dict[str, str] = {
             exchange_id BIGINT,
             message VARCHAR
         )""",
+    "events": """
+        CREATE TABLE IF NOT EXISTS events (
+            run_id VARCHAR,
+            seq BIGINT,
+            occurred_at TIMESTAMP,
+            type VARCHAR,
+            step_path VARCHAR,
+            exchange_id BIGINT,
+            delay_seconds DOUBLE,
+            detail JSON
+        )""",
+    "contexts": """
+        CREATE TABLE IF NOT EXISTS contexts (
+            plan_key VARCHAR,
+            config_fingerprint VARCHAR,
+            run_id VARCHAR,
+            saved_at TIMESTAMP,
+            context_values JSON,
+            PRIMARY KEY (plan_key, config_fingerprint)
+        )""",
 }
 
 # Columns in insertion order, used to build Arrow batches.
@@ -118,7 +140,7 @@ def _columns(ddl: str) -> list[str]:
 
 
 for _name, _ddl in TABLES.items():
-    COLUMNS[_name] = _columns(_ddl)
+    COLUMNS[_name] = [c for c in _columns(_ddl) if c != "PRIMARY"]
 
 
 class SchemaVersionError(RuntimeError):

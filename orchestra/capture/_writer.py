@@ -27,7 +27,9 @@ from orchestra.events import Event, RunFinished, RunStarted
 
 logger = logging.getLogger("orchestra.capture")
 
-_TIMESTAMP_COLUMNS = {"started_at", "finished_at", "emitted_at", "occurred_at", "first_seen_at"}
+_TIMESTAMP_COLUMNS = {
+    "started_at", "finished_at", "emitted_at", "occurred_at", "first_seen_at", "saved_at",
+}  # fmt: skip
 _ARROW_TYPES = {
     "VARCHAR": pa.string(),
     "JSON": pa.string(),
@@ -52,7 +54,7 @@ def _column_types(table: str) -> dict[str, str]:
 _SCHEMAS = {
     table: pa.schema([(c, _ARROW_TYPES[t]) for c, t in _column_types(table).items()])
     for table in TABLES
-    if table != "meta"
+    if table not in ("meta", "contexts")  # written directly, not in batches
 }
 _SELECTS = {
     table: ", ".join(
@@ -70,7 +72,7 @@ def insert_batch(connection, batch: Batch, run_row: tuple | None) -> None:
         tables = dict(batch.rows)
         if run_row is not None:
             tables["runs"] = [run_row]
-        for table in ("plans", "runs", "steps", "exchanges", "records", "errors"):
+        for table in ("plans", "runs", "steps", "exchanges", "records", "errors", "events"):
             rows = tables.get(table)
             if not rows:
                 continue

@@ -155,3 +155,49 @@ def test_newer_schema_is_refused_with_what_to_do(tmp_path, demo_api):
         CaptureStore(path).database.connect(write=True),
     ):
         pass
+
+
+def test_persistent_context_survives_in_the_capture_file(demo_api, tmp_path):
+    plan = {
+        "key": "incremental",
+        "persistent_context": ["last_offset"],
+        "steps": [
+            {
+                "name": "page",
+                "url": f"{demo_api.url}/items",
+                "params": {"limit": 3, "offset": "{context.last_offset || `0`}"},
+                "context_updates": {"last_offset": "response.body.next_offset"},
+            }
+        ],
+    }
+    path = tmp_path / "context.duckdb"
+    first = orchestra.run(plan, db=path)
+    second = orchestra.run(plan, db=path)  # a new store object: only the file carries it
+    assert [r["id"] for r in first.records[0].data["items"]] == [1, 2, 3]
+    assert [r["id"] for r in second.records[0].data["items"]] == [4, 5, 6]
+    saved = CaptureStore(path).sql("SELECT plan_key, context_values FROM contexts")
+    assert json.loads(saved.context_values[0]) == {"last_offset": 6}
+
+
+def test_notable_events_and_step_kinds_are_stored(demo_api, tmp_path):
+    store = CaptureStore(tmp_path / "events.duckdb")
+    plan = {
+        "key": "events",
+        "rate_limits": [{"requests": 2, "window_secs": 0.2}],
+        "steps": [
+            {"name": "flaky", "url": f"{demo_api.url}/flaky/ev?fail=1",
+             "retry": {"base_seconds": 0.01}},
+            {"name": "again", "url": f"{demo_api.url}/health"},
+            {"name": "route", "choice": [{"when": "`false`", "steps": [
+                {"name": "never", "url": f"{demo_api.url}/health"}]}]},
+        ],
+    }  # fmt: skip
+    result = orchestra.run(plan, db=store)
+    assert result.ok, result.error
+    events = store.sql("SELECT type, step_path, delay_seconds FROM events ORDER BY seq")
+    assert "retry_scheduled" in set(events.type)
+    assert "rate_limit_wait" in set(events.type)
+    steps = store.steps(result.run_id).set_index("step_path")
+    assert steps.loc["route.never"].status == "skipped"
+    assert steps.loc["route"].kind == "choice"
+    assert "when" in steps.loc["route.never"].reason or steps.loc["route.never"].reason
