@@ -46,15 +46,22 @@ def build_runner(
     *,
     db: DbOption | object = _DEFAULT,
     replay: str | None = None,
+    replay_db: DbOption | object = _DEFAULT,
     **options: Any,
 ) -> tuple[Runner, CaptureStore | None]:
-    """A runner whose run is captured into ``db`` (and replayed from it if asked)."""
+    """A runner whose run is captured into ``db``.
+
+    With ``replay``, requests are answered from that run in ``replay_db``
+    (default: ``db``), so ``db=None, replay_db="ci.duckdb"`` replays without
+    capturing the replay.
+    """
     store = open_store(db)
     subscribers = list(options.pop("subscribers", ()))
     if replay is not None:
-        if store is None:
-            raise ValueError("replay needs a capture to replay from: pass db=")
-        options["transport"] = ReplayTransport.from_store(store, replay)
+        source = store if replay_db is _DEFAULT else open_store(replay_db)
+        if source is None:
+            raise ValueError("replay needs a capture to replay from: pass replay_db= or db=")
+        options["transport"] = ReplayTransport.from_store(source, replay)
         options.setdefault("mode", "replay")
     if store is not None:
         subscribers.insert(0, store.writer())
@@ -75,7 +82,7 @@ async def arun(
     replay: str | None = None,
     **options: Any,
 ) -> RunResult:
-    """Run a plan on the running loop, captured into ``db``."""
+    """Run a plan on the running loop, captured into ``db`` (``replay_db=`` also works)."""
     runner, _ = build_runner(plan, config, db=db, replay=replay, **options)
     return await runner.run()
 

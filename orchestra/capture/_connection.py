@@ -96,7 +96,9 @@ class Database:
     def _open(self, *, write: bool) -> duckdb.DuckDBPyConnection:
         with _writers_lock:
             in_process_writer = _active_writers.get(self.path, 0) > 0
-        read_only = not write and not in_process_writer and Path(self.path).exists()
+        if not write and not Path(self.path).exists():
+            raise FileNotFoundError(f"{self.path} does not exist: no run was captured there yet")
+        read_only = not write and not in_process_writer
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.01
         while True:

@@ -17,12 +17,18 @@ from typing import Any
 import httpx
 import orjson
 
+from orchestra.capture._rows import body_text
 from orchestra.capture._store import CaptureStore
+from orchestra.errors import RunError
 from orchestra.masking import Masker
 
 
-class ReplayMiss(httpx.TransportError):
-    """The replayed run made a request that the captured run did not make."""
+class ReplayMiss(RunError):
+    """The replayed run made a request that the captured run did not make.
+
+    Not a transport error: a miss is deterministic, so the engine fails the step
+    at once instead of retrying it.
+    """
 
 
 def _key(method: str, url: str, body: str | None) -> tuple[str, str, str]:
@@ -44,8 +50,12 @@ class ReplayTransport(httpx.AsyncBaseTransport):
     @classmethod
     def from_store(cls, store: CaptureStore, run: str | None = None) -> ReplayTransport:
         run_id = store.resolve_run(run)
-        frame = store.exchanges(run_id)
-        exchanges = frame.to_dict("records")
+        with store.database.connect() as connection:
+            cursor = connection.execute(
+                "SELECT * FROM exchanges WHERE run_id = ? ORDER BY exchange_id", [run_id]
+            )
+            names = [column[0] for column in cursor.description]
+            exchanges = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         return cls(exchanges, source=f"run {run_id} in {store.path}")
 
     def use_masker(self, masker: Masker) -> None:
@@ -53,9 +63,10 @@ class ReplayTransport(httpx.AsyncBaseTransport):
         self.masker = masker
 
     def _request_key(self, request: httpx.Request) -> tuple[str, str, str]:
-        body = request.content.decode("utf-8", errors="replace") if request.content else None
-        if body is not None:
-            if "x-www-form-urlencoded" in request.headers.get("content-type", ""):
+        content_type = request.headers.get("content-type", "")
+        body, encoding = body_text(request.content, content_type)  # as the capture stored it
+        if body is not None and encoding == "utf-8":
+            if "x-www-form-urlencoded" in content_type:
                 body = self.masker.form(body)
             else:
                 body = self.masker.text(body)
@@ -68,13 +79,13 @@ class ReplayTransport(httpx.AsyncBaseTransport):
             method, url, body = key
             detail = f" with body {body[:80]!r}" if body else ""
             raise ReplayMiss(
-                f"replay: {self.source} holds no answer for {method} {url}{detail} "
-                "(the plan or its config changed since that run, or it asked more times)",
-                request=request,
+                f"replay: {self.source} holds no answer for {method} {url}{detail}",
+                fix="replay with the plan and config of the captured run (it changed, or "
+                "asked more times)",
             )
         exchange = answers.popleft()
         self.served += 1
-        if exchange.get("status_code") is None or _is_nan(exchange.get("status_code")):
+        if exchange.get("status_code") is None:
             raise httpx.ConnectError(
                 f"replayed failure: {exchange.get('error') or 'no response'}", request=request
             )
@@ -83,7 +94,7 @@ class ReplayTransport(httpx.AsyncBaseTransport):
         headers.pop("transfer-encoding", None)
         headers.pop("content-length", None)
         body_text = exchange.get("response_body")
-        if body_text is None or _is_nan(body_text):
+        if body_text is None:
             content = b""
         elif exchange.get("response_body_encoding") == "base64":
             content = base64.b64decode(body_text)
@@ -92,7 +103,3 @@ class ReplayTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             int(exchange["status_code"]), headers=headers, content=content, request=request
         )
-
-
-def _is_nan(value: Any) -> bool:
-    return isinstance(value, float) and value != value

@@ -43,7 +43,7 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-def _body_text(raw: bytes | None, content_type: str) -> tuple[str | None, str | None]:
+def body_text(raw: bytes | None, content_type: str) -> tuple[str | None, str | None]:
     """(text, encoding): utf-8 text when it is text, base64 otherwise."""
     if not raw:
         return None, None
@@ -153,8 +153,8 @@ class RowBuilder:
     ) -> None:  # fmt: skip
         mask = self.masker
         request_type = request.headers.get("content-type", "")
-        request_body, _ = _body_text(request.body, request_type)
-        if request_body is not None:
+        request_body, request_encoding = body_text(request.body, request_type)
+        if request_body is not None and request_encoding == "utf-8":
             if "x-www-form-urlencoded" in request_type:
                 request_body = mask.form(request_body)
             else:
@@ -165,7 +165,7 @@ class RowBuilder:
         if response is not None:
             status = response.status_code
             headers = _json_text(mask.headers(response.headers))
-            body, encoding = _body_text(response.body, response.headers.get("content-type", ""))
+            body, encoding = body_text(response.body, response.headers.get("content-type", ""))
             if body is not None and encoding == "utf-8":
                 body = mask.text(body)
             size = len(response.body)
@@ -177,8 +177,8 @@ class RowBuilder:
                 request.run_id, request.exchange_id, request.execution_id, request.step_path,
                 request.page, request.item_index, request.attempt, request.method,
                 mask.url(request.url), _json_text(mask.headers(request.headers)), request_body,
-                status, headers, body, encoding, len(request.body or b""), size, request.at,
-                elapsed, None if error is None else mask.text(error),
+                request_encoding, status, headers, body, encoding, len(request.body or b""),
+                size, request.at, elapsed, None if error is None else mask.text(error),
             ),
         )  # fmt: skip
 

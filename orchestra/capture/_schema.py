@@ -76,6 +76,7 @@ TABLES: dict[str, str] = {
             url VARCHAR,
             request_headers JSON,
             request_body VARCHAR,
+            request_body_encoding VARCHAR,
             status_code INTEGER,
             response_headers JSON,
             response_body VARCHAR,

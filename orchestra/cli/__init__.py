@@ -1,4 +1,5 @@
-"""The ``orchestra`` command line (``orchestra run``, ``validate``, ``schema``, ``demo-api``).
+"""The ``orchestra`` command line: ``run``, ``runs``, ``export``, ``validate``, ``schema``,
+``demo-api``.
 
 ``main`` is the click group behind the ``orchestra`` console script and
 ``python -m orchestra``.

@@ -1,9 +1,12 @@
-"""The ``orchestra`` command line: ``run``, ``validate``, ``schema``, ``demo-api``.
+"""The ``orchestra`` command line: ``run``, ``runs``, ``export``, ``validate``,
+``schema``, ``demo-api``.
 
 Commands only parse their arguments and call the library: plans load with
-:func:`orchestra.load_plan`, runs go through :class:`orchestra.engine.Runner`,
-and what a run shows (progress, summary, JUnit XML, records file) comes from
-event subscribers and renderers in this package.
+:func:`orchestra.load_plan`, runners are built by
+:func:`orchestra._run.build_runner` (the engine plus capture into DuckDB and
+replay, wired as for ``orchestra.run``), and what a run shows (progress,
+summary, JUnit XML, records file) comes from event subscribers and renderers
+in this package. ``runs`` and ``export`` live in :mod:`orchestra.cli._capture`.
 
 Exit codes of ``orchestra run``: 0 succeeded; 1 failed, aborted or an
 ``expect`` failed; 2 invalid plan or bad input/config; 130 interrupted.
@@ -22,12 +25,24 @@ import click
 import pydantic
 
 from orchestra import __version__
+from orchestra._run import build_runner
+from orchestra.capture._replay import ReplayTransport
+from orchestra.cli._capture import (
+    CapturePlan,
+    capture_lines,
+    captured,
+    export_command,
+    prepare_capture,
+    replay_miss_hint,
+    runs_command,
+)
 from orchestra.cli._junit import build_junit, write_junit
 from orchestra.cli._overrides import apply_to_defaults, build_overrides
 from orchestra.cli._progress import ProgressDisplay, RecordsWriter
 from orchestra.cli._summary import StepClock, one_line, render_summary, run_status, step_rows
 from orchestra.engine import Runner
 from orchestra.errors import ConfigError, PlanError, RunError
+from orchestra.events import Subscriber
 from orchestra.plan import CompiledPlan, load_plan, plan_json_schema
 from orchestra.types import RunStatus
 
@@ -57,6 +72,9 @@ def main() -> None:
       orchestra demo-api --port 8765 &
       orchestra validate plans/*.json
       orchestra run plan.json --config base_url=http://127.0.0.1:8765 --junit junit.xml
+      orchestra runs
+      orchestra export last --format har --output run.har
+      orchestra run plan.json --replay last
       orchestra schema --output plan.schema.json
     """
 
@@ -147,7 +165,8 @@ def _exit_code(status: RunStatus, assertion_failures: int) -> int:
     "--with-demo-api",
     is_flag=True,
     help="Start Orchestra's demo API in this process for the run and point "
-    "config.base_url at it (for trying plans from templates/).",
+    "config.base_url at it (for trying plans from templates/). With --replay no server "
+    "starts: config.base_url is the one the replayed run used.",
 )
 @click.option(
     "--keep-records/--no-keep-records",
@@ -155,6 +174,21 @@ def _exit_code(status: RunStatus, assertion_failures: int) -> int:
     show_default=True,
     help="Hold emitted records in memory during the run (the CLI only counts them; "
     "use --records to save them).",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Capture the run into this DuckDB file (default: $ORCHESTRA_DB, else "
+    "orchestra.duckdb in the working directory; ':memory:' keeps nothing).",
+)
+@click.option("--no-capture", is_flag=True, help="Do not capture this run.")
+@click.option(
+    "--replay",
+    metavar="RUN_ID",
+    help="Answer every request from the exchanges captured in RUN_ID (an id, a unique "
+    "prefix or 'last') in --db instead of the network; a request that run did not make "
+    "fails the run.",
 )
 def run_command(
     plan: Path,
@@ -167,8 +201,16 @@ def run_command(
     quiet: bool,
     with_demo_api: bool,
     keep_records: bool,
+    db: str | None,
+    no_capture: bool,
+    replay: str | None,
 ) -> None:
     """Run PLAN (a JSON or YAML plan file) once and report how it went.
+
+    Every run is captured into a DuckDB file (--db; `orchestra runs` lists the
+    runs, `orchestra export` turns one into a plan, HAR, curl or JSON Lines).
+    --replay RUN_ID runs the plan offline against the exchanges captured in
+    that run (matched by method, URL and body, in order).
 
     Config comes from, lowest first: the plan's `config`, ORCHESTRA_CONFIG_<KEY>
     environment variables (`__` nests: ORCHESTRA_CONFIG_PAGE__SIZE), --config-file,
@@ -185,6 +227,9 @@ def run_command(
       orchestra run plan.json -c page.size=50 -c 'api_key={"env": "API_KEY"}'
       orchestra run plan.json --auth '{"type": "bearer", "token": {"env": "TOKEN"}}'
       orchestra run plan.json --junit reports/junit.xml --records out/records.jsonl
+      orchestra run plan.json --db ci/capture.duckdb
+      orchestra run plan.json --replay last --db ci/capture.duckdb
+      orchestra run templates/quickstart.yaml --with-demo-api --replay last
     """
     compiled = _load(plan)
     try:
@@ -193,15 +238,31 @@ def run_command(
         )
     except ConfigError as error:
         raise InvalidInput(str(error)) from None
+    capture = prepare_capture(db, no_capture, replay)
     demo_api = None
-    if with_demo_api:
+    if with_demo_api and capture.replay_run is not None:
+        # Offline: no server; the base_url the replayed run used (captured URLs hold it).
+        base_url = capture.replayed_config().get("base_url")
+        if not isinstance(base_url, str):
+            raise InvalidInput(f"--with-demo-api --replay: run {capture.replay_run} has no "
+                               "config.base_url to replay against")  # fmt: skip
+        overrides = {**overrides, "base_url": base_url}
+    elif with_demo_api:
         from orchestra.demo import start_demo_api
 
         demo_api = start_demo_api()
         overrides = {**overrides, "base_url": demo_api.url}
     try:
         _run_and_report(
-            compiled, overrides, auth_json, junit, records, progress, quiet, keep_records
+            compiled,
+            overrides,
+            auth_json,
+            junit,
+            records,
+            progress,
+            quiet,
+            keep_records,
+            capture,
         )
     finally:
         if demo_api is not None:
@@ -217,6 +278,7 @@ def _run_and_report(
     progress: bool | None,
     quiet: bool,
     keep_records: bool,
+    capture: CapturePlan,
 ) -> None:
     config = apply_to_defaults(compiled.model.config, overrides)
     auth = _parse_auth(auth_json)
@@ -224,8 +286,8 @@ def _run_and_report(
     display = ProgressDisplay(enabled=show_progress and not quiet)
     clock = StepClock()
     try:
-        runner = Runner(
-            compiled, config, auth=auth, subscribers=[display, clock], keep_records=keep_records
+        runner = _build_runner(
+            compiled, config, auth, [display, clock], keep_records=keep_records, capture=capture
         )
     except pydantic.ValidationError as error:
         raise click.BadParameter(_auth_problem(error), param_hint="--auth") from None
@@ -258,14 +320,44 @@ def _run_and_report(
             problems.append(f"--junit {str(junit)!r}: cannot write it: {error}")
     if writer is not None and writer.error is not None:
         problems.append(f"--records {str(records)!r}: writing failed: {writer.error}")
+    if capture.path is not None and not captured(capture.path, result.run_id):
+        problems.append(f"--db {capture.path!r}: the run was not captured (the log above says why)")
+    hint = replay_miss_hint(capture, result.error)
     if not quiet:
         click.echo(render_summary(result, rows, masker, interrupted=interrupted))
+        if hint:
+            click.echo(masker.text(hint))
+        click.echo("\n".join(capture_lines(capture, result.run_id)))
     elif status is not RunStatus.SUCCEEDED:
         click.echo(one_line(result, masker, interrupted=interrupted), err=True)
+        if hint:
+            click.echo(masker.text(hint), err=True)
     for problem in problems:
         click.echo(f"Error: {problem}", err=True)
     code = _exit_code(status, len(result.assertion_failures))
     _exit(code or (EXIT_FAILED if problems else EXIT_OK))
+
+
+def _build_runner(
+    compiled: CompiledPlan,
+    config: dict[str, Any],
+    auth: dict[str, Any] | None,
+    subscribers: list[Subscriber],
+    *,
+    keep_records: bool,
+    capture: CapturePlan,
+) -> Runner:
+    """The run's runner, captured and replayed exactly as ``orchestra.run`` does it."""
+    options: dict[str, Any] = {"auth": auth, "subscribers": subscribers,
+                               "keep_records": keep_records}  # fmt: skip
+    replay = capture.replay_run
+    if replay is not None and capture.path is None:  # --replay --no-capture: read, not write
+        assert capture.replay_store is not None
+        options["transport"] = ReplayTransport.from_store(capture.replay_store, replay)
+        options["mode"] = "replay"
+        replay = None
+    runner, _ = build_runner(compiled, config, db=capture.path, replay=replay, **options)
+    return runner
 
 
 def _execute(runner: Runner) -> bool:
@@ -283,6 +375,10 @@ def _execute(runner: Runner) -> bool:
             f"internal error ({type(error).__name__}): {runner.masker.text(str(error))}"
         ) from None
     return False
+
+
+main.add_command(runs_command)
+main.add_command(export_command)
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)

@@ -79,10 +79,14 @@ def resolve_credential(
     scope: Mapping[str, Any],
     masker: Masker,
     environ: Mapping[str, str],
+    *,
+    secret: bool = True,
 ) -> str:
     """A credential's value: a secret from the environment or a rendered template.
 
-    The value is registered with the masker before it is returned.
+    The value is registered with the masker before it is returned (identifiers
+    such as ``client_id`` pass ``secret=False``; values from ``{"env": …}`` are
+    secret whatever their role).
     """
     if isinstance(value, SecretRef):
         resolved = resolve_secret({"env": value.env}, where=where, masker=masker, environ=environ)
@@ -93,8 +97,12 @@ def resolve_credential(
                 f'{where}: {value.source!r} is null; give the value in config or as {{"env": NAME}}'
             )
         resolved = stringify(rendered)
-    masker.add(resolved)
+    if secret:
+        masker.add(resolved)
     return resolved
+
+
+_IDENTIFIERS = frozenset({"client_id", "username"})  # not secrets: masking them mangles output
 
 
 def resolve_credentials(
@@ -102,7 +110,9 @@ def resolve_credentials(
 ) -> dict[str, str]:
     """Every credential of the auth block, resolved and registered as secret."""
     return {
-        key: resolve_credential(value, f"auth.{key}", scope, masker, environ)
+        key: resolve_credential(
+            value, f"auth.{key}", scope, masker, environ, secret=key not in _IDENTIFIERS
+        )
         for key, value in auth.credentials.items()
     }
 

@@ -25,6 +25,7 @@ from orchestra.engine._context import RunContext
 from orchestra.engine._context_store import ContextStore, config_fingerprint, persistent_values
 from orchestra.engine._control import NodeRunner
 from orchestra.engine._hooks import StepHook
+from orchestra.engine._logging import mask_library_logs
 from orchestra.engine._ratelimit import RateLimiter
 from orchestra.engine._result import ResultCollector, RunResult
 from orchestra.engine._saga import Saga
@@ -233,6 +234,7 @@ class Runner:
     async def run(self) -> RunResult:
         """Run every root step in order; never raises for run failures (see ``result``)."""
         started = time.perf_counter()
+        mask_library_logs(self.masker)
         async with self._client() as client:
             run = self.context = self._prepare(client)
             self.bus.emit(

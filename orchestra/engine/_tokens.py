@@ -46,8 +46,16 @@ def _register_sensitive(value: Any, masker: Masker, key: str = "") -> None:
     elif isinstance(value, list):
         for child in value:
             _register_sensitive(child, masker, key)
-    elif isinstance(value, str) and key and is_sensitive_param(key):
+    elif isinstance(value, str) and key and is_sensitive_param(key) and not _describes(key):
         masker.add(value)
+
+
+_DESCRIPTIVE_SUFFIXES = ("_type", "_expires_in", "_expiry", "_uri", "_url", "_hint")
+
+
+def _describes(key: str) -> bool:
+    """Keys that describe a token rather than hold one (``token_type: Bearer``)."""
+    return key.lower().endswith(_DESCRIPTIVE_SUFFIXES)
 
 
 def _seconds(value: Any) -> float | None:

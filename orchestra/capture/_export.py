@@ -1,0 +1,522 @@
+"""Exports of a captured run: the plan JSON, HAR 1.2, curl commands, JSON Lines.
+
+Everything here reads what the capture stored, and the capture stores masked
+values only: a secret read from ``{"env": NAME}`` appears as the reference
+``${NAME}``, any other secret (a token obtained at run time, a sensitive
+header or query parameter) as ``***``. Exports never unmask, with one explicit
+exception: ``export_curl(reveal_secrets=True)`` puts the values of ``${NAME}``
+references back from the environment of the exporting process.
+
+* :func:`export_plan` — the exact plan JSON that ran (secrets as references).
+* :func:`export_har` — HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/)
+  that browser developer tools import; Orchestra's own fields start with ``_``.
+* :func:`export_curl` — one runnable ``curl`` command per exchange.
+* :func:`export_jsonl` — one JSON object per line for records, exchanges, steps,
+  errors or events, streamed in chunks so a large run never sits in memory at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import http
+import json
+import os
+import re
+import shlex
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
+
+import orjson
+
+from orchestra.capture._store import CaptureStore
+from orchestra.masking import MASK
+
+HAR_VERSION = "1.2"
+JSONL_TABLES = ("records", "exchanges", "steps", "errors", "events")
+
+# Headers a replayed request must not carry: connection-level (hop-by-hop,
+# RFC 9110 §7.6.1), computed by curl from the body (content-length) or from the
+# URL (host — a stale Host breaks a command whose URL was edited).
+_SKIPPED_CURL_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "host",
+    }
+)
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_TEXT_TYPES = ("json", "xml", "csv", "text/", "javascript", "x-www-form-urlencoded", "html")
+_CHUNK = 5000  # rows read per connection by export_jsonl
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def _query(store: CaptureStore, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """Rows as dicts of plain Python values (no NaN/NaT as a DataFrame would give)."""
+    with store.database.connect() as connection:
+        cursor = connection.execute(sql, params)
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _run_row(store: CaptureStore, run_id: str) -> dict[str, Any]:
+    rows = _query(store, "SELECT * FROM runs WHERE run_id = ?", [run_id])
+    return rows[0] if rows else {"run_id": run_id}
+
+
+def _exchanges(store: CaptureStore, run_id: str) -> list[dict[str, Any]]:
+    return _query(store, "SELECT * FROM exchanges WHERE run_id = ? ORDER BY exchange_id", [run_id])
+
+
+def _headers(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    value = orjson.loads(text)
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _iso(moment: dt.datetime | None) -> str:
+    """ISO 8601 in UTC with milliseconds (capture timestamps are naive UTC)."""
+    if moment is None:
+        moment = dt.datetime.fromtimestamp(0, dt.UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    moment = moment.astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def _request_body_is_base64(headers: Mapping[str, str], body: str | None) -> bool:
+    """Whether a stored request body is base64 (the capture keeps no encoding for it).
+
+    The writer stores a body as text when its content type is text-like (or
+    absent) and it decodes as UTF-8, and as base64 otherwise; the same rule
+    recognises it here for non-text content types.
+    """
+    if not body:
+        return False
+    content_type = (_header(headers, "content-type") or "").lower()
+    if not content_type or any(kind in content_type for kind in _TEXT_TYPES):
+        return False
+    try:
+        base64.b64decode(body, validate=True)
+    except ValueError:
+        return False
+    return True
+
+
+# -- plan -----------------------------------------------------------------------------------
+
+
+def export_plan(store: CaptureStore, run: str | None = None) -> dict[str, Any]:
+    """The exact plan JSON that ran (secrets stay ``{"env": NAME}`` references)."""
+    return store.plan(run)
+
+
+# -- HAR --------------------------------------------------------------------------------------
+
+
+def _name_values(headers: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"name": name, "value": value} for name, value in headers.items()]
+
+
+def _status_text(status: int | None) -> str:
+    if not status:
+        return ""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _har_request(exchange: dict[str, Any]) -> dict[str, Any]:
+    headers = _headers(exchange["request_headers"])
+    url = exchange["url"] or ""
+    body = exchange["request_body"]
+    request: dict[str, Any] = {
+        "method": exchange["method"] or "GET",
+        "url": url,
+        "httpVersion": "HTTP/1.1",
+        "cookies": [],
+        "headers": _name_values(headers),
+        "queryString": [
+            {"name": name, "value": value}
+            for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        ],
+        "headersSize": -1,
+        "bodySize": int(exchange["request_size"] or 0),
+    }
+    if body is not None:
+        post: dict[str, Any] = {
+            "mimeType": _header(headers, "content-type") or "",
+            "text": body,
+        }
+        if _request_body_is_base64(headers, body):
+            post["_encoding"] = "base64"
+        request["postData"] = post
+    return request
+
+
+def _har_response(exchange: dict[str, Any]) -> dict[str, Any]:
+    status = exchange["status_code"]
+    if status is None:  # no response: a transport error, a timeout, a cancelled request
+        return {
+            "status": 0,
+            "statusText": "",
+            "httpVersion": "",
+            "cookies": [],
+            "headers": [],
+            "content": {"size": 0, "mimeType": "x-unknown", "text": ""},
+            "redirectURL": "",
+            "headersSize": -1,
+            "bodySize": -1,
+            "_error": exchange["error"] or "no response",
+        }
+    headers = _headers(exchange["response_headers"])
+    size = int(exchange["response_size"] or 0)
+    content: dict[str, Any] = {
+        "size": size,
+        "mimeType": _header(headers, "content-type") or "x-unknown",
+    }
+    if exchange["response_body"] is not None:
+        content["text"] = exchange["response_body"]
+        if exchange["response_body_encoding"] == "base64":
+            content["encoding"] = "base64"
+    length = _header(headers, "content-length")
+    response: dict[str, Any] = {
+        "status": int(status),
+        "statusText": _status_text(int(status)),
+        "httpVersion": "HTTP/1.1",
+        "cookies": [],
+        "headers": _name_values(headers),
+        "content": content,
+        "redirectURL": _header(headers, "location") or "",
+        "headersSize": -1,
+        "bodySize": int(length) if length and length.isdigit() else size,
+    }
+    if exchange["error"]:
+        response["_error"] = exchange["error"]
+    return response
+
+
+def _har_entry(exchange: dict[str, Any], page_id: str) -> dict[str, Any]:
+    elapsed = exchange["elapsed_ms"]
+    wait = round(float(elapsed), 3) if elapsed is not None and elapsed >= 0 else 0.0
+    return {
+        "pageref": page_id,
+        "startedDateTime": _iso(exchange["started_at"]),
+        "time": wait,
+        "request": _har_request(exchange),
+        "response": _har_response(exchange),
+        "cache": {},
+        "timings": {"send": 0, "wait": wait, "receive": 0},
+        "_orchestra": {
+            "run_id": exchange["run_id"],
+            "exchange_id": exchange["exchange_id"],
+            "execution_id": exchange["execution_id"],
+            "step_path": exchange["step_path"],
+            "page": exchange["page"],
+            "item_index": exchange["item_index"],
+            "attempt": exchange["attempt"],
+        },
+    }
+
+
+def export_har(store: CaptureStore, run: str | None = None) -> dict[str, Any]:
+    """The exchanges of a run as a HAR 1.2 log (``json.dump`` it to a ``.har`` file).
+
+    One page per run; each entry carries ``_orchestra`` (step path, page, item
+    index, attempt, exchange id). An exchange that got no response has status
+    0 and its error in ``response._error``.
+    """
+    from orchestra import __version__
+
+    run_id = store.resolve_run(run)
+    run_row = _run_row(store, run_id)
+    exchanges = _exchanges(store, run_id)
+    started = run_row.get("started_at") or (exchanges[0]["started_at"] if exchanges else None)
+    plan_key = run_row.get("plan_key") or "plan"
+    return {
+        "log": {
+            "version": HAR_VERSION,
+            "creator": {"name": "Orchestra", "version": __version__},
+            "pages": [
+                {
+                    "startedDateTime": _iso(started),
+                    "id": run_id,
+                    "title": f"{plan_key} — run {run_id}",
+                    "pageTimings": {"onContentLoad": -1, "onLoad": -1},
+                }
+            ],
+            "entries": [_har_entry(exchange, run_id) for exchange in exchanges],
+            "comment": f"Orchestra run {run_id} of plan {plan_key!r} "
+            f"({run_row.get('status') or 'unknown'}); secrets are masked",
+            "_orchestra": {
+                "run_id": run_id,
+                "plan_key": run_row.get("plan_key"),
+                "status": run_row.get("status"),
+                "mode": run_row.get("mode"),
+            },
+        }
+    }
+
+
+# -- curl -------------------------------------------------------------------------------------
+
+
+def _double_quoted(text: str) -> str:
+    """``text`` in double quotes with ``${NAME}`` references left for the shell to expand.
+
+    Everything else is literal: ``\\``, ``"``, ``$`` and backtick are escaped,
+    and ``!`` is spliced in single quotes (an interactive bash would expand
+    ``!`` inside double quotes as history).
+    """
+
+    def literal(part: str) -> str:
+        for char in ("\\", '"', "$", "`"):
+            part = part.replace(char, "\\" + char)
+        return part.replace("!", "\"'!'\"")
+
+    out, position = ['"'], 0
+    for match in _REFERENCE.finditer(text):
+        out.append(literal(text[position : match.start()]))
+        out.append(match.group(0))
+        position = match.end()
+    out.append(literal(text[position:]))
+    out.append('"')
+    return "".join(out)
+
+
+def shell_quote(text: str) -> str:
+    """One shell word for ``text``: ``${NAME}`` references expand, nothing else does."""
+    if _REFERENCE.search(text):
+        return _double_quoted(text)
+    return shlex.quote(text)
+
+
+class _Revealer:
+    """Puts ``${NAME}`` values back from an environment, encoded for where they stand."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self.environ = environ
+        self.missing: set[str] = set()
+
+    def __call__(self, text: str, encode: Callable[[str], str] | None = None) -> str:
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in self.environ:
+                self.missing.add(name)
+                return match.group(0)
+            secret = self.environ[name]
+            return encode(secret) if encode else secret
+
+        return _REFERENCE.sub(value, text)
+
+
+def _json_escape(value: str) -> str:
+    return json.dumps(value)[1:-1]
+
+
+def _url_escape(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _curl_comment(exchange: dict[str, Any]) -> str:
+    status = exchange["status_code"]
+    outcome = str(status) if status is not None else "no response"
+    if status is None and exchange["error"]:
+        outcome += f" ({_one_line(exchange['error'])})"
+    comment = (
+        f"# {exchange['step_path']} page {exchange['page']} "
+        f"attempt {exchange['attempt']} -> {outcome}"
+    )
+    if exchange["item_index"] is not None:
+        comment += f" (item {exchange['item_index']})"
+    return comment
+
+
+def _curl_command(exchange: dict[str, Any], reveal: _Revealer | None) -> str:
+    headers = _headers(exchange["request_headers"])
+    method = (exchange["method"] or "GET").upper()
+    url = exchange["url"] or ""
+    body = exchange["request_body"]
+    content_type = (_header(headers, "content-type") or "").lower()
+    binary = _request_body_is_base64(headers, body)
+    if reveal is not None:
+        url = reveal(url, _url_escape)
+        if body is not None and not binary:
+            if "x-www-form-urlencoded" in content_type:
+                body = reveal(body, quote_plus)
+            elif "json" in content_type:
+                body = reveal(body, _json_escape)
+            else:
+                body = reveal(body)
+
+    verb = "--head" if method == "HEAD" else f"-X {method}"
+    args = [f"curl {verb} {shell_quote(url)}"]
+    compressed = False
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower in _SKIPPED_CURL_HEADERS:
+            continue
+        if lower == "accept-encoding":
+            compressed = True  # let curl ask for (and decode) compressed bodies itself
+            continue
+        if reveal is not None:
+            value = reveal(value)
+        header = f"{name}: {value}" if value else f"{name};"  # "name;" sends an empty header
+        args.append(f"-H {shell_quote(header)}")
+    if compressed:
+        args.append("--compressed")
+    prefix = ""
+    if body is not None:
+        if binary:
+            prefix = f"printf %s {shlex.quote(body)} | base64 -d | "
+            args.append("--data-binary @-")
+        else:
+            args.append(f"--data-raw {shell_quote(body)}")
+    return prefix + " \\\n  ".join(args)
+
+
+def export_curl(
+    store: CaptureStore,
+    run: str | None = None,
+    *,
+    reveal_secrets: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """One runnable ``curl`` command per exchange of a run, each after a ``#`` comment.
+
+    Secrets stay masked as they were stored: ``${NAME}`` (read from the
+    environment at run time) is left in double quotes for the shell to expand,
+    ``***`` (a token obtained at run time, a sensitive header) must be filled in
+    by hand. ``reveal_secrets=True`` replaces ``${NAME}`` with the value from
+    ``environ`` (default ``os.environ``); a variable that is not set stays a
+    reference, with a warning comment.
+    """
+    run_id = store.resolve_run(run)
+    run_row = _run_row(store, run_id)
+    exchanges = _exchanges(store, run_id)
+    env = os.environ if environ is None else environ
+    count = len(exchanges)
+    lines = [
+        f"# Orchestra run {run_id} of plan {run_row.get('plan_key')!r} "
+        f"({run_row.get('status') or 'unknown'}): {count} exchange{'' if count == 1 else 's'}"
+    ]
+    if reveal_secrets:
+        lines.append(
+            "# secrets read from the environment are revealed below: do not share this file"
+        )
+    commands = []
+    any_reference = False
+    for exchange in exchanges:
+        reveal = _Revealer(env) if reveal_secrets else None
+        command = _curl_command(exchange, reveal)
+        comment = [_curl_comment(exchange)]
+        if reveal is not None:
+            for name in sorted(reveal.missing):
+                comment.append(
+                    f"# warning: ${name} is not set in the environment; left as ${{{name}}} "
+                    "for the shell to expand"
+                )
+        if _REFERENCE.search(command):
+            any_reference = True
+        if MASK in command:
+            comment.append(
+                f"# note: {MASK} is a value masked at capture (a token obtained at run time or "
+                "a credential); it cannot be revealed: put the real value in by hand"
+            )
+        commands.append("\n".join([*comment, command]))
+    if any_reference:
+        lines.append(
+            "# ${NAME} are secrets from environment variables: the shell expands them "
+            "when you run the command"
+        )
+    return "\n\n".join(["\n".join(lines), *commands]) + "\n"
+
+
+# -- JSON Lines ------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return _iso(value)
+    return value
+
+
+_JSON_COLUMNS = {"request_headers", "response_headers", "data", "config", "plan", "detail"}
+_KEYS = {"records": "seq", "exchanges": "exchange_id", "errors": "seq", "events": "seq"}
+_ORDER = {"steps": "started_at, execution_id"}
+
+
+def _jsonl_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    if table == "records":
+        return {
+            "seq": row["seq"],
+            "step_path": row["step_path"],
+            "page": row["page"],
+            "item_index": row["item_index"],
+            "data": orjson.loads(row["data"]) if row["data"] is not None else None,
+        }
+    return {
+        column: orjson.loads(value)
+        if column in _JSON_COLUMNS and isinstance(value, str)
+        else _plain(value)
+        for column, value in row.items()
+    }
+
+
+def export_jsonl(
+    store: CaptureStore, run: str | None = None, table: str = "records"
+) -> Iterator[str]:
+    """One JSON object per row of ``table`` for a run, as lines without a newline.
+
+    ``records``: ``{"seq", "step_path", "page", "item_index", "data"}`` with
+    ``data`` the emitted value; ``exchanges``, ``steps``, ``errors``, ``events``:
+    the table's row, JSON columns (headers, detail) as objects and timestamps
+    in ISO 8601.
+    Rows are read in chunks, each on a connection of its own, so a long export
+    never holds the capture file open.
+    """
+    if table not in JSONL_TABLES:
+        raise ValueError(f"table must be one of {', '.join(JSONL_TABLES)} (got {table!r})")
+    run_id = store.resolve_run(run)
+    key = _KEYS.get(table)
+    if key is None:  # steps: no sequence column; a run's steps fit in memory
+        order = _ORDER[table]
+        for row in _query(store, f"SELECT * FROM {table} WHERE run_id = ? ORDER BY {order}",
+                          [run_id]):  # fmt: skip
+            yield orjson.dumps(_jsonl_row(table, row)).decode()
+        return
+    last = -1
+    while True:
+        rows = _query(
+            store,
+            f"SELECT * FROM {table} WHERE run_id = ? AND {key} > ? ORDER BY {key} LIMIT {_CHUNK}",
+            [run_id, last],
+        )
+        for row in rows:
+            yield orjson.dumps(_jsonl_row(table, row)).decode()
+        if len(rows) < _CHUNK:
+            return
+        last = rows[-1][key]
