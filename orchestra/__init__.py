@@ -40,6 +40,21 @@ from orchestra.types import RunStatus, StepStatus
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext orchestra``: register the ``%%flow`` / ``%flow`` magics (IPython only)."""
+    from orchestra.notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    """``%unload_ext orchestra``."""
+    from orchestra.notebook import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 __all__ = [
     "AbortError",
     "AuthError",

@@ -217,7 +217,7 @@ def _render_value(node: Any, scope: Mapping[str, Any]) -> Any:
 def compile_value(value: Any, *, path: str = "") -> ValueTemplate:
     """Compile every string inside a JSON value as a template."""
     compiled, dynamic = _compile_node(value, path)
-    return ValueTemplate(compiled if dynamic else value, not dynamic)
+    return ValueTemplate(compiled, not dynamic)  # static strings are unescaped ({{ → {)
 
 
 def _compile_node(node: Any, path: str) -> tuple[Any, bool]:

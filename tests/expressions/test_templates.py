@@ -92,3 +92,9 @@ def test_syntax_errors_point_at_the_column(template, column, reason):
     shown = next(i for i, line in enumerate(lines) if line.strip() == template.strip())
     caret_line = lines[shown + 1]
     assert caret_line.index("^") - lines[shown].index(template[0]) == column
+
+
+def test_escaped_braces_in_static_values_are_unescaped():
+    value = compile_value({"q": "{{literal}}", "n": ["a {{b}}"]})
+    assert value.is_static
+    assert value.render(SCOPE) == {"q": "{literal}", "n": ["a {b}"]}

@@ -1,0 +1,40 @@
+"""The notebook surface: ``%load_ext orchestra`` and the ``%%flow`` / ``%flow`` magics.
+
+>>> %load_ext orchestra                                     # doctest: +SKIP
+>>> %flow config base_url=$api.url                          # doctest: +SKIP
+>>> %%flow items                                            # doctest: +SKIP
+... url: "{config.base_url}/items"
+
+Modules: ``_magic`` (the ``FlowMagic`` class and the cell magic),
+``_commands`` (the ``%flow`` line commands), ``_flow`` (the flow built cell
+by cell), ``_cell`` (reading a cell body), ``_execute`` and ``_kernel``
+(running on a worker loop, interrupts), ``_monitor`` and ``_progress``
+(events → progress bars), ``_display``, ``_jsontree`` and ``_views`` (rich
+output), ``_export``, ``_errors``, ``_args`` and ``_help``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestra.notebook._magic import FlowMagic
+
+__all__ = ["FlowMagic", "load_ipython_extension", "unload_ipython_extension"]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register :class:`FlowMagic` (``%load_ext orchestra``)."""
+    ipython.register_magics(FlowMagic(shell=ipython))
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Stop the worker loop and forget the magic's settings registration."""
+    magics = ipython.magics_manager.registry.get("FlowMagic")
+    if magics is None:
+        return
+    magics.loop.stop()
+    if magics in getattr(ipython, "configurables", []):
+        ipython.configurables.remove(magics)
+    for kind in ("line", "cell"):
+        ipython.magics_manager.magics[kind].pop("flow", None)
+    ipython.magics_manager.registry.pop("FlowMagic", None)

@@ -1,0 +1,133 @@
+"""Running a compiled plan for a cell: capture, progress, upstream state, interrupts.
+
+:func:`execute` builds the runner with :func:`orchestra._run.build_runner`
+(so every cell run is captured like ``orchestra.run``), adds three
+subscribers/hooks and runs it on the :class:`KernelLoop`:
+
+* :class:`RunMonitor` — counts for progress and the summary;
+* :class:`_SeedSteps` — puts earlier cells' ``steps.<name>`` into the run's
+  scope when the run starts (the runner has ``context=`` but no ``steps=``);
+* :class:`_RootContexts` — a step hook that notes the context before each
+  root step, so a whole-flow run can later re-run any one step in place.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestra._run import DbOption, build_runner
+from orchestra.engine import Runner, RunResult, StepCall
+from orchestra.events import Event, RunStarted
+from orchestra.notebook._kernel import KernelLoop, RunInterrupted
+from orchestra.notebook._monitor import RunMonitor
+from orchestra.notebook._progress import ProgressDriver
+from orchestra.plan import CompiledPlan
+
+
+@dataclass
+class Execution:
+    """What a run left behind, raw (mask before showing)."""
+
+    runner: Runner
+    monitor: RunMonitor
+    published: dict[str, Any]  # steps.<name> values this run set
+    context_before: dict[str, Any]
+    context_after: dict[str, Any]
+    root_contexts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def result(self) -> RunResult:
+        return self.runner.result
+
+    @property
+    def status(self) -> str:
+        status = str(self.result.status)
+        return "interrupted" if self.interrupted and status == "running" else status
+
+
+class _SeedSteps:
+    """Subscriber: on ``RunStarted`` put earlier results into the run's ``steps`` scope."""
+
+    def __init__(self, runner_box: list[Runner], steps: Mapping[str, Any]) -> None:
+        self.runner_box = runner_box
+        self.steps = steps
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted) and self.runner_box:
+            run = self.runner_box[0].context  # set by Runner.run just before RunStarted
+            if run is not None:
+                for name, value in self.steps.items():
+                    run.steps.setdefault(name, value)
+
+
+class _RootContexts:
+    """Step hook: a copy of the flow context before each root step starts."""
+
+    def __init__(self, roots: list[str]) -> None:
+        self.roots = set(roots)
+        self.before: dict[str, dict[str, Any]] = {}
+
+    async def before_step(self, call: StepCall) -> None:
+        path = call.step.path
+        if call.item_index is None and path in self.roots and path not in self.before:
+            self.before[path] = copy.deepcopy(call.run.context)
+
+
+def execute(
+    plan: CompiledPlan,
+    *,
+    loop: KernelLoop,
+    db: DbOption,
+    config: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+    steps: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    replay: str | None = None,
+    keep_records: bool = True,
+    progress: str = "auto",
+) -> Execution:
+    """Run ``plan`` on ``loop`` and wait; an interrupt cancels it cleanly (``interrupted``)."""
+    monitor = RunMonitor()
+    runner_box: list[Runner] = []
+    roots = [node.name for node in plan.steps]
+    hook = _RootContexts(roots)
+    subscribers: list[Any] = [monitor]
+    if steps:
+        subscribers.append(_SeedSteps(runner_box, steps))
+    runner, _ = build_runner(
+        plan,
+        config,
+        db=db,
+        replay=replay,
+        context=dict(context or {}),
+        environ=environ,
+        subscribers=subscribers,
+        hooks=[hook],
+        keep_records=keep_records,
+    )
+    runner_box.append(runner)
+    before = copy.deepcopy(dict(context or {}))
+    driver = ProgressDriver(monitor, progress)
+    interrupted = False
+    try:
+        loop.run(runner.run(), tick=driver.tick)
+    except RunInterrupted:
+        interrupted = True
+    finally:
+        driver.close()
+    run = runner.context
+    published: dict[str, Any] = {}
+    after: dict[str, Any] = before
+    if run is not None:
+        prior = steps or {}
+        published = {
+            name: value
+            for name, value in run.steps.items()
+            if name not in prior or value is not prior[name]
+        }
+        after = copy.deepcopy(run.context)
+    return Execution(runner, monitor, published, before, after, hook.before, interrupted)
