@@ -53,4 +53,3 @@ def mask_library_logs(masker: Masker) -> None:
                 logging.getLogger(name).addFilter(_filter)
             _installed = True
         _filter.maskers.add(masker)
-
