@@ -28,9 +28,12 @@ from orchestra import __version__
 from orchestra._run import build_runner
 from orchestra.capture._replay import ReplayTransport
 from orchestra.cli._capture import (
+    DB_HELP,
+    CaptureInputError,
     CapturePlan,
     capture_lines,
     captured,
+    db_path,
     export_command,
     prepare_capture,
     replay_miss_hint,
@@ -472,5 +475,42 @@ def demo_api(host: str, port: int, total_items: int | None) -> None:
         settings["total_items"] = total_items
     try:
         serve_forever(host=host, port=port, **settings)
+    except OSError as error:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {error}") from None
+
+
+@main.command("dashboard", context_settings=CONTEXT_SETTINGS)
+@click.option("--db", default=None, help=DB_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option(
+    "--port",
+    default=5006,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to serve on.",
+)
+@click.option("--run", "run_id", default=None, help="Run id or prefix to open (default: newest).")
+@click.option("--show", is_flag=True, help="Open the dashboard in a browser tab.")
+def dashboard(db: str | None, host: str, port: int, run_id: str | None, show: bool) -> None:
+    """Serve the run dashboard of a capture file until Ctrl-C.
+
+    Flow graph coloured by status, steps, every exchange's request and
+    response (copy as curl), a waterfall of timings and the metrics — live
+    while a run writes the file, from this or any other process. The file may
+    not exist yet: the dashboard waits for the first run.
+
+    \b
+    Examples:
+      orchestra dashboard
+      orchestra dashboard --db ci/capture.duckdb --port 5007 --show
+    """
+    path = db_path(db)
+    if path == ":memory:":
+        raise CaptureInputError("--db: ':memory:' holds nothing another process can read")
+    from orchestra.dashboard import serve  # Panel and Bokeh load only here
+
+    click.echo(f"Orchestra dashboard of {path} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    try:
+        serve(path, port, show, address=host, run=run_id)
     except OSError as error:
         raise click.ClickException(f"cannot serve on {host}:{port}: {error}") from None

@@ -1,0 +1,206 @@
+"""The dashboard: every view over one state, inline in a notebook or served by Panel.
+
+``Dashboard(db=...)`` is a ``pn.viewable.Viewer``: display it in a notebook
+cell, or serve it (``panel serve orchestra/dashboard/app.py --args --db FILE``,
+``orchestra dashboard``, :func:`serve`). Each rendering starts a periodic
+callback that polls the capture file; a run in this process can also feed it
+directly (:meth:`Dashboard.attach`).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+import param
+from panel.viewable import Viewer
+
+from orchestra.capture import CaptureStore
+from orchestra.dashboard._graph import FlowGraph
+from orchestra.dashboard._inspector import ExchangeInspector
+from orchestra.dashboard._live import LiveFeed
+from orchestra.dashboard._metrics import MetricsView
+from orchestra.dashboard._runs import RunPicker
+from orchestra.dashboard._state import DashboardState
+from orchestra.dashboard._steps import StepTable
+from orchestra.dashboard._style import format_ms, run_status_color
+from orchestra.dashboard._waterfall import Waterfall
+from orchestra.events import EventBus
+
+logger = logging.getLogger("orchestra.dashboard")
+
+EXTENSIONS = ("tabulator",)
+
+
+def run_summary(run: dict[str, Any] | None) -> str:
+    """One line of HTML: the run's id, plan, status, start, duration and counts."""
+    if not run:
+        return "<span style='color:#5f6b7a'>No run selected.</span>"
+    status = str(run.get("status"))
+    color = run_status_color(status)
+    started = run.get("started_at")
+    started_text = started.strftime("%Y-%m-%d %H:%M:%S UTC") if started else ""
+    live = " <span class='orchestra-live'>● live</span>" if status == "running" else ""
+    error = ""
+    if run.get("error"):
+        error = f"<br><span style='color:#d93025'>{html.escape(str(run['error']))[:400]}</span>"
+    return (
+        f"<b>{html.escape(str(run.get('plan_key')))}</b> · <code>{run.get('run_id')}</code> · "
+        f"<span class='orchestra-run-status' style='color:{color};font-weight:600'>"
+        f"{html.escape(status)}</span>{live} · started {started_text} · "
+        f"{format_ms(run.get('duration_ms')) or 'running'} · "
+        f"<span class='orchestra-run-requests'>{int(run.get('requests') or 0):,}</span> requests · "
+        f"{int(run.get('errors') or 0):,} errors · {int(run.get('records') or 0):,} records"
+        f"{error}"
+    )
+
+
+class Dashboard(Viewer):
+    """Run picker, flow graph, step table, exchange inspector, waterfall and metrics.
+
+    >>> Dashboard(db="orchestra.duckdb")          # display in a notebook cell
+    >>> Dashboard(db="orchestra.duckdb").state.select_run("20261122-091500-3f9a1c")
+    """
+
+    state = param.ClassSelector(class_=DashboardState, doc="Selections and data of the views.")
+    live = param.Boolean(default=True, doc="Poll the capture file for new data.")
+
+    def __init__(
+        self,
+        db: str | Path | CaptureStore | None = None,
+        *,
+        run: str | None = None,
+        state: DashboardState | None = None,
+        refresh_interval: float = 0.5,
+        **params: Any,
+    ):
+        if state is None:
+            state = DashboardState(db, run=run, refresh_interval=refresh_interval)
+        super().__init__(state=state, **params)
+        state.batch = pn.io.hold
+        self.run_picker = RunPicker(state=state)
+        self.flow_graph = FlowGraph(state=state)
+        self.step_table = StepTable(state=state)
+        self.inspector = ExchangeInspector(state=state)
+        self.waterfall = Waterfall(state=state)
+        self.metrics = MetricsView(state=state)
+        self._summary = pn.pane.HTML(
+            "", sizing_mode="stretch_width", css_classes=["orchestra-run-summary"]
+        )
+        self._error = pn.pane.Alert(
+            "", alert_type="danger", visible=False, sizing_mode="stretch_width"
+        )
+        self._message = pn.pane.Alert(
+            "", alert_type="info", visible=False, sizing_mode="stretch_width"
+        )
+        self._graph_card = pn.Card(
+            self.flow_graph,
+            title="Flow graph",
+            collapsible=True,
+            css_classes=["orchestra-graph-card"],
+        )
+        state.param.watch(self._draw_header, ["run", "error", "message"])
+        state.param.watch(self._size_graph, ["graph"])
+        self._draw_header()
+        self._size_graph()
+        self._callbacks: list[Any] = []
+
+    def attach(self, bus: EventBus) -> LiveFeed:
+        """Follow a run of this process as it happens (``dashboard.attach(runner.bus)``)."""
+        return self.state.attach(bus)
+
+    def _draw_header(self, *events: param.parameterized.Event) -> None:
+        state = self.state
+        self._summary.object = run_summary(state.run)
+        self._error.object = html.escape(state.error)
+        self._error.visible = bool(state.error)
+        self._message.object = html.escape(state.message)
+        self._message.visible = bool(state.message)
+
+    def _size_graph(self, *events: param.parameterized.Event) -> None:
+        self._graph_card.width = max(self.flow_graph.view_width + 30, 400)
+
+    def _start_polling(self) -> None:
+        if not self.live:
+            return
+        period = int(self.state.refresh_interval * 1000)
+        callback = pn.state.add_periodic_callback(self.state.poll, period=period)
+        self._callbacks.append(callback)
+
+    def stop(self) -> None:
+        """Stop polling (the views keep what they show)."""
+        for callback in self._callbacks:
+            callback.stop()
+        self._callbacks.clear()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        self._start_polling()
+        section = {"sizing_mode": "stretch_width", "collapsible": True}
+        return pn.Column(
+            pn.pane.HTML(
+                "<div style='font-size:20px;font-weight:700'>Orchestra · runs</div>"
+                f"<div style='font-size:12px;color:#5f6b7a'>{html.escape(self.state.db)}</div>",
+                sizing_mode="stretch_width",
+            ),
+            self._error,
+            self._message,
+            pn.Card(self.run_picker, title="Runs", **section),
+            self._summary,
+            pn.Row(
+                self._graph_card,
+                pn.Card(self.step_table, title="Steps", **section),
+                sizing_mode="stretch_width",
+            ),
+            pn.Card(self.inspector, title="Exchanges", **section),
+            pn.Card(self.waterfall, title="Waterfall", **section),
+            pn.Card(self.metrics, title="Metrics", **section),
+            sizing_mode="stretch_width",
+            css_classes=["orchestra-dashboard"],
+        )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        # A notebook needs Panel's JavaScript (and Tabulator's) before the first display.
+        if not pn.extension._loaded:
+            pn.extension(*EXTENSIONS)
+        return super()._repr_mimebundle_(include, exclude)
+
+
+def serve(
+    db: str | Path | None = None,
+    port: int = 5006,
+    show: bool = False,
+    *,
+    address: str = "127.0.0.1",
+    run: str | None = None,
+    threaded: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """Serve the dashboard of ``db`` on ``address:port`` (blocks unless ``threaded``).
+
+    Every browser tab gets its own :class:`Dashboard`. ``orchestra dashboard``
+    calls this; ``threaded=True`` returns the server thread (``.stop()``).
+    """
+    from orchestra._run import default_db
+
+    path = str(Path(db if db is not None else default_db()).resolve())
+
+    def app() -> pn.viewable.Viewable:
+        return Dashboard(db=path, run=run).__panel__()
+
+    if address in ("0.0.0.0", "::"):  # every interface: pages come from any host name
+        origins = ["*"]
+    else:
+        origins = [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
+    return pn.serve(
+        {"/": app},
+        port=port,
+        address=address,
+        show=show,
+        threaded=threaded,
+        title="Orchestra dashboard",
+        websocket_origin=kwargs.pop("websocket_origin", origins),
+        **kwargs,
+    )

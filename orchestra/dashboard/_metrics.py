@@ -1,0 +1,163 @@
+"""The metrics view: totals, errors by status, latency percentiles per step, throughput."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models.widgets.tables import NumberFormatter
+from bokeh.plotting import figure
+from panel.viewable import Viewer
+
+from orchestra.dashboard._queries import Metrics
+from orchestra.dashboard._state import DashboardState
+from orchestra.dashboard._style import STATUS_CLASS_COLORS
+
+CARDS = [
+    ("requests", "requests"),
+    ("failed_requests", "failed requests"),
+    ("retries", "retries"),
+    ("rate_limit_waits", "rate-limit waits"),
+    ("errors", "errors"),
+    ("records", "records"),
+]
+
+
+def card_values(metrics: Metrics | None) -> dict[str, str]:
+    """The numbers of the summary cards as text."""
+    totals = metrics.totals if metrics else {}
+    values = {key: f"{int(totals.get(key) or 0):,}" for key, _ in CARDS}
+    rate = totals.get("requests_per_second")
+    values["throughput"] = "-" if rate is None else f"{rate:,.1f}/s"
+    waited = float(totals.get("rate_limit_wait_seconds") or 0)
+    retry_waited = float(totals.get("retry_wait_seconds") or 0)
+    values["waited"] = f"{waited:,.2f} s rate limit · {retry_waited:,.2f} s retry backoff"
+    return values
+
+
+def _card(key: str, label: str) -> pn.pane.HTML:
+    return pn.pane.HTML(
+        "", name=key, css_classes=["orchestra-metric", f"orchestra-metric-{key}"], margin=(4, 8)
+    )
+
+
+def _card_html(label: str, value: str) -> str:
+    return (
+        "<div style='border:1px solid #dfe3e8;border-radius:6px;padding:6px 14px;"
+        "min-width:110px'>"
+        f"<div style='font-size:11px;color:#5f6b7a'>{label}</div>"
+        f"<div class='value' style='font-size:22px;font-weight:600'>{value}</div></div>"
+    )
+
+
+class MetricsView(Viewer):
+    """Requests, errors by status, retries, rate-limit waits, p50/p95/p99, throughput."""
+
+    state = param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives.")
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        self._cards = {key: _card(key, label) for key, label in [*CARDS, ("throughput", "")]}
+        self._waited = pn.pane.Markdown("", margin=(0, 10))
+        self._by_status = pn.widgets.Tabulator(
+            pd.DataFrame({"status": [], "requests": []}),
+            disabled=True,
+            show_index=False,
+            width=220,
+            selectable=False,
+            formatters={"requests": NumberFormatter(format="0,0")},
+        )
+        ms = NumberFormatter(format="0,0.0")
+        self._latency = pn.widgets.Tabulator(
+            pd.DataFrame(
+                {c: [] for c in ("step_path", "requests", "p50_ms", "p95_ms", "p99_ms", "max_ms")}
+            ),
+            disabled=True,
+            show_index=False,
+            selectable=False,
+            titles={
+                "step_path": "step",
+                "p50_ms": "p50 ms",
+                "p95_ms": "p95 ms",
+                "p99_ms": "p99 ms",
+                "max_ms": "max ms",
+            },
+            formatters={
+                "requests": NumberFormatter(format="0,0"),
+                "p50_ms": ms,
+                "p95_ms": ms,
+                "p99_ms": ms,
+                "max_ms": ms,
+            },
+            sizing_mode="stretch_width",
+            css_classes=["orchestra-latency"],
+        )
+        self.throughput = ColumnDataSource(
+            {"second": [], "ok": [], "failed": []}, name="throughput"
+        )
+        plot = figure(
+            name="throughput-chart",
+            height=220,
+            sizing_mode="stretch_width",
+            tools="xpan,xwheel_zoom,reset",
+            toolbar_location="above",
+            x_axis_label="seconds since the first request",
+            y_axis_label="requests",
+        )
+        self._bars = plot.vbar_stack(
+            ["ok", "failed"],
+            x="second",
+            width=1.0,
+            source=self.throughput,
+            fill_color=[STATUS_CLASS_COLORS["2xx"], STATUS_CLASS_COLORS["5xx"]],
+            line_color=None,
+            legend_label=["answered < 400", "failed"],
+        )
+        plot.legend.location = "top_right"
+        plot.legend.label_text_font_size = "11px"
+        plot.add_tools(
+            HoverTool(
+                tooltips=[("from", "@second s"), ("requests", "@ok ok"), ("failed", "@failed")]
+            )
+        )
+        self.figure = plot
+        self.state.param.watch(self._draw, ["metrics"])
+        self._draw()
+
+    def _draw(self, *events: param.parameterized.Event) -> None:
+        metrics = self.state.metrics
+        values = card_values(metrics)
+        labels = dict([*CARDS, ("throughput", "requests / s")])
+        for key, pane in self._cards.items():
+            pane.object = _card_html(labels[key], values[key])
+        self._waited.object = f"Waited: {values['waited']}"
+        if metrics is None:
+            self.throughput.data = {"second": [], "ok": [], "failed": []}
+            return
+        self._by_status.value = metrics.by_status.reset_index(drop=True)
+        self._latency.value = metrics.latency.reset_index(drop=True)
+        width = metrics.bucket_seconds
+        frame = metrics.throughput
+        self.throughput.data = {
+            "second": (frame["second"].astype(float) + width / 2).tolist(),
+            "ok": (frame["requests"] - frame["failed"]).astype(int).tolist(),
+            "failed": frame["failed"].astype(int).tolist(),
+        }
+        for renderer in self._bars:
+            renderer.glyph.width = width * 0.9
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.FlexBox(*self._cards.values()),
+            self._waited,
+            pn.Row(
+                pn.Column("**Responses by status**", self._by_status),
+                pn.Column("**Latency per step**", self._latency, sizing_mode="stretch_width"),
+                sizing_mode="stretch_width",
+            ),
+            pn.pane.Bokeh(self.figure, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )

@@ -1,0 +1,114 @@
+"""The run picker: runs of the capture file, newest first, filtered by plan and status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+from bokeh.models.widgets.tables import NumberFormatter
+from panel.viewable import Viewer
+
+from orchestra.dashboard._state import RUN_STATUSES, DashboardState
+from orchestra.dashboard._style import format_ms, run_status_color
+
+ALL = "(all)"
+
+
+def status_style(value: Any) -> str:
+    return f"color: {run_status_color(str(value))}; font-weight: 600"
+
+
+def runs_table_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """The picker's rows: start as text, duration readable, counts as integers."""
+    frame = pd.DataFrame(
+        {
+            "run_id": runs["run_id"].astype(str),
+            "plan": runs["plan_key"].astype(str),
+            "status": runs["status"].astype(str),
+            "started": [
+                "" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+                for value in runs["started_at"]
+            ],
+            "duration": [format_ms(value) for value in runs["duration_ms"]],
+            "requests": runs["requests"].fillna(0).astype("int64"),
+            "errors": runs["errors"].fillna(0).astype("int64"),
+        }
+    )
+    return frame.reset_index(drop=True)
+
+
+class RunPicker(Viewer):
+    """Runs newest first (plan, status, start, duration, requests, errors); click to show one."""
+
+    state = param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives.")
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        state = self.state
+        self._syncing = False
+        self._plan = pn.widgets.Select(
+            label="Plan", options=[ALL, *state.plan_keys], value=ALL, width=200
+        )
+        self._status = pn.widgets.Select(
+            label="Status", options=[ALL, *RUN_STATUSES], value=ALL, width=160
+        )
+        self._table = pn.widgets.Tabulator(
+            runs_table_frame(state.runs),
+            disabled=True,
+            selectable=1,
+            show_index=False,
+            pagination="local",
+            page_size=8,
+            sizing_mode="stretch_width",
+            formatters={
+                "requests": NumberFormatter(format="0,0"),
+                "errors": NumberFormatter(format="0,0"),
+            },
+            css_classes=["orchestra-runs"],
+        )
+        self._table.style.map(status_style, subset=["status"])
+        self._count = pn.pane.Markdown("", margin=(18, 10, 0, 10))
+        self._plan.param.watch(self._on_plan, "value")
+        self._status.param.watch(self._on_status, "value")
+        self._table.param.watch(self._on_select, "selection")
+        state.param.watch(self._draw, ["runs", "plan_keys", "run_id"])
+        self._draw()
+
+    def _on_plan(self, event: param.parameterized.Event) -> None:
+        self.state.plan_filter = "" if event.new == ALL else event.new
+
+    def _on_status(self, event: param.parameterized.Event) -> None:
+        self.state.status_filter = "" if event.new == ALL else event.new
+
+    def _on_select(self, event: param.parameterized.Event) -> None:
+        if self._syncing or not event.new:
+            return
+        frame = self._table.value
+        index = event.new[0]
+        if 0 <= index < len(frame):
+            self.state.select_run(frame["run_id"].iloc[index])
+
+    def _draw(self, *events: param.parameterized.Event) -> None:
+        state = self.state
+        frame = runs_table_frame(state.runs)
+        self._syncing = True
+        try:
+            self._plan.options = [ALL, *state.plan_keys]
+            if not self._table.value.equals(frame):
+                self._table.value = frame
+            selected = frame.index[frame["run_id"] == state.run_id].tolist()
+            if self._table.selection != selected:
+                self._table.selection = selected
+        finally:
+            self._syncing = False
+        total = len(frame)
+        self._count.object = f"{total} run{'' if total == 1 else 's'}"
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.Row(self._plan, self._status, self._count),
+            self._table,
+            sizing_mode="stretch_width",
+        )

@@ -1,0 +1,457 @@
+"""The dashboard's state: what is selected, and what the views draw, in one ``param`` object.
+
+Selections (``run_id``, ``step_path``, ``exchange_id``, ``exchange_page`` and
+the filters) are the inputs: set them from a view, a test or a notebook cell
+and the state reads what they select from the capture file. The outputs
+(``runs``, ``graph``, ``steps``, ``exchanges``, ``exchange``, ``waterfall``,
+``metrics``) are set only here; the views watch them and draw.
+
+Live updates come from :meth:`DashboardState.poll`, a coroutine the dashboard
+runs every ``refresh_interval`` seconds: it reads a cheap signature of the file
+in a worker thread (the kernel or server loop never waits on DuckDB), reads
+the rest only when something changed, and applies the result on the loop. A
+failure is logged with its traceback and shown in ``error`` — never swallowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import param
+
+from orchestra.capture import CaptureLockTimeout, CaptureStore
+from orchestra.dashboard import _queries as queries
+from orchestra.dashboard._exchange import ExchangeView, exchange_view
+from orchestra.dashboard._layout import FlowGraphLayout, build, with_statuses
+from orchestra.dashboard._live import LiveFeed
+from orchestra.events import EventBus
+from orchestra.types import RunStatus
+
+logger = logging.getLogger("orchestra.dashboard")
+
+RUN_STATUSES = [status.value for status in RunStatus]
+STEP_COLUMNS = [
+    "step_path",
+    "status",
+    "executions",
+    "requests",
+    "retries",
+    "max_attempt",
+    "pages",
+    "items",
+    "records",
+    "bytes",
+    "duration_ms",
+]
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """The selection a read was made for (a read for an older selection is dropped)."""
+
+    run_id: str | None
+    step_path: str | None
+    exchange_page: int
+    page_size: int
+    errors_only: bool
+    exchange_id: int | None
+
+
+def _empty_steps() -> pd.DataFrame:
+    return pd.DataFrame({column: [] for column in STEP_COLUMNS})
+
+
+def _empty_exchanges() -> pd.DataFrame:
+    return pd.DataFrame({column: [] for column in queries.EXCHANGE_LIST_COLUMNS})
+
+
+class DashboardState(param.Parameterized):
+    """Selections and data of one dashboard over one capture file."""
+
+    db = param.String(default="orchestra.duckdb", constant=True, doc="The capture file read.")
+
+    # -- selections (inputs) ---------------------------------------------------------------
+    plan_filter = param.String(default="", doc="Show only runs of this plan key ('' for all).")
+    status_filter = param.String(default="", doc="Show only runs with this status ('' for all).")
+    run_id = param.String(default=None, allow_None=True, doc="The run shown.")
+    follow_latest = param.Boolean(
+        default=True, doc="Switch to the newest run when a new one starts (off once you pick one)."
+    )
+    step_path = param.String(
+        default=None, allow_None=True, doc="The selected step (None: every exchange of the run)."
+    )
+    exchange_id = param.Integer(default=None, allow_None=True, doc="The exchange inspected.")
+    exchange_page = param.Integer(default=0, bounds=(0, None), doc="Page of the exchange list.")
+    page_size = param.Integer(default=25, bounds=(1, 500), doc="Exchanges per page.")
+    errors_only = param.Boolean(default=False, doc="List only failed exchanges (>= 400, none).")
+    refresh_interval = param.Number(
+        default=0.5, bounds=(0.05, None), doc="Seconds between polls of the file."
+    )
+
+    # -- outputs (set by the state, drawn by the views) --------------------------------------
+    runs = param.DataFrame(default=None, allow_None=True, doc="Runs, newest first.")
+    plan_keys = param.List(default=[], doc="Plan keys in the file, for the plan filter.")
+    run = param.Dict(default=None, allow_None=True, doc="The selected run's row.")
+    graph = param.ClassSelector(
+        class_=FlowGraphLayout,
+        default=None,
+        allow_None=True,
+        doc="The flow graph of the run: nodes, edges, statuses.",
+    )
+    steps = param.DataFrame(default=None, allow_None=True, doc="One row per step path.")
+    exchanges = param.DataFrame(default=None, allow_None=True, doc="The exchange list's page.")
+    exchange_total = param.Integer(default=0, doc="Exchanges matching the list's filter.")
+    exchange = param.ClassSelector(
+        class_=ExchangeView,
+        default=None,
+        allow_None=True,
+        doc="The inspected exchange, ready to show.",
+    )
+    waterfall = param.ClassSelector(
+        class_=queries.WaterfallRows,
+        default=None,
+        allow_None=True,
+        doc="Exchanges and waits over time.",
+    )
+    metrics = param.ClassSelector(
+        class_=queries.Metrics,
+        default=None,
+        allow_None=True,
+        doc="Totals, errors by status, latency, throughput.",
+    )
+    message = param.String(default="", doc="What there is to know (e.g. no runs yet).")
+    error = param.String(default="", doc="The last failure to read or draw, shown to the user.")
+    polls = param.Integer(default=0, doc="Polls that found something new.")
+
+    def __init__(
+        self,
+        db: str | Path | CaptureStore | None = None,
+        *,
+        run: str | None = None,
+        lock_timeout: float = 5.0,
+        **params: Any,
+    ):
+        from orchestra._run import default_db
+
+        if isinstance(db, CaptureStore):
+            store = db
+        else:
+            store = CaptureStore(db if db is not None else default_db(), lock_timeout=lock_timeout)
+        super().__init__(db=store.path, **params)
+        self.store = store
+        self.feed: LiveFeed | None = None
+        # wraps every batch of updates; the Panel dashboard sets pn.io.hold, so the browser
+        # gets one consistent update instead of one message per view
+        self.batch: Callable[[], AbstractContextManager[Any]] = nullcontext
+        self._layout: FlowGraphLayout | None = None  # positions of the run's graph, kept
+        self._layout_run: str | None = None
+        self._signature: queries.Signature | None = None
+        self._feed_events = -1
+        self._newest: str | None = None
+        self._polling = False
+        self.param.update(
+            runs=pd.DataFrame({c: [] for c in queries.RUN_COLUMNS}),
+            steps=_empty_steps(),
+            exchanges=_empty_exchanges(),
+        )
+        self.param.watch(self._on_filters, ["plan_filter", "status_filter"])
+        self.param.watch(
+            self._on_selection,
+            ["run_id", "step_path", "exchange_page", "page_size", "errors_only", "exchange_id"],
+        )
+        self.reload_runs()
+        if run is not None:
+            with self._guard("open the run"):
+                self.select_run(self.store.resolve_run(run))
+        elif self._newest is not None:
+            self.run_id = self._newest
+
+    # -- errors ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except FileNotFoundError as error:
+            self.message = f"{error}; waiting for a run to write it"
+        except CaptureLockTimeout as error:
+            self.report(action, error, log_traceback=False)
+        except Exception as error:
+            self.report(action, error)
+
+    def report(self, action: str, error: BaseException, *, log_traceback: bool = True) -> None:
+        """Log a failure (with its traceback) and show it in ``error``."""
+        if log_traceback:
+            logger.error("dashboard could not %s", action, exc_info=error)
+        else:
+            logger.warning("dashboard could not %s: %s", action, error)
+        self.error = f"Could not {action}: {type(error).__name__}: {error}"
+
+    # -- public actions ----------------------------------------------------------------------
+
+    def select_run(self, run_id: str | None) -> None:
+        """Show ``run_id``; following the newest run stays on only if it is the newest."""
+        self.follow_latest = run_id is None or run_id == self._newest
+        self.run_id = run_id if run_id is not None else self._newest
+
+    def select_exchange(self, exchange_id: int | None) -> None:
+        """Inspect an exchange of the run, turning the list to its step and page."""
+        if exchange_id is None or self.run_id is None:
+            self.exchange_id = None
+            return
+        with self._guard("select the exchange"):
+            with queries.reading(self.store) as db:
+                row = queries.exchange(db, self.run_id, int(exchange_id))
+                if row is None:
+                    raise LookupError(f"exchange {exchange_id} is not in run {self.run_id}")
+                step = row["step_path"] if self.step_path is not None else None
+                position = queries.exchange_position(
+                    db, self.run_id, step, int(exchange_id), self.errors_only
+                )
+                errors_only = self.errors_only and position is not None
+                if position is None:
+                    position = queries.exchange_position(
+                        db, self.run_id, step, int(exchange_id), False
+                    )
+            self.param.update(
+                step_path=step,
+                errors_only=errors_only,
+                exchange_page=(position or 0) // self.page_size,
+                exchange_id=int(exchange_id),
+            )
+
+    def attach(self, bus: EventBus) -> LiveFeed:
+        """Follow a run of this process through its event bus (``runner.bus``)."""
+        if self.feed is None:
+            self.feed = LiveFeed()
+        return self.feed.attach(bus)
+
+    def refresh(self) -> None:
+        """Read everything for the current selection now (synchronously)."""
+        self.reload_runs()
+        self.load_run()
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _keys(self) -> _Keys:
+        return _Keys(
+            self.run_id,
+            self.step_path,
+            self.exchange_page,
+            self.page_size,
+            self.errors_only,
+            self.exchange_id,
+        )
+
+    def reload_runs(self) -> None:
+        with self._guard("read the runs"):
+            with queries.reading(self.store) as db:
+                values = self._read_runs(db)
+            self.param.update(**values)
+
+    def _read_runs(self, db: queries.Reader) -> dict[str, Any]:
+        runs = queries.runs(db, plan_key=self.plan_filter, status=self.status_filter)
+        newest = queries.runs(db)["run_id"].head(1).tolist()
+        self._newest = newest[0] if newest else None
+        return {
+            "runs": runs,
+            "plan_keys": queries.plan_keys(db),
+            "message": "" if self._newest else f"{self.db} holds no runs yet",
+        }
+
+    def load_run(self) -> None:
+        with self._guard("read the run"):
+            keys = self._keys()
+            if keys.run_id is None:
+                values = self._read_run(None, keys)
+            else:
+                with queries.reading(self.store) as db:
+                    values = self._read_run(db, keys)
+            self.param.update(**values)
+
+    def _read_run(self, db: queries.Reader | None, keys: _Keys) -> dict[str, Any]:
+        """Everything drawn for a run, read for the selection ``keys``."""
+        if keys.run_id is None:
+            return {
+                "run": None,
+                "graph": None,
+                "steps": _empty_steps(),
+                "exchanges": _empty_exchanges(),
+                "exchange_total": 0,
+                "exchange": None,
+                "waterfall": None,
+                "metrics": None,
+            }
+        assert db is not None
+        run = queries.run(db, keys.run_id)
+        if run is None:
+            raise LookupError(f"run {keys.run_id} is not in {self.db}")
+        stats = queries.step_stats(db, keys.run_id)
+        graph = self._graph(db, keys.run_id, run, stats)
+        values: dict[str, Any] = {
+            "run": run,
+            "graph": graph,
+            "steps": self._steps_frame(stats, graph),
+            "waterfall": queries.waterfall(db, keys.run_id),
+            "metrics": queries.metrics(db, keys.run_id),
+        }
+        values.update(self._read_exchanges(db, keys))
+        return values
+
+    def _graph(
+        self, db: queries.Reader, run_id: str, run: dict[str, Any], stats: pd.DataFrame
+    ) -> FlowGraphLayout:
+        paths = stats["step_path"].dropna().tolist()
+        layout = self._layout
+        if layout is None or self._layout_run != run_id or not set(paths) <= set(layout.nodes):
+            layout = build(queries.plan(db, run_id), paths)  # a new path: lay out again
+            self._layout, self._layout_run = layout, run_id
+        rows = {r["step_path"]: r for r in stats.to_dict("records")}
+        running = run.get("status") == "running"
+        live = self.feed.running(run_id) if self.feed is not None else set()
+        return with_statuses(layout, rows, run_running=running, live_running=live)
+
+    @staticmethod
+    def _steps_frame(stats: pd.DataFrame, graph: FlowGraphLayout) -> pd.DataFrame:
+        """One row per node of the graph, in graph order, with the step statistics."""
+        by_path = {r["step_path"]: r for r in stats.to_dict("records")}
+        table = []
+        for node in graph.nodes.values():
+            row = by_path.get(node.path, {})
+            entry: dict[str, Any] = {"step_path": node.path, "status": node.status}
+            for column in STEP_COLUMNS[2:]:
+                value = row.get(column)
+                missing = value is None or (isinstance(value, float) and math.isnan(value))
+                entry[column] = (None if column == "duration_ms" else 0) if missing else value
+            table.append(entry)
+        frame = pd.DataFrame(table, columns=STEP_COLUMNS)
+        for column in STEP_COLUMNS[2:-1]:
+            frame[column] = frame[column].astype("int64")
+        frame["duration_ms"] = frame["duration_ms"].astype("float64")
+        return frame
+
+    def _read_exchanges(self, db: queries.Reader, keys: _Keys) -> dict[str, Any]:
+        if keys.run_id is None:
+            return {"exchanges": _empty_exchanges(), "exchange_total": 0, "exchange": None}
+        page, total = queries.exchange_page(
+            db,
+            keys.run_id,
+            keys.step_path,
+            offset=keys.exchange_page * keys.page_size,
+            limit=keys.page_size,
+            errors_only=keys.errors_only,
+        )
+        values: dict[str, Any] = {"exchanges": page, "exchange_total": total}
+        values["exchange"] = self._read_exchange(db, keys)
+        return values
+
+    def _read_exchange(self, db: queries.Reader, keys: _Keys) -> ExchangeView | None:
+        if keys.run_id is None or keys.exchange_id is None:
+            return None
+        row = queries.exchange(db, keys.run_id, keys.exchange_id)
+        return None if row is None else exchange_view(row)
+
+    # -- watchers ----------------------------------------------------------------------------
+
+    def _on_filters(self, *events: param.parameterized.Event) -> None:
+        self.reload_runs()
+
+    def _on_selection(self, *events: param.parameterized.Event) -> None:
+        names = {event.name for event in events}
+        resets: dict[str, Any] = {}
+        if "run_id" in names:
+            if "step_path" not in names:
+                resets["step_path"] = None
+            if "exchange_id" not in names:
+                resets["exchange_id"] = None
+            if "exchange_page" not in names:
+                resets["exchange_page"] = 0
+        elif "step_path" in names or "errors_only" in names or "page_size" in names:
+            if "exchange_page" not in names:
+                resets["exchange_page"] = 0
+            if "step_path" in names and "exchange_id" not in names:
+                resets["exchange_id"] = None
+        if resets:
+            with param.discard_events(self):
+                self.param.update(**resets)
+        self.error = ""
+        with self.batch():
+            if "run_id" in names:
+                self._signature = None
+                self.load_run()
+            elif names & {"step_path", "exchange_page", "page_size", "errors_only"}:
+                with self._guard("read the exchanges"):
+                    with queries.reading(self.store) as db:
+                        values = self._read_exchanges(db, self._keys())
+                    self.param.update(**values)
+            elif "exchange_id" in names:
+                with self._guard("read the exchange"):
+                    with queries.reading(self.store) as db:
+                        exchange = self._read_exchange(db, self._keys())
+                    self.exchange = exchange
+
+    # -- live --------------------------------------------------------------------------------
+
+    def _read_changes(self, keys: _Keys, known: queries.Signature | None) -> dict[str, Any]:
+        """(worker thread) What changed in the file since ``known``; {} when nothing did."""
+        if not self.store.database.exists:
+            return {}
+        with queries.reading(self.store) as db:  # one connection for the whole refresh
+            signature = queries.signature(db, keys.run_id)
+            feed_events = self.feed.events if self.feed is not None else -1
+            if signature == known and feed_events == self._feed_events:
+                return {}
+            values: dict[str, Any] = {"_signature": signature, "_feed_events": feed_events}
+            if known is None or (signature.runs, signature.newest_run) != (
+                known.runs,
+                known.newest_run,
+            ):
+                values.update(self._read_runs(db))
+            if keys.run_id is not None:
+                values.update(self._read_run(db, keys))
+        return values
+
+    async def poll(self) -> None:
+        """Read what changed (in a worker thread) and show it; failures land in ``error``."""
+        if self._polling:  # the previous poll still reads (a slow disk, a busy machine)
+            return
+        self._polling = True
+        try:
+            await self._poll()
+        finally:
+            self._polling = False
+
+    async def _poll(self) -> None:
+        keys = self._keys()
+        try:
+            values = await asyncio.to_thread(self._read_changes, keys, self._signature)
+        except FileNotFoundError:
+            return
+        except CaptureLockTimeout as error:
+            self.report("refresh (the file stayed locked)", error, log_traceback=False)
+            return
+        except Exception as error:
+            self.report("refresh", error)
+            return
+        if not values:
+            return
+        if self._keys() != keys:  # the selection moved meanwhile: the next poll reads it
+            return
+        self._signature = values.pop("_signature")
+        self._feed_events = values.pop("_feed_events")
+        newest = self._newest
+        try:
+            with self.batch():
+                self.param.update(**values, error="", polls=self.polls + 1)
+                if self.follow_latest and newest is not None and newest != self.run_id:
+                    self.run_id = newest
+        except Exception as error:  # a view failed to draw: show it, keep polling
+            self.report("show the update", error)

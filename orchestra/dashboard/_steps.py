@@ -1,0 +1,93 @@
+"""The step table: one row per step path of the run; click a row to select the step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+from bokeh.models.widgets.tables import NumberFormatter
+from panel.viewable import Viewer
+
+from orchestra.dashboard._state import DashboardState
+from orchestra.dashboard._style import STATUS_COLORS
+
+TITLES = {
+    "step_path": "step",
+    "executions": "runs",
+    "max_attempt": "attempts",
+    "duration_ms": "duration (ms)",
+}
+
+
+def step_status_style(value: Any) -> str:
+    color = STATUS_COLORS.get(str(value))
+    return f"color: {color}; font-weight: 600" if color and value != "pending" else ""
+
+
+class StepTable(Viewer):
+    """Path, status, executions, requests, retries, attempts, pages, items, bytes, duration."""
+
+    state = param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives.")
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        self._syncing = False
+        integers = NumberFormatter(format="0,0")
+        self._table = pn.widgets.Tabulator(
+            self.state.steps,
+            disabled=True,
+            selectable=1,
+            show_index=False,
+            titles=TITLES,
+            formatters={
+                **{
+                    c: integers
+                    for c in (
+                        "executions",
+                        "requests",
+                        "retries",
+                        "max_attempt",
+                        "pages",
+                        "items",
+                        "records",
+                        "bytes",
+                    )
+                },
+                "duration_ms": NumberFormatter(format="0,0.0"),
+            },
+            sizing_mode="stretch_width",
+            max_height=420,
+            layout="fit_data_stretch",
+            css_classes=["orchestra-steps"],
+        )
+        self._table.style.map(step_status_style, subset=["status"])
+        self._table.param.watch(self._on_select, "selection")
+        self.state.param.watch(self._draw, ["steps", "step_path"])
+        self._draw()
+
+    def _on_select(self, event: param.parameterized.Event) -> None:
+        if self._syncing:
+            return
+        frame: pd.DataFrame = self._table.value
+        path = None
+        if event.new and 0 <= event.new[0] < len(frame):
+            path = frame["step_path"].iloc[event.new[0]]
+        if path != self.state.step_path:
+            self.state.step_path = path
+
+    def _draw(self, *events: param.parameterized.Event) -> None:
+        frame = self.state.steps.reset_index(drop=True)
+        self._syncing = True
+        try:
+            if not self._table.value.equals(frame):
+                self._table.value = frame
+            selected = frame.index[frame["step_path"] == self.state.step_path].tolist()
+            if self._table.selection != selected:
+                self._table.selection = selected
+        finally:
+            self._syncing = False
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._table

@@ -1,0 +1,96 @@
+"""Colours and names shared by the dashboard's views: node statuses and HTTP status classes."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+PENDING = "pending"
+RUNNING = "running"
+OK = "ok"
+FAILED = "failed"
+SKIPPED = "skipped"
+CANCELLED = "cancelled"
+
+NODE_STATUSES = (PENDING, RUNNING, OK, FAILED, SKIPPED, CANCELLED)
+DONE = frozenset({OK, FAILED, SKIPPED, CANCELLED})
+
+STATUS_COLORS = {
+    PENDING: "#c9ced6",
+    RUNNING: "#2f80ed",
+    OK: "#27a567",
+    FAILED: "#d93025",
+    SKIPPED: "#f2c94c",
+    CANCELLED: "#f2994a",
+}
+
+# Runs: green when they succeeded, blue while running, orange when cut short, red otherwise.
+RUN_STATUS_COLORS = {
+    "running": STATUS_COLORS[RUNNING],
+    "succeeded": STATUS_COLORS[OK],
+    "interrupted": STATUS_COLORS[CANCELLED],
+    "stopped": STATUS_COLORS[CANCELLED],
+    "compensated": STATUS_COLORS[CANCELLED],
+}
+
+
+def run_status_color(status: str) -> str:
+    return RUN_STATUS_COLORS.get(status, STATUS_COLORS[FAILED])
+
+
+# Bars of the waterfall and the throughput chart, by what the response was.
+STATUS_CLASS_COLORS = {
+    "2xx": "#27a567",
+    "3xx": "#56ccf2",
+    "4xx": "#f2994a",
+    "429": "#9b51e0",
+    "5xx": "#d93025",
+    "no response": "#4f4f4f",
+}
+RETRY_WAIT_COLOR = "#bdbdbd"
+RATE_LIMIT_WAIT_COLOR = "#9b51e0"
+
+
+def status_class(status_code: Any) -> str:
+    """``2xx`` … ``5xx``, ``429`` on its own (rate limited), or ``no response``."""
+    if status_code is None or (isinstance(status_code, float) and math.isnan(status_code)):
+        return "no response"
+    try:
+        code = int(status_code)
+    except (TypeError, ValueError):
+        return "no response"
+    if code == 429:
+        return "429"
+    return f"{min(max(code // 100, 2), 5)}xx"
+
+
+def format_ms(value: Any) -> str:
+    """``850 ms``, ``1.24 s``, ``2 m 05 s``; an empty string when unknown."""
+    if value is None:
+        return ""
+    try:
+        ms = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if math.isnan(ms):
+        return ""
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    return f"{minutes} m {seconds:02d} s"
+
+
+def format_bytes(value: Any) -> str:
+    try:
+        size = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if math.isnan(size):
+        return ""
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""

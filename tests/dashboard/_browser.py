@@ -1,0 +1,146 @@
+"""Real-browser helpers: ``panel serve`` in a subprocess, Debian's Chromium through Playwright.
+
+Playwright's own browser builds cannot be downloaded on these machines: the
+tests launch ``/usr/bin/chromium`` (``apt-get install -y chromium``) and are
+skipped, saying so, when it is not installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+APP = Path(__file__).resolve().parents[2] / "orchestra" / "dashboard" / "app.py"
+ARTIFACTS = Path(
+    os.environ.get("ORCHESTRA_TEST_ARTIFACTS")
+    or Path(__file__).resolve().parents[2] / "test-artifacts"
+)
+
+requires_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(),
+    reason=f"{CHROMIUM} is missing: install Debian's Chromium with "
+    "`apt-get update && apt-get install -y chromium` to run the browser tests",
+)
+
+# The page position of a flow-graph node, from the figure's own scales (Bokeh's view of it).
+NODE_POSITION_JS = """(path) => {
+  const doc = Bokeh.documents[0];
+  const plot = doc.get_model_by_name('flow-graph');
+  const source = doc.get_model_by_name('flow-graph-nodes');
+  const index = source.data.path.indexOf(path);
+  if (index < 0) return null;
+  const view = Bokeh.index.find_one(plot);
+  view.el.scrollIntoView({block: 'center'});
+  const canvas = (view.canvas_view ?? view).el.getBoundingClientRect();
+  return {x: canvas.left + view.frame.x_scale.compute(source.data.x[index]),
+          y: canvas.top + view.frame.y_scale.compute(source.data.y[index])};
+}"""
+
+# Data of a named Bokeh model in the page, as the browser holds it.
+MODEL_DATA_JS = """(name) => {
+  const doc = window.Bokeh && Bokeh.documents.length ? Bokeh.documents[0] : null;
+  const model = doc ? doc.get_model_by_name(name) : null;
+  if (!model) return null;
+  const out = {};
+  for (const [key, value] of model.data.entries ? model.data.entries()
+                                                 : Object.entries(model.data)) {
+    out[key] = Array.from(value);
+  }
+  return out;
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def panel_serve(db: Path, log: Path, *, interval: float = 0.3) -> Iterator[str]:
+    """``panel serve orchestra/dashboard/app.py --args --db DB`` on 127.0.0.1; yields the URL."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "panel",
+        "serve",
+        str(APP),
+        "--address",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--allow-websocket-origin",
+        f"127.0.0.1:{port}",
+        "--args",
+        "--db",
+        str(db),
+        "--interval",
+        str(interval),
+    ]
+    with log.open("wb") as output:
+        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                if server.poll() is not None:
+                    raise RuntimeError(f"panel serve exited: {log.read_text()}")
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"panel serve did not listen in 90 s: {log.read_text()}")
+                time.sleep(0.2)
+            yield f"http://127.0.0.1:{port}/app"
+        finally:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(10)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium (Debian's) driven by Playwright; yields the browser."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_for_graph(page: Any, timeout: float = 60_000) -> None:
+    """Wait until the flow graph's nodes have arrived in the page."""
+    page.wait_for_function(
+        "() => { const d = window.Bokeh && Bokeh.documents.length ? Bokeh.documents[0] : null;"
+        " const s = d ? d.get_model_by_name('flow-graph-nodes') : null;"
+        " return !!s && s.data.path.length > 0; }",
+        timeout=timeout,
+    )
+
+
+def model_data(page: Any, name: str) -> dict[str, list[Any]] | None:
+    return page.evaluate(MODEL_DATA_JS, name)

@@ -1,0 +1,75 @@
+"""Serving: ``orchestra dashboard`` and :func:`orchestra.dashboard.serve` answer a browser."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+import orchestra.dashboard
+from orchestra.dashboard import serve
+from tests.dashboard._browser import free_port
+from tests.dashboard.conftest import Captured
+
+
+def test_public_names():
+    assert orchestra.dashboard.__all__ == sorted(orchestra.dashboard.__all__)
+    assert set(orchestra.dashboard.__all__) == {"Dashboard", "DashboardState", "LiveFeed", "serve"}
+
+
+def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the server exited: {process.communicate()[0]}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"nothing listened on {port} in {timeout} s")
+
+
+@pytest.mark.timeout(180)
+def test_orchestra_dashboard_serves_the_capture_file(captured: Captured):
+    port = free_port()
+    command = [sys.executable, "-m", "orchestra", "dashboard", "--db", str(captured.path),
+               "--port", str(port)]  # fmt: skip
+    server = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        wait_for_port(port, server)
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=60)
+        assert page.status_code == 200
+        assert "<title>Orchestra dashboard</title>" in page.text
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=20)[0]
+    assert f"Orchestra dashboard of {captured.path}" in output
+
+
+def test_a_memory_capture_cannot_be_served():
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestra", "dashboard", "--db", ":memory:"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "':memory:' holds nothing" in result.stderr
+
+
+@pytest.mark.timeout(120)
+def test_serve_in_a_thread_for_a_notebook_or_a_script(captured: Captured):
+    port = free_port()
+    server = serve(captured.path, port, threaded=True)
+    try:
+        wait_for_port(port)
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=60)
+        assert page.status_code == 200 and "Orchestra dashboard" in page.text
+    finally:
+        server.stop()

@@ -1,0 +1,104 @@
+"""The views hold what the state selects, and selecting in one view selects everywhere."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from bokeh.document import Document
+from bokeh.embed.util import standalone_docs_json
+
+from orchestra.dashboard import Dashboard
+from tests.dashboard.conftest import STEP_REQUESTS, TOTAL_REQUESTS, Captured
+
+
+@pytest.fixture
+def dashboard(captured: Captured) -> Dashboard:
+    return Dashboard(db=captured.path, live=False)
+
+
+def test_graph_view_draws_every_node_with_status_colour_and_label(dashboard):
+    data = dashboard.flow_graph.nodes.data
+    assert data["path"] == list(STEP_REQUESTS)
+    colors = dict(zip(data["path"], data["color"], strict=True))
+    assert colors["items"] == colors["flaky"] != colors["route.never"]
+    subtitles = dict(zip(data["path"], data["subtitle"], strict=True))
+    assert subtitles["items.detail"].startswith("10 req · ")
+    assert subtitles["items.detail"].endswith("10x")
+    assert subtitles["formats"].startswith("parallel")
+    plot = dashboard.flow_graph.figure
+    graph = dashboard.state.graph
+    assert (plot.width, plot.height) == (round(graph.width), round(graph.height))
+    assert (plot.x_range.start, plot.x_range.end) == (0, round(graph.width))
+    assert len(dashboard.flow_graph.edges.data["xs"]) == len(graph.edges)
+
+
+def test_tapping_a_node_selects_the_step_in_every_view(dashboard):
+    graph = dashboard.flow_graph
+    graph.nodes.selected.indices = [graph.nodes.data["path"].index("flaky")]  # what a tap does
+    state = dashboard.state
+    assert state.step_path == "flaky"
+    table = dashboard.step_table._table
+    assert table.value["step_path"].iloc[table.selection[0]] == "flaky"
+    inspector = dashboard.inspector
+    assert inspector._table.value["attempt"].tolist() == [1, 2, 3]
+    assert "Exchanges of `flaky`" in inspector._title.object
+    assert inspector._position.object == "1-3 of 3"
+
+    table.selection = [table.value["step_path"].tolist().index("items.detail")]  # a row click
+    assert state.step_path == "items.detail"
+    assert graph.nodes.selected.indices == [graph.nodes.data["path"].index("items.detail")]
+
+
+def test_inspector_shows_the_selected_exchange_and_its_curl(dashboard, captured):
+    dashboard.state.step_path = "flaky"
+    inspector = dashboard.inspector
+    inspector._table.selection = [1]  # the second attempt, a 503
+    view = dashboard.state.exchange
+    assert view.row["attempt"] == 2 and view.row["status_code"] == 503
+    assert inspector._curl.value == view.curl
+    assert f"{captured.base_url}/flaky/dashboard?fail=2" in inspector._curl.value
+    request, response = inspector._detail.objects[:2]
+    assert request.title == f"Request #{view.exchange_id}"
+    assert "503" in response.objects[0].object
+    bars = dashboard.waterfall.bars
+    assert bars.selected.indices == [bars.data["exchange_id"].index(view.exchange_id)]
+
+
+def test_tapping_a_waterfall_bar_inspects_that_exchange(dashboard):
+    bars = dashboard.waterfall.bars
+    index = bars.data["step"].index("formats.xml")
+    bars.selected.indices = [index]
+    state = dashboard.state
+    assert state.exchange_id == bars.data["exchange_id"][index]
+    assert state.step_path is None  # the list showed every step; it still does
+    assert state.exchange.response_body.kind == "text"
+
+
+def test_waterfall_and_metrics_views_hold_the_run(dashboard):
+    bars = dashboard.waterfall.bars.data
+    assert len(bars["exchange_id"]) == TOTAL_REQUESTS
+    assert bars["cls"].count("5xx") == 2
+    waits = dashboard.waterfall.waits.data
+    assert waits["what"].count("retry wait") == 2
+    assert "rate-limit wait" in waits["what"]
+    assert dashboard.waterfall.figure.yaxis.major_label_overrides[0] == "items"
+    dashboard.waterfall.lanes = "worker"
+    labels = dashboard.waterfall.figure.yaxis.major_label_overrides.values()
+    assert "items.detail #2" in labels
+    cards = dashboard.metrics._cards
+    assert f">{TOTAL_REQUESTS}<" in cards["requests"].object
+    assert ">2<" in cards["retries"].object
+    assert dashboard.metrics._latency.value["step_path"].tolist()[0] == "items"
+    assert sum(dashboard.metrics.throughput.data["ok"]) == TOTAL_REQUESTS - 2
+
+
+def test_the_browser_never_gets_response_bodies_until_one_is_inspected(dashboard):
+    document = Document()
+    document.add_root(dashboard.__panel__().get_root(document))
+    shipped = json.dumps(standalone_docs_json([document]))
+    assert "Item 3 description" not in shipped  # a detail body
+    dashboard.state.step_path = "items.detail"
+    dashboard.inspector._table.selection = [0]
+    shipped = json.dumps(standalone_docs_json([document]))
+    assert "description" in shipped  # now one body is in the page
