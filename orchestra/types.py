@@ -20,6 +20,7 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     ABORTED = "aborted"
     INTERRUPTED = "interrupted"
+    STOPPED = "stopped"  # ended by a debugger's stop (Runner.stop)
     COMPENSATED = "compensated"  # failed or aborted, then every compensation succeeded
     COMPENSATION_FAILED = "compensation_failed"  # failed or aborted, a compensation failed too
 

@@ -15,6 +15,7 @@ from orchestra.events import (
     BreakerStateChanged,
     CompensationFinished,
     CompensationStarted,
+    DebugAction,
     Event,
     FanoutStarted,
     RateLimitWait,
@@ -29,7 +30,7 @@ from orchestra.events import (
     StepStarted,
     TokenRefreshed,
 )
-from orchestra.masking import Masker
+from orchestra.masking import Masker, is_sensitive_header
 
 _TEXT_TYPES = ("json", "xml", "csv", "text/", "javascript", "x-www-form-urlencoded", "html")
 
@@ -41,6 +42,30 @@ def plan_hash(plan: dict[str, Any]) -> str:
 
 def _json_text(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
+
+
+_SENSITIVE: dict[str, bool] = {}  # header name -> is_sensitive_header(name), learnt once
+
+
+def _mask_headers(mask: Masker, headers: dict[str, str]) -> dict[str, str]:
+    """``mask.headers(headers)`` without re-deciding, per row, which names are sensitive."""
+    out = {}
+    for name, value in headers.items():
+        sensitive = _SENSITIVE.get(name)
+        if sensitive is None:
+            sensitive = _SENSITIVE[name] = is_sensitive_header(name)
+            if len(_SENSITIVE) > 4096:  # names are few; never grow without end
+                _SENSITIVE.clear()
+        if sensitive:
+            out.update(mask.headers({name: value}))
+        else:
+            out[name] = mask.text(str(value))
+    return out
+
+
+def _mask_url(mask: Masker, url: str) -> str:
+    """``mask.url(url)``; a URL without a query needs no parsing (only value masking)."""
+    return mask.text(url) if "?" not in url else mask.url(url)
 
 
 def body_text(raw: bytes | None, content_type: str) -> tuple[str | None, str | None]:
@@ -164,7 +189,7 @@ class RowBuilder:
         elapsed = None
         if response is not None:
             status = response.status_code
-            headers = _json_text(mask.headers(response.headers))
+            headers = _json_text(_mask_headers(mask, response.headers))
             body, encoding = body_text(response.body, response.headers.get("content-type", ""))
             if body is not None and encoding == "utf-8":
                 body = mask.text(body)
@@ -176,7 +201,8 @@ class RowBuilder:
             (
                 request.run_id, request.exchange_id, request.execution_id, request.step_path,
                 request.page, request.item_index, request.attempt, request.method,
-                mask.url(request.url), _json_text(mask.headers(request.headers)), request_body,
+                _mask_url(mask, request.url), _json_text(_mask_headers(mask, request.headers)),
+                request_body,
                 request_encoding, status, headers, body, encoding, len(request.body or b""),
                 size, request.at, elapsed, None if error is None else mask.text(error),
             ),
@@ -300,6 +326,9 @@ _EVENT_NAMES: dict[type, str] = {
     CompensationStarted: "compensation_started",
     CompensationFinished: "compensation_finished",
     TokenRefreshed: "token_refreshed",
+    DebugAction: "debug_action",
 }
 for _type in _EVENT_NAMES:
     _HANDLERS[_type] = RowBuilder._notable
+
+HANDLED_EVENTS = frozenset(_HANDLERS)  # events that make rows (the writer subscribes to these)

@@ -1,10 +1,15 @@
 """The capture writer: an event subscriber that batches rows into DuckDB off the loop.
 
-On the event loop the subscriber only appends the event to a list (well under
-a microsecond). A writer thread wakes every ``flush_interval`` seconds, or
-sooner when ``batch_size`` events are waiting, turns the events into masked
-rows and inserts them as Arrow tables in one transaction per flush (measured
-here: per-row inserts cost ~1 ms, Arrow batches 150k+ rows/s). The run row is
+On the event loop the subscriber only appends the event to a queue (well under
+a microsecond; the bus does not even call it for events that make no row). A
+writer thread wakes every ``flush_interval`` seconds, or sooner when
+``batch_size`` events or ``batch_bytes`` of response bodies are waiting, turns
+the events into masked rows and inserts them as Arrow tables in one
+transaction per flush (measured here: per-row inserts cost ~1 ms, Arrow
+batches 150k+ rows/s). A flush has a fixed cost too — opening the file,
+committing and checkpointing it on close take ~35 ms of CPU — so flushes are
+paced by time, not by a small row count: at 5,000 requests/s a flush every
+5,000 events cost over half the run's CPU, one a second costs a few percent. The run row is
 written as soon as the run starts and updated on every flush, so a dashboard in
 another process sees a live run; ``RunFinished`` flushes everything before the
 run returns. If another process holds the file, rows stay buffered and the
@@ -16,14 +21,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from typing import Any
 
 import pyarrow as pa
 
-from orchestra.capture._connection import CaptureLockTimeout, Database
-from orchestra.capture._rows import Batch, RowBuilder
+from orchestra.capture._connection import Attacher, CaptureLockTimeout, Database
+from orchestra.capture._rows import HANDLED_EVENTS, Batch, RowBuilder
 from orchestra.capture._schema import COLUMNS, TABLES
-from orchestra.events import Event, RunFinished, RunStarted
+from orchestra.events import Event, ResponseReceived, RunFinished, RunStarted
 
 logger = logging.getLogger("orchestra.capture")
 
@@ -99,27 +105,36 @@ def insert_batch(connection, batch: Batch, run_row: tuple | None) -> None:
 class CaptureWriter:
     """Subscribe an instance to a run's event bus to capture that run.
 
-    One writer serves one run. ``flush_interval`` and ``batch_size`` trade
-    freshness for throughput; ``max_pending`` bounds memory: past it the event
+    One writer serves one run. ``flush_interval``, ``batch_size`` (events) and
+    ``batch_bytes`` (response bodies) trade freshness for throughput;
+    ``max_pending`` and ``max_pending_bytes`` bound memory: past them the event
     loop waits for the writer (back-pressure) instead of growing without end.
     """
+
+    event_types = HANDLED_EVENTS  # the bus calls the writer only for events that make rows
 
     def __init__(
         self,
         database: Database | str,
         *,
         flush_interval: float = 1.0,
-        batch_size: int = 5000,
-        max_pending: int = 50_000,
+        batch_size: int = 100_000,
+        batch_bytes: int = 32 * 1024 * 1024,
+        max_pending: int = 400_000,
+        max_pending_bytes: int = 128 * 1024 * 1024,
     ):
         from orchestra import __version__
 
         self.database = database if isinstance(database, Database) else Database(database)
         self.flush_interval = flush_interval
         self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
         self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
         self._builder = RowBuilder(__version__)
-        self._pending: list[Event] = []
+        self._pending: deque[Event] = deque()  # appended on the loop, popped by the writer
+        self._pending_bytes = 0
+        self._wake_sent = False
         self._condition = threading.Condition()
         self._flush_requested = False
         self._finished = False
@@ -131,23 +146,30 @@ class CaptureWriter:
         self.flushes = 0
         self.run_id: str | None = None
         self._writing = None
+        self._attacher: Attacher | None = None  # made and used by the writer thread only
 
     # -- the subscriber (event loop thread) -----------------------------------------------
 
     def __call__(self, event: Event) -> None:
         pending = self._pending
         pending.append(event)
-        if isinstance(event, RunStarted):
+        if type(event) is ResponseReceived:
+            self._pending_bytes += len(event.body)
+        elif isinstance(event, RunStarted):
             self.run_id = event.run_id
             self._start()
             self.flush()  # write the run row now, without holding up the first request
+            return
         elif isinstance(event, RunFinished):
             self.flush(wait=True)
             self.close()
-        elif len(pending) >= self.batch_size:
-            with self._condition:
-                self._condition.notify()
-            if len(pending) >= self.max_pending:
+            return
+        if len(pending) >= self.batch_size or self._pending_bytes >= self.batch_bytes:
+            if not self._wake_sent:
+                self._wake_sent = True
+                with self._condition:
+                    self._condition.notify()
+            if len(pending) >= self.max_pending or self._pending_bytes >= self.max_pending_bytes:
                 self.flush(wait=True)
 
     # -- control ------------------------------------------------------------------------
@@ -188,6 +210,13 @@ class CaptureWriter:
     # -- the writer thread ------------------------------------------------------------------
 
     def _loop(self) -> None:
+        self._attacher = self.database.attacher()
+        try:
+            self._loop_until_finished()
+        finally:
+            self._attacher.close()
+
+    def _loop_until_finished(self) -> None:
         while True:
             with self._condition:
                 self._condition.wait_for(
@@ -195,10 +224,14 @@ class CaptureWriter:
                         self._flush_requested
                         or self._finished
                         or len(self._pending) >= self.batch_size
+                        or self._pending_bytes >= self.batch_bytes
                     ),
                     timeout=self.flush_interval,
                 )
-                events, self._pending = self._pending, []
+                queue = self._pending
+                events = [queue.popleft() for _ in range(len(queue))]  # atomic pops: no race
+                self._pending_bytes = 0  # with the loop appending
+                self._wake_sent = False
                 self._flush_requested = False
                 generation = self._requested_generation
                 finished = self._finished
@@ -226,7 +259,7 @@ class CaptureWriter:
             return
         started = time.perf_counter()
         try:
-            with self.database.connect(write=True) as connection:
+            with self._attacher.connect() as connection:
                 insert_batch(connection, batch, None if run is None else run.row())
         except CaptureLockTimeout as error:
             logger.warning("capture file busy, keeping %d rows for the next flush: %s",

@@ -26,6 +26,8 @@ import orjson
 from orchestra.engine._backoff import backoff_seconds, parse_retry_after
 from orchestra.engine._context import RunContext
 from orchestra.engine._response import decode_body
+from orchestra.engine._send import Prepared, Sender
+from orchestra.engine._transport import BodyTooLarge, RawResponse
 from orchestra.errors import (
     AbortError,
     HTTPStatusError,
@@ -100,22 +102,23 @@ def _stringify_params(params: dict[str, Any]) -> dict[str, Any]:
 
 def build_request(
     run: RunContext, step: CompiledStep, scope: dict[str, Any]
-) -> tuple[httpx.Request, str | None]:
-    """Render the step's templates into an ``httpx.Request``.
+) -> tuple[Prepared, str | None]:
+    """Render the step's templates into a request ready to send.
 
     Returns the request and the auth credential added to it (None when the
     step sets its own, or for token requests, which never carry auth).
     """
-    url = step.url.render_url(scope)
-    headers = {k: stringify(v) for k, v in step.headers.render(scope).items() if v is not None}
-    params = _stringify_params(step.params.render(scope))
+    fast = run.fast(step)
+    url = fast.url.render_url(scope)
+    headers = {k: stringify(v) for k, v in fast.headers.render(scope).items() if v is not None}
+    params = _stringify_params(fast.params.render(scope))
     credential = None if step.kind == "auth" else run.auth.apply(headers, params)
     content: bytes | None = None
     data = None
-    if step.form is not None:
-        data = _stringify_params(step.form.render(scope))
-    elif step.body is not None:
-        body = step.body.render(scope)
+    if fast.form is not None:
+        data = _stringify_params(fast.form.render(scope))
+    elif fast.body is not None:
+        body = fast.body.render(scope)
         if isinstance(body, str):
             content = body.encode()
         elif body is not None:
@@ -123,14 +126,7 @@ def build_request(
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/json"
     try:
-        request = run.client.build_request(
-            step.model.method,
-            url,
-            params=params or None,
-            headers=headers,
-            content=content,
-            data=data,
-        )
+        request = run.sender().prepare(step.model.method, url, headers, params, content, data)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as error:
         raise TemplateError(
             f"URL {run.masker.url(url)!r} is not valid: {error}",
@@ -139,38 +135,24 @@ def build_request(
     return request, credential
 
 
-async def _read_body(response: httpx.Response, limit: int, url: str) -> bytes:
-    length = response.headers.get("content-length")
-    if length is not None and length.isdigit():
-        if int(length) > limit:
-            raise LimitExceeded(
-                f"response of {url} is {int(length):,} bytes, over max_response_bytes {limit:,}",
-                fix="raise limits.max_response_bytes or request smaller pages",
-            )
-        return await response.aread()
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > limit:
-            raise LimitExceeded(
-                f"response of {url} exceeded max_response_bytes {limit:,}",
-                fix="raise limits.max_response_bytes or request smaller pages",
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _send_once(
-    run: RunContext, request: httpx.Request, timeout: float, limit: int, url_for_errors: str
-) -> tuple[httpx.Response, bytes]:
-    async with asyncio.timeout(timeout):
-        response = await run.client.send(request, stream=True)
-        try:
-            raw = await _read_body(response, limit, url_for_errors)
-        finally:
-            await response.aclose()
-    return response, raw
+    sender: Sender, request: Prepared, timeout: float, limit: int, url_for_errors: str
+) -> RawResponse:
+    """One attempt under one total timeout (connect, send, wait, read the body)."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await sender.send(request, limit)
+    except BodyTooLarge as error:
+        if error.size is not None:
+            message = (
+                f"response of {url_for_errors} is {error.size:,} bytes, over max_response_bytes "
+                f"{limit:,}"
+            )
+        else:
+            message = f"response of {url_for_errors} exceeded max_response_bytes {limit:,}"
+        raise LimitExceeded(
+            message, fix="raise limits.max_response_bytes or request smaller pages"
+        ) from None
 
 
 async def exchange(
@@ -192,11 +174,13 @@ async def exchange(
     if uses_auth:
         await run.auth.prepare(run)
     request, credential = build_request(run, step, scope)
-    url = str(request.url)
-    host = request.url.host
-    breaker_key = f"{host}:{request.url.port}" if request.url.port else host
+    url = request.url
+    host = request.host
+    breaker_key = f"{host}:{request.port}" if request.port else host
     endpoint = f"{model.method} {step.url.source}"
     bus = run.bus
+    sender = run.sender()
+    limiter = run.limiter
     attempt = 0
     quick_retry_used = False
     refreshed_after_401 = False
@@ -206,7 +190,8 @@ async def exchange(
         if attempt > 1 and uses_auth and run.auth.refreshable:
             await run.auth.prepare(run)  # a long backoff may have outlived the token
             request, credential = build_request(run, step, scope)
-        await run.limiter.acquire(step.path, endpoint, host)
+        if limiter.active:
+            await limiter.acquire(step.path, endpoint, host)
         ticket = None
         if breakers is not None:
             ticket = breakers.acquire(breaker_key, step.path, request.method, url)
@@ -220,8 +205,8 @@ async def exchange(
                 exchange_id=exchange_id,
                 method=request.method,
                 url=url,
-                headers=dict(request.headers),
-                body=request.content or None,
+                headers=request.headers,
+                body=request.body,
                 page=page,
                 attempt=attempt,
                 item_index=item_index,
@@ -229,8 +214,8 @@ async def exchange(
         )
         started = time.perf_counter()
         try:
-            response, raw = await _send_once(
-                run, request, model.timeout_seconds, run.limits.max_response_bytes, url
+            response = await _send_once(
+                sender, request, model.timeout_seconds, run.limits.max_response_bytes, url
             )
         except (asyncio.CancelledError, RunError) as error:
             # cancelled in flight, or the body broke a limit: the exchange still ends
@@ -292,7 +277,8 @@ async def exchange(
                 fix="check that the API is reachable; raise timeout_seconds or retry.max_attempts",
             ) from None
         elapsed = (time.perf_counter() - started) * 1000
-        headers = {k.lower(): v for k, v in response.headers.items()}
+        headers = response.headers  # lower-cased names
+        raw = response.body
         status = response.status_code
         if breakers is not None and ticket is not None:
             breakers.record(ticket, failed=breakers.is_failure(status), step_path=step.path)
@@ -320,7 +306,7 @@ async def exchange(
                 item_index=item_index,
             )
         )
-        run.limiter.observe(host, status, headers)
+        limiter.observe(host, status, headers)
         if decode_error is not None:
             raise decode_error
         if (
@@ -355,7 +341,7 @@ async def exchange(
         if status in policy.on_status:
             retry_reason = f"status {status}"
         elif step.retry_when is not None and truthy(
-            step.retry_when.search({**scope, "response": result.scope()})
+            run.fast(step).retry_when({**scope, "response": result.scope()})
         ):
             retry_reason = f"retry_when {step.retry_when.source!r} is true"
         if retry_reason is None:
@@ -377,7 +363,9 @@ async def exchange(
 
 
 def _transport_failure(error: BaseException, timeout: float) -> str:
-    """Say what really went wrong (the aiohttp transport maps refusals to ConnectTimeout)."""
+    """Say what really went wrong (httpx-aiohttp maps refusals to ConnectTimeout)."""
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return f"cannot connect: {error}"
     cause = error.__cause__
     if isinstance(cause, aiohttp.ClientConnectorError):
         return f"cannot connect: {cause}"

@@ -141,6 +141,8 @@ class Runner:
         self.clock = clock
         self.masker = Masker()
         self.context: RunContext | None = None
+        self.stop_requested = False  # Runner.stop(): the run ends `stopped`, not `interrupted`
+        self._task: asyncio.Task[Any] | None = None
 
     def _on_rate_wait(self, step_path: str, delay: float, reason: str) -> None:
         self.bus.emit(
@@ -235,6 +237,7 @@ class Runner:
         """Run every root step in order; never raises for run failures (see ``result``)."""
         started = time.perf_counter()
         mask_library_logs(self.masker)
+        self._task = asyncio.current_task()
         async with self._client() as client:
             run = self.context = self._prepare(client)
             self.bus.emit(
@@ -264,8 +267,11 @@ class Runner:
                     fix="raise limits.max_execution_seconds or make the plan do less",
                 )
             except asyncio.CancelledError:
-                self._finish(RunStatus.INTERRUPTED, None, started)
-                raise
+                if not self.stop_requested:
+                    self._finish(RunStatus.INTERRUPTED, None, started)
+                    raise
+                self._task.uncancel()  # a stop ends the run cleanly: run() returns
+                status = RunStatus.STOPPED
             except Exception as caught:  # a bug, not a plan failure: still end the run
                 self._finish(RunStatus.FAILED, caught, started)
                 raise
@@ -277,7 +283,8 @@ class Runner:
                         run, NodeRunner(run, self.hooks), status, error
                     )
                 except asyncio.CancelledError:
-                    self._finish(RunStatus.INTERRUPTED, error, started)
+                    stopped = RunStatus.STOPPED if self.stop_requested else RunStatus.INTERRUPTED
+                    self._finish(stopped, error, started)
                     raise
             if status is RunStatus.SUCCEEDED:
                 try:
@@ -302,6 +309,17 @@ class Runner:
         if isinstance(node, CompiledStep):
             return await runner.run_step(node, scope)
         return await runner.run_node(node)
+
+    def stop(self) -> None:
+        """End the run now as ``stopped`` (a debugger's stop); call it on the run's loop.
+
+        The run's task is cancelled like an interrupt (requests in flight are
+        cancelled, everything captured is kept), but the run ends ``stopped``
+        and ``run()`` returns its result instead of raising ``CancelledError``.
+        """
+        self.stop_requested = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
 
     def _any_failure(self) -> bool:
         return bool(self.result.assertion_failures) or any(

@@ -20,6 +20,7 @@ from typing import Any
 
 import jsonschema
 
+from orchestra.engine import _gc
 from orchestra.engine._context import RunContext
 from orchestra.engine._exchange import Exchange, exchange, truthy
 from orchestra.engine._hooks import StepCall, StepHook
@@ -29,7 +30,6 @@ from orchestra.errors import (
     HTTPStatusError,
     LimitExceeded,
     RunError,
-    step_context,
 )
 from orchestra.events import (
     AssertionFailed,
@@ -90,6 +90,9 @@ class StepRunner:
     def __init__(self, run: RunContext, hooks: list[StepHook]):
         self.run = run
         self.hooks = hooks
+        # optional page hooks (a debugger's): looked up once per runner, never per request
+        self.page_hooks = [hook for hook in hooks if hasattr(hook, "before_page")]
+        self.response_hooks = [hook for hook in hooks if hasattr(hook, "after_response")]
 
     async def run_step(
         self,
@@ -115,13 +118,17 @@ class StepRunner:
         started = time.perf_counter()
         outcome = StepOutcome(StepStatus.RUNNING)
         reason = None
+        if item_index is None:  # not a fanout item: keep the collector off the old heap
+            _gc.enter()
         try:
             for hook in self.hooks:
                 call = StepCall(run, step, scope, execution_id, item_index)
                 await hook.before_step(call)
                 scope = call.scope
-            with step_context(step.path):
+            try:
                 await self._pages(step, scope, execution_id, item_index, outcome)
+            except RunError as error:  # as errors.step_context, without a generator per step
+                raise error.with_step(step.path) from error.__cause__
             if outcome.status is StepStatus.RUNNING:
                 outcome.status = StepStatus.OK
         except AbortError as error:
@@ -136,6 +143,8 @@ class StepRunner:
             outcome.status = StepStatus.INTERRUPTED if reason is None else StepStatus.CANCELLED
             raise
         finally:
+            if item_index is None:
+                _gc.leave()
             run.bus.emit(
                 StepFinished(
                     run_id=run.run_id,
@@ -165,6 +174,7 @@ class StepRunner:
     ) -> None:
         run = self.run
         model = step.model
+        fast = run.fast(step)
         prev: dict[str, Any] | None = None
         while True:
             outcome.pages += 1
@@ -179,6 +189,11 @@ class StepRunner:
             if model.delay_seconds:
                 await run.sleep(model.delay_seconds)
             page_scope = {**scope, "prev": prev}
+            if self.page_hooks:  # only a debugger's run has them: one truth test per page
+                for hook in self.page_hooks:
+                    call = StepCall(run, step, page_scope, execution_id, item_index, page)
+                    await hook.before_page(call)
+                    page_scope = call.scope
             result = await exchange(
                 run,
                 step,
@@ -194,21 +209,27 @@ class StepRunner:
             response = result.scope()
             outcome.response = response
             full = {**page_scope, "response": response}
+            if self.response_hooks:
+                for hook in self.response_hooks:
+                    call = StepCall(run, step, full, execution_id, item_index, page)
+                    await hook.after_response(call)
+                    full = call.scope
             self._check(step, full, result)
-            if step.extract:
-                outcome.extract = {key: expr.search(full) for key, expr in step.extract.items()}
-            for key, expr in step.context_updates.items():
-                run.context[key] = expr.search(full)
-            run.bus.emit(
-                PageFinished(
-                    run_id=run.run_id,
-                    at=time.time(),
-                    step_path=step.path,
-                    execution_id=execution_id,
-                    page=page,
-                    status_code=result.status_code,
+            if fast.extract:
+                outcome.extract = {key: evaluate(full) for key, evaluate in fast.extract.items()}
+            for key, evaluate in fast.context_updates.items():
+                run.context[key] = evaluate(full)
+            if run.bus.wants(PageFinished):
+                run.bus.emit(
+                    PageFinished(
+                        run_id=run.run_id,
+                        at=time.time(),
+                        step_path=step.path,
+                        execution_id=execution_id,
+                        page=page,
+                        status_code=result.status_code,
+                    )
                 )
-            )
             if step.emits and not step.is_fanout:
                 outcome.records += 1
                 run.bus.emit(
@@ -224,16 +245,17 @@ class StepRunner:
                 )
             for sub in step.sub_steps:
                 outcome.records += await self._fanout(sub, full, execution_id)
-            if step.break_when is not None and truthy(step.break_when.search(full)):
+            if fast.break_when is not None and truthy(fast.break_when(full)):
                 return
-            if step.while_ is None or not truthy(step.while_.search(full)):
+            if fast.while_ is None or not truthy(fast.while_(full)):
                 return
             prev = response
 
     def _check(self, step: CompiledStep, full: dict[str, Any], result: Exchange) -> None:
         """``abort_when`` → ``expect`` → unhandled error status."""
         run = self.run
-        if step.abort_when is not None and truthy(step.abort_when.search(full)):
+        fast = run.fast(step)
+        if fast.abort_when is not None and truthy(fast.abort_when(full)):
             raise AbortError(f"abort_when {step.abort_when.source!r} is true")
         expect = step.model.expect
         status = result.status_code
@@ -241,8 +263,8 @@ class StepRunner:
             failures = []
             if expect.status is not None and status not in expect.status:
                 failures.append(("status", f"status {status} is not one of {expect.status}"))
-            for expr in step.expect_that:
-                if not truthy(expr.search(full)):
+            for expr, evaluate in fast.expect_that:
+                if not truthy(evaluate(full)):
                     failures.append((expr.source, f"{expr.source!r} is not true"))
             if expect.body_schema is not None:
                 try:
@@ -282,7 +304,7 @@ class StepRunner:
         if sub.iterate_over is None:
             items: list[Any] = [None]
         else:
-            found = sub.iterate_over.search(parent)
+            found = run.fast(sub).iterate_over(parent)
             if found is None:
                 items = []
             elif isinstance(found, list):
@@ -316,15 +338,16 @@ class StepRunner:
                 outcome = await self.run_step(
                     sub, {**base, "item": item}, parent_execution_id=parent_id, item_index=index
                 )
-                run.bus.emit(
-                    FanoutItemFinished(
-                        run_id=run.run_id,
-                        at=time.time(),
-                        step_path=sub.path,
-                        item_index=index,
-                        status=str(outcome.status),
+                if run.bus.wants(FanoutItemFinished):
+                    run.bus.emit(
+                        FanoutItemFinished(
+                            run_id=run.run_id,
+                            at=time.time(),
+                            step_path=sub.path,
+                            item_index=index,
+                            status=str(outcome.status),
+                        )
                     )
-                )
                 if not sub.emits or outcome.status is not StepStatus.OK:
                     continue
                 enriched = _enrich(item, sub.name, outcome.output())

@@ -203,3 +203,20 @@ class TokenRefreshed(Event):
     reason: str  # initial | expired | unauthorized (a 401 answered a request)
     expires_in: float | None  # lifetime the server gave, in seconds (None: unknown)
     step_path: str = "auth"
+
+
+@dataclass(slots=True, kw_only=True)
+class DebugAction(Event):
+    """Something a debugger did to a run: paused it, stepped, edited its scope, stopped it.
+
+    ``action`` is ``pause`` (``detail`` says why: ``breakpoint``, ``step`` …),
+    a command (``step``, ``next-page``, ``next-item``, ``continue``, ``stop``),
+    ``set`` (``detail``: the masked assignment), ``eval``, ``break``, ``clear``,
+    ``edit`` or ``rerun``. Where the run was: ``step_path``, ``page``, ``item_index``.
+    """
+
+    action: str
+    step_path: str | None = None
+    page: int | None = None
+    item_index: int | None = None
+    detail: str | None = None

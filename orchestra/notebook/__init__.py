@@ -10,11 +10,15 @@ Modules: ``_magic`` (the ``FlowMagic`` class and the cell magic),
 by cell), ``_cell`` (reading a cell body), ``_execute`` and ``_kernel``
 (running on a worker loop, interrupts), ``_monitor`` and ``_progress``
 (events → progress bars), ``_display``, ``_jsontree`` and ``_views`` (rich
-output), ``_export``, ``_errors``, ``_args`` and ``_help``.
+output), ``_export``, ``_errors``, ``_args`` and ``_help``; the debugger's
+``_debug_commands``, ``_debug_session`` (a paused run across cells),
+``_debug_panel`` (its buttons) and ``_debug_scope`` (the paused scope as an
+object), on top of :mod:`orchestra.debug`.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from orchestra.notebook._magic import FlowMagic
@@ -32,6 +36,8 @@ def unload_ipython_extension(ipython: Any) -> None:
     magics = ipython.magics_manager.registry.get("FlowMagic")
     if magics is None:
         return
+    with contextlib.suppress(Exception):  # unloading must not fail on a session
+        magics.end_debug_session()  # a paused run ends `stopped`, its capture flushed
     magics.loop.stop()
     if magics in getattr(ipython, "configurables", []):
         ipython.configurables.remove(magics)

@@ -5,7 +5,8 @@ A step cell is validated first (against the names of the steps before it,
 so ``steps.<name>`` references are checked), then placed in the flow and
 run against the ``steps`` and ``context`` that existed before it; the
 steps after it that had run become ``stale``. ``%flow run`` (``run_flow``)
-runs the whole flow from the top and records every step again.
+runs the whole flow from the top and records every step again. ``%%flow edit
+STEP`` replaces a step's definition without running it (``_debug_commands``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from orchestra.notebook._views import FlowView
 from orchestra.plan import load_plan
 
 if TYPE_CHECKING:
+    from orchestra.notebook._display import FlowRun
+    from orchestra.notebook._execute import Execution
     from orchestra.notebook._magic import FlowMagic
 
 
@@ -54,7 +57,10 @@ class CellCommands:
     """``%%flow`` cell handling, mixed into ``FlowMagic``."""
 
     def cell_command(self: FlowMagic, line: str, cell: str) -> Any:
-        args = _cell_parser().parse(split(line))
+        words = split(line)
+        if len(words) == 2 and words[0] == "edit":  # `%%flow edit STEP`: a step named edit
+            return self.edit_cell(words[1], cell)  # takes one word, so this is no step name
+        args = _cell_parser().parse(words)
         try:
             body = read_body(cell)
         except PlanError as error:
@@ -110,6 +116,12 @@ class CellCommands:
             raise FlowError(str(error)) from None
         sources = {step.name: step.source for step in flow if step.source}
         execution, view = self.run_plan(compiled, title=f"flow {flow.key}", sources=sources)
+        self.record_flow_run(execution, view)
+        return self.finish(view, out=out, quiet=quiet)
+
+    def record_flow_run(self: FlowMagic, execution: Execution, view: FlowRun) -> None:
+        """Record a whole-flow run (``%flow run``, a debug run) into every step it ran."""
+        flow = self.current
         paths = {path: stats.status for path, stats in view.snapshot.paths.items()}
         befores = execution.root_contexts
         context: dict[str, Any] = {}
@@ -132,7 +144,6 @@ class CellCommands:
                 mark_later=False,
             )
             context = after
-        return self.finish(view, out=out, quiet=quiet)
 
     def run_step_cell(
         self: FlowMagic,

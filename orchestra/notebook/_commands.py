@@ -54,7 +54,9 @@ class LineCommands:
         name = command_name(word, list(COMMANDS))
         if name == "sql":
             return self.cmd_sql(rest)
-        return getattr(self, f"cmd_{name}")(split(rest))
+        if name == "eval":
+            return self.cmd_eval(rest)
+        return getattr(self, f"cmd_{name.replace('-', '_')}")(split(rest))
 
     def store(self: FlowMagic) -> CaptureStore:
         db = self.database()
@@ -239,6 +241,8 @@ class LineCommands:
 
     def cmd_reset(self: FlowMagic, words: list[str]) -> Any:
         args = _parser("reset", (("--secrets",), {"action": "store_true"})).parse(words)
+        self.end_debug_session()
+        self.breakpoints.clear()
         self.current.reset(secrets=args.secrets)
         kept = "" if args.secrets or not self.current.secrets else " (secrets kept)"
         return _export.ExportedText(f"the flow is empty{kept}")

@@ -31,6 +31,8 @@ STATUS_COLOURS = {
     "failed": "#d62728",
     "aborted": "#d62728",
     "interrupted": "#ff7f0e",
+    "stopped": "#ff7f0e",
+    "paused": "#9467bd",
     "cancelled": "#ff7f0e",
     "ignored": "#7f7f7f",
     "skipped": "#7f7f7f",
@@ -39,7 +41,14 @@ STATUS_COLOURS = {
     "running": "#1f77b4",
 }
 CELL_STYLE = "text-align:left;padding:1px 8px"
-SYMBOLS = {"succeeded": "✔", "ok": "✔", "failed": "✘", "aborted": "✘", "interrupted": "■"}
+SYMBOLS = {
+    "succeeded": "✔",
+    "ok": "✔",
+    "failed": "✘",
+    "aborted": "✘",
+    "interrupted": "■",
+    "stopped": "■",
+}
 
 
 def badge(status: str) -> str:

@@ -9,6 +9,9 @@ subscribers/hooks and runs it on the :class:`KernelLoop`:
   scope when the run starts (the runner has ``context=`` but no ``steps=``);
 * :class:`_RootContexts` — a step hook that notes the context before each
   root step, so a whole-flow run can later re-run any one step in place.
+
+:func:`prepare` and :func:`collect` are the two halves of :func:`execute`; a
+debug session (``_debug_session.py``) uses them around a run that pauses.
 """
 
 from __future__ import annotations
@@ -77,6 +80,78 @@ class _RootContexts:
             self.before[path] = copy.deepcopy(call.run.context)
 
 
+@dataclass
+class Prepared:
+    """A runner built for a cell, not started yet (:func:`prepare`)."""
+
+    runner: Runner
+    monitor: RunMonitor
+    roots: _RootContexts
+    context_before: dict[str, Any]
+    steps: Mapping[str, Any] | None
+
+
+def prepare(
+    plan: CompiledPlan,
+    *,
+    db: DbOption,
+    config: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+    steps: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    replay: str | None = None,
+    keep_records: bool = True,
+    hooks: list[Any] | None = None,
+    subscribers: list[Any] | None = None,
+    **options: Any,
+) -> Prepared:
+    """Build the runner (captured like ``orchestra.run``) with the monitor and upstream state.
+
+    ``hooks`` and ``subscribers`` are added to the notebook's own; ``options``
+    go to the runner (``mode="debug"``, ``replay_db=…``).
+    """
+    monitor = RunMonitor()
+    runner_box: list[Runner] = []
+    roots = _RootContexts([node.name for node in plan.steps])
+    every: list[Any] = [monitor, *(subscribers or [])]
+    if steps:
+        every.append(_SeedSteps(runner_box, steps))
+    runner, _ = build_runner(
+        plan,
+        config,
+        db=db,
+        replay=replay,
+        context=dict(context or {}),
+        environ=environ,
+        subscribers=every,
+        hooks=[roots, *(hooks or [])],
+        keep_records=keep_records,
+        **options,
+    )
+    runner_box.append(runner)
+    return Prepared(runner, monitor, roots, copy.deepcopy(dict(context or {})), steps)
+
+
+def collect(prepared: Prepared, *, interrupted: bool = False) -> Execution:
+    """What a finished (or interrupted, or stopped) run left behind."""
+    runner = prepared.runner
+    run = runner.context
+    before = prepared.context_before
+    published: dict[str, Any] = {}
+    after: dict[str, Any] = before
+    if run is not None:
+        prior = prepared.steps or {}
+        published = {
+            name: value
+            for name, value in run.steps.items()
+            if name not in prior or value is not prior[name]
+        }
+        after = copy.deepcopy(run.context)
+    return Execution(
+        runner, prepared.monitor, published, before, after, prepared.roots.before, interrupted
+    )
+
+
 def execute(
     plan: CompiledPlan,
     *,
@@ -89,45 +164,26 @@ def execute(
     replay: str | None = None,
     keep_records: bool = True,
     progress: str = "auto",
+    **options: Any,
 ) -> Execution:
     """Run ``plan`` on ``loop`` and wait; an interrupt cancels it cleanly (``interrupted``)."""
-    monitor = RunMonitor()
-    runner_box: list[Runner] = []
-    roots = [node.name for node in plan.steps]
-    hook = _RootContexts(roots)
-    subscribers: list[Any] = [monitor]
-    if steps:
-        subscribers.append(_SeedSteps(runner_box, steps))
-    runner, _ = build_runner(
+    prepared = prepare(
         plan,
-        config,
         db=db,
-        replay=replay,
-        context=dict(context or {}),
+        config=config,
+        context=context,
+        steps=steps,
         environ=environ,
-        subscribers=subscribers,
-        hooks=[hook],
+        replay=replay,
         keep_records=keep_records,
+        **options,
     )
-    runner_box.append(runner)
-    before = copy.deepcopy(dict(context or {}))
-    driver = ProgressDriver(monitor, progress)
+    driver = ProgressDriver(prepared.monitor, progress)
     interrupted = False
     try:
-        loop.run(runner.run(), tick=driver.tick)
+        loop.run(prepared.runner.run(), tick=driver.tick)
     except RunInterrupted:
         interrupted = True
     finally:
         driver.close()
-    run = runner.context
-    published: dict[str, Any] = {}
-    after: dict[str, Any] = before
-    if run is not None:
-        prior = steps or {}
-        published = {
-            name: value
-            for name, value in run.steps.items()
-            if name not in prior or value is not prior[name]
-        }
-        after = copy.deepcopy(run.context)
-    return Execution(runner, monitor, published, before, after, hook.before, interrupted)
+    return collect(prepared, interrupted=interrupted)

@@ -20,6 +20,10 @@ update the current flow without running anything.
 
 `{...}` in the body is an Orchestra template, never expanded by IPython.
 
+`%%flow edit STEP` replaces the definition of an existing root step with the
+body without running it (`%flow edit STEP` writes that cell for you; then
+`%flow rerun STEP`).
+
   --no-run    add or replace the step without running it
   --out VAR   also bind the result to the variable VAR (it is `_` as well)
   --quiet     a one-line summary instead of the full output
@@ -94,14 +98,95 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "reset": (
         "reset [--secrets]",
-        "Forget the current flow (steps, results, context, settings). Secrets are kept "
-        "unless --secrets.",
+        "Forget the current flow (steps, results, context, settings) and the breakpoints, "
+        "and stop a debug session. Secrets are kept unless --secrets.",
         "%flow reset",
     ),
     "runs": (
         "runs [--limit N] [--all]",
         "Captured runs of this flow's plan key, newest first (--all: every plan).",
         "%flow runs --limit 5",
+    ),
+    "debug": (
+        "debug [FILE] [--replay RUN] [--config K=V ...] [--step] [--out VAR]",
+        "Run the current flow (or a plan file) under the debugger until the first breakpoint "
+        "(--step: until the first step), then return with the run PAUSED: the kernel is idle, "
+        "so other cells and the panel's buttons work. The result is the session: where it "
+        "is, .scope (the paused scope: reads masked, assignments reach the run), .step() "
+        ".next_page() .next_item() .cont() .stop(). --replay RUN re-executes a captured run "
+        "from the capture, without the network, and pauses before the request where that run "
+        "failed, with its scope restored. A debug run is captured with mode debug; every "
+        "debug action is an event in the capture's events table. A debug run that fails "
+        "does not fail the cell (look at .status). Only one session runs at a time.",
+        "%flow debug --replay last",
+    ),
+    "break": (
+        "break [STEP] [--when EXPR] [--clear]",
+        "Set a breakpoint on a step (path or name; `breakpoint: true` in a plan works too), "
+        "list them (no STEP), or remove one or all (--clear). --when stops only where the "
+        "JMESPath EXPR is true: checked when each response arrives if it reads `response`, "
+        "else before each request. Applies to a running session at once.",
+        "%flow break items --when 'response.status_code != `200`'",
+    ),
+    "step": (
+        "step",
+        "Run the paused run to the next step that starts outside the paused one (step over).",
+        "%flow step",
+    ),
+    "next-page": (
+        "next-page",
+        "Run the paused run to the next page of the paused step (or of the step above it); "
+        "when there is none, to the next step.",
+        "%flow next-page",
+    ),
+    "next-item": (
+        "next-item",
+        "Run the paused run to the next fanout item (from a parent step: its first item); "
+        "when there is none, to the next step.",
+        "%flow next-item",
+    ),
+    "continue": (
+        "continue",
+        "Run the paused run to the next breakpoint, or to its end.",
+        "%flow continue",
+    ),
+    "stop": (
+        "stop",
+        "End the debug run now as `stopped`; what ran so far is captured.",
+        "%flow stop",
+    ),
+    "where": (
+        "where",
+        "Where the debug run is paused (step path, item, page, attempt, why) and its scope "
+        "(config with secrets masked, context, item, response, prev, parent, steps).",
+        "%flow where",
+    ),
+    "set": (
+        "set PATH=VALUE ... [--unset PATH]",
+        "Change the paused scope. context, config and steps are the run's: later requests "
+        "see the change. item, parent, prev and response are the paused step's own copy. "
+        "VALUE is JSON when it parses, else text; $name takes a Python variable.",
+        "%flow set context.next_offset=6",
+    ),
+    "eval": (
+        "eval EXPR",
+        "Evaluate a JMESPath expression against the paused scope (without a pause: against "
+        "the flow's config, context and steps) and return the value, masked.",
+        "%flow eval 'response.body.items[0]'",
+    ),
+    "edit": (
+        "edit STEP",
+        "Put a root step's definition into a new cell below as `%%flow edit STEP` + YAML; "
+        "running that cell replaces the step without running it (in a plan file's debug "
+        "session: the session's copy of the plan).",
+        "%flow edit items",
+    ),
+    "rerun": (
+        "rerun STEP [--out VAR] [--quiet]",
+        "Run one root step again, alone, against the steps and context it started with in "
+        "the last debug session (else in the flow): the steps above it are not called again. "
+        "A new run of mode debug.",
+        "%flow rerun one",
     ),
     "help": ("help [COMMAND]", "This help, or one command's.", "%flow help export"),
 }
@@ -124,7 +209,8 @@ def line_help() -> str:
 SETTINGS = """\
 Settings (%config FlowMagic lists them; e.g. %config FlowMagic.db = "run.duckdb"):
 db, capture, progress, keep_records, raise_on_failure, body_max_items,
-body_max_string, body_budget, body_open_depth, plan_key, interrupt_grace_seconds.
+body_max_string, body_budget, body_open_depth, plan_key, debug_panel,
+interrupt_grace_seconds.
 """
 
 

@@ -15,11 +15,16 @@ responsive:
   ``loop.call_soon_threadsafe(task.cancel)``, and the cell waits until the
   engine has finished cleanly: in-flight requests cancelled, the run marked
   ``interrupted``, the capture flushed. Only then does the interrupt surface.
+
+A debug run is started with :meth:`KernelLoop.submit` and outlives the cell:
+while it is paused its task awaits a future on the worker loop, the kernel
+is idle, and later cells (or widget clicks) resume it and :meth:`wait` again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -125,6 +130,36 @@ class KernelLoop:
                 done.wait(TICK_SECONDS)
             except KeyboardInterrupt:  # a second interrupt: keep waiting for a clean stop
                 loop.call_soon_threadsafe(cancel)
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start ``coroutine`` on the worker loop and return at once (a debug run).
+
+        The caller waits with :meth:`wait`; ``future.cancel()`` cancels the task
+        on its loop.
+        """
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def call(self, function: Callable[..., T], *args: Any, timeout: float = 30.0) -> T:
+        """Run ``function(*args)`` on the worker loop's thread and return its result.
+
+        For touching state that lives on the loop (a paused run's debugger)
+        from the kernel's thread; exceptions are re-raised here.
+        """
+
+        async def call() -> T:
+            return function(*args)
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout)
+
+    @staticmethod
+    def wait(done: threading.Event, *, tick: Callable[[], None] | None = None) -> None:
+        """Wait for ``done`` in short slices, calling ``tick`` between them.
+
+        ``KeyboardInterrupt`` (Kernel → Interrupt) reaches the caller within one slice.
+        """
+        while not done.wait(TICK_SECONDS):
+            if tick is not None:
+                tick()
 
     def stop(self) -> None:
         """Stop the worker loop (on extension unload)."""

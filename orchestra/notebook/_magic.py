@@ -6,7 +6,8 @@ One ``Magics`` class that is also ``Configurable`` (as jupysql's
 the ``flow`` entry point and what every command shares (running a plan on
 the kernel loop, showing its result); cells are handled in
 :mod:`orchestra.notebook._cells`, line commands in
-:mod:`orchestra.notebook._commands`.
+:mod:`orchestra.notebook._commands`, the debugger's commands in
+:mod:`orchestra.notebook._debug_commands`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, observe
 from traitlets.config import Configurable
 
 from orchestra._run import default_db
+from orchestra.debug import Breakpoint
 from orchestra.errors import ConfigError, OrchestraError, PlanError
 from orchestra.notebook._cells import CellCommands, last_response
 from orchestra.notebook._commands import LineCommands
+from orchestra.notebook._debug_commands import DebugCommands
+from orchestra.notebook._debug_session import DebugSession
 from orchestra.notebook._display import FlowRun
 from orchestra.notebook._errors import FlowError, FlowInterrupted, FlowRunFailed
 from orchestra.notebook._execute import Execution, execute
@@ -35,7 +39,7 @@ from orchestra.plan import CompiledPlan
 
 
 @magics_class
-class FlowMagic(CellCommands, LineCommands, Magics, Configurable):
+class FlowMagic(CellCommands, LineCommands, DebugCommands, Magics, Configurable):
     """Build, run and inspect Orchestra flows from a notebook (``%flow?`` for help)."""
 
     db = Unicode(
@@ -66,6 +70,9 @@ class FlowMagic(CellCommands, LineCommands, Magics, Configurable):
     plan_key = Unicode("notebook", help="Plan key of a flow whose cells set no key.").tag(
         config=True
     )
+    debug_panel = Bool(
+        True, help="%flow debug shows a panel of buttons (ipywidgets) next to the commands."
+    ).tag(config=True)
     interrupt_grace_seconds = Float(
         10.0, help="After an interrupt, how long to wait for the run to stop cleanly."
     ).tag(config=True)
@@ -74,6 +81,8 @@ class FlowMagic(CellCommands, LineCommands, Magics, Configurable):
         super().__init__(shell=shell, **kwargs)
         self.current = NotebookFlow(self.plan_key)
         self.loop = KernelLoop()
+        self.debug_session: DebugSession | None = None
+        self.breakpoints: dict[str, Breakpoint] = {}  # step path or name -> breakpoint
 
     @observe("plan_key")
     def _plan_key_changed(self, change: dict[str, Any]) -> None:
@@ -131,7 +140,9 @@ class FlowMagic(CellCommands, LineCommands, Magics, Configurable):
         context: dict[str, Any] | None = None,
         config: dict[str, Any] | None = None,
         replay: str | None = None,
+        **options: Any,
     ) -> tuple[Execution, FlowRun]:
+        """Run a plan on the kernel loop and build its view (``options``: ``mode``, ``hooks``)."""
         try:
             execution = execute(
                 plan,
@@ -144,11 +155,18 @@ class FlowMagic(CellCommands, LineCommands, Magics, Configurable):
                 replay=replay,
                 keep_records=self.keep_records,
                 progress=self.progress,
+                **options,
             )
         except (ConfigError, PlanError) as error:
             raise FlowError(str(error)) from None
         except OrchestraError as error:
             raise FlowError(f"{type(error).__name__}: {error}") from None
+        return execution, self.present(execution, plan, title=title, sources=sources)
+
+    def present(
+        self, execution: Execution, plan: CompiledPlan, *, title: str, sources: dict[str, str]
+    ) -> FlowRun:
+        """The rich view of a finished run (masked with the run's masker)."""
         result = execution.result
         view = FlowRun(
             title=title,
@@ -168,7 +186,7 @@ class FlowMagic(CellCommands, LineCommands, Magics, Configurable):
         )
         if not view.ok and view.snapshot.error_step and result.db:
             view.failed_response = last_response(result.db, view.run_id, view.snapshot.error_step)
-        return execution, view
+        return view
 
     def finish(self, view: FlowRun, *, out: str | None, quiet: bool) -> FlowRun | None:
         """Bind, then return the view (shown as the cell's result) or show it and raise."""

@@ -144,6 +144,45 @@ class KernelSession:
         cell.seconds = time.monotonic() - started
         return cell
 
+    def comm_msg(self, comm_id: str, data: dict[str, Any], *, timeout: float = 60) -> Cell:
+        """Send a comm message as a front end does and wait until the kernel has handled it.
+
+        Comm messages get no reply; the kernel reports busy → idle on iopub with
+        the message as parent, and whatever the handler printed in between.
+        """
+        client = self.client
+        started = time.monotonic()
+        message = client.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
+        client.shell_channel.send(message)
+        msg_id = message["header"]["msg_id"]
+        cell = Cell(status="pending")
+        while True:
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"comm message to {comm_id} not handled in {timeout}s")
+            try:
+                event = client.get_iopub_msg(timeout=0.05)
+            except queue.Empty:
+                continue
+            if event["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = event["msg_type"], event["content"]
+            if kind == "status" and content["execution_state"] == "idle":
+                break
+            if kind == "stream":
+                cell.outputs.append({"type": "stream", "text": content["text"]})
+            elif kind == "error":
+                cell.ename, cell.evalue = content["ename"], content["evalue"]
+        cell.status = "ok" if cell.ename is None else "error"
+        cell.seconds = time.monotonic() - started
+        return cell
+
+    def click(self, model_id: str, *, timeout: float = 60) -> Cell:
+        """Click an ipywidgets 8 ``Button`` exactly as JupyterLab does: a custom comm message
+        ``{"event": "click"}`` to the button's model (``Button._handle_button_msg``)."""
+        return self.comm_msg(
+            model_id, {"method": "custom", "content": {"event": "click"}}, timeout=timeout
+        )
+
     def shutdown(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=False)
@@ -176,4 +215,5 @@ sub_steps:
 def value(kernel: KernelSession, expression: str) -> str:
     """``repr`` of a Python expression evaluated in the kernel."""
     cell = kernel.run(f"print(repr({expression}))").check()
-    return cell.texts()[-1].strip()
+    # one print can arrive as several stream messages ("'x'" then "\n") when the kernel is busy
+    return "".join(o["text"] for o in cell.outputs if o["type"] == "stream").strip()

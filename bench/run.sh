@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# One command for the benchmarks: a bench virtualenv (the package, editable, plus
+# bench/requirements.txt: dlt[duckdb], pyinstrument, uvloop — never the package's own
+# dependencies), then every benchmark. Arguments go to bench/run_all.py:
+#   bash bench/run.sh              full run, results in bench/results/
+#   bash bench/run.sh --smoke      a few seconds per benchmark, no verdicts
+#   bash bench/run.sh --only fanout --runs 7
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${ORCHESTRA_BENCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/orchestra-bench-venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e . -r bench/requirements.txt
+exec "$VENV/bin/python" bench/run_all.py "$@"

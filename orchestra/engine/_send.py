@@ -1,0 +1,266 @@
+"""The engine's HTTP edge: turn a rendered request into bytes on the wire, and back.
+
+Two senders share one contract — ``prepare`` a request (method, final URL,
+the headers as they are sent, body, host and port), then ``send`` it and get a
+:class:`~orchestra.engine._transport.RawResponse` with the body read (raising
+:class:`~orchestra.engine._transport.BodyTooLarge` past the size limit):
+
+* :class:`DirectSender` — for a :class:`~orchestra.engine._transport.DirectTransport`
+  (the default aiohttp transport): no ``httpx.Request``/``Response`` on the hot
+  path. Requests are prepared exactly as ``httpx.AsyncClient.build_request``
+  would (same URL normalisation, query encoding and default headers — checked
+  by tests against httpx itself); anything unusual (a body, a form, a URL that
+  httpx would rewrite) is prepared by httpx and then sent directly.
+* :class:`HttpxSender` — for any other ``httpx`` transport (``MockTransport``,
+  the capture replayer): ``httpx.AsyncClient.send`` as it always was.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from orchestra.engine._transport import (
+    ACCEPT_ENCODING,
+    BodyTooLarge,
+    DirectTransport,
+    RawResponse,
+)
+
+
+class Prepared:
+    """A request ready to send; ``headers`` is what events and the capture show."""
+
+    __slots__ = ("body", "headers", "host", "method", "port", "request", "send_headers", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        host: str,
+        port: int | None,
+        *,
+        send_headers: dict[str, str] | None = None,
+        request: httpx.Request | None = None,
+    ):
+        self.method = method
+        self.url = url
+        self.headers = headers  # lower-cased names, as dict(httpx.Request.headers)
+        self.body = body
+        self.host = host
+        self.port = port
+        self.send_headers = send_headers
+        self.request = request
+
+
+class HttpxSender:
+    """Sends through ``httpx.AsyncClient`` (any httpx transport)."""
+
+    direct = False
+
+    def __init__(self, client: httpx.AsyncClient):
+        self.client = client
+
+    def prepare(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        params: dict[str, Any] | None,
+        content: bytes | None,
+        data: dict[str, Any] | None,
+    ) -> Prepared:
+        request = self.client.build_request(
+            method, url, params=params or None, headers=headers, content=content, data=data
+        )
+        return Prepared(
+            request.method,
+            str(request.url),
+            dict(request.headers),
+            request.content or None,
+            request.url.host,
+            request.url.port,
+            request=request,
+        )
+
+    async def send(self, prepared: Prepared, max_bytes: int) -> RawResponse:
+        assert prepared.request is not None
+        response = await self.client.send(prepared.request, stream=True)
+        try:
+            length = response.headers.get("content-length")
+            if length is not None and length.isdigit():
+                if int(length) > max_bytes:
+                    raise BodyTooLarge(int(length), max_bytes)
+                raw = await response.aread()
+            else:
+                chunks: list[bytes] = []
+                total = 0
+                async for chunk in response.aiter_bytes():
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise BodyTooLarge(None, max_bytes)
+                    chunks.append(chunk)
+                raw = b"".join(chunks)
+        finally:
+            await response.aclose()
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        return RawResponse(response.status_code, headers, raw, str(response.url))
+
+
+# A URL httpx leaves exactly as it is: lower-case host, a path, only characters
+# httpx does not re-encode, valid percent escapes, no dot segments, no fragment.
+_SIMPLE_URL = re.compile(
+    r"(https?)://([a-z0-9][a-z0-9.\-]*)(?::([0-9]{1,5}))?"
+    r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*)(\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*)?"
+)
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+
+
+def _canonical(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+class DirectSender:
+    """Calls a :class:`DirectTransport`'s ``fetch`` without httpx's client machinery."""
+
+    direct = True
+
+    def __init__(self, client: httpx.AsyncClient, transport: DirectTransport):
+        self.client = client
+        self.transport = transport
+        if client.headers.get("accept-encoding") != ACCEPT_ENCODING:
+            # advertise what the transport decompresses, not what httpx would
+            client.headers["Accept-Encoding"] = ACCEPT_ENCODING
+        self._defaults = {_canonical(k): v for k, v in client.headers.items()}
+        self._report_defaults = {k.lower(): v for k, v in client.headers.items()}
+        self._canonical_names = {k.lower(): k for k in self._defaults}
+        self._hosts: dict[str, tuple[str, str, int | None] | None] = {}
+
+    def _authority(self, url: str) -> tuple[str, str, int | None, str] | None:
+        """(netloc, host, port, url) when httpx would keep ``url`` byte for byte."""
+        match = _SIMPLE_URL.fullmatch(url)
+        if match is None:
+            return None
+        scheme, host, port_text, path, _ = match.groups()
+        if "/." in path or ("%" in url and _BAD_ESCAPE.search(url)):
+            return None
+        port = None
+        if port_text is not None:
+            port = int(port_text)
+            if port == _DEFAULT_PORTS[scheme] or port > 65535 or port_text[0] == "0":
+                return None  # httpx drops a default port and normalises the number
+        netloc = host if port_text is None else f"{host}:{port_text}"
+        return netloc, host, port, url
+
+    def prepare(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        params: dict[str, Any] | None,
+        content: bytes | None,
+        data: dict[str, Any] | None,
+    ) -> Prepared:
+        fast = (
+            content is None
+            and data is None
+            and method in _BODYLESS
+            and (not params or ("?" not in url and "#" not in url))
+        )
+        found = self._authority(url) if fast else None
+        if found is None or (params and any(isinstance(v, list) for v in params.values())):
+            return self._prepare_with_httpx(method, url, headers, params, content, data)
+        netloc, host, port, url = found
+        if params:
+            url = f"{url}?{urlencode(params)}"
+        report = {"host": netloc, **self._report_defaults}
+        send = dict(self._defaults)
+        for name, value in headers.items():
+            lower = name.lower()
+            if lower in report:
+                del report[lower]
+                send.pop(self._canonical_names.get(lower, name), None)
+            report[lower] = value
+            send[name] = value
+        return Prepared(method, url, report, None, host, port, send_headers=send)
+
+    def _prepare_with_httpx(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        params: dict[str, Any] | None,
+        content: bytes | None,
+        data: dict[str, Any] | None,
+    ) -> Prepared:
+        request = self.client.build_request(
+            method, url, params=params or None, headers=headers, content=content, data=data
+        )
+        if request.url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(
+                f"Request URL has an unsupported protocol '{request.url.scheme}://'."
+            )
+        set_by_step = {k.lower() for k in headers}
+        send = {
+            key.decode("latin-1"): value.decode("latin-1")
+            for key, value in request.headers.raw
+            if key.lower() != b"host" or "host" in set_by_step  # aiohttp sets Host per hop
+        }
+        return Prepared(
+            request.method,
+            str(request.url),
+            dict(request.headers),
+            request.content or None,
+            request.url.host,
+            request.url.port,
+            send_headers=send,
+        )
+
+    async def send(self, prepared: Prepared, max_bytes: int) -> RawResponse:
+        response = await self.transport.fetch(
+            prepared.method,
+            prepared.url,
+            prepared.send_headers,  # type: ignore[arg-type]
+            prepared.body,
+            max_bytes=max_bytes,
+        )
+        if _HTTPX_LOGGER.isEnabledFor(logging.INFO):  # the line httpx's client would log
+            _HTTPX_LOGGER.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                prepared.method,
+                prepared.url,
+                "HTTP/1.1",
+                response.status_code,
+                _reason(response.status_code),
+            )
+        return response
+
+
+_HTTPX_LOGGER = logging.getLogger("httpx")
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+Sender = HttpxSender | DirectSender
+
+
+def sender_for(client: httpx.AsyncClient) -> Sender:
+    """The sender for a run's client: direct when its transport allows it."""
+    transport = getattr(client, "_transport", None)
+    if isinstance(transport, DirectTransport):
+        return DirectSender(client, transport)
+    return HttpxSender(client)
