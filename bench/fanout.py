@@ -18,6 +18,7 @@ saves a pyinstrument profile of one Orchestra run next to the results.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import _harness as h
@@ -49,12 +50,15 @@ def main(argv: list[str] | None = None) -> int:
         contenders = [
             h.Contender("orchestra", orchestra_run, n + 1),
             h.Contender("aiohttp", lambda: s.run_async(w.aiohttp_fanout(srv.url, n, c)), n + 1),
-            h.Contender(
-                "httpx+aiohttp",
-                lambda: s.run_async(w.httpx_fanout(srv.url, n, c, transport="aiohttp")),
-                n + 1,
-            ),
         ]
+        if importlib.util.find_spec("httpx_aiohttp") is not None:  # a reference, if installed
+            contenders.append(
+                h.Contender(
+                    "httpx+aiohttp",
+                    lambda: s.run_async(w.httpx_fanout(srv.url, n, c, transport="aiohttp")),
+                    n + 1,
+                )
+            )
         if not args.skip_httpx:
             contenders.append(
                 h.Contender("httpx", lambda: s.run_async(w.httpx_fanout(srv.url, n, c)), n + 1)
@@ -96,9 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         ratios["orchestra_vs_httpx"] = vs_httpx["median"]
-    ratios["orchestra_vs_httpx_aiohttp"] = h.paired_ratio(results, "orchestra", "httpx+aiohttp")[
-        "median"
-    ]
+    if "httpx+aiohttp" in results:
+        ratios["orchestra_vs_httpx_aiohttp"] = h.paired_ratio(
+            results, "orchestra", "httpx+aiohttp"
+        )["median"]
     h.print_targets(targets)
     print("noise:", noise_report)
     h.write_results(
