@@ -28,7 +28,7 @@ from jmespath.visitor import Options, TreeInterpreter, _is_actual_number, _is_co
 
 from orchestra.errors import TemplateError
 from orchestra.expressions import Expression, Template, ValueTemplate
-from orchestra.expressions._template import _past_host, _stringify
+from orchestra.expressions._template import _past_host, _stringify, render_tree
 
 Evaluator = Callable[[Any], Any]
 
@@ -233,19 +233,7 @@ def _convert(node: Any, evaluate: Callable[[Expression], Evaluator]) -> Any:
 
 
 def _render(node: Any, scope: Mapping[str, Any]) -> Any:
-    if isinstance(node, FastTemplate):
-        return node.render(scope)
-    if isinstance(node, dict):
-        out = {}
-        for key, child in node.items():
-            value = _render(child, scope)
-            if value is None and isinstance(child, FastTemplate) and child.whole is not None:
-                continue  # a whole-expression null leaves the field out
-            out[key] = value
-        return out
-    if isinstance(node, list):
-        return [_render(child, scope) for child in node]
-    return node
+    return render_tree(node, scope, FastTemplate)
 
 
 class FastStep:

@@ -177,7 +177,7 @@ class ValueTemplate:
     def render(self, scope: Mapping[str, Any]) -> Any:
         if self.is_static:
             return self.compiled
-        return _render_value(self.compiled, scope)
+        return render_tree(self.compiled, scope)
 
     def templates(self) -> list[Template]:
         """Every template inside the value (each knows its plan path)."""
@@ -198,19 +198,24 @@ def _collect_templates(node: Any, found: list[Template]) -> None:
             _collect_templates(child, found)
 
 
-def _render_value(node: Any, scope: Mapping[str, Any]) -> Any:
-    if isinstance(node, Template):
+def render_tree(node: Any, scope: Mapping[str, Any], leaf: type = Template) -> Any:
+    """Render a tree of dicts/lists whose ``leaf`` nodes have ``render`` and ``whole``.
+
+    A mapping leaves out keys whose whole value is one expression yielding null.
+    Shared by :class:`ValueTemplate` and the engine's compiled fast path.
+    """
+    if isinstance(node, leaf):
         return node.render(scope)
     if isinstance(node, dict):
         out = {}
         for key, child in node.items():
-            value = _render_value(child, scope)
-            if value is None and isinstance(child, Template) and child.whole is not None:
+            value = render_tree(child, scope, leaf)
+            if value is None and isinstance(child, leaf) and child.whole is not None:
                 continue  # a whole-expression null leaves the field out
             out[key] = value
         return out
     if isinstance(node, list):
-        return [_render_value(child, scope) for child in node]
+        return [render_tree(child, scope, leaf) for child in node]
     return node
 
 
