@@ -288,8 +288,11 @@ async def exchange(
         except RunError as error:
             body, decode_error = None, error
         result = Exchange(exchange_id, attempt, status, headers, body, url, elapsed)
-        if step.kind == "auth" and decode_error is None:
-            run.auth.observe_auth_response(run, step, result)  # mask tokens before the event
+        if decode_error is None:  # mask secrets of the answer before any event carries it
+            if step.kind == "auth":
+                run.auth.observe_auth_response(run, step, result)
+            elif step.secrets or (type(body) is dict and not body.keys().isdisjoint(TOKEN_FIELDS)):
+                register_response_secrets(run, step, scope, result)
         bus.emit(
             ResponseReceived(
                 run_id=run.run_id,
@@ -360,6 +363,36 @@ async def exchange(
         if status >= 400:
             raise HTTPStatusError(message, status_code=status, fix=fix)
         raise RequestError(message, fix=fix)
+
+
+# OAuth 2.0 / OpenID Connect token fields (RFC 6749 §5.1): secret wherever they appear at
+# the top of a JSON answer, so a plan that fetches a token with a plain step is masked too.
+TOKEN_FIELDS = frozenset({"access_token", "refresh_token", "id_token"})
+
+
+def register_response_secrets(
+    run: RunContext, step: CompiledStep, scope: dict[str, Any], result: Exchange
+) -> None:
+    """Register the answer's token fields and the step's ``secrets`` values with the masker."""
+    body = result.body
+    if type(body) is dict and not body.keys().isdisjoint(TOKEN_FIELDS):
+        for name in TOKEN_FIELDS:
+            value = body.get(name)
+            if isinstance(value, str):
+                run.masker.add(value)
+    evaluators = run.fast(step).secrets
+    if evaluators:
+        full = {**scope, "response": result.scope()}
+        for evaluate in evaluators:
+            _add_secret_values(run, evaluate(full))
+
+
+def _add_secret_values(run: RunContext, value: Any) -> None:
+    if isinstance(value, list):
+        for each in value:
+            _add_secret_values(run, each)
+    elif isinstance(value, str | int | float) and not isinstance(value, bool):
+        run.masker.add(value)
 
 
 def _transport_failure(error: BaseException, timeout: float) -> str:

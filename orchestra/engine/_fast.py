@@ -241,7 +241,7 @@ class FastStep:
 
     __slots__ = (
         "abort_when", "body", "break_when", "context_updates", "expect_that", "extract", "form",
-        "headers", "iterate_over", "params", "retry_when", "url", "while_",
+        "headers", "iterate_over", "params", "retry_when", "secrets", "url", "while_",
     )  # fmt: skip
 
     def __init__(self, step: Any):
@@ -269,3 +269,4 @@ class FastStep:
         self.extract = {key: evaluate(expr) for key, expr in step.extract.items()}
         self.context_updates = {key: evaluate(e) for key, e in step.context_updates.items()}
         self.expect_that = [(expr, evaluate(expr)) for expr in step.expect_that]
+        self.secrets = [evaluate(expr) for expr in step.secrets]

@@ -43,6 +43,7 @@ class CompiledStep:
     context_updates: dict[str, Expression]
     extract: dict[str, Expression]
     expect_that: list[Expression]
+    secrets: list[Expression] = field(default_factory=list)  # values registered as secret
     iterate_over: Expression | None = None
     concurrency: int = 1
     emit_mode: str = "record"

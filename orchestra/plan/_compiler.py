@@ -172,6 +172,7 @@ class _Compiler:
             self.condition(text, p(f"expect.that[{i}]"))
             for i, text in enumerate(model.expect.that if model.expect else [])
         ]
+        secrets = [self.condition(text, p(f"secrets[{i}]")) for i, text in enumerate(model.secrets)]
         compiled = CompiledStep(
             model=model,
             name=name,
@@ -190,6 +191,7 @@ class _Compiler:
             context_updates=updates,  # type: ignore[arg-type]
             extract=extract,  # type: ignore[arg-type]
             expect_that=expect_that,  # type: ignore[arg-type]
+            secrets=[e for e in secrets if e is not None],
             kind=kind,
         )
         compiled.expressions = _template_expressions([url]) + _value_expressions(
@@ -200,6 +202,7 @@ class _Compiler:
             *((p(f"context_updates.{k}"), e) for k, e in updates.items()),
             *((p(f"extract.{k}"), e) for k, e in extract.items()),
             *((p(f"expect.that[{i}]"), e) for i, e in enumerate(expect_that)),
+            *((p(f"secrets[{i}]"), e) for i, e in enumerate(secrets)),
         ]
         compiled.expressions += [(where, e) for where, e in named if e is not None]
         if isinstance(model, SubStep):

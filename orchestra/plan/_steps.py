@@ -42,6 +42,14 @@ class RequestSpec(_Model):
     ignore_on: list[int] = Field(default_factory=list)
     retry: Retry = Field(default_factory=Retry)
     expect: Expect | None = None
+    secrets: list[str] = Field(
+        default_factory=list,
+        description=(
+            "JMESPath over the response whose values are secret (e.g. response.body.session_key): "
+            "registered before the response is captured, so no output shows them. Top-level "
+            "access_token, refresh_token and id_token fields of a JSON answer are always secret."
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -224,13 +224,6 @@ def test_the_byte_search_sees_values_that_are_not_secret(
     assert stored.count(API_KEY.encode()) >= 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine gap: a token a plain plan step obtains (steps.token.body.access_token) "
-    "is not registered as a secret, so its response body and records store it; only "
-    "auth: oauth2_client_credentials / oauth2_refresh_token / flow tokens are masked. "
-    "Remove this mark when the engine masks it.",
-)
 def test_a_token_fetched_by_a_plain_step_is_masked_too(canary_api: DemoAPI, tmp_path: Path) -> None:
     canary_api.reset()
     db = tmp_path / "plain-step.duckdb"
@@ -264,6 +257,61 @@ def test_a_token_fetched_by_a_plain_step_is_masked_too(canary_api: DemoAPI, tmp_
     assert CLIENT_SECRET.encode() not in stored
     for token in _issued_tokens(canary_api):
         assert token.encode() not in stored
+
+
+def _login_plan(url: str, secrets: list[str] | None) -> dict[str, Any]:
+    login: dict[str, Any] = {
+        "name": "login",
+        "method": "POST",
+        "url": "{config.base_url}/auth/login",
+        "body": {"username": "demo", "password": "demo-password"},
+    }
+    if secrets is not None:
+        login["secrets"] = secrets
+    return {
+        "key": "canary-session",
+        "config": {"base_url": url},
+        "steps": [
+            login,
+            {
+                "name": "items",
+                "url": "{config.base_url}/protected/items",
+                "headers": {"Authorization": "Bearer {steps.login.body.data.session.token}"},
+                "expect": {"status": [200]},
+            },
+        ],
+    }
+
+
+def test_a_step_names_the_secrets_of_its_answer(canary_api: DemoAPI, tmp_path: Path) -> None:
+    """A custom login's session token, named by ``secrets:``, is stored nowhere."""
+    canary_api.reset()
+    db = tmp_path / "session.duckdb"
+
+    result = _run(tmp_path, _login_plan(canary_api.url, ["response.body.data.session.token"]), db)
+
+    assert result.exit_code == 0, result.output
+    tokens = _issued_tokens(canary_api)
+    assert tokens, "the API issued no token: nothing was searched"
+    stored = _file_bytes(db)
+    for token in tokens:
+        assert token.encode() not in stored
+        assert token not in result.output
+    assert b'"token":"***"' in stored
+
+
+def test_without_secrets_a_custom_session_token_is_stored(
+    canary_api: DemoAPI, tmp_path: Path
+) -> None:
+    """Control: the same plan without ``secrets:`` stores the token (the search sees it)."""
+    canary_api.reset()
+    db = tmp_path / "no-secrets.duckdb"
+
+    result = _run(tmp_path, _login_plan(canary_api.url, None), db)
+
+    assert result.exit_code == 0, result.output
+    stored = _file_bytes(db)
+    assert any(token.encode() in stored for token in _issued_tokens(canary_api))
 
 
 def test_httpx_request_logs_hold_no_secret(

@@ -73,6 +73,12 @@ CASES = [
         id="misspelt-auth",
     ),
     pytest.param(
+        {"key": "p", "steps": [{**GOOD_STEP, "secrets": ["response.body.token ||"]}]},
+        ExpressionSyntaxError,
+        ["steps[0].secrets[0]", "^"],
+        id="secrets-syntax",
+    ),
+    pytest.param(
         {"key": "p", "steps": [{"name": "s", "url": "{config.base_url ||}/x"}]},
         ExpressionSyntaxError,
         ["steps[0].url", "ends too early", "^"],
