@@ -360,6 +360,7 @@ def _versions() -> dict[str, str]:
         "httpx",
         "httpx-aiohttp",
         "aiohttp",
+        "pyreqwest",
         "duckdb",
         "pyarrow",
         "orjson",

@@ -12,7 +12,7 @@ import asyncio
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -115,31 +115,45 @@ async def orchestra_run(
 # -- raw clients: fanout ------------------------------------------------------------------------
 
 
+Get = Callable[[str], Awaitable[tuple[int, Any]]]  # url -> (status, parsed JSON body)
+
+
+async def _fan_out(get: Get, url: str, n: int, concurrency: int) -> int:
+    """The list request, then ``concurrency`` workers pulling the detail GETs from one iterator."""
+    status, listing = await get(f"{url}/ids?n={n}")
+    if status != 200:
+        raise RuntimeError(f"the list request answered {status}")
+    work = iter(listing["items"])
+    done = 0
+
+    async def worker() -> None:
+        nonlocal done
+        for item in work:
+            status, body = await get(f"{url}/items/{item['id']}")
+            if status != 200 or body["id"] != item["id"]:
+                raise RuntimeError(f"bad answer for {item}")
+            done += 1
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(concurrency):
+            group.create_task(worker())
+    assert done == n
+    return n + 1
+
+
 async def aiohttp_fanout(url: str, n: int, concurrency: int) -> tuple[float, dict[str, Any]]:
     import aiohttp
 
     started = time.perf_counter()
-    done = 0
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        async with session.get(f"{url}/ids", params={"n": str(n)}) as response:
-            items = orjson.loads(await response.read())["items"]
-        work = iter(items)
 
-        async def worker() -> None:
-            nonlocal done
-            for item in work:
-                async with session.get(f"{url}/items/{item['id']}") as response:
-                    body = orjson.loads(await response.read())
-                    if response.status != 200 or body["id"] != item["id"]:
-                        raise RuntimeError(f"bad answer for {item}")
-                    done += 1
+        async def get(target: str) -> tuple[int, Any]:
+            async with session.get(target) as response:
+                return response.status, orjson.loads(await response.read())
 
-        async with asyncio.TaskGroup() as group:
-            for _ in range(concurrency):
-                group.create_task(worker())
-    assert done == n
-    return time.perf_counter() - started, {"requests": n + 1}
+        requests = await _fan_out(get, url, n, concurrency)
+    return time.perf_counter() - started, {"requests": requests}
 
 
 async def httpx_fanout(
@@ -155,45 +169,74 @@ async def httpx_fanout(
         client = httpx.AsyncClient(transport=AiohttpTransport(limits=limits))
     else:
         client = httpx.AsyncClient(limits=limits)
-    done = 0
     async with client:
-        response = await client.get(f"{url}/ids", params={"n": n})
-        items = orjson.loads(response.content)["items"]
-        work = iter(items)
 
-        async def worker() -> None:
-            nonlocal done
-            for item in work:
-                response = await client.get(f"{url}/items/{item['id']}")
-                body = orjson.loads(response.content)
-                if response.status_code != 200 or body["id"] != item["id"]:
-                    raise RuntimeError(f"bad answer for {item}")
-                done += 1
+        async def get(target: str) -> tuple[int, Any]:
+            response = await client.get(target)
+            return response.status_code, orjson.loads(response.content)
 
-        async with asyncio.TaskGroup() as group:
-            for _ in range(concurrency):
-                group.create_task(worker())
-    assert done == n
-    return time.perf_counter() - started, {"requests": n + 1}
+        requests = await _fan_out(get, url, n, concurrency)
+    return time.perf_counter() - started, {"requests": requests}
+
+
+async def pyreqwest_fanout(url: str, n: int, concurrency: int) -> tuple[float, dict[str, Any]]:
+    """Raw ``pyreqwest`` (Rust reqwest bindings): the client under Orchestra's default transport."""
+    from pyreqwest.client import ClientBuilder
+
+    started = time.perf_counter()
+    async with ClientBuilder().max_connections(concurrency).build() as client:
+
+        async def get(target: str) -> tuple[int, Any]:
+            response = await client.get(target).build().send()
+            return response.status, orjson.loads(memoryview(await response.bytes()))
+
+        requests = await _fan_out(get, url, n, concurrency)
+    return time.perf_counter() - started, {"requests": requests}
 
 
 # -- raw clients: pagination ------------------------------------------------------------------
+
+
+async def _follow_pages(
+    get_json: Callable[[dict[str, str]], Awaitable[dict[str, Any]]], pages: int, per_page: int
+) -> tuple[int, int]:
+    """Follow ``next_page`` from page 1 with ``get_json(params)``; returns (pages, rows)."""
+    rows = 0
+    count = 0
+    page: int | None = 1
+    while page is not None:
+        params = {"page": str(page), "per_page": str(per_page), "total_pages": str(pages)}
+        body = await get_json(params)
+        rows += len(body["data"])
+        count += 1
+        page = body["next_page"]
+    assert count == pages, count
+    return count, rows
 
 
 async def aiohttp_pages(url: str, pages: int, per_page: int) -> tuple[float, dict[str, Any]]:
     import aiohttp
 
     started = time.perf_counter()
-    rows = 0
-    count = 0
     async with aiohttp.ClientSession() as session:
-        page: int | None = 1
-        while page is not None:
-            params = {"page": str(page), "per_page": str(per_page), "total_pages": str(pages)}
+
+        async def get_json(params: dict[str, str]) -> dict[str, Any]:
             async with session.get(f"{url}/pages", params=params) as response:
-                body = orjson.loads(await response.read())
-            rows += len(body["data"])
-            count += 1
-            page = body["next_page"]
-    assert count == pages, count
+                return orjson.loads(await response.read())
+
+        count, rows = await _follow_pages(get_json, pages, per_page)
+    return time.perf_counter() - started, {"requests": count, "rows": rows}
+
+
+async def pyreqwest_pages(url: str, pages: int, per_page: int) -> tuple[float, dict[str, Any]]:
+    from pyreqwest.client import ClientBuilder
+
+    started = time.perf_counter()
+    async with ClientBuilder().build() as client:
+
+        async def get_json(params: dict[str, str]) -> dict[str, Any]:
+            response = await client.get(f"{url}/pages").query(params).build().send()
+            return orjson.loads(memoryview(await response.bytes()))
+
+        count, rows = await _follow_pages(get_json, pages, per_page)
     return time.perf_counter() - started, {"requests": count, "rows": rows}

@@ -8,6 +8,8 @@ details) against the same server:
                            captured into a fresh DuckDB file
 * ``aiohttp``              raw aiohttp, 50 workers on one session
 * ``httpx``                raw ``httpx.AsyncClient`` with its own transport
+* ``pyreqwest``            raw ``pyreqwest``, the client under Orchestra's default transport
+                           (for reference: what the transport alone costs)
 * ``httpx+aiohttp``        raw httpx over the ``httpx-aiohttp`` transport (for reference)
 
 Targets (issue 6): orchestra >= 0.8x aiohttp, >= 8x httpx. ``--profile`` also
@@ -51,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
             h.Contender("orchestra", orchestra_run, n + 1),
             h.Contender("aiohttp", lambda: s.run_async(w.aiohttp_fanout(srv.url, n, c)), n + 1),
         ]
+        if importlib.util.find_spec("pyreqwest") is not None:  # the default transport's client
+            contenders.append(
+                h.Contender(
+                    "pyreqwest", lambda: s.run_async(w.pyreqwest_fanout(srv.url, n, c)), n + 1
+                )
+            )
         if importlib.util.find_spec("httpx_aiohttp") is not None:  # a reference, if installed
             contenders.append(
                 h.Contender(
@@ -100,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         ratios["orchestra_vs_httpx"] = vs_httpx["median"]
+    if "pyreqwest" in results:
+        ratios["orchestra_vs_pyreqwest"] = h.paired_ratio(results, "orchestra", "pyreqwest")[
+            "median"
+        ]
     if "httpx+aiohttp" in results:
         ratios["orchestra_vs_httpx_aiohttp"] = h.paired_ratio(
             results, "orchestra", "httpx+aiohttp"

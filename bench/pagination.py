@@ -7,6 +7,8 @@ Contenders, in alternation, fetching the same 500 pages one after another:
                            the last page; each page is a record; captured into DuckDB
 * ``orchestra (no capture)`` the same with ``db=None`` (for reference)
 * ``aiohttp``              raw aiohttp: one session, read, orjson-parse, follow ``next_page``
+* ``pyreqwest``            the same with raw ``pyreqwest`` (the client under Orchestra's
+                           default transport; for reference)
 
 Target (issue 6): orchestra (capture on) >= 0.8x raw aiohttp sequential.
 
@@ -15,6 +17,7 @@ Target (issue 6): orchestra (capture on) >= 0.8x raw aiohttp sequential.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import _harness as h
@@ -51,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
                 "aiohttp", lambda: s.run_async(w.aiohttp_pages(srv.url, pages, per_page)), pages
             ),
         ]
+        if importlib.util.find_spec("pyreqwest") is not None:  # the default transport's client
+            contenders.append(
+                h.Contender(
+                    "pyreqwest",
+                    lambda: s.run_async(w.pyreqwest_pages(srv.url, pages, per_page)),
+                    pages,
+                )
+            )
         print(f"pagination: {pages} sequential pages of {per_page} items, server {srv.url}")
         results = h.alternate(contenders, s, server=srv)
         noise_report = noise.report()
