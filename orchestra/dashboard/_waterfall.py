@@ -85,7 +85,9 @@ def lay_out(rows: WaterfallRows | None, step_order: list[str], mode: str) -> dic
         first = len(labels)
         step_lane[name] = first
         if mode == "worker":
-            local = worker_lanes(group["start_ms"].to_numpy(), group["end_ms"].to_numpy())
+            # lanes from the real busy interval, not the bar stretched to stay visible
+            busy_until = group["start_ms"] + group["elapsed_ms"].fillna(0).clip(lower=0)
+            local = worker_lanes(group["start_ms"].to_numpy(), busy_until.to_numpy())
             width = int(local.max()) + 1
             labels += [name if width == 1 else f"{name} #{i + 1}" for i in range(width)]
             lane[where] = first + local

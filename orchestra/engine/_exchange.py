@@ -141,7 +141,7 @@ async def _send_once(
     """One attempt under one total timeout (connect, send, wait, read the body)."""
     try:
         async with asyncio.timeout(timeout):
-            return await sender.send(request, limit)
+            return await sender.send(request, limit, timeout)
     except BodyTooLarge as error:
         if error.size is not None:
             message = (

@@ -90,7 +90,9 @@ class HttpxSender:
             request=request,
         )
 
-    async def send(self, prepared: Prepared, max_bytes: int) -> RawResponse:
+    async def send(
+        self, prepared: Prepared, max_bytes: int, timeout: float | None = None
+    ) -> RawResponse:
         assert prepared.request is not None
         response = await self.client.send(prepared.request, stream=True)
         try:
@@ -137,6 +139,9 @@ class DirectSender:
     def __init__(self, client: httpx.AsyncClient, transport: DirectTransport):
         self.client = client
         self.transport = transport
+        # a transport that enforces the engine's deadline itself (and so stops the request
+        # on the wire, not only the awaiting task) says so; others get no timeout argument
+        self._takes_timeout = bool(getattr(transport, "fetch_takes_timeout", False))
         if client.headers.get("accept-encoding") != ACCEPT_ENCODING:
             # advertise what the transport decompresses, not what httpx would
             client.headers["Accept-Encoding"] = ACCEPT_ENCODING
@@ -225,13 +230,17 @@ class DirectSender:
             send_headers=send,
         )
 
-    async def send(self, prepared: Prepared, max_bytes: int) -> RawResponse:
+    async def send(
+        self, prepared: Prepared, max_bytes: int, timeout: float | None = None
+    ) -> RawResponse:
+        extra = {"timeout": timeout} if self._takes_timeout else {}
         response = await self.transport.fetch(
             prepared.method,
             prepared.url,
             prepared.send_headers,  # type: ignore[arg-type]
             prepared.body,
             max_bytes=max_bytes,
+            **extra,
         )
         if _HTTPX_LOGGER.isEnabledFor(logging.INFO):  # the line httpx's client would log
             _HTTPX_LOGGER.info(

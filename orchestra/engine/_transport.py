@@ -27,6 +27,7 @@ checked on ``Content-Length`` and while reading.
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
 from dataclasses import dataclass
@@ -208,5 +209,22 @@ class AiohttpTransport(DirectTransport):
 
 
 def default_transport(max_connections: int) -> httpx.AsyncBaseTransport:
-    """The engine's default transport, sized for ``max_connections`` concurrent requests."""
+    """The engine's default transport, sized for ``max_connections`` concurrent requests.
+
+    ``ORCHESTRA_TRANSPORT`` picks it: ``aiohttp`` (the default) or ``reqwest``
+    (:class:`~orchestra.engine._reqwest.ReqwestTransport`, on pyreqwest — the
+    ``orchestra[reqwest]`` extra — imported only then).
+    """
+    choice = os.environ.get("ORCHESTRA_TRANSPORT", "").strip().lower() or "aiohttp"
+    if choice == "reqwest":
+        try:
+            from orchestra.engine._reqwest import reqwest_transport
+        except ModuleNotFoundError as error:
+            raise RuntimeError(
+                f"ORCHESTRA_TRANSPORT=reqwest needs pyreqwest ({error}): "
+                "pip install 'orchestra[reqwest]', or unset ORCHESTRA_TRANSPORT"
+            ) from None
+        return reqwest_transport(max_connections)
+    if choice != "aiohttp":
+        raise ValueError(f"ORCHESTRA_TRANSPORT must be 'aiohttp' or 'reqwest', not {choice!r}")
     return AiohttpTransport(max_connections)

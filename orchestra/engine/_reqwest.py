@@ -1,0 +1,599 @@
+"""A direct transport on pyreqwest (Rust's reqwest/hyper), a faster drop-in for aiohttp.
+
+Why: on the fan-out benchmark (localhost, concurrency 50) raw aiohttp costs
+~100 µs of CPU per request and pyreqwest's async client ~55-60 µs — HTTP
+parsing, pooling and TLS run in Rust on a Tokio thread instead of in the event
+loop. :class:`ReqwestTransport` is a :class:`~orchestra.engine._transport.DirectTransport`
+meant to behave exactly like :class:`~orchestra.engine._transport.AiohttpTransport`,
+so the engine, events and the capture cannot tell them apart. It is chosen
+with ``ORCHESTRA_TRANSPORT=reqwest`` (see ``default_transport``).
+
+What it matches, and how:
+
+* one client per run, created on the first ``fetch``; at most ``max_connections``
+  requests in flight (an asyncio semaphore, so a cancelled request gives its
+  slot back at once); idle keep-alive connections closed after
+  ``KEEPALIVE_EXPIRY_SECONDS``; no proxy from the environment;
+* an idempotent request that meets a closed or reset connection before its
+  answer is sent once more, as aiohttp does;
+* redirects followed *here*, with aiohttp's rules (303 → GET, POST → GET on
+  301/302, Authorization/Cookie dropped across origins, ``TooManyRedirects`` at
+  ``MAX_REDIRECTS``): reqwest does not tell the final URL, and this keeps the
+  rules identical;
+* cookies kept for the run in a cookie store (IP hosts included); an explicit
+  ``Cookie`` header is merged with the stored cookies, as aiohttp does;
+* bodies decompressed *here* with aiohttp's own decompressors, so exactly the
+  encodings in ``ACCEPT_ENCODING`` are decoded and the response keeps its
+  ``Content-Encoding``/``Content-Length`` headers (reqwest's decoders would
+  drop them); reqwest adds no Referer, no Content-Type for raw bytes;
+* request headers sent in the order given, after ``Host`` (as aiohttp; hyper
+  would put ``Host`` last); when none is given, ``Accept-Encoding`` is aiohttp's;
+* response headers lower-cased, repeated ones joined with ", "; the body
+  limit checked on Content-Length, else while streaming (never fully buffered);
+* TLS verified (``verify=False`` turns it off) with rustls; the certificates in
+  ``SSL_CERT_FILE`` (else ``SSL_CERT_DIR``), which httpx's context trusts, are
+  trusted too. pyreqwest cannot take an ``ssl.SSLContext``: for one,
+  :func:`reqwest_transport` returns an ``AiohttpTransport``;
+* pyreqwest's errors raised as the aiohttp errors the engine knows (refused →
+  ``ClientConnectorError``, a connection closed before the answer →
+  ``ServerDisconnectedError``, a broken body → ``ClientPayloadError`` …), the
+  original kept as ``__cause__`` (its text made one readable line).
+
+The engine cannot tell which transport it has; to compare them, run the suite
+with ``ORCHESTRA_TRANSPORT=reqwest``.
+
+What it does not match (details in the tests, ``tests/engine/test_reqwest_transport.py``):
+
+* cancelling a request (a timeout, an interrupt) returns at once, but pyreqwest
+  0.15 does not abort the request running on its Tokio thread: it goes on until
+  the server answers or closes, unless ``fetch`` got a ``timeout`` — then reqwest
+  stops it at the same deadline (the engine passes its per-request timeout);
+* response header values with non-ASCII bytes cannot be read through pyreqwest
+  (they are left out, with a warning); aiohttp decodes them as UTF-8;
+* hyper writes request header names in Title-Case (aiohttp sends them as given),
+  and the URL is re-serialised by the WHATWG parser (``'`` in a query goes out
+  as ``%27``); without a ``User-Agent`` (the engine always sends httpx's) the
+  request carries pyreqwest's, not aiohttp's;
+* the engine's text for a failed exchange names the pyreqwest cause
+  ("ConnectError: connection error: connection closed before message completed"
+  where aiohttp gives "ServerDisconnectedError: Server disconnected"); the
+  error classes, retries and "cannot connect: …" texts are the same;
+* a process that used it sleeps 10 ms at exit (``atexit``): without it pyreqwest
+  0.15 can abort the interpreter as it finalizes (see :func:`_pause_at_exit`);
+* TLS roots: Mozilla's (webpki-roots, the list certifi ships) *plus*
+  ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set — httpx's context trusts only the
+  file then, so a file meant to *narrow* trust does not narrow it here; and
+  rustls refuses a self-signed CA certificate used as a server's own certificate
+  even when trusted (``CaUsedAsEndEntity``), which OpenSSL accepts;
+* the TLS client is built per run on its first https request (~7 ms of CPU
+  for rustls's root store; aiohttp shares one SSL context per process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import functools
+import logging
+import os
+import re
+import socket
+import ssl
+import time
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from aiohttp import compression_utils
+from aiohttp.client_reqrep import ConnectionKey
+from aiohttp.http_exceptions import ContentEncodingError
+from multidict import CIMultiDict, CIMultiDictProxy
+from pyreqwest import exceptions as rq
+from pyreqwest.client import ClientBuilder
+from pyreqwest.cookie import CookieStore
+from yarl import URL
+
+from orchestra.engine._transport import (
+    ACCEPT_ENCODING,
+    KEEPALIVE_EXPIRY_SECONDS,
+    MAX_REDIRECTS,
+    AiohttpTransport,
+    BodyTooLarge,
+    DirectTransport,
+    RawResponse,
+)
+
+_log = logging.getLogger(__name__)
+
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
+_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))  # aiohttp's
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_DEFAULT_PORT_SUFFIX = {"http": ":80", "https": ":443"}
+_AUTHORITY = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://(?:[^@/?#]*@)?([^/?#]*)")
+_DROPPED_ACROSS_ORIGINS = frozenset(("authorization", "cookie", "proxy-authorization"))
+_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+_OS_ERROR = re.compile(r"\s*\(os error (\d+)\)\s*$")
+
+
+def reqwest_transport(
+    max_connections: int = 100,
+    *,
+    keepalive_expiry: float = KEEPALIVE_EXPIRY_SECONDS,
+    verify: ssl.SSLContext | bool = True,
+) -> DirectTransport:
+    """A :class:`ReqwestTransport`, or an ``AiohttpTransport`` for an ``ssl.SSLContext``
+    (which pyreqwest cannot take).
+    """
+    if isinstance(verify, ssl.SSLContext):
+        return AiohttpTransport(max_connections, keepalive_expiry=keepalive_expiry, verify=verify)
+    return ReqwestTransport(max_connections, keepalive_expiry=keepalive_expiry, verify=verify)
+
+
+class ReqwestTransport(DirectTransport):
+    """One pyreqwest client per run, called directly by the engine (see the module docstring)."""
+
+    fetch_takes_timeout = True  # fetch(..., timeout=seconds): the engine may pass its own
+
+    def __init__(
+        self,
+        max_connections: int = 100,
+        *,
+        keepalive_expiry: float = KEEPALIVE_EXPIRY_SECONDS,
+        verify: bool = True,
+    ):
+        if not isinstance(verify, bool):
+            raise TypeError(
+                "ReqwestTransport cannot use an ssl.SSLContext; "
+                "use reqwest_transport(…) (which falls back to AiohttpTransport) instead"
+            )
+        self.max_connections = max_connections
+        self.keepalive_expiry = keepalive_expiry
+        self.verify = verify
+        self._plain: Any = None  # the client for http:// URLs
+        self._tls: Any = None  # the client for every other URL, built when first needed
+        self._cookies: CookieStore | None = None
+        self._host_prefix: str | None = None  # the last URL's "scheme://authority/"
+        self._host = ""  # and its Host header
+        self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _builder(self) -> ClientBuilder:
+        assert self._cookies is not None
+        return (
+            ClientBuilder()
+            .follow_redirects(False)  # followed in fetch, with aiohttp's rules
+            .referer(False)
+            .no_proxy()  # as aiohttp's trust_env=False
+            .cookie_provider(self._cookies)  # one store for both clients
+            .gzip(False)  # decoded in fetch, so the headers stay as sent
+            .deflate(False)
+            .brotli(False)
+            .zstd(False)
+            .pool_idle_timeout(timedelta(seconds=self.keepalive_expiry))
+            .default_headers({"Accept-Encoding": ACCEPT_ENCODING})  # aiohttp's, when none given
+        )
+
+    def _client_for(self, url: str) -> Any:
+        """The plain-HTTP client for ``http:`` URLs, the verifying TLS client for all others.
+
+        Building rustls's root store costs ~7 ms per client, so a run that only
+        talks plain HTTP never builds it: its client skips certificate checks
+        (the setting that avoids the store), and is only ever given ``http:``
+        URLs, which have no TLS to check.
+        """
+        if self._cookies is None:
+            self._cookies = CookieStore()
+            _pause_at_exit()
+        if url.startswith("http:"):
+            if self._plain is None:
+                self._plain = self._builder().danger_accept_invalid_certs(True).build()
+            return self._plain
+        if self._tls is None:
+            builder = self._builder()
+            if self.verify:
+                for pem in _extra_roots(
+                    os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+                ):
+                    builder = builder.add_root_certificate_pem(pem)
+            else:
+                builder = builder.danger_accept_invalid_certs(True)
+            self._tls = builder.build()
+        return self._tls
+
+    def _new_slots(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+        # not pyreqwest's own limit: a request cancelled while waiting for it would
+        # still be sent later (pyreqwest does not abort cancelled requests)
+        self._slots = asyncio.Semaphore(self.max_connections)
+        self._loop = loop
+        return self._slots
+
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        *,
+        max_bytes: int,
+        timeout: float | None = None,
+    ) -> RawResponse:
+        """As ``AiohttpTransport.fetch``; ``timeout`` (seconds, optional) also stops
+        the request on pyreqwest's side once it is over (see the module docstring).
+        """
+        loop = asyncio.get_running_loop()
+        slots = self._slots if self._loop is loop else self._new_slots(loop)
+        async with slots:
+            deadline = None if timeout is None else loop.time() + timeout
+            current = url
+            redirects = 0
+            retry = method in _IDEMPOTENT  # once, as aiohttp (RFC 9112 §9.3.1)
+            while True:
+                plain = self._plain
+                client = plain if plain is not None and current.startswith("http:") else None
+                builder = (client or self._client_for(current)).request(method, current)
+                cookie_name, host_given = _special_headers(headers)
+                if cookie_name is not None:
+                    headers = self._with_stored_cookies(headers, cookie_name, current)
+                host = None if host_given else self._host_header(current)
+                builder = builder.headers(headers if host is None else {"Host": host, **headers})
+                if body is not None:
+                    builder = builder.body_bytes(body)
+                if deadline is not None:
+                    left = max(deadline - loop.time(), 0.001)
+                    builder = builder.timeout(timedelta(seconds=left))
+                answered = False
+                try:
+                    async with builder.build_streamed() as response:
+                        answered = True
+                        status = response.status
+                        if status in _REDIRECTS:
+                            redirects += 1
+                            if redirects >= MAX_REDIRECTS:
+                                raise aiohttp.TooManyRedirects(
+                                    _request_info(method, url, headers), ()
+                                )
+                            target = _location(response)
+                            if target is not None:
+                                method, body, headers, current = _redirect(
+                                    status, method, body, headers, current, target
+                                )
+                                continue
+                        response_headers = _headers(response)
+                        data = await _read_body(response, response_headers, max_bytes)
+                except rq.PyreqwestError as error:
+                    mapped = _aiohttp_error(error, method, current, self.verify)
+                    if mapped is None:
+                        raise
+                    if retry and not answered and _retried_by_aiohttp(mapped):
+                        retry = False
+                        continue
+                    raise mapped from error
+                return RawResponse(status, response_headers, data, current)
+
+    def _host_header(self, url: str) -> str | None:
+        """aiohttp's Host header, sent first as aiohttp does (hyper would append it last)."""
+        prefix = self._host_prefix
+        if prefix is not None and url.startswith(prefix):
+            return self._host
+        match = _AUTHORITY.match(url)
+        if match is None:
+            return None
+        scheme, host = match.group(1).lower(), match.group(2).lower()
+        if not host.isascii():
+            return None  # an IDN: hyper writes its punycode
+        suffix = _DEFAULT_PORT_SUFFIX.get(scheme)
+        if suffix is not None and host.endswith(suffix):
+            host = host.rpartition(":")[0]
+        if match.end() < len(url) and url[match.end()] == "/":
+            self._host_prefix, self._host = url[: match.end() + 1], host
+        return host
+
+    def _with_stored_cookies(self, headers: dict[str, str], name: str, url: str) -> dict[str, str]:
+        """aiohttp merges its jar into an explicit ``Cookie`` header (the jar wins a clash)."""
+        stored = self._cookies.matches(url) if self._cookies is not None else []
+        if not stored:
+            return headers
+        merged: dict[str, str] = {}
+        for part in headers[name].split(";"):
+            key, sep, value = part.strip().partition("=")
+            if sep and key:
+                merged[key] = value
+        for cookie in stored:
+            merged[cookie.name] = cookie.value
+        headers = dict(headers)
+        headers[name] = "; ".join(f"{k}={v}" for k, v in sorted(merged.items()))
+        return headers
+
+    async def aclose(self) -> None:
+        clients = (self._plain, self._tls)
+        self._plain = self._tls = self._cookies = None
+        for client in clients:
+            if client is not None:
+                await client.close()
+
+
+@functools.cache
+def _pause_at_exit() -> None:
+    """Give pyreqwest's Tokio thread 10 ms at exit, before the interpreter finalizes.
+
+    The thread hands each result to asyncio with the GIL, and lets it go while
+    waking the loop; if the main thread finalizes meanwhile (a script that ends
+    right after its last request), CPython 3.11 aborts the process ("Fatal Python
+    error: PyGILState_Release …", exit code 134) — in ~5 % of such runs here.
+    """
+    atexit.register(time.sleep, 0.01)
+
+
+@functools.cache
+def _extra_roots(cert_file: str | None, cert_dir: str | None) -> tuple[bytes, ...]:
+    """The PEM certificates httpx's context would trust instead of certifi's (read once)."""
+    if cert_file:
+        paths = [cert_file]
+    elif cert_dir and os.path.isdir(cert_dir):
+        paths = sorted(os.path.join(cert_dir, name) for name in os.listdir(cert_dir))
+    else:
+        return ()
+    found: dict[bytes, None] = {}
+    for path in paths:
+        try:
+            with open(path, "rb") as file:
+                text = file.read()
+        except OSError:
+            continue
+        found.update(dict.fromkeys(_PEM.findall(text)))
+    usable = []
+    for pem in found:  # keep those rustls accepts
+        try:
+            ClientBuilder().add_root_certificate_pem(pem)
+        except ValueError:
+            continue
+        usable.append(pem)
+    return tuple(usable)
+
+
+# -- redirects: aiohttp's rules (aiohttp/client.py, ClientSession._request) ------------------
+
+
+def _location(response: Any) -> str | None:
+    try:
+        return response.get_header("location") or response.get_header("uri")
+    except ValueError:  # a non-ASCII Location cannot be read through pyreqwest
+        return None
+
+
+def _redirect(
+    status: int,
+    method: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    current: str,
+    location: str,
+) -> tuple[str, bytes | None, dict[str, str], str]:
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        method, body = "GET", None
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+    try:
+        target = URL(location)
+    except ValueError as error:
+        raise aiohttp.InvalidUrlRedirectClientError(
+            location, "Server attempted redirecting to a location that does not look like a URL"
+        ) from error
+    base = URL(current)
+    scheme = target.scheme
+    if scheme not in ("http", "https", ""):
+        raise aiohttp.NonHttpUrlRedirectClientError(location)
+    if not scheme or (scheme == base.scheme and _has_no_authority(location, scheme)):
+        target = base.join(target)
+    try:
+        origin = target.origin()
+    except ValueError as error:
+        raise aiohttp.InvalidUrlRedirectClientError(
+            target, "Invalid redirect URL origin"
+        ) from error
+    if base.origin() != origin:
+        headers = {k: v for k, v in headers.items() if k.lower() not in _DROPPED_ACROSS_ORIGINS}
+    return method, body, headers, str(target)
+
+
+def _has_no_authority(location: str, scheme: str) -> bool:
+    """No "//" after the scheme ("http:/path", "http:path"): relative to the current URL."""
+    location = location.strip("".join(map(chr, range(0x21)))).translate(
+        str.maketrans("", "", "\t\n\r")
+    )
+    rest = location[len(scheme) + 1 : len(scheme) + 3]
+    return rest[:1] not in ("/", "\\") or rest[1:] not in ("/", "\\")
+
+
+def _retried_by_aiohttp(error: BaseException) -> bool:
+    """aiohttp sends an idempotent request once more after these, before any answer."""
+    return isinstance(
+        error, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError
+    ) and not isinstance(error, aiohttp.ClientConnectorError)
+
+
+def _special_headers(headers: dict[str, str]) -> tuple[str | None, bool]:
+    """The name of a ``Cookie`` header, if any, and whether a ``Host`` header is given."""
+    cookie, host = None, False
+    for name in headers:
+        size = len(name)
+        if size == 6 and name.lower() == "cookie":
+            cookie = name
+        elif size == 4 and name.lower() == "host":
+            host = True
+    return cookie, host
+
+
+# -- response: headers and body -----------------------------------------------------------
+
+
+def _headers(response: Any) -> dict[str, str]:
+    """Lower-cased names (hyper's), repeated values joined with ", " as aiohttp's dict is."""
+    header_map = response.headers
+    try:
+        merged = header_map.dict_multi_value()
+    except ValueError:  # a value with non-ASCII bytes: pyreqwest cannot turn it into str
+        merged = _readable_headers(header_map)
+    for name, value in merged.items():
+        if value.__class__ is list:
+            merged[name] = ", ".join(value)
+    return merged
+
+
+def _readable_headers(header_map: Any) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for name in dict.fromkeys(header_map.keys()):
+        try:
+            values = header_map.getall(name)
+        except ValueError:
+            _log.warning("response header %r has non-ASCII bytes; it is left out", name)
+            continue
+        merged[name] = values[0] if len(values) == 1 else values
+    return merged
+
+
+async def _read_body(response: Any, headers: dict[str, str], max_bytes: int) -> bytes:
+    length_text = headers.get("content-length")
+    length = int(length_text) if length_text is not None and length_text.isdigit() else None
+    if length is not None and length > max_bytes:
+        raise BodyTooLarge(length, max_bytes)
+    encoding = headers.get("content-encoding")
+    decoder = _Decoder.for_encoding(encoding) if encoding else None
+    if length is not None:  # as aiohttp: a known length bounds the (compressed) body
+        data = bytes(await response.bytes())
+        return decoder.decode_all(data) if decoder is not None and data else data
+    reader = response.body_reader
+    chunks: list[bytes] = []
+    total = 0
+    while (chunk := await reader.read_chunk()) is not None:
+        piece = decoder.feed(chunk) if decoder is not None else bytes(chunk)
+        total += len(piece)
+        if total > max_bytes:
+            raise BodyTooLarge(None, max_bytes)
+        chunks.append(piece)
+    if decoder is not None:
+        decoder.finish()
+    return b"".join(chunks)
+
+
+class _Decoder:
+    """aiohttp's decompression (``http_parser.DeflateBuffer``), fed from pyreqwest chunks."""
+
+    __slots__ = ("decompressor", "encoding", "size", "started")
+
+    def __init__(self, encoding: str, decompressor: Any):
+        self.encoding = encoding
+        self.decompressor = decompressor
+        self.size = 0
+        self.started = False
+
+    @classmethod
+    def for_encoding(cls, header: str) -> _Decoder | None:
+        if not header.isascii():
+            return None
+        encoding = header.lower()
+        if encoding == "br":
+            if not compression_utils.HAS_BROTLI:
+                _payload_error(
+                    "Can not decode content-encoding: brotli (br). Please install `Brotli`"
+                )
+            return cls(encoding, compression_utils.BrotliDecompressor())
+        if encoding == "zstd":
+            if not getattr(compression_utils, "HAS_ZSTD", False):
+                _payload_error(
+                    "Can not decode content-encoding: zstandard (zstd). "
+                    "Please install `backports.zstd`"
+                )
+            return cls(encoding, compression_utils.ZSTDDecompressor())
+        if encoding in ("gzip", "deflate"):
+            return cls(encoding, compression_utils.ZLibDecompressor(encoding=encoding))
+        return None  # identity, or a list of codings: passed through, as aiohttp does
+
+    def feed(self, chunk: Any) -> bytes:
+        self.size += len(chunk)
+        if not self.started and len(chunk):
+            if self.encoding == "deflate" and chunk[0] & 0xF != 8:  # raw deflate, no zlib header
+                self.decompressor = compression_utils.ZLibDecompressor(
+                    encoding=self.encoding, suppress_deflate_header=True
+                )
+            self.started = True
+        try:
+            return self.decompressor.decompress_sync(bytes(chunk))
+        except Exception as error:
+            _payload_error(f"Can not decode content-encoding: {self.encoding}", error)
+
+    def finish(self) -> None:
+        self.decompressor.flush()
+        if self.size > 0 and self.encoding == "deflate" and not self.decompressor.eof:
+            _payload_error("deflate")
+
+    def decode_all(self, data: bytes) -> bytes:
+        out = self.feed(data)
+        self.finish()
+        return out
+
+
+def _payload_error(message: str, cause: BaseException | None = None) -> Any:
+    problem = ContentEncodingError(message)
+    problem.__cause__ = cause
+    raise aiohttp.ClientPayloadError(str(problem)) from problem
+
+
+# -- errors: pyreqwest's, raised as the aiohttp errors the engine knows ----------------------
+
+
+def _request_info(method: str, url: str, headers: dict[str, str]) -> aiohttp.RequestInfo:
+    return aiohttp.RequestInfo(URL(url), method, CIMultiDictProxy(CIMultiDict(headers)), URL(url))
+
+
+def _aiohttp_error(
+    error: rq.PyreqwestError, method: str, url: str, verify: bool
+) -> BaseException | None:
+    """The aiohttp error aiohttp would raise here, or None to raise ``error`` itself.
+
+    pyreqwest says what happened only in the text of its causes (hyper's and the
+    OS's messages), so that is what is read.
+    """
+    details = getattr(error, "details", None) or {}
+    causes = [c.get("message", "") for c in (details.get("causes") or [])]
+    root = causes[-1] if causes else error.message
+    readable = f"{error.message}: {root}" if root != error.message else root
+    error.args = (readable,)  # printed by the engine (as the cause); .message/.details stay
+    text = " | ".join(causes).lower()
+    if isinstance(error, rq.RequestTimeoutError | rq.BuilderError):
+        return None  # a TimeoutError (fetch's timeout) and a ValueError, as aiohttp's
+    if isinstance(error, rq.ConnectError) and "client error (connect)" in text:
+        return _connect_error(url, verify, root, text)
+    if isinstance(error, rq.BodyDecodeError) or "reading a body" in text:
+        return aiohttp.ClientPayloadError(f"Response payload is not completed: {root}")
+    if isinstance(error, rq.DecodeError):  # the status line or the headers did not parse
+        return aiohttp.ClientResponseError(
+            _request_info(method, url, {}), (), status=400, message=root
+        )
+    errno = _OS_ERROR.search(root)
+    if errno is not None:
+        return aiohttp.ClientOSError(int(errno.group(1)), _OS_ERROR.sub("", root))
+    if isinstance(error, rq.ConnectError | rq.ReadError):
+        return aiohttp.ServerDisconnectedError()  # closed before the answer (keep-alive race)
+    if isinstance(error, rq.NetworkError | rq.ClientClosedError):
+        return aiohttp.ClientConnectionError(readable)
+    return aiohttp.ClientError(readable)
+
+
+def _connect_error(url: str, verify: bool, root: str, text: str) -> aiohttp.ClientConnectorError:
+    parsed = URL(url)
+    host = parsed.host or ""
+    port = parsed.port or _DEFAULT_PORTS.get(parsed.scheme)
+    key = ConnectionKey(host, port, parsed.scheme == "https", verify, None, None, None)
+    strerror = _OS_ERROR.sub("", root.rsplit(": ", 1)[-1])
+    if "dns error" in text:
+        errno = socket.EAI_AGAIN if "temporary" in text else socket.EAI_NONAME
+        return aiohttp.ClientConnectorDNSError(key, socket.gaierror(errno, strerror))
+    if "certificate" in text:
+        return aiohttp.ClientConnectorCertificateError(
+            key, ssl.SSLCertVerificationError(1, f"certificate verify failed: {root}")
+        )
+    if "tls" in text or "handshake" in text or "alert" in text:
+        return aiohttp.ClientConnectorSSLError(key, ssl.SSLError(1, root))
+    match = _OS_ERROR.search(root)
+    errno_value = int(match.group(1)) if match else 0
+    return aiohttp.ClientConnectorError(key, OSError(errno_value, strerror))
