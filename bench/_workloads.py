@@ -9,6 +9,7 @@ parsed with orjson.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import time
@@ -91,20 +92,34 @@ async def orchestra_run(
     *,
     keep_records: bool = False,  # as `orchestra run` (records stream to the capture)
     expect_requests: int | None = None,
+    transport: str | None = None,
     **options: Any,
 ) -> tuple[float, dict[str, Any]]:
-    """One captured (or not, ``db=None``) run; returns wall seconds and run facts."""
+    """One captured (or not, ``db=None``) run; returns wall seconds and run facts.
+
+    ``transport`` names the engine's transport as a user picks it
+    (``ORCHESTRA_TRANSPORT``); None leaves the default.
+    """
     import orchestra
 
-    started = time.perf_counter()
-    result = await orchestra.arun(
-        plan,
-        config,
-        db=None if db is None else str(db),
-        keep_records=keep_records,
-        **options,
-    )
-    seconds = time.perf_counter() - started
+    previous = os.environ.get("ORCHESTRA_TRANSPORT")
+    if transport is not None:
+        os.environ["ORCHESTRA_TRANSPORT"] = transport
+    try:
+        started = time.perf_counter()
+        result = await orchestra.arun(
+            plan,
+            config,
+            db=None if db is None else str(db),
+            keep_records=keep_records,
+            **options,
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        if previous is None:
+            os.environ.pop("ORCHESTRA_TRANSPORT", None)
+        else:
+            os.environ["ORCHESTRA_TRANSPORT"] = previous
     if not result.ok:
         raise RuntimeError(f"orchestra run failed: {result.status} {result.error}")
     if expect_requests is not None and result.requests != expect_requests:

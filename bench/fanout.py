@@ -8,8 +8,9 @@ details) against the same server:
                            captured into a fresh DuckDB file
 * ``aiohttp``              raw aiohttp, 50 workers on one session
 * ``httpx``                raw ``httpx.AsyncClient`` with its own transport
-* ``pyreqwest``            raw ``pyreqwest``, the client under Orchestra's default transport
-                           (for reference: what the transport alone costs)
+* ``orchestra (reqwest)``  the same plan on the opt-in ``ORCHESTRA_TRANSPORT=reqwest``
+                           transport (pyreqwest), when installed
+* ``pyreqwest``            raw ``pyreqwest``, the client under that transport (reference)
 * ``httpx+aiohttp``        raw httpx over the ``httpx-aiohttp`` transport (for reference)
 
 Targets (issue 6): orchestra >= 0.8x aiohttp, >= 8x httpx. ``--profile`` also
@@ -53,12 +54,18 @@ def main(argv: list[str] | None = None) -> int:
             h.Contender("orchestra", orchestra_run, n + 1),
             h.Contender("aiohttp", lambda: s.run_async(w.aiohttp_fanout(srv.url, n, c)), n + 1),
         ]
-        if importlib.util.find_spec("pyreqwest") is not None:  # the default transport's client
-            contenders.append(
+        if importlib.util.find_spec("pyreqwest") is not None:  # the opt-in reqwest transport
+
+            def orchestra_reqwest():
+                run = w.orchestra_run(plan, config, db, expect_requests=n + 1, transport="reqwest")
+                return s.run_async(run)
+
+            contenders += [
+                h.Contender("orchestra (reqwest)", orchestra_reqwest, n + 1),
                 h.Contender(
                     "pyreqwest", lambda: s.run_async(w.pyreqwest_fanout(srv.url, n, c)), n + 1
-                )
-            )
+                ),
+            ]
         if importlib.util.find_spec("httpx_aiohttp") is not None:  # a reference, if installed
             contenders.append(
                 h.Contender(
@@ -108,10 +115,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         ratios["orchestra_vs_httpx"] = vs_httpx["median"]
-    if "pyreqwest" in results:
-        ratios["orchestra_vs_pyreqwest"] = h.paired_ratio(results, "orchestra", "pyreqwest")[
-            "median"
-        ]
+    if "orchestra (reqwest)" in results:
+        vs_reqwest = h.paired_ratio(results, "aiohttp", "orchestra (reqwest)")
+        ratios["orchestra_reqwest_vs_aiohttp"] = round(1 / vs_reqwest["median"], 3)
+        ratios["orchestra_reqwest_vs_pyreqwest"] = round(
+            1 / h.paired_ratio(results, "pyreqwest", "orchestra (reqwest)")["median"], 3
+        )
     if "httpx+aiohttp" in results:
         ratios["orchestra_vs_httpx_aiohttp"] = h.paired_ratio(
             results, "orchestra", "httpx+aiohttp"

@@ -7,8 +7,9 @@ Contenders, in alternation, fetching the same 500 pages one after another:
                            the last page; each page is a record; captured into DuckDB
 * ``orchestra (no capture)`` the same with ``db=None`` (for reference)
 * ``aiohttp``              raw aiohttp: one session, read, orjson-parse, follow ``next_page``
-* ``pyreqwest``            the same with raw ``pyreqwest`` (the client under Orchestra's
-                           default transport; for reference)
+* ``orchestra (reqwest)``  the captured plan on the opt-in ``ORCHESTRA_TRANSPORT=reqwest``
+                           transport, when pyreqwest is installed
+* ``pyreqwest``            the raw loop with ``pyreqwest`` (the client under that transport)
 
 Target (issue 6): orchestra (capture on) >= 0.8x raw aiohttp sequential.
 
@@ -54,14 +55,22 @@ def main(argv: list[str] | None = None) -> int:
                 "aiohttp", lambda: s.run_async(w.aiohttp_pages(srv.url, pages, per_page)), pages
             ),
         ]
-        if importlib.util.find_spec("pyreqwest") is not None:  # the default transport's client
-            contenders.append(
+        if importlib.util.find_spec("pyreqwest") is not None:  # the opt-in reqwest transport
+
+            def orchestra_reqwest():
+                run = w.orchestra_run(
+                    plan, config, capture_file, expect_requests=pages, transport="reqwest"
+                )
+                return s.run_async(run)
+
+            contenders += [
+                h.Contender("orchestra (reqwest)", orchestra_reqwest, pages),
                 h.Contender(
                     "pyreqwest",
                     lambda: s.run_async(w.pyreqwest_pages(srv.url, pages, per_page)),
                     pages,
-                )
-            )
+                ),
+            ]
         print(f"pagination: {pages} sequential pages of {per_page} items, server {srv.url}")
         results = h.alternate(contenders, s, server=srv)
         noise_report = noise.report()
@@ -81,6 +90,13 @@ def main(argv: list[str] | None = None) -> int:
             per_round=[round(1 / r, 3) for r in vs["per_round"]],
         )
     ]
+    ratios = {
+        "orchestra_vs_aiohttp": round(ratio, 3),
+        "orchestra_no_capture_vs_aiohttp": round(1 / vs_plain["median"], 3),
+    }
+    if "orchestra (reqwest)" in results:
+        vs_reqwest = h.paired_ratio(results, "aiohttp", "orchestra (reqwest)")
+        ratios["orchestra_reqwest_vs_aiohttp"] = round(1 / vs_reqwest["median"], 3)
     h.print_targets(targets)
     print("noise:", noise_report)
     h.write_results(
@@ -91,10 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": h.machine(s, pinned),
             "noise": noise_report,
             "contenders": h.summaries(results),
-            "ratios": {
-                "orchestra_vs_aiohttp": round(ratio, 3),
-                "orchestra_no_capture_vs_aiohttp": round(1 / vs_plain["median"], 3),
-            },
+            "ratios": ratios,
             "targets": targets,
         },
     )

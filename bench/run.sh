@@ -11,5 +11,5 @@ VENV="${ORCHESTRA_BENCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/orchestra-bench-ve
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e . -r bench/requirements.txt
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[reqwest]" -r bench/requirements.txt
 exec "$VENV/bin/python" bench/run_all.py "$@"
