@@ -92,19 +92,19 @@ async def orchestra_run(
     *,
     keep_records: bool = False,  # as `orchestra run` (records stream to the capture)
     expect_requests: int | None = None,
-    transport: str | None = None,
+    transport_name: str | None = None,
     **options: Any,
 ) -> tuple[float, dict[str, Any]]:
     """One captured (or not, ``db=None``) run; returns wall seconds and run facts.
 
-    ``transport`` names the engine's transport as a user picks it
+    ``transport_name`` names the engine's transport as a user picks it
     (``ORCHESTRA_TRANSPORT``); None leaves the default.
     """
     import orchestra
 
     previous = os.environ.get("ORCHESTRA_TRANSPORT")
-    if transport is not None:
-        os.environ["ORCHESTRA_TRANSPORT"] = transport
+    if transport_name is not None:
+        os.environ["ORCHESTRA_TRANSPORT"] = transport_name
     try:
         started = time.perf_counter()
         result = await orchestra.arun(
@@ -195,7 +195,7 @@ async def httpx_fanout(
 
 
 async def pyreqwest_fanout(url: str, n: int, concurrency: int) -> tuple[float, dict[str, Any]]:
-    """Raw ``pyreqwest`` (Rust reqwest bindings): the client under Orchestra's default transport."""
+    """Raw ``pyreqwest`` (Rust reqwest bindings): the client under the opt-in reqwest transport."""
     from pyreqwest.client import ClientBuilder
 
     started = time.perf_counter()

@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         if importlib.util.find_spec("pyreqwest") is not None:  # the opt-in reqwest transport
 
             def orchestra_reqwest():
-                run = w.orchestra_run(plan, config, db, expect_requests=n + 1, transport="reqwest")
+                run = w.orchestra_run(
+                    plan, config, db, expect_requests=n + 1, transport_name="reqwest"
+                )
                 return s.run_async(run)
 
             contenders += [

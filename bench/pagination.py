@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
             def orchestra_reqwest():
                 run = w.orchestra_run(
-                    plan, config, capture_file, expect_requests=pages, transport="reqwest"
+                    plan, config, capture_file, expect_requests=pages, transport_name="reqwest"
                 )
                 return s.run_async(run)
 
