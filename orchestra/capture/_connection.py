@@ -5,16 +5,50 @@ read-only, never both (duckdb.org/docs/connect/concurrency). Orchestra never
 keeps a capture file open between uses:
 
 * the capture writer attaches the file for each flush (one transaction) and
-  detaches it, so the lock is free most of the time. It keeps one private
-  in-memory DuckDB instance for the whole run and ``ATTACH``es the file to it:
-  creating a DuckDB instance costs ~16 ms of CPU and closing a file-backed one
-  checkpoints it, while ATTACH + DETACH of the same file costs ~5 ms — at one
-  flush a second that is the difference between a few percent of a fast
-  fanout's CPU and a fifth of it (bench/capture.py);
+  detaches it, so the lock is free most of the time. It ``ATTACH``es the file
+  to a private in-memory DuckDB instance (creating one costs 16 ms of CPU or
+  more, ATTACH + DETACH ~1-2 ms); idle instances are kept for the next runs of
+  the process, so a notebook's one-request runs do not pay that each time;
 * readers (``orchestra runs``, a ``panel serve`` dashboard) open read-only for
   one query and close;
 * whoever finds the file locked by another process retries with backoff until
   ``lock_timeout`` — buffered rows wait in memory meanwhile, nothing is lost.
+
+When a flush's data reaches the file, and what DuckDB does to it then, is most
+of what capture costs. DuckDB's defaults checkpoint at every DETACH, and every
+checkpoint vacuums: it merges the newest row groups of a table into one
+whenever together they hold fewer than 2,048 rows (or twice the first's rows),
+rewriting them — whatever their size in bytes. With pagination rows of ~58 KB
+each checkpoint rewrote up to ~118 MB already on disk: one file's pagination
+capture cost grew from ~500 to ~2,300 µs per page run after run, and every
+one-request run after a pagination run paid ~130 ms to rewrite its pages. The
+private instance is set up instead (measured on the 2-core bench machine):
+
+* ``max_vacuum_tasks = 0``: checkpoints do not rewrite what is on disk; each
+  writes what it has as new row groups;
+* ``checkpoint_on_detach = DISABLED``: a flush commits to the write-ahead log
+  (fsynced: a SIGKILL keeps every committed flush; the next opener, read-only
+  or not, replays it) and DETACH does not checkpoint. :meth:`Attacher.commit`
+  checkpoints a flush of ``WAL_CHECKPOINT_BYTES`` or more in its COMMIT,
+  without writing it to the WAL first (a fanout or pagination flush: one write
+  instead of two); :meth:`Attacher.committed` checkpoints small flushes at the
+  run's end and after ``CHECKPOINT_EVERY`` of them. A WAL is never left behind
+  by a run: replaying one costs every later ATTACH and every reader ~10 ms
+  plus ~1 ms per flush it holds (leaving one-request runs in the WAL up to
+  256 KB took their writer CPU from ~28 to ~53 ms);
+* small checkpoints (a one-request run's) would leave a row group, and a fresh
+  256 KB block, per table each time if nothing ever merged them (~1.1 MB per
+  run: 100 runs made a 109 MB file); every ``VACUUM_EVERY``-th of a file (in
+  one process) vacuums, merging them and freeing their blocks: 100 such runs
+  make an 11 MB file that stops growing by blocks (4 MB when every checkpoint
+  vacuumed). Only that checkpoint may rewrite a big tail a pagination run left
+  (the one-request run that does it takes ~80 ms instead of ~20);
+* ``threads = 1``: the flush runs on the writer thread only, with no DuckDB
+  worker thread competing with the event loop for the core (inserting took
+  ~25 % less CPU on one core).
+
+A DuckDB without these settings keeps its defaults (a checkpoint per DETACH):
+slower, just as safe.
 
 Inside one process every ``duckdb.connect`` of a file shares one DuckDB
 instance, so while this process writes, its own readers connect read-write (a
@@ -27,6 +61,8 @@ few milliseconds of a flush: both sides treat that like a lock and retry.
 
 from __future__ import annotations
 
+import logging
+import os
 import random
 import threading
 import time
@@ -40,6 +76,11 @@ from orchestra.capture._schema import ensure_schema
 
 MEMORY = ":memory:"
 DEFAULT_LOCK_TIMEOUT = 30.0
+WAL_CHECKPOINT_BYTES = 1024 * 1024  # a flush this big is checkpointed by its COMMIT
+CHECKPOINT_EVERY = 8  # small flushes left in the WAL at most (each slows the next ATTACH)
+VACUUM_EVERY = 8  # small checkpoints of a file (in this process) per vacuum
+
+logger = logging.getLogger("orchestra.capture")
 
 _writers_lock = threading.Lock()
 _schema_lock = threading.Lock()  # two threads creating the tables of a new file would conflict
@@ -160,13 +201,80 @@ class Database:
 
 
 _ATTACHED = "orchestra_capture"
-# The writer's private instance. Its checkpoint on DETACH would otherwise merge
-# the table's newest row groups back into one (DuckDB's vacuum), rewriting —
-# in memory — nearly every row a run wrote so far: a 100,000-item fanout
-# peaked at ~390 MB RSS instead of ~250 MB, and each flush cost more CPU as the
-# run grew. One thread: the flush runs on the writer thread only, no DuckDB
-# workers competing with the event loop for a core. (bench/memory.py)
-_WRITER_CONFIG = {"max_vacuum_tasks": 0, "threads": 1}
+_IDLE_INSTANCES = 2  # private instances kept for the next runs of this process
+_idle_lock = threading.Lock()
+_idle: list[_Instance] = []
+_small_checkpoints: dict[str, int] = {}  # path -> checkpoints of a small WAL made here
+_schema_ok: set[tuple[str, int]] = set()  # files (path, inode) known to hold the tables
+
+
+def _file_key(path: str) -> tuple[str, int] | None:
+    try:
+        return path, os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+class _Instance:
+    """A private in-memory DuckDB instance, configured for appending flushes."""
+
+    def __init__(self) -> None:
+        self.connection = duckdb.connect(MEMORY)
+        self.vacuum_tasks = self._current("max_vacuum_tasks")
+        self.skip_wal_past = self._current("auto_checkpoint_skip_wal_threshold")
+        self.lowered = False  # COMMITs checkpoint (see checkpoint_in_commit)
+        _setting(self.connection, "threads = 1")
+        # without WAL flushes, a checkpoint per flush that never vacuums would leave every
+        # small flush in row groups of its own (a 256 KB block each): keep the defaults then
+        self.logs = _setting(self.connection, "checkpoint_on_detach = 'DISABLED'")
+        if self.logs:
+            _setting(self.connection, "max_vacuum_tasks = 0")
+            _setting(self.connection, f"checkpoint_threshold = '{WAL_CHECKPOINT_BYTES}B'")
+
+    def checkpoint_in_commit(self, wanted: bool) -> None:
+        """Make the next COMMITs checkpoint (without the WAL), or not (the default)."""
+        if wanted == self.lowered:
+            return  # a SET costs ~0.3 ms: only when it changes
+        if wanted:
+            self.lowered = _setting(self.connection, "checkpoint_threshold = '0B'")
+            if self.lowered:
+                _setting(self.connection, "auto_checkpoint_skip_wal_threshold = 0")
+            return
+        self.lowered = False
+        _setting(self.connection, f"checkpoint_threshold = '{WAL_CHECKPOINT_BYTES}B'")
+        if self.skip_wal_past is not None:
+            _setting(self.connection, f"auto_checkpoint_skip_wal_threshold = {self.skip_wal_past}")
+
+    def _current(self, name: str) -> str | None:
+        try:
+            row = self.connection.execute(f"SELECT current_setting('{name}')").fetchone()
+        except duckdb.Error:
+            return None
+        return None if row is None else str(row[0])
+
+    @classmethod
+    def take(cls) -> _Instance:
+        with _idle_lock:
+            if _idle:
+                return _idle.pop()
+        return cls()
+
+    def give_back(self) -> None:
+        self.checkpoint_in_commit(False)
+        with _idle_lock:
+            if len(_idle) < _IDLE_INSTANCES:
+                _idle.append(self)
+                return
+        self.connection.close()
+
+
+def _setting(connection: duckdb.DuckDBPyConnection, setting: str) -> bool:
+    try:
+        connection.execute(f"SET {setting}")
+    except duckdb.Error:  # an older DuckDB: its defaults are slower, not unsafe
+        logger.debug("capture: this DuckDB does not know SET %s", setting)
+        return False
+    return True
 
 
 class Attacher:
@@ -174,13 +282,16 @@ class Attacher:
 
     ``connect()`` yields a connection whose default database is the capture
     file (unqualified table names work), holding the file's lock only inside
-    the block. ``close()`` ends the instance. ``:memory:`` stores use their one
-    shared connection, as :meth:`Database.connect` does.
+    the block; :meth:`committed` applies the checkpoint policy after a flush
+    (module docstring). ``close()`` gives the instance back for the next run.
+    ``:memory:`` stores use their one shared connection, as
+    :meth:`Database.connect` does.
     """
 
     def __init__(self, database: Database):
         self.database = database
-        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._instance: _Instance | None = None
+        self._logged = 0  # flushes committed to the WAL since the last checkpoint
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -189,24 +300,92 @@ class Attacher:
             with database.connect(write=True) as connection:
                 yield connection
             return
-        if self._connection is None:
-            self._connection = duckdb.connect(MEMORY, config=_WRITER_CONFIG)
-        connection = self._connection
+        if self._instance is None:
+            self._instance = _Instance.take()
+        connection = self._instance.connection
         self._attach(connection)
         try:
             connection.execute(f"USE {_ATTACHED}")
-            if not (database._schema_checked and Path(database.path).exists()):
+            key = _file_key(database.path)
+            if key not in _schema_ok:  # once per file and process, not once per run
                 with _schema_lock:
                     ensure_schema(connection, database.path)
                 database._schema_checked = True
+                key = _file_key(database.path)
+                if key is not None:
+                    _schema_ok.add(key)
             yield connection
         finally:
             try:
                 connection.execute("USE memory")
                 connection.execute(f"DETACH {_ATTACHED}")
             except Exception:  # never keep a file attached: drop the whole instance
-                self.close()
+                self._instance, instance = None, self._instance
+                if instance is not None:
+                    instance.connection.close()
                 raise
+
+    def commit(self, connection: duckdb.DuckDBPyConnection, size: int) -> None:
+        """Inside ``connect()``: COMMIT a flush of about ``size`` bytes.
+
+        A flush of ``WAL_CHECKPOINT_BYTES`` or more is checkpointed by its COMMIT
+        without being written to the WAL first (DuckDB's ``checkpoint_threshold``
+        and ``auto_checkpoint_skip_wal_threshold`` lowered for it): one write
+        instead of two, ~35 % less CPU for a flush of 170 pages of 58 KB. If that
+        checkpoint fails, the COMMIT fails and the writer keeps the rows.
+        """
+        instance = self._instance
+        if instance is not None and instance.logs:
+            instance.checkpoint_in_commit(size >= WAL_CHECKPOINT_BYTES)
+        connection.execute("COMMIT")
+
+    def committed(self, connection: duckdb.DuckDBPyConnection, *, last: bool) -> None:
+        """Inside ``connect()``, after a flush committed: checkpoint if it is time.
+
+        It is time when the WAL holds ``WAL_CHECKPOINT_BYTES`` or more (DuckDB
+        checkpoints only a COMMIT that *starts* past its threshold, so a big
+        flush would be replayed by the next ATTACH, ~2 ms per MB, and by every
+        reader), at the run's last flush (a WAL left behind costs every later
+        ATTACH and reader ~10 ms plus ~1 ms per flush it holds), and after
+        ``CHECKPOINT_EVERY`` flushes. These checkpoints never vacuum (the
+        instance has ``max_vacuum_tasks = 0``): what is on disk is not rewritten.
+        A checkpoint of less than ``WAL_CHECKPOINT_BYTES`` leaves small row
+        groups behind, a block each; every ``VACUUM_EVERY``-th of a file vacuums,
+        which merges them and frees their blocks.
+        """
+        instance = self._instance
+        if instance is None or not instance.logs:
+            return
+        path = self.database.path
+        try:
+            logged = os.stat(path + ".wal").st_size
+        except OSError:
+            logged = 0
+        if not logged:  # checkpointed by the COMMIT, or nothing was logged
+            self._logged = 0
+            return
+        self._logged += 1
+        big = logged >= WAL_CHECKPOINT_BYTES
+        if not (big or last or self._logged >= CHECKPOINT_EVERY):
+            return
+        vacuum = False
+        if not big:
+            with _writers_lock:
+                count = _small_checkpoints[path] = _small_checkpoints.get(path, 0) + 1
+            vacuum = count % VACUUM_EVERY == 0
+        vacuum = vacuum and instance.vacuum_tasks is not None
+        if vacuum:
+            _setting(connection, f"max_vacuum_tasks = {instance.vacuum_tasks}")
+        try:
+            connection.execute(f"CHECKPOINT {_ATTACHED}")
+        finally:
+            if vacuum:
+                _setting(connection, "max_vacuum_tasks = 0")
+        self._logged = 0
+
+    def failed(self) -> None:
+        """A flush failed: check the tables again next time (the file may have been replaced)."""
+        _schema_ok.discard(_file_key(self.database.path))  # type: ignore[arg-type]
 
     def _attach(self, connection: duckdb.DuckDBPyConnection) -> None:
         database = self.database
@@ -230,9 +409,9 @@ class Attacher:
                 delay = min(delay * 2, 0.25)
 
     def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+        instance, self._instance = self._instance, None
+        if instance is not None:
+            instance.give_back()
 
 
 def _has_schema(connection: duckdb.DuckDBPyConnection) -> bool:

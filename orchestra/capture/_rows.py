@@ -1,14 +1,51 @@
-"""Turning engine events into masked table rows (runs in the writer thread)."""
+"""Turning engine events into table rows as they happen (on the event loop).
+
+:class:`RowBuilder` is called by the capture writer for every event that makes
+a row, on the engine's thread, and appends the row's values to one flat list
+per table (``tables``); the writer thread takes what is there at each flush
+(:meth:`RowBuilder.take`) and hands whole columns to Arrow and DuckDB.
+
+Why here and not on the writer thread (as before): an event waiting in a queue
+for the next flush is five or so live objects the garbage collector counts —
+every 700 of them trigger a collection that walks the ~4,000 young objects of
+a fanout in flight (~1-2 ms each): ~20 µs per request in all, measured. Once
+converted the events die at once; the flat lists hold only str, bytes, int,
+float and None, which the collector does not track, and each row is appended
+with one ``list.extend`` of a tuple that is freed right away. Converting a
+fanout item (request sent, response, step started and finished, record)
+costs ~6 µs of CPU here (~9-10 µs plus the collections on the writer thread),
+~40 µs for a 29 KB page (mostly serializing its record). Measured traps: JSON
+is kept as ``str`` — orjson's ``bytes`` kept alive until the flush cost ~2 µs
+more each (not pymalloc memory) — and ``orjson.OPT_NON_STR_KEYS`` would make
+serializing ~2-3x slower (a two-field record: 0.12 -> 0.37 µs).
+
+What is done here and what at the flush:
+
+* masking *by name* (sensitive headers, query and form parameters) is done
+  here, with small caches of what a name or set of names means: a row without
+  a sensitive name costs no masking;
+* masking *by value* (the run's secrets, wherever they appear) is done by the
+  writer when it writes (``MASKED_COLUMNS``, ``mask_column``), with the
+  masker as it is then: a secret registered after an event still masks it, as
+  before, and a run without secrets pays nothing;
+* response bodies stay the ``bytes`` that came over the wire: Arrow checks they
+  are UTF-8 while copying them once, instead of Python decoding a 29 KB page to
+  ``str`` and Arrow encoding it back (``fix_bodies`` stores the rare body that
+  is not UTF-8 as base64, as ``body_text`` does).
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from orchestra.capture._schema import COLUMNS
 from orchestra.events import (
     AssertionFailed,
     BreakerRejected,
@@ -30,9 +67,28 @@ from orchestra.events import (
     StepStarted,
     TokenRefreshed,
 )
-from orchestra.masking import Masker, is_sensitive_header
+from orchestra.masking import Masker, is_sensitive_header, is_sensitive_param
 
 _TEXT_TYPES = ("json", "xml", "csv", "text/", "javascript", "x-www-form-urlencoded", "html")
+
+# The tables rows are built for, in the order a flush writes them.
+ROW_TABLES = ("plans", "steps", "exchanges", "records", "errors", "events")
+WIDTHS = {table: len(COLUMNS[table]) for table in ROW_TABLES}
+
+# Columns masked by value when written (index in the row). Bodies are masked only
+# when stored as text (encoding column utf-8); plans hold secret references only.
+MASKED_COLUMNS: dict[str, tuple[int, ...]] = {
+    "exchanges": (8, 9, 13, 20),  # url, request_headers, response_headers, error
+    "steps": (15,),  # error
+    "records": (7,),  # data
+    "errors": (7,),  # message
+    "events": (7,),  # detail
+}
+BODY_COLUMNS = ((10, 11), (14, 15))  # exchanges: (body, encoding), request then response
+
+
+def _nothing() -> None:
+    pass
 
 
 def plan_hash(plan: dict[str, Any]) -> str:
@@ -40,40 +96,23 @@ def plan_hash(plan: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(plan, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
-def _json_text(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+_dumps = orjson.dumps
 
 
-_SENSITIVE: dict[str, bool] = {}  # header name -> is_sensitive_header(name), learnt once
+def _json(value: Any) -> str:
+    # str, not orjson's bytes: bytes kept alive until the flush cost ~2 µs more each
+    # (their memory is not pymalloc's); decoding costs ~0.03 µs
+    return _dumps(value, default=str).decode()
 
 
-def _mask_headers(mask: Masker, headers: dict[str, str]) -> dict[str, str]:
-    """``mask.headers(headers)`` without re-deciding, per row, which names are sensitive."""
-    out = {}
-    for name, value in headers.items():
-        sensitive = _SENSITIVE.get(name)
-        if sensitive is None:
-            sensitive = _SENSITIVE[name] = is_sensitive_header(name)
-            if len(_SENSITIVE) > 4096:  # names are few; never grow without end
-                _SENSITIVE.clear()
-        if sensitive:
-            out.update(mask.headers({name: value}))
-        else:
-            out[name] = mask.text(str(value))
-    return out
-
-
-def _mask_url(mask: Masker, url: str) -> str:
-    """``mask.url(url)``; a URL without a query needs no parsing (only value masking)."""
-    return mask.text(url) if "?" not in url else mask.url(url)
+_json_text = _json
 
 
 def body_text(raw: bytes | None, content_type: str) -> tuple[str | None, str | None]:
     """(text, encoding): utf-8 text when it is text, base64 otherwise."""
     if not raw:
         return None, None
-    lowered = content_type.lower()
-    if any(kind in lowered for kind in _TEXT_TYPES) or not lowered:
+    if _is_text(content_type):
         try:
             return raw.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
@@ -81,17 +120,59 @@ def body_text(raw: bytes | None, content_type: str) -> tuple[str | None, str | N
     return base64.b64encode(raw).decode("ascii"), "base64"
 
 
-@dataclass
-class Batch:
-    """Rows collected for one flush, per table, plus the run rows to upsert."""
+def _body(raw: bytes | None, content_type: str) -> tuple[bytes | str | None, str | None]:
+    """``body_text`` without decoding: the writer checks the UTF-8 (see ``fix_bodies``)."""
+    if not raw:
+        return None, None
+    if _is_text(content_type):
+        return raw, "utf-8"
+    return base64.b64encode(raw).decode("ascii"), "base64"
 
-    rows: dict[str, list[tuple]] = field(default_factory=dict)
 
-    def add(self, table: str, row: tuple) -> None:
-        self.rows.setdefault(table, []).append(row)
+# Small caches of decisions that depend only on names, which repeat from row to
+# row. Cleared, never grown, past a bound (names a server makes up per request).
+_CACHE_LIMIT = 4096
+_TEXTUAL: dict[str, bool] = {}  # content type -> stored as text
+_SENSITIVE_HEADERS: dict[tuple[str, ...], bool] = {}  # header names -> any sensitive
 
-    def __len__(self) -> int:
-        return sum(len(rows) for rows in self.rows.values())
+
+def _is_text(content_type: str) -> bool:
+    textual = _TEXTUAL.get(content_type)
+    if textual is None:
+        lowered = content_type.lower()
+        textual = not lowered or any(kind in lowered for kind in _TEXT_TYPES)
+        if len(_TEXTUAL) >= _CACHE_LIMIT:
+            _TEXTUAL.clear()
+        _TEXTUAL[content_type] = textual
+    return textual
+
+
+def _headers_json(mask: Masker, headers: dict[str, str]) -> str:
+    """Headers as JSON text, those with a sensitive name masked (the rest is masked by
+    value when written)."""
+    names = tuple(headers)
+    sensitive = _SENSITIVE_HEADERS.get(names)
+    if sensitive is None:
+        sensitive = any(is_sensitive_header(name) for name in names)
+        if len(_SENSITIVE_HEADERS) >= _CACHE_LIMIT:
+            _SENSITIVE_HEADERS.clear()
+        _SENSITIVE_HEADERS[names] = sensitive
+    if sensitive:
+        headers = mask.headers(headers)
+    return _dumps(headers, default=str).decode()
+
+
+def _url(mask: Masker, url: str) -> str:
+    """``mask.url`` when a query parameter has a sensitive name (else masked by value later).
+
+    Names are decoded before ``mask.url`` judges them, so a query with ``%`` or
+    ``+`` goes through it too; otherwise a query in which ``is_sensitive_param``
+    finds nothing anywhere has no sensitive name either.
+    """
+    query = url.partition("?")[2]
+    if query and ("%" in query or "+" in query or is_sensitive_param(query)):
+        return mask.url(url)
+    return url
 
 
 @dataclass
@@ -125,12 +206,23 @@ class RunState:
 
 
 class RowBuilder:
-    """Stateful converter: pairs requests with responses, step starts with ends."""
+    """Stateful converter: pairs requests with responses, step starts with ends.
+
+    ``tables`` maps each table of ``ROW_TABLES`` to a flat list of values,
+    ``WIDTHS[table]`` per row. Only the event loop appends (one ``extend`` per
+    row) and only the writer thread removes (:meth:`take`), so no lock is
+    needed: each is one operation under the GIL.
+    """
 
     def __init__(self, version: str):
         self.version = version
         self.masker = Masker()
         self.run: RunState | None = None
+        self.tables: dict[str, list[Any]] = {table: [] for table in ROW_TABLES}
+        self.rows = 0  # rows appended since the writer last took them (approximate)
+        self.body_bytes = 0  # bytes of bodies and records in those rows (approximate)
+        self.limit_rows = self.limit_bytes = sys.maxsize  # past either, on_full() is called
+        self.on_full: Callable[[], None] = _nothing
         self._requests: dict[int, RequestSent] = {}
         self._steps: dict[str, StepStarted] = {}
         self._step_requests: dict[str, int] = {}
@@ -138,16 +230,42 @@ class RowBuilder:
         self._record_seq = 0
         self._error_seq = 0
         self._event_seq = 0
+        self._exchanges = self.tables["exchanges"]
+        self._records = self.tables["records"]
+        self._step_rows = self.tables["steps"]
+        self.handlers = {kind: handler.__get__(self) for kind, handler in _HANDLERS.items()}
 
-    def convert(self, events: list[Event], batch: Batch) -> None:
+    def convert(self, events: list[Event]) -> None:
+        """Convert events in order (what the writer does for each event it is given)."""
         for event in events:
-            handler = _HANDLERS.get(type(event))
+            handler = self.handler(type(event))
             if handler is not None:
-                handler(self, event, batch)
+                handler(event)
+
+    def handler(self, kind: type) -> Any:
+        """The bound handler for events of ``kind`` (subclasses included), or None."""
+        handler = self.handlers.get(kind)
+        if handler is None:
+            for base in kind.__mro__[1:]:
+                if base in self.handlers:
+                    handler = self.handlers[kind] = self.handlers[base]
+                    break
+        return handler
+
+    def take(self) -> dict[str, list[Any]]:
+        """Remove and return the rows appended so far, per table (writer thread)."""
+        taken = {}
+        self.rows = self.body_bytes = 0
+        for table, values in self.tables.items():
+            size = len(values)
+            if size:
+                taken[table] = values[:size]
+                del values[:size]  # rows appended meanwhile stay, after size
+        return taken
 
     # -- handlers ---------------------------------------------------------------------
 
-    def _run_started(self, event: RunStarted, batch: Batch) -> None:
+    def _run_started(self, event: RunStarted) -> None:
         self.masker = event.masker
         digest = plan_hash(event.plan)
         self.run = RunState(
@@ -155,111 +273,123 @@ class RowBuilder:
             started_at=event.at, config=_json_text(self.masker.value(event.config)),
             version=self.version,
         )  # fmt: skip
-        batch.add("plans", (digest, event.plan_key, _json_text(event.plan), event.run_id, event.at))
+        self.tables["plans"].extend((digest, event.plan_key, _json(event.plan), event.run_id,
+                                     event.at))  # fmt: skip
+        self.rows += 1
 
-    def _request_sent(self, event: RequestSent, batch: Batch) -> None:
+    def _request_sent(self, event: RequestSent) -> None:
         self._requests[event.exchange_id] = event
-        self._step_requests[event.execution_id] = self._step_requests.get(event.execution_id, 0) + 1
-        if self.run:
+        step_requests = self._step_requests
+        step_requests[event.execution_id] = step_requests.get(event.execution_id, 0) + 1
+        if self.run is not None:
             self.run.requests += 1
 
-    def _response(self, event: ResponseReceived, batch: Batch) -> None:
+    def _response(self, event: ResponseReceived) -> None:
         request = self._requests.pop(event.exchange_id, None)
         if request is None:
             return
-        self._exchange_row(request, event, batch)
+        self._exchange_row(request, event)
         if event.error:
-            self._error(batch, event.at, event.step_path, "transport", None, event.exchange_id,
+            self._error(event.at, event.step_path, "transport", None, event.exchange_id,
                         event.error)  # fmt: skip
 
     def _exchange_row(
-        self, request: RequestSent, response: ResponseReceived | None, batch: Batch,
-        error: str | None = None,
-    ) -> None:  # fmt: skip
+        self, request: RequestSent, response: ResponseReceived | None, error: str | None = None
+    ) -> None:
         mask = self.masker
-        request_type = request.headers.get("content-type", "")
-        request_body, request_encoding = body_text(request.body, request_type)
-        if request_body is not None and request_encoding == "utf-8":
-            if "x-www-form-urlencoded" in request_type:
-                request_body = mask.form(request_body)
-            else:
-                request_body = mask.text(request_body)
-        status = headers = body = encoding = None
-        size = None
-        elapsed = None
-        if response is not None:
+        headers = request.headers
+        url = request.url
+        if "?" in url:
+            url = _url(mask, url)
+        request_body = request.body
+        request_size = 0
+        request_encoding = None
+        if request_body:
+            request_size = len(request_body)
+            content_type = headers.get("content-type", "")
+            request_body, request_encoding = _body(request_body, content_type)
+            if request_encoding == "utf-8" and "x-www-form-urlencoded" in content_type:
+                request_body, request_encoding = _form(mask, request_body)
+        request_headers = _headers_json(mask, headers)
+        if response is None:
+            status = response_headers = body = encoding = size = elapsed = None
+        else:
             status = response.status_code
-            headers = _json_text(_mask_headers(mask, response.headers))
-            body, encoding = body_text(response.body, response.headers.get("content-type", ""))
-            if body is not None and encoding == "utf-8":
-                body = mask.text(body)
-            size = len(response.body)
+            headers = response.headers
+            body = response.body
+            size = len(body)
+            self.body_bytes += size
+            if not body:
+                body = encoding = None
+            else:
+                content_type = headers.get("content-type", "")
+                textual = _TEXTUAL.get(content_type)
+                if textual is None:
+                    textual = _is_text(content_type)
+                if textual:
+                    encoding = "utf-8"  # checked by Arrow at the flush (fix_bodies)
+                else:
+                    body, encoding = base64.b64encode(body).decode("ascii"), "base64"
+            response_headers = _headers_json(mask, headers)
             elapsed = response.elapsed_ms
             error = response.error
-        batch.add(
-            "exchanges",
-            (
-                request.run_id, request.exchange_id, request.execution_id, request.step_path,
-                request.page, request.item_index, request.attempt, request.method,
-                _mask_url(mask, request.url), _json_text(_mask_headers(mask, request.headers)),
-                request_body,
-                request_encoding, status, headers, body, encoding, len(request.body or b""),
-                size, request.at, elapsed, None if error is None else mask.text(error),
-            ),
-        )  # fmt: skip
+        self._exchanges.extend((
+            request.run_id, request.exchange_id, request.execution_id, request.step_path,
+            request.page, request.item_index, request.attempt, request.method, url,
+            request_headers, request_body, request_encoding, status, response_headers, body,
+            encoding, request_size, size, request.at, elapsed, error,
+        ))  # fmt: skip
+        self.rows += 1
+        if self.rows >= self.limit_rows or self.body_bytes >= self.limit_bytes:
+            self.on_full()
 
-    def _step_started(self, event: StepStarted, batch: Batch) -> None:
+    def _step_started(self, event: StepStarted) -> None:
         self._steps[event.execution_id] = event
 
-    def _fanout_started(self, event: FanoutStarted, batch: Batch) -> None:
+    def _fanout_started(self, event: FanoutStarted) -> None:
         parent = event.execution_id
         self._step_items[parent] = self._step_items.get(parent, 0) + event.total_items
 
-    def _step_finished(self, event: StepFinished, batch: Batch) -> None:
+    def _step_finished(self, event: StepFinished) -> None:
         started = self._steps.pop(event.execution_id, None)
-        error = None if event.error is None else self.masker.text(event.error)
-        batch.add(
-            "steps",
-            (
-                event.run_id, event.execution_id,
-                started.parent_execution_id if started else None, event.step_path,
-                started.kind if started else None, event.item_index, event.status,
-                event.reason, self._step_requests.pop(event.execution_id, 0),
-                event.pages, self._step_items.pop(event.execution_id, 0), event.records,
-                started.at if started else None, event.at, event.duration_ms, error,
-            ),
-        )  # fmt: skip
-        if error:
-            self._error(batch, event.at, event.step_path, f"step_{event.status}", None, None, error)
+        execution_id = event.execution_id
+        self._step_rows.extend((
+            event.run_id, execution_id,
+            started.parent_execution_id if started else None, event.step_path,
+            started.kind if started else None, event.item_index, event.status,
+            event.reason, self._step_requests.pop(execution_id, 0),
+            event.pages, self._step_items.pop(execution_id, 0), event.records,
+            started.at if started else None, event.at, event.duration_ms, event.error,
+        ))  # fmt: skip
+        self.rows += 1
+        if self.rows >= self.limit_rows or self.body_bytes >= self.limit_bytes:
+            self.on_full()
+        if event.error:
+            self._error(event.at, event.step_path, f"step_{event.status}", None, None,
+                        event.error)  # fmt: skip
 
-    def _record(self, event: RecordEmitted, batch: Batch) -> None:
+    def _record(self, event: RecordEmitted) -> None:
         self._record_seq += 1
-        if self.run:
+        if self.run is not None:
             self.run.records += 1
-        data = self.masker.text(_json_text(event.record))
-        batch.add(
-            "records",
-            (event.run_id, self._record_seq, event.step_path, event.page, event.item_index,
-             event.exchange_id, event.at, data),
-        )  # fmt: skip
+        data = _json(event.record)
+        self.body_bytes += len(data)
+        self._records.extend((event.run_id, self._record_seq, event.step_path, event.page,
+                              event.item_index, event.exchange_id, event.at, data))  # fmt: skip
+        self.rows += 1
+        if self.rows >= self.limit_rows or self.body_bytes >= self.limit_bytes:
+            self.on_full()
 
-    def _ignored(self, event: ResponseIgnored, batch: Batch) -> None:
+    def _ignored(self, event: ResponseIgnored) -> None:
         message = f"status {event.status_code} ignored ({event.reason})"
-        self._error(
-            batch,
-            event.at,
-            event.step_path,
-            "ignored",
-            event.status_code,
-            event.exchange_id,
-            message,
-        )
+        self._error(event.at, event.step_path, "ignored", event.status_code, event.exchange_id,
+                    message)  # fmt: skip
 
-    def _assertion(self, event: AssertionFailed, batch: Batch) -> None:
-        self._error(batch, event.at, event.step_path, "assertion", None, event.exchange_id,
+    def _assertion(self, event: AssertionFailed) -> None:
+        self._error(event.at, event.step_path, "assertion", None, event.exchange_id,
                     f"{event.expectation}: {event.message}")  # fmt: skip
 
-    def _notable(self, event: Event, batch: Batch) -> None:
+    def _notable(self, event: Event) -> None:
         """Retries, rate-limit waits, breaker changes, compensation, token refreshes."""
         self._event_seq += 1
         fields = {
@@ -267,42 +397,80 @@ class RowBuilder:
             for name in getattr(event, "__dataclass_fields__", {})
             if name not in ("run_id", "at", "step_path", "exchange_id", "delay_seconds")
         }
-        batch.add(
-            "events",
-            (
-                event.run_id, self._event_seq, event.at, _EVENT_NAMES[type(event)],
-                getattr(event, "step_path", None), getattr(event, "exchange_id", None),
-                getattr(event, "delay_seconds", None),
-                self.masker.text(_json_text(fields)),
-            ),
-        )  # fmt: skip
+        self.tables["events"].extend((
+            event.run_id, self._event_seq, event.at, _event_name(type(event)),
+            getattr(event, "step_path", None), getattr(event, "exchange_id", None),
+            getattr(event, "delay_seconds", None), _json(fields),
+        ))  # fmt: skip
+        self.rows += 1
+        if self.rows >= self.limit_rows or self.body_bytes >= self.limit_bytes:
+            self.on_full()
 
-    def _run_finished(self, event: RunFinished, batch: Batch) -> None:
+    def _run_finished(self, event: RunFinished) -> None:
         for request in list(self._requests.values()):  # requests that never got an answer
-            self._exchange_row(request, None, batch, error=f"no response: run {event.status}")
+            self._exchange_row(request, None, error=f"no response: run {event.status}")
         self._requests.clear()
         if event.error:
-            self._error(batch, event.at, event.step_path, f"run_{event.status}", None, None,
+            self._error(event.at, event.step_path, f"run_{event.status}", None, None,
                         event.error)  # fmt: skip
-        if self.run:
+        if self.run is not None:
             run = self.run
-            run.status, run.finished_at, run.duration_ms = event.status, event.at, event.duration_ms
-            run.error = None if event.error is None else self.masker.text(event.error)
-            run.error_type, run.error_step = event.error_type, event.step_path
+            run.error, run.error_type = event.error, event.error_type
+            run.error_step, run.finished_at = event.step_path, event.at
+            run.duration_ms, run.status = event.duration_ms, event.status
 
-    def _error(self, batch: Batch, at: float, step_path: str | None, kind: str,
-               status: int | None, exchange_id: int | None, message: str) -> None:  # fmt: skip
+    def _error(self, at: float, step_path: str | None, kind: str, status: int | None,
+               exchange_id: int | None, message: str) -> None:  # fmt: skip
         self._error_seq += 1
-        if self.run:
+        if self.run is not None:
             self.run.errors += 1
             run_id = self.run.run_id
         else:
             run_id = None
-        batch.add(
-            "errors",
-            (run_id, self._error_seq, at, step_path, kind, status, exchange_id,
-             self.masker.text(message)),
-        )  # fmt: skip
+        self.tables["errors"].extend((run_id, self._error_seq, at, step_path, kind, status,
+                                      exchange_id, message))  # fmt: skip
+        self.rows += 1
+        if self.rows >= self.limit_rows or self.body_bytes >= self.limit_bytes:
+            self.on_full()
+
+
+def _form(mask: Masker, raw: bytes) -> tuple[str, str]:
+    """A form body: its sensitive fields masked by name (then by value), or base64."""
+    try:
+        return mask.form(raw.decode("utf-8")), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii"), "base64"
+
+
+def fix_bodies(columns: list[list[Any]], masker: Masker | None) -> None:
+    """Exchange bodies stored as text: masked by value with ``masker`` (bytes decoded
+    first), and those that are not UTF-8 after all stored as base64 instead.
+
+    Called with ``masker`` None only when Arrow refused a body column (not UTF-8).
+    """
+    text = masker.text if masker is not None else None
+    for body_at, encoding_at in BODY_COLUMNS:
+        bodies, encodings = columns[body_at], columns[encoding_at]
+        for index, body in enumerate(bodies):
+            if not body or encodings[index] != "utf-8":
+                continue
+            if type(body) is bytes:
+                try:
+                    body = body.decode("utf-8")
+                except UnicodeDecodeError:
+                    bodies[index] = base64.b64encode(body).decode("ascii")
+                    encodings[index] = "base64"
+                    continue
+            bodies[index] = body if text is None else text(body)
+
+
+def mask_column(masker: Masker, values: list[Any]) -> list[Any]:
+    """Every text value of a column masked by value (bytes are UTF-8 JSON or text)."""
+    text = masker.text
+    return [
+        value if not value else text(value.decode("utf-8") if type(value) is bytes else value)
+        for value in values
+    ]
 
 
 _HANDLERS = {
@@ -328,6 +496,15 @@ _EVENT_NAMES: dict[type, str] = {
     TokenRefreshed: "token_refreshed",
     DebugAction: "debug_action",
 }
+
+
+def _event_name(kind: type) -> str:
+    for base in kind.__mro__:
+        if base in _EVENT_NAMES:
+            return _EVENT_NAMES[base]
+    return kind.__name__
+
+
 for _type in _EVENT_NAMES:
     _HANDLERS[_type] = RowBuilder._notable
 

@@ -1,50 +1,96 @@
-"""The capture writer: an event subscriber that batches rows into DuckDB off the loop.
+"""The capture writer: an event subscriber that turns a run into rows in DuckDB.
 
-On the event loop the subscriber only appends the event to a queue (well under
-a microsecond; the bus does not even call it for events that make no row). A
-writer thread wakes every ``flush_interval`` seconds, or sooner when
-``batch_size`` events or ``batch_bytes`` of response bodies are waiting, turns
-the events into masked rows and inserts them as Arrow tables in one
-transaction per flush (measured here: per-row inserts cost ~1 ms, Arrow
-batches 150k+ rows/s). A flush has a fixed cost too — opening the file,
-committing and checkpointing it on close take ~35 ms of CPU — so flushes are
-paced by time, not by a small row count: at 5,000 requests/s a flush every
-5,000 events cost over half the run's CPU, one a second costs a few percent. The run row is
-written as soon as the run starts and updated on every flush, so a dashboard in
-another process sees a live run; ``RunFinished`` flushes everything before the
-run returns. If another process holds the file, rows stay buffered and the
-next flush retries — nothing captured is dropped.
+How (numbers: the 2-core bench machine, client pinned to one core; a fanout of
+10,000 GETs at concurrency 50, where the engine alone costs ~180-220 µs of CPU
+per request, and 500 sequential pages of ~29 KB):
+
+* on the event loop, each event becomes its row at once
+  (``_rows.RowBuilder``: ~6-7.5 µs per fanout item — request, response,
+  step, record). Queueing the events for the writer thread instead, as before, kept
+  ~5 live objects per request for the garbage collector to walk again and
+  again (~20 µs per request of collections) and did the same Python work on
+  another thread, for which the two threads handed the GIL back and forth;
+* a writer thread wakes every ``flush_interval`` seconds, or sooner past
+  ``batch_size`` rows or ``batch_bytes`` of bodies, takes the rows, builds
+  one Arrow table per table (``build_table``: whole columns at once, ~3 µs per
+  item, C loops under the GIL), masks text by value if the run has secrets,
+  and inserts them with the run row in one transaction (DuckDB releases the
+  GIL): ~12-13 µs per item on that thread, ~6 of them DuckDB inserting and
+  checkpointing in the COMMIT, ~1-2 ATTACH/DETACH and the run row;
+* the file is attached only for the flush (``_connection.py``: WAL, when to
+  checkpoint, no rewriting of what is on disk), so a dashboard in another
+  process reads between flushes. The first flush comes ``flush_interval``
+  after the run starts (the run row is visible within a second; a shorter run
+  makes a single flush, at its end), a flush with nothing new (no rows, the
+  same run row) leaves the file alone, and ``RunFinished`` writes everything
+  before the run returns. If another process holds the file, the built batches
+  stay in memory and the next flush retries: nothing captured is dropped.
+
+Measured end to end (three A/B campaigns of alternating rounds against the
+writer of commit db72855; CPU of the client process; medians, runs of one
+process share one file as a user's do):
+
+* fanout, CPU with capture / without: 1.27-1.36x before, 1.12-1.20x now
+  (per-round spread ~0.99-1.28x: the shared machine is noisy), i.e. ~20 µs
+  per request: ~7.5 converting on the loop, ~13 on the writer thread. DuckDB's
+  ~6 are near its floor (writing the same rows uncompressed saves ~1 µs);
+* pagination, throughput against raw aiohttp: 0.16-0.18 before, 0.34-0.42
+  now (0.71-0.81 without capture). Capture costs ~350-450 µs of CPU per page
+  (before ~1,300-1,500, growing with the file: ``_connection.py``), mostly
+  DuckDB storing two copies of each 29 KB page (body and record), on the
+  event loop's core;
+* a one-request run: ~66-70 ms of capture CPU before, ~19-22 ms now (one
+  flush instead of three, a pooled DuckDB instance, statements with
+  parameters); after a pagination run in the same file ~157 ms before, ~20 ms
+  now (one run in eight ~80 ms: the vacuum that keeps the file compact).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections import deque
+from collections.abc import Callable
 from typing import Any
 
+import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from orchestra.capture._connection import Attacher, CaptureLockTimeout, Database
-from orchestra.capture._rows import HANDLED_EVENTS, Batch, RowBuilder
+from orchestra.capture._rows import (
+    HANDLED_EVENTS,
+    MASKED_COLUMNS,
+    ROW_TABLES,
+    WIDTHS,
+    RowBuilder,
+    RunState,
+    fix_bodies,
+    mask_column,
+)
 from orchestra.capture._schema import COLUMNS, TABLES
-from orchestra.events import Event, ResponseReceived, RunFinished, RunStarted
+from orchestra.events import Event, RunFinished, RunStarted
+from orchestra.masking import Masker
 
 logger = logging.getLogger("orchestra.capture")
 
 _TIMESTAMP_COLUMNS = {
     "started_at", "finished_at", "emitted_at", "occurred_at", "first_seen_at", "saved_at",
 }  # fmt: skip
+try:  # JSON text Arrow marks as such: DuckDB stores it without parsing it again
+    _JSON_TYPE: pa.DataType = pa.json_()
+except AttributeError:  # pyarrow < 19: plain text, which DuckDB checks while inserting
+    _JSON_TYPE = pa.string()
+_TIMESTAMP_TYPE = pa.timestamp("us")
 _ARROW_TYPES = {
     "VARCHAR": pa.string(),
-    "JSON": pa.string(),
+    "JSON": _JSON_TYPE,
     "BIGINT": pa.int64(),
     "INTEGER": pa.int32(),
     "DOUBLE": pa.float64(),
-    "TIMESTAMP": pa.float64(),  # seconds since the epoch, converted in the INSERT
+    "TIMESTAMP": _TIMESTAMP_TYPE,  # from seconds since the epoch (time.time())
 }
-_UPSERT = {"runs": "INSERT OR REPLACE INTO", "plans": "INSERT OR IGNORE INTO"}
 
 
 def _column_types(table: str) -> dict[str, str]:
@@ -57,56 +103,159 @@ def _column_types(table: str) -> dict[str, str]:
     return types
 
 
+_BATCH_TABLES = tuple(table for table in ROW_TABLES if table != "plans")  # Arrow batches
 _SCHEMAS = {
     table: pa.schema([(c, _ARROW_TYPES[t]) for c, t in _column_types(table).items()])
-    for table in TABLES
-    if table not in ("meta", "contexts")  # written directly, not in batches
+    for table in _BATCH_TABLES
 }
-_SELECTS = {
-    table: ", ".join(
-        f"make_timestamp(CAST({c} * 1000000 AS BIGINT)) AS {c}" if c in _TIMESTAMP_COLUMNS else c
-        for c in COLUMNS[table]
-    )
-    for table in _SCHEMAS
-}
+# DuckDB finds the Arrow table in the local variable of that name in the frame that calls
+# execute() (a replacement scan): ~1 ms a statement less than register() + INSERT ...
+# SELECT. Should that ever fail (execute() wrapped by a tracer...), register() it is.
+_SCANNED = "_orchestra_capture_batch"
+_INSERTS = {table: f"INSERT INTO {table} FROM {_SCANNED}" for table in _BATCH_TABLES}
+_replacement_scans = True
+_TIMESTAMP = "make_timestamp(CAST(round(? * 1000000) AS BIGINT))"
+_RUN_INSERT = (
+    "INSERT OR REPLACE INTO runs VALUES ("
+    + ", ".join(_TIMESTAMP if c in _TIMESTAMP_COLUMNS else "?" for c in COLUMNS["runs"])
+    + ")"
+)
+_PLAN_INSERT = (
+    "INSERT OR IGNORE INTO plans VALUES ("
+    + ", ".join(_TIMESTAMP if c in _TIMESTAMP_COLUMNS else "?" for c in COLUMNS["plans"])
+    + ")"
+)
+_RUN_UPDATE = (  # the run row after its first flush: in place, no deleted row versions
+    f"UPDATE runs SET status = ?, finished_at = {_TIMESTAMP}, duration_ms = ?, requests = ?, "
+    "errors = ?, records = ?, error = ?, error_type = ?, error_step = ?, config = ? "
+    "WHERE run_id = ?"
+)
 
 
-def insert_batch(connection, batch: Batch, run_row: tuple | None) -> None:
-    """Insert a batch (and upsert the run row) in one transaction."""
+def _timestamps(values: list[Any]) -> pa.Array:
+    """Seconds since the epoch (``time.time()`` floats) as whole microseconds, rounded
+    half away from zero as DuckDB's ``round`` does for the run row (``_TIMESTAMP``)."""
+    seconds = pa.array(values, pa.float64())
+    micros = pc.round(pc.multiply(seconds, 1_000_000), round_mode="half_towards_infinity")
+    return pc.cast(micros, pa.int64()).cast(_TIMESTAMP_TYPE)
+
+
+def _json_array(values: list[Any]) -> pa.Array:
+    return pa.ExtensionArray.from_storage(_JSON_TYPE, pa.array(values, pa.string()))
+
+
+def _converter(kind: pa.DataType) -> Callable[[list[Any]], pa.Array]:
+    if kind == _TIMESTAMP_TYPE:
+        return _timestamps
+    if kind == _JSON_TYPE and kind != pa.string():
+        return _json_array
+    return lambda values: pa.array(values, kind)
+
+
+_CONVERTERS = {table: [_converter(field.type) for field in _SCHEMAS[table]] for table in _SCHEMAS}
+
+
+def build_table(table: str, values: list[Any], masker: Masker | None) -> pa.Table:
+    """One table's rows (flat, ``WIDTHS[table]`` values each) as Arrow columns.
+
+    ``masker`` (given when the run has secrets) masks text columns by value.
+    """
+    width = WIDTHS[table]
+    columns = [values[index::width] for index in range(width)]
+    if masker is not None:
+        for index in MASKED_COLUMNS.get(table, ()):
+            columns[index] = mask_column(masker, columns[index])
+        if table == "exchanges":
+            fix_bodies(columns, masker)
+    converters = _CONVERTERS[table]
+    try:
+        arrays = [convert(column) for convert, column in zip(converters, columns, strict=True)]
+    except pa.ArrowInvalid:  # a body that said it was text is not UTF-8: store it as base64
+        if table != "exchanges":
+            raise
+        fix_bodies(columns, None)
+        arrays = [convert(column) for convert, column in zip(converters, columns, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=_SCHEMAS[table])
+
+
+def insert_tables(
+    connection: Any,
+    tables: list[tuple[str, Any]],
+    run_row: tuple | None,
+    run_written: bool,
+    commit: Callable[[Any, int], None] | None = None,
+) -> None:
+    """Insert the batches and write the run row, in one transaction.
+
+    A batch is an Arrow table, or for ``plans`` (one row a run) the rows
+    themselves: a statement with parameters costs ~1 ms less than one that
+    scans Arrow. ``commit(connection, bytes)`` commits (``Attacher.commit``).
+    """
     connection.execute("BEGIN TRANSACTION")
     try:
-        tables = dict(batch.rows)
-        if run_row is not None:
-            tables["runs"] = [run_row]
-        for table in ("plans", "runs", "steps", "exchanges", "records", "errors", "events"):
-            rows = tables.get(table)
-            if not rows:
+        for table, batch in tables:
+            if table == "plans":
+                connection.executemany(_PLAN_INSERT, batch)
                 continue
-            columns = list(zip(*rows, strict=True))
-            arrow = pa.Table.from_arrays(
-                [
-                    pa.array(col, type=field.type)
-                    for col, field in zip(columns, _SCHEMAS[table], strict=True)
-                ],
-                schema=_SCHEMAS[table],
-            )
-            connection.register("orchestra_batch", arrow)
+            if _replacement_scans:
+                _orchestra_capture_batch = batch  # read by DuckDB (see _INSERTS)
+                connection.execute(_INSERTS[table])
+                continue
+            connection.register(_SCANNED, batch)
             try:
-                verb = _UPSERT.get(table, "INSERT INTO")
-                connection.execute(f"{verb} {table} SELECT {_SELECTS[table]} FROM orchestra_batch")
+                connection.execute(_INSERTS[table])
             finally:
-                connection.unregister("orchestra_batch")
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
+                connection.unregister(_SCANNED)
+        if run_row is not None:
+            _write_run(connection, run_row, run_written)
+        if commit is None:
+            connection.execute("COMMIT")
+        else:
+            commit(connection, sum(batch.nbytes for name, batch in tables if name != "plans"))
+    except BaseException as error:
+        with contextlib.suppress(Exception):  # a failed COMMIT may have rolled back already
+            connection.execute("ROLLBACK")
+        if _SCANNED in str(error):  # no replacement scan here: register (next flush)
+            _no_replacement_scans()
         raise
+
+
+def _no_replacement_scans() -> None:
+    global _replacement_scans
+    _replacement_scans = False
+    logger.debug("capture: DuckDB found no %s; registering batches instead", _SCANNED)
+
+
+def _write_run(connection: Any, row: tuple, written: bool) -> None:
+    if written:
+        (run_id, _, _, _, status, _, finished_at, duration_ms, requests, errors, records,
+         error, error_type, error_step, config, _) = row  # fmt: skip
+        updated = connection.execute(
+            _RUN_UPDATE,
+            [status, finished_at, duration_ms, requests, errors, records, error, error_type,
+             error_step, config, run_id],
+        ).fetchone()  # fmt: skip
+        if updated and updated[0]:
+            return
+    connection.execute(_RUN_INSERT, list(row))
+
+
+def _run_row(run: RunState, masker: Masker | None) -> tuple:
+    row = run.row()
+    if masker is None:
+        return row
+    values = list(row)
+    for index in (11, 14):  # error, config
+        if values[index]:
+            values[index] = masker.text(values[index])
+    return tuple(values)
 
 
 class CaptureWriter:
     """Subscribe an instance to a run's event bus to capture that run.
 
-    One writer serves one run. ``flush_interval``, ``batch_size`` (events) and
-    ``batch_bytes`` (response bodies) trade freshness for throughput;
+    One writer serves one run. ``flush_interval``, ``batch_size`` (rows) and
+    ``batch_bytes`` (bodies and records) trade freshness for throughput;
     ``max_pending`` and ``max_pending_bytes`` bound memory: past them the event
     loop waits for the writer (back-pressure) instead of growing without end.
     """
@@ -131,15 +280,20 @@ class CaptureWriter:
         self.batch_bytes = batch_bytes
         self.max_pending = max_pending
         self.max_pending_bytes = max_pending_bytes
-        self._builder = RowBuilder(__version__)
-        self._pending: deque[Event] = deque()  # appended on the loop, popped by the writer
-        self._pending_bytes = 0
+        self._builder = builder = RowBuilder(__version__)
+        builder.limit_rows, builder.limit_bytes = batch_size, batch_bytes
+        builder.on_full = self._full
+        self._dispatch: dict[type, Any] = dict(builder.handlers)
+        self._dispatch[RunStarted] = self._run_started
+        self._dispatch[RunFinished] = self._run_finished
         self._wake_sent = False
         self._condition = threading.Condition()
         self._flush_requested = False
         self._finished = False
         self._thread: threading.Thread | None = None
-        self._carry = Batch()  # rows converted but not yet written (file was locked)
+        self._carry: list[tuple[str, Any]] = []  # built, not yet written (file was locked)
+        self._written_run: tuple | None = None  # the run row as last written
+        self._committed = False  # the flush being written got past its COMMIT
         self._written_generation = 0
         self._requested_generation = 0
         self.error: BaseException | None = None
@@ -151,26 +305,49 @@ class CaptureWriter:
     # -- the subscriber (event loop thread) -----------------------------------------------
 
     def __call__(self, event: Event) -> None:
-        pending = self._pending
-        pending.append(event)
-        if type(event) is ResponseReceived:
-            self._pending_bytes += len(event.body)
-        elif isinstance(event, RunStarted):
-            self.run_id = event.run_id
-            self._start()
-            self.flush()  # write the run row now, without holding up the first request
-            return
-        elif isinstance(event, RunFinished):
+        handler = self._dispatch.get(type(event))
+        if handler is None:
+            handler = self._resolve(type(event))
+            if handler is None:
+                return
+        try:
+            handler(event)
+        except Exception as error:  # a bug in row building must not stop the run
+            if self.error is None:
+                logger.exception("capture could not convert a %s event", type(event).__name__)
+            self.error = error
+
+    def _resolve(self, kind: type) -> Any:
+        """The handler of a subclass of a handled event (the bus routes those here too)."""
+        for base in kind.__mro__[1:]:
+            handler = self._dispatch.get(base)
+            if handler is not None:
+                self._dispatch[kind] = handler
+                return handler
+        return None
+
+    def _run_started(self, event: RunStarted) -> None:
+        self.run_id = event.run_id
+        try:
+            self._builder.handlers[RunStarted](event)
+        finally:
+            self._start()  # the first flush comes flush_interval later
+
+    def _run_finished(self, event: RunFinished) -> None:
+        try:
+            self._builder.handlers[RunFinished](event)
+        finally:
+            self.close()  # writes everything, then stops the thread
+
+    def _full(self) -> None:
+        """Called by the builder (event loop) while ``batch_size``/``batch_bytes`` are passed."""
+        builder = self._builder
+        if not self._wake_sent:
+            self._wake_sent = True
+            with self._condition:
+                self._condition.notify()
+        if builder.rows >= self.max_pending or builder.body_bytes >= self.max_pending_bytes:
             self.flush(wait=True)
-            self.close()
-            return
-        if len(pending) >= self.batch_size or self._pending_bytes >= self.batch_bytes:
-            if not self._wake_sent:
-                self._wake_sent = True
-                with self._condition:
-                    self._condition.notify()
-            if len(pending) >= self.max_pending or self._pending_bytes >= self.max_pending_bytes:
-                self.flush(wait=True)
 
     # -- control ------------------------------------------------------------------------
 
@@ -217,63 +394,93 @@ class CaptureWriter:
             self._attacher.close()
 
     def _loop_until_finished(self) -> None:
+        condition = self._condition
+        deadline = time.monotonic() + self.flush_interval
         while True:
-            with self._condition:
-                self._condition.wait_for(
-                    lambda: (
-                        self._flush_requested
-                        or self._finished
-                        or len(self._pending) >= self.batch_size
-                        or self._pending_bytes >= self.batch_bytes
-                    ),
-                    timeout=self.flush_interval,
-                )
-                queue = self._pending
-                events = [queue.popleft() for _ in range(len(queue))]  # atomic pops: no race
-                self._pending_bytes = 0  # with the loop appending
-                self._wake_sent = False
+            with condition:
+                while not (self._flush_requested or self._finished or self._wake_sent):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    condition.wait(remaining)
                 self._flush_requested = False
+                self._wake_sent = False
                 generation = self._requested_generation
                 finished = self._finished
-            self._write(events)
-            with self._condition:  # an attempt was made: waiters go on (rows stay carried)
+            self._write(final=finished)
+            deadline = time.monotonic() + self.flush_interval
+            with condition:  # an attempt was made: waiters go on (rows stay carried)
                 self._written_generation = generation
-                self._condition.notify_all()
-            if finished and not self._pending:
-                if self._carry.rows:  # the file stayed locked: keep trying, briefly
-                    self._write([])
-                with self._condition:
+                condition.notify_all()
+            if finished:
+                if self._carry:  # the file stayed locked: keep trying, briefly
+                    self._write(final=True)
+                with condition:
                     self._written_generation = self._requested_generation
-                    self._condition.notify_all()
+                    condition.notify_all()
                 return
 
-    def _write(self, events: list[Event]) -> None:
-        batch = self._carry
+    def _write(self, *, final: bool) -> None:
+        builder = self._builder
+        taken = builder.take()
+        # after take(): a secret registered before an event that made a taken row is known
+        masker: Masker | None = builder.masker if builder.masker.secrets else None
         try:
-            self._builder.convert(events, batch)
+            for table in ROW_TABLES:
+                values = taken.get(table)
+                if not values:
+                    continue
+                if table == "plans":
+                    width = WIDTHS[table]
+                    rows = [values[at : at + width] for at in range(0, len(values), width)]
+                    self._carry.append((table, rows))
+                else:
+                    self._carry.append((table, build_table(table, values, masker)))
         except Exception as error:  # a bug in row building must not stop the run
-            logger.exception("capture could not convert events")
+            logger.exception("capture could not build rows")
             self.error = error
-        run = self._builder.run
-        if not batch.rows and run is None:
-            return
+        run = builder.run
+        run_row = None if run is None else _run_row(run, masker)
+        if not self._carry and run_row == self._written_run:
+            return  # nothing new: leave the file alone
+        tables, rows = self._carry, sum(len(batch) for _, batch in self._carry)
         started = time.perf_counter()
+        self._committed = False
         try:
-            with self._attacher.connect() as connection:
-                insert_batch(connection, batch, None if run is None else run.row())
+            try:
+                self._insert(tables, run_row, final)
+            except duckdb.CatalogException:
+                if self._committed:
+                    raise
+                # The tables were known to be there, but the file was replaced since (deleted
+                # and created again, perhaps with the same inode): check them and try again.
+                self._attacher.failed()
+                self._insert(tables, run_row, final)
         except CaptureLockTimeout as error:
             logger.warning("capture file busy, keeping %d rows for the next flush: %s",
-                           len(batch), error)  # fmt: skip
+                           rows, error)  # fmt: skip
             return
         except Exception as error:
-            logger.exception("capture write failed; %d rows kept for the next flush", len(batch))
+            if self._committed:
+                logger.warning("capture: the rows are written, but closing the file failed: %s",
+                               error)  # fmt: skip
+            else:
+                logger.exception("capture write failed; %d rows kept for the next flush", rows)
+                self._attacher.failed()
             self.error = error
             return
-        self._carry = Batch()
-        self.flushes += 1
-        logger.debug(
-            "flushed %d rows in %.1f ms", len(batch), (time.perf_counter() - started) * 1e3
-        )
+        logger.debug("flushed %d rows in %.1f ms", rows, (time.perf_counter() - started) * 1e3)
+
+    def _insert(self, tables: list[tuple[str, Any]], run_row: tuple | None, final: bool) -> None:
+        """One attempt at writing a flush (``_committed`` tells whether it got that far)."""
+        with self._attacher.connect() as connection:
+            insert_tables(connection, tables, run_row, self._written_run is not None,
+                          self._attacher.commit)  # fmt: skip
+            self._committed = True
+            self._carry = []
+            self._written_run = run_row
+            self.flushes += 1
+            self._attacher.committed(connection, last=final)
 
     def stats(self) -> dict[str, Any]:
-        return {"flushes": self.flushes, "pending": len(self._pending)}
+        return {"flushes": self.flushes, "pending": self._builder.rows}
