@@ -63,14 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         if code != 0:
             failures.append(name)
 
+    # Every benchmark's latest result file, not only those run now: `--only fanout`
+    # refreshes the fanout verdicts and keeps the others (each with its own "when").
     rows, targets = [], []
-    for name in names:
-        path = results_dir / f"{'dlt' if name == 'dlt' else name}.json"
+    for name in BENCHMARKS:
+        path = results_dir / f"{name}.json"
         if not path.exists():
             continue
         doc = json.loads(path.read_text())
         for t in doc.get("targets", []):
-            targets.append({"benchmark": name, **t})
+            targets.append({"benchmark": name, "when": doc.get("when"), **t})
             verdict = {True: "PASS", False: "FAIL", None: "-"}[t["pass"]]
             rows.append(
                 [
