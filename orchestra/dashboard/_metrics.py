@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import panel as pn
 import param
 from bokeh.models import ColumnDataSource, HoverTool
@@ -13,7 +12,7 @@ from bokeh.plotting import figure
 from panel.viewable import Viewer
 
 from orchestra.dashboard._queries import Metrics
-from orchestra.dashboard._state import DashboardState
+from orchestra.dashboard._state import DashboardState, typed_frame
 from orchestra.dashboard._style import STATUS_CLASS_COLORS
 
 CARDS = [
@@ -24,6 +23,13 @@ CARDS = [
     ("errors", "errors"),
     ("records", "records"),
 ]
+
+BY_STATUS_DTYPES = {"status": "str", "requests": "int64"}
+LATENCY_DTYPES = {
+    "step_path": "str",
+    "requests": "int64",
+    **{column: "float64" for column in ("p50_ms", "p95_ms", "p99_ms", "max_ms")},
+}
 
 
 def card_values(metrics: Metrics | None) -> dict[str, str]:
@@ -62,8 +68,10 @@ class MetricsView(Viewer):
         super().__init__(**params)
         self._cards = {key: _card(key, label) for key, label in [*CARDS, ("throughput", "")]}
         self._waited = pn.pane.Markdown("", margin=(0, 10))
+        # empty tables typed as DuckDB returns the data: a column type that changes when the
+        # first rows arrive changes the table's configuration, and the browser rebuilds it
         self._by_status = pn.widgets.Tabulator(
-            pd.DataFrame({"status": [], "requests": []}),
+            typed_frame(BY_STATUS_DTYPES),
             disabled=True,
             show_index=False,
             width=220,
@@ -72,9 +80,7 @@ class MetricsView(Viewer):
         )
         ms = NumberFormatter(format="0,0.0")
         self._latency = pn.widgets.Tabulator(
-            pd.DataFrame(
-                {c: [] for c in ("step_path", "requests", "p50_ms", "p95_ms", "p99_ms", "max_ms")}
-            ),
+            typed_frame(LATENCY_DTYPES),
             disabled=True,
             show_index=False,
             selectable=False,

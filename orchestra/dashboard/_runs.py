@@ -21,17 +21,25 @@ def status_style(value: Any) -> str:
 
 
 def runs_table_frame(runs: pd.DataFrame) -> pd.DataFrame:
-    """The picker's rows: start as text, duration readable, counts as integers."""
+    """The picker's rows: start as text, duration readable, counts as integers.
+
+    The column types are the same with no runs as with some (text stays text even when
+    empty): the table's configuration follows them, and a changed configuration makes
+    the browser rebuild the table while live updates arrive.
+    """
+    started = [
+        "" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+        for value in runs["started_at"]
+    ]
     frame = pd.DataFrame(
         {
             "run_id": runs["run_id"].astype(str),
             "plan": runs["plan_key"].astype(str),
             "status": runs["status"].astype(str),
-            "started": [
-                "" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
-                for value in runs["started_at"]
-            ],
-            "duration": [format_ms(value) for value in runs["duration_ms"]],
+            "started": pd.Series(started, index=runs.index, dtype=str),
+            "duration": pd.Series(
+                [format_ms(value) for value in runs["duration_ms"]], index=runs.index, dtype=str
+            ),
             "requests": runs["requests"].fillna(0).astype("int64"),
             "errors": runs["errors"].fillna(0).astype("int64"),
         }

@@ -51,6 +51,34 @@ STEP_COLUMNS = [
     "bytes",
     "duration_ms",
 ]
+# The column types of the tables, empty or not. Panel's Tabulator derives each column's
+# configuration (its sorter) from the dtype: an empty frame typed otherwise than the data
+# changes the configuration when the first rows arrive, and the browser then destroys and
+# rebuilds the table while live updates keep coming (a redraw of the half-built table
+# throws "Cannot read properties of null (reading 'offsetWidth')").
+STEP_DTYPES = {
+    "step_path": "str",
+    "status": "str",
+    **{column: "int64" for column in STEP_COLUMNS[2:-1]},
+    "duration_ms": "float64",
+}
+EXCHANGE_LIST_DTYPES = {  # as DuckDB returns them (nullable integers where NULLs occur)
+    "exchange_id": "int64",
+    "page": "int64",
+    "item_index": "Int64",
+    "attempt": "int64",
+    "method": "str",
+    "url": "str",
+    "status_code": "Int64",
+    "elapsed_ms": "float64",
+    "response_size": "Int64",
+    "error": "object",
+}
+
+
+def typed_frame(dtypes: dict[str, str]) -> pd.DataFrame:
+    """An empty frame with these columns and column types."""
+    return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in dtypes.items()})
 
 
 @dataclass(frozen=True)
@@ -66,11 +94,11 @@ class _Keys:
 
 
 def _empty_steps() -> pd.DataFrame:
-    return pd.DataFrame({column: [] for column in STEP_COLUMNS})
+    return typed_frame(STEP_DTYPES)
 
 
 def _empty_exchanges() -> pd.DataFrame:
-    return pd.DataFrame({column: [] for column in queries.EXCHANGE_LIST_COLUMNS})
+    return typed_frame(EXCHANGE_LIST_DTYPES)
 
 
 class DashboardState(param.Parameterized):
@@ -332,11 +360,7 @@ class DashboardState(param.Parameterized):
                 missing = value is None or (isinstance(value, float) and math.isnan(value))
                 entry[column] = (None if column == "duration_ms" else 0) if missing else value
             table.append(entry)
-        frame = pd.DataFrame(table, columns=STEP_COLUMNS)
-        for column in STEP_COLUMNS[2:-1]:
-            frame[column] = frame[column].astype("int64")
-        frame["duration_ms"] = frame["duration_ms"].astype("float64")
-        return frame
+        return pd.DataFrame(table, columns=STEP_COLUMNS).astype(STEP_DTYPES)
 
     def _read_exchanges(self, db: queries.Reader, keys: _Keys) -> dict[str, Any]:
         if keys.run_id is None:

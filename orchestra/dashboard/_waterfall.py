@@ -199,6 +199,8 @@ class Waterfall(Viewer):
             output_backend="webgl",
         )
         plot.ygrid.visible = False
+        self._lanes_ticker = FixedTicker(ticks=[])  # one model, its ticks updated in place
+        plot.yaxis.ticker = self._lanes_ticker
         plot.yaxis.major_label_text_font_size = "11px"
         bars = plot.quad(
             left="left",
@@ -284,7 +286,9 @@ class Waterfall(Viewer):
             self._syncing = False
         plot.x_range.update(start=0, end=layout["end_ms"] * 1.02)
         plot.y_range.update(start=-(max(len(labels), 1) - 0.5), end=0.5 + 0.9)
-        plot.yaxis.ticker = FixedTicker(ticks=[-i for i in range(len(labels))])
+        ticks = [-i for i in range(len(labels))]
+        if list(self._lanes_ticker.ticks) != ticks:
+            self._lanes_ticker.ticks = ticks
         plot.yaxis.major_label_overrides = {-i: label for i, label in enumerate(labels)}
         plot.height = max(160, min(900, 70 + LANE_PX * (len(labels) + 1)))
         rows = state.waterfall

@@ -1,7 +1,7 @@
 """A slow run written by another process: ``python _slow_run.py BASE_URL DB``.
 
 The live-update tests start it while a dashboard watches ``DB``: a slow first
-step, a fanout of slow requests two at a time, then slow steps one by one, so
+step, a fanout of slow requests two at a time, then slower steps one by one, so
 requests and finished steps reach the file a few at a time over several seconds.
 """
 
@@ -15,7 +15,14 @@ TAIL_STEPS = 3
 TOTAL_REQUESTS = 1 + 1 + FANOUT_ITEMS + TAIL_STEPS
 
 
-def slow_plan(base_url: str, delay: float = 0.5) -> dict[str, Any]:
+def slow_plan(base_url: str, delay: float = 0.5, tail_delay: float | None = None) -> dict[str, Any]:
+    """The plan; the tail steps take ``tail_delay`` (default twice ``delay``) each.
+
+    The tail is the only time a watcher can see finished steps while the run still runs
+    (the fanout's parent stays running until its last item), and the writer flushes once
+    a second: shorter tail steps leave a loaded machine's page too little time to show it.
+    """
+    tail = 2 * delay if tail_delay is None else tail_delay
     return {
         "key": "slow-live",
         "config": {"base_url": base_url},
@@ -36,7 +43,7 @@ def slow_plan(base_url: str, delay: float = 0.5) -> dict[str, Any]:
                 ],
             },
             *[
-                {"name": f"tail_{i}", "url": f"{{config.base_url}}/slow?delay={delay}"}
+                {"name": f"tail_{i}", "url": f"{{config.base_url}}/slow?delay={tail}"}
                 for i in range(TAIL_STEPS)
             ],
         ],

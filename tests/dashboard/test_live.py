@@ -124,7 +124,7 @@ def test_the_served_dashboard_follows_a_run_written_by_another_process(demo_api,
             timeout=15_000,
         )
         final = sample(page)
-        assert errors == []
+        assert errors == [], "\n\n".join(errors)
 
     while_running = [(requests, done) for status, requests, done in samples if status == "running"]
     requests = [r for r, _ in while_running]
@@ -132,7 +132,7 @@ def test_the_served_dashboard_follows_a_run_written_by_another_process(demo_api,
     assert len(set(requests)) >= 2, list(zip(stamps, samples, strict=True))  # grew before the end
     assert requests == sorted(requests), samples
     assert len(set(steps_done)) >= 2, samples  # and so did the finished steps
-    assert max(requests) < _slow_run.TOTAL_REQUESTS
+    assert max(requests) <= _slow_run.TOTAL_REQUESTS  # the last flush may land before the run's end
     assert final[1] == _slow_run.TOTAL_REQUESTS
     assert final[2] == 1 + 1 + _slow_run.TAIL_STEPS + 1  # every node ok (the fanout is one)
 

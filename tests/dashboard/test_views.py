@@ -102,3 +102,48 @@ def test_the_browser_never_gets_response_bodies_until_one_is_inspected(dashboard
     dashboard.inspector._table.selection = [0]
     shipped = json.dumps(standalone_docs_json([document]))
     assert "description" in shipped  # now one body is in the page
+
+
+def test_live_data_updates_the_tables_in_place(captured, tmp_path):
+    """The first rows of a run change each table's data, never its columns or configuration.
+
+    Panel's Tabulator derives a column's configuration from its dtype; a change makes
+    the browser destroy and rebuild the table while live updates keep arriving, and a
+    redraw of the half-built table throws (``Cannot read properties of null (reading
+    'offsetWidth')``) on a loaded machine.
+    """
+    import asyncio
+    import shutil
+
+    from bokeh.document.events import ModelChangedEvent
+    from panel.models.tabulator import DataTabulator
+
+    from orchestra.dashboard._queries import EXCHANGE_LIST_COLUMNS
+    from orchestra.dashboard._state import EXCHANGE_LIST_DTYPES
+
+    assert list(EXCHANGE_LIST_DTYPES) == EXCHANGE_LIST_COLUMNS
+    path = tmp_path / "live.duckdb"  # nothing there yet: every table starts empty
+    dashboard = Dashboard(db=path, live=False)
+    document = Document()
+    document.add_root(dashboard.__panel__().get_root(document))
+    tables = list(document.select({"type": DataTabulator}))
+    assert len(tables) == 5
+    before = [(table.configuration, [c.field for c in table.columns]) for table in tables]
+    changed: list[tuple[str, str]] = []
+
+    def record(event: object) -> None:
+        if isinstance(event, ModelChangedEvent):
+            changed.append((type(event.model).__name__, event.attr))
+
+    document.on_change(record)
+
+    shutil.copy(captured.path, path)  # the run arrives
+    asyncio.run(dashboard.state.poll())
+
+    assert dashboard.state.run["run_id"] == captured.run_id
+    assert all(len(table.source.data["index"]) > 0 for table in tables)
+    assert [(table.configuration, [c.field for c in table.columns]) for table in tables] == before
+    assert not {attr for kind, attr in changed if kind == "DataTabulator"} & {
+        "configuration",
+        "columns",
+    }, changed
