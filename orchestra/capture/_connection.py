@@ -204,6 +204,22 @@ _ATTACHED = "orchestra_capture"
 _IDLE_INSTANCES = 2  # private instances kept for the next runs of this process
 _idle_lock = threading.Lock()
 _idle: list[_Instance] = []
+_inherited: list[_Instance] = []  # a forked child's copies of its parent's idle instances
+
+
+def _forget_idle_after_fork() -> None:
+    """In a forked child: never use (nor close) DuckDB instances made by the parent.
+
+    Their threads and locks did not come along; they are kept referenced, unused,
+    so that no destructor runs on them in the child.
+    """
+    global _idle_lock
+    _idle_lock = threading.Lock()
+    _inherited.extend(_idle)
+    _idle.clear()
+
+
+os.register_at_fork(after_in_child=_forget_idle_after_fork)
 _small_checkpoints: dict[str, int] = {}  # path -> checkpoints of a small WAL made here
 _schema_ok: set[tuple[str, int]] = set()  # files (path, inode) known to hold the tables
 

@@ -9,6 +9,7 @@ flush, and a flush that has nothing new does not touch it.
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 import sys
 import textwrap
@@ -276,3 +277,29 @@ def test_a_file_replaced_between_runs_gets_its_tables_again(tmp_path, caplog):
     store = CaptureStore(db)
     assert count(store, "exchanges", "second") == 1
     assert count(store, "exchanges", "first") == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX only")
+def test_a_forked_child_writes_with_its_own_duckdb_instance(tmp_path):
+    from orchestra.capture import _connection
+
+    write_run(tmp_path / "parent.duckdb", "parent", exchange("parent", 1))
+    assert _connection._idle  # the parent keeps its instance for the next run
+    parent_instances = {id(instance) for instance in _connection._idle}
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it used, then leave without cleanup
+        code = 1
+        try:
+            assert not _connection._idle
+            writer = write_run(tmp_path / "child.duckdb", "child", exchange("child", 1))
+            used = {id(instance) for instance in _connection._idle}
+            code = 0 if writer.error is None and not used & parent_instances else 2
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(0)
+    os.close(write)
+    status = os.read(read, 1)
+    os.waitpid(pid, 0)
+    assert status == bytes([0])
+    assert count(CaptureStore(tmp_path / "child.duckdb"), "exchanges", "child") == 1
