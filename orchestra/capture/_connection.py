@@ -205,6 +205,8 @@ _IDLE_INSTANCES = 2  # private instances kept for the next runs of this process
 _idle_lock = threading.Lock()
 _idle: list[_Instance] = []
 _inherited: list[_Instance] = []  # a forked child's copies of its parent's idle instances
+_small_checkpoints: dict[str, int] = {}  # path -> checkpoints of a small WAL made here
+_schema_ok: set[tuple[str, int]] = set()  # files (path, inode) known to hold the tables
 
 
 def _forget_idle_after_fork() -> None:
@@ -220,8 +222,6 @@ def _forget_idle_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_idle_after_fork)
-_small_checkpoints: dict[str, int] = {}  # path -> checkpoints of a small WAL made here
-_schema_ok: set[tuple[str, int]] = set()  # files (path, inode) known to hold the tables
 
 
 def _file_key(path: str) -> tuple[str, int] | None:
