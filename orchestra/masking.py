@@ -44,6 +44,16 @@ def env_reference(name: str) -> str:
     return "${" + name + "}"
 
 
+def _outgoing_forms(text: str) -> set[str]:
+    """``text`` as it may appear in stored output: raw, JSON-escaped, percent-encoded."""
+    escaped = json.dumps(text)[1:-1]
+    escaped_utf8 = json.dumps(text, ensure_ascii=False)[1:-1]
+    forms = {text, escaped, escaped_utf8, quote(text, safe=""), quote_plus(text)}
+    if "/" in text:
+        forms |= {escaped.replace("/", "\\/"), escaped_utf8.replace("/", "\\/")}
+    return forms
+
+
 class Masker:
     """Replaces known secret values in text, headers, URLs and JSON values.
 
@@ -62,7 +72,10 @@ class Masker:
         """Register a secret value; later output never shows it.
 
         The forms a value takes on the way out are registered too: JSON-escaped
-        (inside stored JSON text) and percent-encoded (inside URLs and forms).
+        (inside stored JSON text: ASCII-only or UTF-8, and with ``/`` escaped as
+        ``\\/`` as PHP's ``json_encode`` and some Java encoders write it — an API
+        that echoes a base64 token does) and percent-encoded (inside URLs and
+        forms).
         """
         if secret is None:
             return
@@ -73,7 +86,7 @@ class Masker:
         if known is not None and (reference is None or known == reference):
             return  # already registered (a reference, once given, wins over ***)
         replacement = reference or MASK
-        for variant in {text, json.dumps(text)[1:-1], quote(text, safe=""), quote_plus(text)}:
+        for variant in _outgoing_forms(text):
             if reference or variant not in self._replacements:
                 self._replacements[variant] = replacement
         ordered = sorted(self._replacements, key=len, reverse=True)  # longest first

@@ -123,6 +123,21 @@ def test_secrets_registered_after_an_event_still_mask_it(tmp_path):
     assert row.response_body == "***"
 
 
+def test_a_token_echoed_with_escaped_slashes_is_masked(tmp_path):
+    """PHP's json_encode writes "/" as "\\/": a base64 token echoed that way is still masked."""
+    token = "tok/EN+base64/value=="
+    php_body = b'{"echo": "tok\\/EN+base64\\/value=="}'
+    db = tmp_path / "php.duckdb"
+    writer = CaptureWriter(str(db))
+    writer(started("r9", Masker([token])))
+    for event in exchange("r9", 1, response_body=php_body):
+        writer(event)
+    writer(finished("r9"))
+    stored = db.read_bytes()
+    assert b"tok/EN" not in stored and b"tok\\/EN" not in stored  # neither form, anywhere
+    assert CaptureStore(db).exchanges("r9").iloc[0].response_body == '{"echo": "***"}'
+
+
 def test_sensitive_names_are_masked_without_any_registered_secret(tmp_path):
     events = exchange(
         "r3", 1, url="http://api.test/items?api_key=k-123456&page=2",
