@@ -105,9 +105,6 @@ def _json(value: Any) -> str:
     return _dumps(value, default=str).decode()
 
 
-_json_text = _json
-
-
 def body_text(raw: bytes | None, content_type: str) -> tuple[str | None, str | None]:
     """(text, encoding): utf-8 text when it is text, base64 otherwise."""
     if not raw:
@@ -235,23 +232,6 @@ class RowBuilder:
         self._step_rows = self.tables["steps"]
         self.handlers = {kind: handler.__get__(self) for kind, handler in _HANDLERS.items()}
 
-    def convert(self, events: list[Event]) -> None:
-        """Convert events in order (what the writer does for each event it is given)."""
-        for event in events:
-            handler = self.handler(type(event))
-            if handler is not None:
-                handler(event)
-
-    def handler(self, kind: type) -> Any:
-        """The bound handler for events of ``kind`` (subclasses included), or None."""
-        handler = self.handlers.get(kind)
-        if handler is None:
-            for base in kind.__mro__[1:]:
-                if base in self.handlers:
-                    handler = self.handlers[kind] = self.handlers[base]
-                    break
-        return handler
-
     def take(self) -> dict[str, list[Any]]:
         """Remove and return the rows appended so far, per table (writer thread)."""
         taken = {}
@@ -270,7 +250,7 @@ class RowBuilder:
         digest = plan_hash(event.plan)
         self.run = RunState(
             run_id=event.run_id, plan_key=event.plan_key, plan_hash=digest, mode=event.mode,
-            started_at=event.at, config=_json_text(self.masker.value(event.config)),
+            started_at=event.at, config=_json(self.masker.value(event.config)),
             version=self.version,
         )  # fmt: skip
         self.tables["plans"].extend((digest, event.plan_key, _json(event.plan), event.run_id,
