@@ -107,14 +107,18 @@ def _json(value: Any) -> str:
 
 def body_text(raw: bytes | None, content_type: str) -> tuple[str | None, str | None]:
     """(text, encoding): utf-8 text when it is text, base64 otherwise."""
-    if not raw:
-        return None, None
-    if _is_text(content_type):
-        try:
-            return raw.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            pass
-    return base64.b64encode(raw).decode("ascii"), "base64"
+    body, encoding = _body(raw, content_type)
+    if type(body) is bytes:
+        return _utf8_or_base64(body)
+    return body, encoding
+
+
+def _utf8_or_base64(raw: bytes) -> tuple[str, str]:
+    """A body said to be text: (text, "utf-8"), or (base64, "base64") if it is not UTF-8."""
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii"), "base64"
 
 
 def _body(raw: bytes | None, content_type: str) -> tuple[bytes | str | None, str | None]:
@@ -243,6 +247,11 @@ class RowBuilder:
                 del values[:size]  # rows appended meanwhile stay, after size
         return taken
 
+    def _row_added(self) -> None:
+        self.rows += 1
+        if self.rows >= self.limit_rows or self.body_bytes >= self.limit_bytes:
+            self.on_full()
+
     # -- handlers ---------------------------------------------------------------------
 
     def _run_started(self, event: RunStarted) -> None:
@@ -299,17 +308,7 @@ class RowBuilder:
             body = response.body
             size = len(body)
             self.body_bytes += size
-            if not body:
-                body = encoding = None
-            else:
-                content_type = headers.get("content-type", "")
-                textual = _TEXTUAL.get(content_type)
-                if textual is None:
-                    textual = _is_text(content_type)
-                if textual:
-                    encoding = "utf-8"  # checked by Arrow at the flush (fix_bodies)
-                else:
-                    body, encoding = base64.b64encode(body).decode("ascii"), "base64"
+            body, encoding = _body(body, headers.get("content-type", ""))
             response_headers = _headers_json(mask, headers)
             elapsed = response.elapsed_ms
             error = response.error
@@ -319,9 +318,7 @@ class RowBuilder:
             request_headers, request_body, request_encoding, status, response_headers, body,
             encoding, request_size, size, request.at, elapsed, error,
         ))  # fmt: skip
-        self.rows += 1
-        if self.rows >= self.limit_rows or self.body_bytes >= self.limit_bytes:
-            self.on_full()
+        self._row_added()
 
     def _step_started(self, event: StepStarted) -> None:
         self._steps[event.execution_id] = event
@@ -341,9 +338,7 @@ class RowBuilder:
             event.pages, self._step_items.pop(execution_id, 0), event.records,
             started.at if started else None, event.at, event.duration_ms, event.error,
         ))  # fmt: skip
-        self.rows += 1
-        if self.rows >= self.limit_rows or self.body_bytes >= self.limit_bytes:
-            self.on_full()
+        self._row_added()
         if event.error:
             self._error(event.at, event.step_path, f"step_{event.status}", None, None,
                         event.error)  # fmt: skip
@@ -356,9 +351,7 @@ class RowBuilder:
         self.body_bytes += len(data)
         self._records.extend((event.run_id, self._record_seq, event.step_path, event.page,
                               event.item_index, event.exchange_id, event.at, data))  # fmt: skip
-        self.rows += 1
-        if self.rows >= self.limit_rows or self.body_bytes >= self.limit_bytes:
-            self.on_full()
+        self._row_added()
 
     def _ignored(self, event: ResponseIgnored) -> None:
         message = f"status {event.status_code} ignored ({event.reason})"
@@ -382,9 +375,7 @@ class RowBuilder:
             getattr(event, "step_path", None), getattr(event, "exchange_id", None),
             getattr(event, "delay_seconds", None), _json(fields),
         ))  # fmt: skip
-        self.rows += 1
-        if self.rows >= self.limit_rows or self.body_bytes >= self.limit_bytes:
-            self.on_full()
+        self._row_added()
 
     def _run_finished(self, event: RunFinished) -> None:
         for request in list(self._requests.values()):  # requests that never got an answer
@@ -409,9 +400,7 @@ class RowBuilder:
             run_id = None
         self.tables["errors"].extend((run_id, self._error_seq, at, step_path, kind, status,
                                       exchange_id, message))  # fmt: skip
-        self.rows += 1
-        if self.rows >= self.limit_rows or self.body_bytes >= self.limit_bytes:
-            self.on_full()
+        self._row_added()
 
 
 def _form(mask: Masker, raw: bytes) -> tuple[str, str]:
@@ -435,11 +424,9 @@ def fix_bodies(columns: list[list[Any]], masker: Masker | None) -> None:
             if not body or encodings[index] != "utf-8":
                 continue
             if type(body) is bytes:
-                try:
-                    body = body.decode("utf-8")
-                except UnicodeDecodeError:
-                    bodies[index] = base64.b64encode(body).decode("ascii")
-                    encodings[index] = "base64"
+                body, encodings[index] = _utf8_or_base64(body)
+                if encodings[index] != "utf-8":
+                    bodies[index] = body
                     continue
             bodies[index] = body if text is None else text(body)
 
