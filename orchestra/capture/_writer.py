@@ -183,7 +183,7 @@ def insert_tables(
     tables: list[tuple[str, Any]],
     run_row: tuple | None,
     run_written: bool,
-    commit: Callable[[Any, int], None] | None = None,
+    commit: Callable[[Any, int], None],
 ) -> None:
     """Insert the batches and write the run row, in one transaction.
 
@@ -208,10 +208,7 @@ def insert_tables(
                 connection.unregister(_SCANNED)
         if run_row is not None:
             _write_run(connection, run_row, run_written)
-        if commit is None:
-            connection.execute("COMMIT")
-        else:
-            commit(connection, sum(batch.nbytes for name, batch in tables if name != "plans"))
+        commit(connection, sum(batch.nbytes for name, batch in tables if name != "plans"))
     except BaseException as error:
         with contextlib.suppress(Exception):  # a failed COMMIT may have rolled back already
             connection.execute("ROLLBACK")

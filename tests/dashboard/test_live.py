@@ -132,7 +132,9 @@ def test_the_served_dashboard_follows_a_run_written_by_another_process(demo_api,
     assert len(set(requests)) >= 2, list(zip(stamps, samples, strict=True))  # grew before the end
     assert requests == sorted(requests), samples
     assert len(set(steps_done)) >= 2, samples  # and so did the finished steps
-    assert max(requests) <= _slow_run.TOTAL_REQUESTS  # the last flush may land before the run's end
+    # seen before every request was done (the last flush may land before the run row says
+    # finished, so a sample with all requests and status running is possible too)
+    assert min(requests) < _slow_run.TOTAL_REQUESTS, samples
     assert final[1] == _slow_run.TOTAL_REQUESTS
     assert final[2] == 1 + 1 + _slow_run.TAIL_STEPS + 1  # every node ok (the fanout is one)
 
