@@ -55,24 +55,22 @@ def child(url: str, n: int, db: str, loop: str) -> None:
     s = h.Settings(False, 1, 0, Path(db).parent, loop, "fast", False)
     if db == RAW:
 
-        def fanout(size: int):
+        def fanout(size: int, _target: str):
             return w.aiohttp_fanout(url, size, 50)
 
     else:
         plan = w.fanout_plan(50)
-        capture = db != "-"
 
-        def fanout(size: int):
-            target = db if size == n else db + ".warm"
+        def fanout(size: int, target: str):
             return w.orchestra_run(
-                plan, {"base_url": url, "n": size}, target if capture else None,
+                plan, {"base_url": url, "n": size}, None if db == "-" else target,
                 expect_requests=size + 1,
             )  # fmt: skip
 
-    s.run_async(fanout(100))
+    s.run_async(fanout(100, db + ".warm"))
     baseline = _rss_mb()
     started = time.perf_counter()
-    _, facts = s.run_async(fanout(n))
+    _, facts = s.run_async(fanout(n, db))
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(
