@@ -155,6 +155,36 @@ async def _send_once(
         ) from None
 
 
+def _no_response(
+    run: RunContext,
+    step_path: str,
+    execution_id: str,
+    exchange_id: int,
+    page: int,
+    attempt: int,
+    item_index: int | None,
+    started: float,
+    error: str,
+    *,
+    cancelled: bool = False,
+) -> ResponseReceived:
+    """The event of an exchange that ended without a response (``started``: perf_counter)."""
+    return ResponseReceived(
+        run_id=run.run_id,
+        at=time.time(),
+        step_path=step_path,
+        execution_id=execution_id,
+        exchange_id=exchange_id,
+        status_code=None,
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+        error=error,
+        page=page,
+        attempt=attempt,
+        item_index=item_index,
+        cancelled=cancelled,
+    )
+
+
 async def exchange(
     run: RunContext,
     step: CompiledStep,
@@ -224,42 +254,20 @@ async def exchange(
                 breakers.release(ticket)
             cancelled = isinstance(error, asyncio.CancelledError)
             bus.emit(
-                ResponseReceived(
-                    run_id=run.run_id,
-                    at=time.time(),
-                    step_path=step.path,
-                    execution_id=execution_id,
-                    exchange_id=exchange_id,
-                    status_code=None,
-                    elapsed_ms=(time.perf_counter() - started) * 1000,
-                    error="cancelled while in flight" if cancelled else str(error),
-                    page=page,
-                    attempt=attempt,
-                    item_index=item_index,
-                    cancelled=cancelled,
-                )
-            )
+                _no_response(run, step.path, execution_id, exchange_id, page, attempt,
+                             item_index, started,
+                             "cancelled while in flight" if cancelled else str(error),
+                             cancelled=cancelled)
+            )  # fmt: skip
             raise
         except _TRANSPORT_ERRORS as error:
-            elapsed = (time.perf_counter() - started) * 1000
             reason = _transport_failure(error, model.timeout_seconds)
             if breakers is not None and ticket is not None:
                 breakers.record(ticket, failed=breakers.is_failure(None), step_path=step.path)
             bus.emit(
-                ResponseReceived(
-                    run_id=run.run_id,
-                    at=time.time(),
-                    step_path=step.path,
-                    execution_id=execution_id,
-                    exchange_id=exchange_id,
-                    status_code=None,
-                    elapsed_ms=elapsed,
-                    error=reason,
-                    page=page,
-                    attempt=attempt,
-                    item_index=item_index,
-                )
-            )
+                _no_response(run, step.path, execution_id, exchange_id, page, attempt,
+                             item_index, started, reason)
+            )  # fmt: skip
             if (
                 not quick_retry_used
                 and request.method in IDEMPOTENT

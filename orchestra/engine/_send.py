@@ -59,6 +59,26 @@ class Prepared:
         self.send_headers = send_headers
         self.request = request
 
+    @classmethod
+    def of(
+        cls,
+        request: httpx.Request,
+        *,
+        send_headers: dict[str, str] | None = None,
+        keep_request: bool = False,
+    ) -> Prepared:
+        """What an ``httpx.Request`` says (kept whole when ``keep_request``)."""
+        return cls(
+            request.method,
+            str(request.url),
+            dict(request.headers),
+            request.content or None,
+            request.url.host,
+            request.url.port,
+            send_headers=send_headers,
+            request=request if keep_request else None,
+        )
+
 
 class HttpxSender:
     """Sends through ``httpx.AsyncClient`` (any httpx transport)."""
@@ -80,15 +100,7 @@ class HttpxSender:
         request = self.client.build_request(
             method, url, params=params or None, headers=headers, content=content, data=data
         )
-        return Prepared(
-            request.method,
-            str(request.url),
-            dict(request.headers),
-            request.content or None,
-            request.url.host,
-            request.url.port,
-            request=request,
-        )
+        return Prepared.of(request, keep_request=True)
 
     async def send(
         self, prepared: Prepared, max_bytes: int, timeout: float | None = None
@@ -220,15 +232,7 @@ class DirectSender:
             for key, value in request.headers.raw
             if key.lower() != b"host" or "host" in set_by_step  # aiohttp sets Host per hop
         }
-        return Prepared(
-            request.method,
-            str(request.url),
-            dict(request.headers),
-            request.content or None,
-            request.url.host,
-            request.url.port,
-            send_headers=send,
-        )
+        return Prepared.of(request, send_headers=send)
 
     async def send(
         self, prepared: Prepared, max_bytes: int, timeout: float | None = None
