@@ -111,7 +111,7 @@ class Database:
         self.is_memory = self.path == MEMORY
         self.lock_timeout = lock_timeout
         self._memory: duckdb.DuckDBPyConnection | None = None
-        self._schema_checked = False
+        self._schema_checked = False  # by _open, for its writing connections
         self._memory_lock = threading.RLock()
         if self.is_memory:
             self._memory = duckdb.connect(MEMORY)
@@ -166,8 +166,8 @@ class Database:
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 0.25)
                 continue
-            if not read_only and not (self._schema_checked and Path(self.path).exists()):
-                try:
+            if not read_only and not self._schema_checked:
+                try:  # once per Database: a file another program migrated is refused here
                     with _schema_lock:
                         ensure_schema(connection, self.path)
                 except Exception:
@@ -322,11 +322,9 @@ class Attacher:
         self._attach(connection)
         try:
             connection.execute(f"USE {_ATTACHED}")
-            key = _file_key(database.path)
-            if key not in _schema_ok:  # once per file and process, not once per run
-                with _schema_lock:
+            if _file_key(database.path) not in _schema_ok:  # once per file and process
+                with _schema_lock:  # (a deleted or replaced file fails its flush: failed())
                     ensure_schema(connection, database.path)
-                database._schema_checked = True
                 key = _file_key(database.path)
                 if key is not None:
                     _schema_ok.add(key)
