@@ -21,6 +21,7 @@ from orchestra.notebook import _export
 from orchestra.notebook._args import Parser, assignments, command_name, path, split
 from orchestra.notebook._errors import FlowError
 from orchestra.notebook._help import COMMANDS, command_help, line_help
+from orchestra.notebook._secrets import masked
 from orchestra.notebook._views import FlowGraph, FlowView
 from orchestra.plan import load_plan, parse_text
 
@@ -142,6 +143,7 @@ class LineCommands:
                     content = _export.ExportedText(_export.curl_of(store, runs))
         except (RunNotFound, FileNotFoundError, PlanError) as error:
             raise FlowError(str(error)) from None
+        content = masked(content, self.current.masker)
         self.bind(args.out, content)
         if args.file is None:
             return content
@@ -169,6 +171,7 @@ class LineCommands:
             if type(error).__module__.startswith("duckdb") or "duckdb" in repr(type(error)):
                 raise FlowError(f"{type(error).__name__}: {error}") from None
             raise
+        frame = masked(frame, self.current.masker)
         self.bind(out, frame)
         return frame
 
@@ -195,7 +198,7 @@ class LineCommands:
             )
         except FileNotFoundError as error:
             raise FlowError(str(error)) from None
-        return frame[[c for c in RUN_COLUMNS if c in frame.columns]]
+        return masked(frame[[c for c in RUN_COLUMNS if c in frame.columns]], self.current.masker)
 
     # -- settings -----------------------------------------------------------------------
 
@@ -213,7 +216,7 @@ class LineCommands:
                 raise UsageError(f"config: {key!r} is not set")
             del target[last]
         _merge(config, assignments(args.pairs, self.evaluate))
-        return _ConfigView(config)
+        return _ConfigView(masked(config, self.current.masker))
 
     def cmd_secret(self: FlowMagic, words: list[str]) -> Any:
         args = _parser("secret", (("name",), {}), (("--config",), {"dest": "key"})).parse(words)
@@ -232,7 +235,7 @@ class LineCommands:
                 f"secret: the value is shorter than {MIN_SECRET_LENGTH} characters; it could "
                 "not be masked safely, so it was not kept"
             )
-        self.current.secrets[name] = value
+        self.current.keep_secret(name, value)
         self.current.config[args.key or name] = {"env": name}
         return _export.ExportedText(
             f"secret {name} kept in memory; runs read it as {{env: {name}}} and "
@@ -257,7 +260,8 @@ class LineCommands:
 
 
 class _ConfigView(dict):
-    """A copy of the flow's config; secrets appear as their ``{"env": NAME}`` references."""
+    """A masked copy of the flow's config; secrets appear as their ``{"env": NAME}``
+    references (and a value known to be secret as ``${NAME}`` or ``***``)."""
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         import json

@@ -26,7 +26,6 @@ from orchestra.capture import RunNotFound
 from orchestra.debug import Breakpoint, ScopeError, captured_run, evaluate, parse_path
 from orchestra.errors import ExpressionSyntaxError, OrchestraError, PlanError
 from orchestra.events import DebugAction
-from orchestra.masking import Masker, env_reference
 from orchestra.notebook._args import Parser, assignments, path, value
 from orchestra.notebook._cell import read_body
 from orchestra.notebook._debug_session import DebugSession
@@ -292,10 +291,7 @@ class DebugCommands:
             raise expression_error(error) from None
         except Exception as error:
             raise FlowError(f"eval: {type(error).__name__}: {error}") from None
-        masker = Masker()
-        for name, secret in flow.secrets.items():
-            masker.add(secret, env_reference(name))
-        return masker.value(result)
+        return flow.masker.value(result)
 
     # -- editing and re-running one step ------------------------------------------------
 
