@@ -20,7 +20,7 @@ from IPython.core.error import UsageError
 
 from orchestra.capture import CaptureStore
 from orchestra.errors import PlanError
-from orchestra.notebook._args import Parser, split
+from orchestra.notebook._args import Parser, expand, split
 from orchestra.notebook._cell import CellBody, read_body
 from orchestra.notebook._errors import FlowError, locate, underline_text
 from orchestra.notebook._flow import NotebookFlow
@@ -57,7 +57,7 @@ class CellCommands:
     """``%%flow`` cell handling, mixed into ``FlowMagic``."""
 
     def cell_command(self: FlowMagic, line: str, cell: str) -> Any:
-        words = split(line)
+        words = expand(split(line), self.evaluate)
         if len(words) == 2 and words[0] == "edit":  # `%%flow edit STEP`: a step named edit
             return self.edit_cell(words[1], cell)  # takes one word, so this is no step name
         args = _cell_parser().parse(words)

@@ -18,7 +18,7 @@ from IPython.core.error import StdinNotImplementedError, UsageError
 from orchestra.capture import CaptureStore, RunNotFound
 from orchestra.errors import PlanError
 from orchestra.notebook import _export
-from orchestra.notebook._args import Parser, assignments, command_name, path, split
+from orchestra.notebook._args import Parser, assignments, command_name, expand, split
 from orchestra.notebook._errors import FlowError
 from orchestra.notebook._help import COMMANDS, command_help, line_help
 from orchestra.notebook._secrets import masked
@@ -57,7 +57,8 @@ class LineCommands:
             return self.cmd_sql(rest)
         if name == "eval":
             return self.cmd_eval(rest)
-        return getattr(self, f"cmd_{name.replace('-', '_')}")(split(rest))
+        words = expand(split(rest), self.evaluate)  # sql binds $name, eval is JMESPath
+        return getattr(self, f"cmd_{name.replace('-', '_')}")(words)
 
     def store(self: FlowMagic) -> CaptureStore:
         db = self.database()
@@ -76,12 +77,12 @@ class LineCommands:
             (("--out",), {}),
             (("--quiet",), {"action": "store_true"}),
         ).parse(words)
-        overrides = assignments(args.config, self.evaluate)
+        overrides = assignments(args.config)
         if args.file is None:
             if overrides or args.replay:
                 raise UsageError("run: --config and --replay go with a FILE (use %flow config)")
             return self.run_flow(out=args.out, quiet=args.quiet)
-        file = Path(path(args.file, self.evaluate))
+        file = Path(args.file)
         try:
             compiled = load_plan(file)
         except PlanError as error:
@@ -98,7 +99,7 @@ class LineCommands:
 
     def cmd_load(self: FlowMagic, words: list[str]) -> FlowView:
         args = _parser("load", (("file",), {})).parse(words)
-        file = Path(path(args.file, self.evaluate))
+        file = Path(args.file)
         try:
             load_plan(file)  # validate before the current flow is replaced
         except PlanError as error:
@@ -147,7 +148,7 @@ class LineCommands:
         self.bind(args.out, content)
         if args.file is None:
             return content
-        target = Path(path(args.file, self.evaluate))
+        target = Path(args.file)
         _export.write(content, target, fmt)
         return _export.ExportedText(f"exported {fmt} to {target}")
 
@@ -215,7 +216,7 @@ class LineCommands:
             if last not in target:
                 raise UsageError(f"config: {key!r} is not set")
             del target[last]
-        _merge(config, assignments(args.pairs, self.evaluate))
+        _merge(config, assignments(args.pairs))
         return _ConfigView(masked(config, self.current.masker))
 
     def cmd_secret(self: FlowMagic, words: list[str]) -> Any:
