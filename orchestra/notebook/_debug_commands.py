@@ -28,7 +28,7 @@ from orchestra.debug import Breakpoint, ScopeError, captured_run, evaluate, pars
 from orchestra.errors import ExpressionSyntaxError, OrchestraError, PlanError
 from orchestra.events import DebugAction
 from orchestra.notebook._args import Parser, assignment, assignments
-from orchestra.notebook._cell import read_body
+from orchestra.notebook._cell import cell_text, read_body
 from orchestra.notebook._debug_session import DebugSession
 from orchestra.notebook._errors import FlowError
 from orchestra.notebook._export import ExportedText
@@ -353,9 +353,9 @@ class DebugCommands:
         from orchestra.notebook._cells import plan_error
 
         try:
-            body = read_body(cell)
+            body = read_body(cell, line=f"edit {name}")
         except PlanError as error:
-            raise plan_error(error, cell, step_cell=False) from None
+            raise plan_error(error, cell_text(f"edit {name}", cell), step_cell=False) from None
         if body.kind != "step":
             raise FlowError(f"edit {name}: the cell must hold one step (it holds {body.kind})")
         written = body.data.get("name")
