@@ -2,9 +2,10 @@
 
 Each command has a small argparse parser that raises IPython's
 ``UsageError`` instead of exiting, never guesses abbreviations, and answers
-an unknown option with the closest valid one. ``$name`` in a value takes a
-Python variable from the notebook (IPython's own variable syntax); IPython's
-``{…}`` expansion is off for ``%flow``, since braces are Orchestra templates.
+an unknown option with the closest valid one. ``$name`` takes a Python value
+from the notebook (IPython's own variable syntax), expanded in one place,
+:func:`expand`, before any command parses its words; IPython's own expansion
+is off for ``%flow`` since ``{…}`` is an Orchestra template.
 """
 
 from __future__ import annotations
@@ -49,35 +50,66 @@ def split(line: str) -> list[str]:
         raise UsageError(f"cannot read the line: {error} (check the quotes)") from None
 
 
-def value(text: str, evaluate: Callable[[str], Any]) -> Any:
-    """A config value: ``$expr`` (a Python value), else JSON when it parses, else the text."""
-    if text.startswith("$") and len(text) > 1:
-        return evaluate(text[1:])
+class Expanded(str):
+    """A word whose ``$expr`` was replaced: the text argparse sees, plus the Python value."""
+
+    value: Any
+
+    @classmethod
+    def of(cls, text: str, value: Any) -> Expanded:
+        word = cls(text)
+        word.value = value
+        return word
+
+
+def expand(words: Sequence[str], evaluate: Callable[[str], Any]) -> list[str]:
+    """The one place ``$name`` is expanded in a ``%flow`` line, before it is parsed.
+
+    A word ``$expr`` becomes the Python value's text; in ``KEY=$expr`` and
+    ``--option=$expr`` only the part after ``=`` is replaced. The value itself
+    is kept on the word (:class:`Expanded`), so ``config`` and ``set`` store
+    the Python value, not its text. ``$$`` at those places is a literal ``$``.
+    """
+    return [_expand_word(word, evaluate) for word in words]
+
+
+def _expand_word(word: str, evaluate: Callable[[str], Any]) -> str:
+    head, sep, tail = word.partition("=")
+    prefix, text = (head + sep, tail) if sep and head and not word.startswith("$") else ("", word)
+    if text.startswith("$$"):
+        return prefix + text[1:]
+    if not text.startswith("$") or len(text) < 2:
+        return word
+    found = evaluate(text[1:])
+    return Expanded.of(prefix + str(found), found)
+
+
+def value(text: str) -> Any:
+    """A config value: JSON when it parses, else the text."""
     try:
         return json.loads(text)
     except ValueError:
         return text
 
 
-def path(text: str, evaluate: Callable[[str], Any]) -> str:
-    """A file argument: ``$expr`` takes a Python variable (``$plan_path``)."""
-    if text.startswith("$") and len(text) > 1:
-        return str(evaluate(text[1:]))
-    return text
+def assignment(word: str, command: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` → ``(KEY, value)``; a ``KEY=$expr`` keeps the Python value."""
+    key, sep, text = word.partition("=")
+    if not sep or not key:
+        raise UsageError(f"{command}: expected KEY=VALUE, got {word!r}")
+    return key, word.value if isinstance(word, Expanded) else value(text)
 
 
-def assignments(words: Sequence[str], evaluate: Callable[[str], Any]) -> dict[str, Any]:
+def assignments(words: Sequence[str]) -> dict[str, Any]:
     """``a=1 b.c=x`` → ``{"a": 1, "b": {"c": "x"}}`` (dotted keys nest)."""
     result: dict[str, Any] = {}
     for word in words:
-        key, sep, text = word.partition("=")
-        if not sep or not key:
-            raise UsageError(f"config: expected KEY=VALUE, got {word!r}")
+        key, found = assignment(word, "config")
         target = result
         *parents, last = key.split(".")
         for part in parents:
             target = target.setdefault(part, {})
-        target[last] = value(text, evaluate)
+        target[last] = found
     return result
 
 

@@ -20,9 +20,9 @@ from IPython.core.error import UsageError
 
 from orchestra.capture import CaptureStore
 from orchestra.errors import PlanError
-from orchestra.notebook._args import Parser, split
-from orchestra.notebook._cell import CellBody, read_body
-from orchestra.notebook._errors import FlowError, locate, underline_text
+from orchestra.notebook._args import Parser, expand, split
+from orchestra.notebook._cell import CellBody, CellSyntaxError, cell_text, read_body
+from orchestra.notebook._errors import FlowError, Span, locate, underline_text
 from orchestra.notebook._flow import NotebookFlow
 from orchestra.notebook._views import FlowView
 from orchestra.plan import load_plan
@@ -47,7 +47,10 @@ def plan_error(error: PlanError, source: str | None, *, step_cell: bool) -> Flow
     text = str(error)
     if step_cell:
         text = re.sub(r"steps\[0\]\.?", "", text).replace("Invalid plan", "Invalid step")
-    span = locate(source, error)
+    if isinstance(error, CellSyntaxError):
+        span: Span | None = Span(error.line, error.column, 1)
+    else:
+        span = locate(source, error)
     if span is not None and source:
         text += "\n" + underline_text(source, span)
     return FlowError(text)
@@ -57,14 +60,14 @@ class CellCommands:
     """``%%flow`` cell handling, mixed into ``FlowMagic``."""
 
     def cell_command(self: FlowMagic, line: str, cell: str) -> Any:
-        words = split(line)
+        words = expand(split(line), self.evaluate)
         if len(words) == 2 and words[0] == "edit":  # `%%flow edit STEP`: a step named edit
             return self.edit_cell(words[1], cell)  # takes one word, so this is no step name
         args = _cell_parser().parse(words)
         try:
-            body = read_body(cell)
+            body = read_body(cell, line=line)
         except PlanError as error:
-            raise plan_error(error, cell, step_cell=False) from None
+            raise plan_error(error, cell_text(line, cell), step_cell=False) from None
         if body.kind == "settings":
             if args.name:
                 raise UsageError("plan settings take no NAME (it names a step)")

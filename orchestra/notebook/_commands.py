@@ -18,9 +18,10 @@ from IPython.core.error import StdinNotImplementedError, UsageError
 from orchestra.capture import CaptureStore, RunNotFound
 from orchestra.errors import PlanError
 from orchestra.notebook import _export
-from orchestra.notebook._args import Parser, assignments, command_name, path, split
+from orchestra.notebook._args import Parser, assignments, command_name, expand, split
 from orchestra.notebook._errors import FlowError
 from orchestra.notebook._help import COMMANDS, command_help, line_help
+from orchestra.notebook._secrets import masked
 from orchestra.notebook._views import FlowGraph, FlowView
 from orchestra.plan import load_plan, parse_text
 
@@ -56,7 +57,8 @@ class LineCommands:
             return self.cmd_sql(rest)
         if name == "eval":
             return self.cmd_eval(rest)
-        return getattr(self, f"cmd_{name.replace('-', '_')}")(split(rest))
+        words = expand(split(rest), self.evaluate)  # sql binds $name, eval is JMESPath
+        return getattr(self, f"cmd_{name.replace('-', '_')}")(words)
 
     def store(self: FlowMagic) -> CaptureStore:
         db = self.database()
@@ -75,12 +77,12 @@ class LineCommands:
             (("--out",), {}),
             (("--quiet",), {"action": "store_true"}),
         ).parse(words)
-        overrides = assignments(args.config, self.evaluate)
+        overrides = assignments(args.config)
         if args.file is None:
             if overrides or args.replay:
                 raise UsageError("run: --config and --replay go with a FILE (use %flow config)")
             return self.run_flow(out=args.out, quiet=args.quiet)
-        file = Path(path(args.file, self.evaluate))
+        file = Path(args.file)
         try:
             compiled = load_plan(file)
         except PlanError as error:
@@ -97,7 +99,7 @@ class LineCommands:
 
     def cmd_load(self: FlowMagic, words: list[str]) -> FlowView:
         args = _parser("load", (("file",), {})).parse(words)
-        file = Path(path(args.file, self.evaluate))
+        file = Path(args.file)
         try:
             load_plan(file)  # validate before the current flow is replaced
         except PlanError as error:
@@ -142,10 +144,11 @@ class LineCommands:
                     content = _export.ExportedText(_export.curl_of(store, runs))
         except (RunNotFound, FileNotFoundError, PlanError) as error:
             raise FlowError(str(error)) from None
+        content = masked(content, self.current.masker)
         self.bind(args.out, content)
         if args.file is None:
             return content
-        target = Path(path(args.file, self.evaluate))
+        target = Path(args.file)
         _export.write(content, target, fmt)
         return _export.ExportedText(f"exported {fmt} to {target}")
 
@@ -169,6 +172,7 @@ class LineCommands:
             if type(error).__module__.startswith("duckdb") or "duckdb" in repr(type(error)):
                 raise FlowError(f"{type(error).__name__}: {error}") from None
             raise
+        frame = masked(frame, self.current.masker)
         self.bind(out, frame)
         return frame
 
@@ -195,7 +199,7 @@ class LineCommands:
             )
         except FileNotFoundError as error:
             raise FlowError(str(error)) from None
-        return frame[[c for c in RUN_COLUMNS if c in frame.columns]]
+        return masked(frame[[c for c in RUN_COLUMNS if c in frame.columns]], self.current.masker)
 
     # -- settings -----------------------------------------------------------------------
 
@@ -212,8 +216,8 @@ class LineCommands:
             if last not in target:
                 raise UsageError(f"config: {key!r} is not set")
             del target[last]
-        _merge(config, assignments(args.pairs, self.evaluate))
-        return _ConfigView(config)
+        _merge(config, assignments(args.pairs))
+        return _ConfigView(masked(config, self.current.masker))
 
     def cmd_secret(self: FlowMagic, words: list[str]) -> Any:
         args = _parser("secret", (("name",), {}), (("--config",), {"dest": "key"})).parse(words)
@@ -232,7 +236,7 @@ class LineCommands:
                 f"secret: the value is shorter than {MIN_SECRET_LENGTH} characters; it could "
                 "not be masked safely, so it was not kept"
             )
-        self.current.secrets[name] = value
+        self.current.keep_secret(name, value)
         self.current.config[args.key or name] = {"env": name}
         return _export.ExportedText(
             f"secret {name} kept in memory; runs read it as {{env: {name}}} and "
@@ -257,7 +261,8 @@ class LineCommands:
 
 
 class _ConfigView(dict):
-    """A copy of the flow's config; secrets appear as their ``{"env": NAME}`` references."""
+    """A masked copy of the flow's config; secrets appear as their ``{"env": NAME}``
+    references (and a value known to be secret as ``${NAME}`` or ``***``)."""
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         import json

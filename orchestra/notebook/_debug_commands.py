@@ -14,6 +14,7 @@ above it is called again.
 from __future__ import annotations
 
 import copy
+import difflib
 import shlex
 import time
 from pathlib import Path
@@ -26,15 +27,14 @@ from orchestra.capture import RunNotFound
 from orchestra.debug import Breakpoint, ScopeError, captured_run, evaluate, parse_path
 from orchestra.errors import ExpressionSyntaxError, OrchestraError, PlanError
 from orchestra.events import DebugAction
-from orchestra.masking import Masker, env_reference
-from orchestra.notebook._args import Parser, assignments, path, value
-from orchestra.notebook._cell import read_body
+from orchestra.notebook._args import Parser, assignment, assignments
+from orchestra.notebook._cell import cell_text, read_body
 from orchestra.notebook._debug_session import DebugSession
 from orchestra.notebook._errors import FlowError
 from orchestra.notebook._export import ExportedText
 from orchestra.notebook._flow import PLAN_SETTINGS
 from orchestra.notebook._views import plan_yaml
-from orchestra.plan import load_plan, parse_text
+from orchestra.plan import CompiledChoice, CompiledParallel, CompiledStep, load_plan, parse_text
 
 if TYPE_CHECKING:
     from orchestra.notebook._magic import FlowMagic
@@ -108,21 +108,21 @@ class DebugCommands:
                 f"a debug session is {live.state} ({live.location()}): %flow continue or "
                 "%flow stop it first"
             )
-        overrides = assignments(args.config, self.evaluate)
+        overrides = assignments(args.config)
         captured = None
         sources: dict[str, str] = {}
         if args.replay:
             if args.file:
                 raise UsageError("debug: --replay replays the captured run's own plan; no FILE")
             try:
-                captured = captured_run(self.store(), path(args.replay, self.evaluate))
+                captured = captured_run(self.store(), args.replay)
             except (RunNotFound, FileNotFoundError) as error:
                 raise FlowError(str(error)) from None
             plan = captured.plan
             origin, title = "replay", f"replay of run {captured.run_id}"
             config = {**_replay_config(plan, captured.config), **overrides}
         elif args.file:
-            file = Path(path(args.file, self.evaluate))
+            file = Path(args.file)
             try:
                 source = file.read_text(encoding="utf-8")
                 plan = parse_text(source, source=str(file))
@@ -207,6 +207,7 @@ class DebugCommands:
                 raise FlowError(f"break: no breakpoint on {args.step!r}")
             self.debug_note("clear", args.step or "all")
         elif args.step is not None:
+            self.check_break_target(args.step)
             try:
                 point = Breakpoint.parse(args.step, args.when)
             except ExpressionSyntaxError as error:
@@ -219,6 +220,33 @@ class DebugCommands:
         if session is not None and not session.finished:
             session.set_breakpoints(tuple(self.breakpoints.values()))
         return BreakpointList(self.breakpoints.values())
+
+    def check_break_target(self: FlowMagic, step: str) -> None:
+        """A breakpoint names an HTTP step of the live session's plan, else of the flow."""
+        session = self.debug_session
+        live = session is not None and not session.finished
+        where = "the debugged plan" if live else "the current flow"
+        try:
+            compiled = session.compiled if live else load_plan(self.current.plan())
+        except PlanError:  # an unfinished flow: its root names are all that is known
+            if step in self.current.names():
+                return
+            raise FlowError(_no_step(step, self.current.names(), where)) from None
+        nodes = list(compiled.walk())
+        node = next((n for n in nodes if n.path == step), None) or next(
+            (n for n in nodes if n.name == step), None
+        )
+        if node is None:
+            steps = [n.path for n in nodes if isinstance(n, CompiledStep)]
+            raise FlowError(_no_step(step, steps, where))
+        if isinstance(node, CompiledParallel | CompiledChoice):
+            kind = "parallel group" if isinstance(node, CompiledParallel) else "choice"
+            inside = [n.path for n in node.walk() if n is not node]
+            raise FlowError(
+                f"break: {step!r} is a {kind}; it sends no request, so a breakpoint on it "
+                f"would never stop. Break on the steps inside it instead: {', '.join(inside)} "
+                "(or %flow debug --step stops before every step)"
+            )
 
     def debug_note(self: FlowMagic, action: str, detail: str | None = None) -> None:
         session = self.debug_session
@@ -264,10 +292,8 @@ class DebugCommands:
         session = self.debug_session_or_fail()
         try:
             for word in args.pairs:
-                key, sep, text = word.partition("=")
-                if not sep or not key:
-                    raise UsageError(f"set: expected PATH=VALUE, got {word!r}")
-                session.assign(parse_path(key), value(text, self.evaluate))
+                key, found = assignment(word, "set")
+                session.assign(parse_path(key), found)
             for key in args.unset or []:
                 session.delete(parse_path(key))
         except ScopeError as error:
@@ -292,10 +318,7 @@ class DebugCommands:
             raise expression_error(error) from None
         except Exception as error:
             raise FlowError(f"eval: {type(error).__name__}: {error}") from None
-        masker = Masker()
-        for name, secret in flow.secrets.items():
-            masker.add(secret, env_reference(name))
-        return masker.value(result)
+        return flow.masker.value(result)
 
     # -- editing and re-running one step ------------------------------------------------
 
@@ -330,9 +353,9 @@ class DebugCommands:
         from orchestra.notebook._cells import plan_error
 
         try:
-            body = read_body(cell)
+            body = read_body(cell, line=f"edit {name}")
         except PlanError as error:
-            raise plan_error(error, cell, step_cell=False) from None
+            raise plan_error(error, cell_text(f"edit {name}", cell), step_cell=False) from None
         if body.kind != "step":
             raise FlowError(f"edit {name}: the cell must hold one step (it holds {body.kind})")
         written = body.data.get("name")
@@ -445,6 +468,22 @@ class _RerunNote:
                 detail=detail,
             )
         )
+
+
+def _no_step(step: str, known: list[str], where: str) -> str:
+    """``break: no step 'x' …`` listing the steps that exist, the closest first."""
+    if not known:
+        return f"break: {where} has no steps yet; add one with a %%flow cell (or %flow load)"
+
+    def likeness(path: str) -> float:
+        names = (path, path.split(".")[-1])
+        return max(difflib.SequenceMatcher(None, step, name).ratio() for name in names)
+
+    ranked = sorted(dict.fromkeys(known), key=likeness, reverse=True)
+    return (
+        f"break: {where} has no step {step!r}; its steps (closest first): {', '.join(ranked)}. "
+        "For a plan file, start %flow debug FILE --step and set breakpoints while it is paused"
+    )
 
 
 def _replay_config(plan: dict[str, Any], captured: dict[str, Any]) -> dict[str, Any]:

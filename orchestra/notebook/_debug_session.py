@@ -150,6 +150,7 @@ class DebugSession:
             db=db,
             config=self.config,
             environ=magic.current.environ(),
+            known=magic.current.known_secrets(),
             replay=replay,
             keep_records=magic.keep_records,
             hooks=[self.debugger],

@@ -96,7 +96,8 @@ def _candidates(error: BaseException | str, step_names: Iterable[str]) -> list[t
 def locate(
     source: str | None, error: BaseException | str, step_names: Iterable[str] = ()
 ) -> Span | None:
-    """Where in ``source`` the failing expression (or the bad field) of ``error`` is."""
+    """Where in ``source`` (a plan file, or a whole cell with its ``%%flow`` line) the
+    failing expression (or the bad field) of ``error`` is."""
     if not source:
         return None
     lines = source.splitlines()
@@ -105,6 +106,8 @@ def locate(
         if not fragment:
             continue
         for number, line in enumerate(lines):
+            if number == 0 and line.startswith("%%"):
+                continue  # a cell's %%flow line: only its body can be at fault
             column = line.find(fragment)
             if column < 0:
                 continue

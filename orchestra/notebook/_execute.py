@@ -27,6 +27,7 @@ from orchestra.events import Event, RunStarted
 from orchestra.notebook._kernel import KernelLoop, RunInterrupted
 from orchestra.notebook._monitor import RunMonitor
 from orchestra.notebook._progress import ProgressDriver
+from orchestra.notebook._secrets import KnownSecrets
 from orchestra.plan import CompiledPlan
 
 
@@ -89,6 +90,7 @@ class Prepared:
     roots: _RootContexts
     context_before: dict[str, Any]
     steps: Mapping[str, Any] | None
+    known: KnownSecrets | None = None
 
 
 def prepare(
@@ -103,12 +105,15 @@ def prepare(
     keep_records: bool = True,
     hooks: list[Any] | None = None,
     subscribers: list[Any] | None = None,
+    known: KnownSecrets | None = None,
     **options: Any,
 ) -> Prepared:
     """Build the runner (captured like ``orchestra.run``) with the monitor and upstream state.
 
     ``hooks`` and ``subscribers`` are added to the notebook's own; ``options``
-    go to the runner (``mode="debug"``, ``replay_db=…``).
+    go to the runner (``mode="debug"``, ``replay_db=…``). ``known``: the
+    notebook's secrets, given to the run's masker now and learning the run's
+    own when it is collected.
     """
     monitor = RunMonitor()
     runner_box: list[Runner] = []
@@ -129,12 +134,16 @@ def prepare(
         **options,
     )
     runner_box.append(runner)
-    return Prepared(runner, monitor, roots, copy.deepcopy(dict(context or {})), steps)
+    if known is not None:
+        known.arm(runner.masker)
+    return Prepared(runner, monitor, roots, copy.deepcopy(dict(context or {})), steps, known)
 
 
 def collect(prepared: Prepared, *, interrupted: bool = False) -> Execution:
     """What a finished (or interrupted, or stopped) run left behind."""
     runner = prepared.runner
+    if prepared.known is not None:
+        prepared.known.learn(runner.masker)
     run = runner.context
     before = prepared.context_before
     published: dict[str, Any] = {}
@@ -164,6 +173,7 @@ def execute(
     replay: str | None = None,
     keep_records: bool = True,
     progress: str = "auto",
+    known: KnownSecrets | None = None,
     **options: Any,
 ) -> Execution:
     """Run ``plan`` on ``loop`` and wait; an interrupt cancels it cleanly (``interrupted``)."""
@@ -176,6 +186,7 @@ def execute(
         environ=environ,
         replay=replay,
         keep_records=keep_records,
+        known=known,
         **options,
     )
     driver = ProgressDriver(prepared.monitor, progress)

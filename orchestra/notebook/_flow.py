@@ -22,6 +22,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestra.masking import Masker, env_reference
+from orchestra.notebook._secrets import KnownSecrets
+
 DEFAULT_KEY = "notebook"
 
 PLAN_SETTINGS = (
@@ -79,6 +82,7 @@ class NotebookFlow:
         self.settings: dict[str, Any] = {}
         self.steps: list[FlowStep] = []
         self.secrets: dict[str, str] = {}  # NAME -> value, never stored or shown
+        self.known = KnownSecrets()  # every value shown to the user is masked with it
 
     # -- structure ----------------------------------------------------------------------
 
@@ -131,9 +135,9 @@ class NotebookFlow:
 
     def replace_all(self, plan: Mapping[str, Any], *, source: str | None = None) -> None:
         """Make a whole plan the current flow (nothing has run yet)."""
-        secrets = self.secrets
+        secrets, known = self.secrets, self.known
         self.__init__(self.default_key)  # type: ignore[misc]
-        self.secrets = secrets
+        self.secrets, self.known = secrets, known
         self.settings = {k: copy.deepcopy(v) for k, v in plan.items() if k in PLAN_SETTINGS}
         roots = plan.get("steps") or ([plan["step"]] if plan.get("step") else [])
         for index, spec in enumerate(roots):
@@ -142,9 +146,9 @@ class NotebookFlow:
             self.steps.append(FlowStep(spec["name"], spec, source))
 
     def reset(self, *, secrets: bool = False) -> None:
-        kept = {} if secrets else self.secrets
+        kept, known = ({}, KnownSecrets()) if secrets else (self.secrets, self.known)
         self.__init__(self.default_key)  # type: ignore[misc]
-        self.secrets = kept
+        self.secrets, self.known = kept, known
 
     # -- state between cells ------------------------------------------------------------
 
@@ -199,6 +203,26 @@ class NotebookFlow:
     def environ(self) -> dict[str, str]:
         """The environment a run reads ``{env: NAME}`` from: the process's plus the secrets."""
         return {**os.environ, **self.secrets}
+
+    def keep_secret(self, name: str, value: str) -> None:
+        """A ``%flow secret`` value: runs read it as ``{env: NAME}``, output shows ``${NAME}``."""
+        self.secrets[name] = value
+        self.known.add(value, env_reference(name))
+
+    def known_secrets(self) -> KnownSecrets:
+        """Every secret the flow has met so far (for a run's masker, and for output).
+
+        The ``{env: NAME}`` references of the settings and steps are resolved
+        here, so a value is masked from the moment the flow names it.
+        """
+        fragments = [self.settings, *(step.spec for step in self.steps)]
+        self.known.learn_references(fragments, self.environ())
+        return self.known
+
+    @property
+    def masker(self) -> Masker:
+        """The masker for anything shown to the user (see :meth:`known_secrets`)."""
+        return self.known_secrets().masker
 
     def __iter__(self) -> Iterator[FlowStep]:
         return iter(self.steps)

@@ -125,7 +125,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Set a breakpoint on a step (path or name; `breakpoint: true` in a plan works too), "
         "list them (no STEP), or remove one or all (--clear). --when stops only where the "
         "JMESPath EXPR is true: checked when each response arrives if it reads `response`, "
-        "else before each request. Applies to a running session at once.",
+        "else before each request. Applies to a running session at once. STEP must be a step "
+        "of the live session's plan, else of the current flow: an unknown name is rejected "
+        "with the steps there are, closest first. A parallel group or a choice sends no "
+        "request, so it takes no breakpoint: it is rejected, naming the steps inside it to "
+        "break on instead (or use %flow debug --step).",
         "%flow break items --when 'response.status_code != `200`'",
     ),
     "step": (
@@ -198,7 +202,14 @@ def command_help(name: str) -> str:
 
 
 def line_help() -> str:
-    lines = ["%flow COMMAND [ARGS]  (commands below; %flow help COMMAND for one)", ""]
+    lines = [
+        "%flow COMMAND [ARGS]  (commands below; %flow help COMMAND for one)",
+        "",
+        "$expr as a word, or after KEY= or --option=, takes a Python value of the notebook",
+        "($path, --replay=$rid, page_size=$n); $$ is a literal $. %flow sql binds $name as a",
+        "query parameter instead, and %flow eval takes its JMESPath expression as written.",
+        "",
+    ]
     for usage, what, _ in COMMANDS.values():
         lines.append(f"  %flow {usage}")
         first = what.split(". ")[0].rstrip(".")

@@ -152,6 +152,7 @@ class FlowMagic(CellCommands, LineCommands, DebugCommands, Magics, Configurable)
                 context=context,
                 steps=steps,
                 environ=self.current.environ(),
+                known=self.current.known_secrets(),
                 replay=replay,
                 keep_records=self.keep_records,
                 progress=self.progress,
@@ -209,8 +210,13 @@ class FlowMagic(CellCommands, LineCommands, DebugCommands, Magics, Configurable)
     @no_var_expand
     @line_cell_magic
     def flow(self, line: str, cell: str | None = None) -> Any:
-        if cell is None:
-            return self.line_command(line)
-        return self.cell_command(line, cell)
+        try:
+            if cell is None:
+                return self.line_command(line)
+            return self.cell_command(line, cell)
+        except (FlowError, UsageError) as error:  # the one place every error message passes
+            masker = self.current.masker
+            error.args = tuple(masker.text(a) if isinstance(a, str) else a for a in error.args)
+            raise
 
     flow.__doc__ = DOC

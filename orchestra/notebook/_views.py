@@ -37,7 +37,7 @@ class FlowView:
     def of(cls, flow: NotebookFlow, fmt: str = "yaml") -> FlowView:
         import json
 
-        plan = flow.plan()
+        plan = flow.masker.value(flow.plan())  # as written: secrets are {env: NAME} already
         text = json.dumps(plan, indent=2, ensure_ascii=False) if fmt == "json" else plan_yaml(plan)
         statuses = []
         for step in flow:

@@ -128,10 +128,13 @@ class _Checker:
                     f"{head}: {target!r} is a sub-step; sub-step results are not in steps",
                     "use item/parent inside the fanout, or extract values on the parent step",
                 )
-            close = difflib.get_close_matches(target, list(self.places), n=1, cutoff=0.6)
+            steps = [*sorted(self.known), *(name for name in self.places if name != owner)]
+            close = difflib.get_close_matches(target, steps, n=1, cutoff=0.6)
             fix = (
-                f"did you mean {close[0]!r}?" if close else ("steps are: " + ", ".join(self.places))
-            )
+                f"did you mean {close[0]!r}?" if close
+                else "steps are: " + ", ".join(steps) if steps
+                else "no other step runs before this one: add the step it needs first"
+            )  # fmt: skip
             return f"{head}: there is no step {target!r}", fix
         mine = self.places[owner]
         if target == owner:

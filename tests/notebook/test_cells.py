@@ -121,7 +121,7 @@ def test_an_unknown_field_names_the_closest_and_underlines_it(flow):
     assert cell.status == "error" and cell.ename == "FlowError"
     text = "\n".join(cell.traceback)
     assert "did you mean 'method'?" in text
-    assert "   2 | metod: GET\n     | ^^^^^" in text
+    assert "   3 | metod: GET\n     | ^^^^^" in text  # the %%flow line is line 1
     assert "Traceback" not in text  # one short message, no Python traceback
     assert "bad" not in flow.run("%flow show").check().texts()[-1]  # not added to the flow
 
@@ -131,7 +131,25 @@ def test_a_syntax_error_points_at_the_column(flow):
     text = "\n".join(cell.traceback)
     assert "expression ends too early" in text
     column = 'url: "{config.base_url ||'.index("|") + 2  # the closing brace
-    assert '   1 | url: "{config.base_url ||}/items"\n     | ' + " " * column + "^" in text
+    assert '   2 | url: "{config.base_url ||}/items"\n     | ' + " " * column + "^" in text
+
+
+def test_a_yaml_error_gives_the_cells_own_line_and_shows_it(flow):
+    cell = flow.run('%%flow bad\nurl: "{config.base_url}/items"\nparams: {limit: 3\nx: 1')
+    assert cell.ename == "FlowError"
+    text = "\n".join(cell.traceback)
+    assert "not valid JSON or YAML at line 4, column 2" in text, text
+    assert "   3 | params: {limit: 3\n   4 | x: 1\n     |  ^" in text
+
+
+def test_an_unknown_steps_reference_lists_the_flows_steps(flow):
+    flow.run('%%flow listing --no-run\nurl: "{config.base_url}/items"').check()
+    flow.run('%%flow detail --no-run\nurl: "{config.base_url}/items/1"').check()
+    cell = flow.run('%%flow third --no-run\nurl: "{config.base_url}/items/{steps.zzz.id}"')
+    text = "\n".join(cell.traceback)
+    assert "there is no step 'zzz'" in text and "fix: steps are: detail, listing" in text, text
+    cell = flow.run('%%flow third --no-run\nurl: "{config.base_url}/items/{steps.lisitng.id}"')
+    assert "did you mean 'listing'?" in "\n".join(cell.traceback)
 
 
 def test_a_failing_run_shows_the_error_with_the_expression_underlined(flow):

@@ -198,3 +198,55 @@ def test_the_extension_reloads(flow):
     flow.run("%unload_ext orchestra").check()
     assert flow.run("%flow help").status == "error"
     flow.run("%load_ext orchestra").check()
+
+
+def test_dollar_names_are_expanded_in_every_line_command(flow, plan_file, demo_api):
+    """``--replay $rid``, ``--run $rid``, ``export $path`` (format from the expanded name)."""
+    first = flow.run(f"%flow run $plan_file --config base_url={demo_api.url} --out first")
+    first.check()
+    flow.run("rid = first.run_id; target = 'picked.har'; n = 7; cfg = {'a': [1]}").check()
+    demo_api.reset()
+    replay = f"%flow run $plan_file --replay $rid -c base_url={demo_api.url} --out again"
+    replayed = last_text(flow.run(replay))
+    assert replayed.startswith("✔ succeeded") and demo_api.stats()["requests_total"] == 0
+    assert value(flow, "again.response('one')['body']['id']") == "3"
+    curl = last_text(flow.run("%flow export --format curl --run $rid"))
+    assert curl.count("curl -X GET") == 2 and "/items/3" in curl
+    flow.run("%flow export --run=$rid $target").check()
+    har = json.loads((flow.workdir / "picked.har").read_text())["log"]  # HAR, not a plan
+    assert len(har["entries"]) == 2
+    shown = last_text(flow.run("%flow config n=$n cfg=$cfg literal=$$n"))
+    assert json.loads(shown.removeprefix("config: "))["n"] == 7
+    flow.run("got = %flow eval config.cfg\nraw = %flow eval config.literal").check()
+    assert value(flow, "(got, raw)") == "({'a': [1]}, '$n')"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("%flow break itmes", "no step 'itmes'; its steps (closest first): items, "),
+        ("%flow break group", "'group' is a parallel group; it sends no request"),
+        ("%flow break pick", "'pick' is a choice; it sends no request"),
+    ],
+)
+def test_break_rejects_unknown_steps_groups_and_choices(flow, line, message):
+    flow.run(ITEMS.replace("%%flow items --out items_run", "%%flow items --no-run")).check()
+    flow.run(
+        "%%flow group --no-run\nparallel:\n"
+        '  - {name: left, url: "{config.base_url}/items/1"}\n'
+        '  - {name: right, url: "{config.base_url}/items/2"}'
+    ).check()
+    flow.run(
+        "%%flow pick --no-run\nchoice:\n"
+        '  - when: "`true`"\n    steps: [{name: hit, url: "{config.base_url}/items/1"}]\n'
+        'otherwise: [{name: miss, url: "{config.base_url}/items/2"}]'
+    ).check()
+    cell = flow.run(line)
+    assert cell.ename == "FlowError" and message in cell.evalue, cell.text
+    assert ", group," not in cell.evalue  # groups are no breakpoint targets
+    listed = last_text(flow.run("%flow break"))
+    assert listed.startswith("no breakpoints")  # nothing was set
+    assert "group.left" in last_text(flow.run("%flow break group.left"))
+    assert "hit" in last_text(flow.run("%flow break hit"))
+    flow.run("%flow break --clear").check()
+    assert "pick.hit, pick.miss" in flow.run("%flow break pick").evalue

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import duckdb
 import nbformat
 import pytest
+from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from orchestra.demo import DemoAPI
@@ -116,3 +119,73 @@ def test_a_secret_never_appears_in_notebook_history_or_capture(tmp_path: Path, a
         )
     assert "${API_KEY}" in dumped  # the captured requests hold the reference
     assert SECRET not in dumped
+
+
+ENV_SECRET = 'Zq8+r/T1==a"b\\c ' + secrets.token_hex(6)  # escaped differently everywhere
+
+
+def forms(secret: str) -> set[str]:
+    """How a secret may appear in an output: raw, JSON-escaped, percent- and form-encoded."""
+    return {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote(secret),  # `/` kept
+        quote_plus(secret),
+    }
+
+
+def test_an_env_secret_is_masked_in_every_output_of_a_saved_notebook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_api
+):
+    """``{env: NAME}`` values: eval outside a pause, show, results, errors, bound objects."""
+    monkeypatch.setenv("ORC_NB_TOKEN", ENV_SECRET)
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    sources = [
+        "%load_ext orchestra",
+        f"%flow config base_url={demo_api.url}",
+        '%flow config \'token={"env": "ORC_NB_TOKEN"}\'',
+        "%flow eval config.token",  # before any run: the flow knows the reference already
+        '%%flow echo --out echoed\nurl: "{config.base_url}/echo"\n'
+        'params: {q: "{config.token}"}\nheaders: {X-Token: "{config.token}"}\n'
+        'body: {key: "{config.token}"}',
+        "%flow eval steps.echo.body",  # no debugger pause: the flow's masker
+        "%flow eval abs(steps.echo.body.query.q)",  # an error message holding the value
+        "%flow show",
+        "%flow show --format json",
+        "echoed.body, echoed.context, echoed",
+        '%%flow leaky\nurl: "{config.base_url}/status/500?note={config.token}"\n'
+        "retry: {max_attempts: 1}",
+        "%flow runs",
+        "%flow export --format har",
+        "%flow config",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[new_code_cell(s) for s in sources])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    client = NotebookClient(
+        notebook, timeout=60, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+    saved = tmp_path / "env-secret.ipynb"
+    nbformat.write(notebook, saved)
+
+    outputs = [json.dumps(cell.get("outputs", []), ensure_ascii=False) for cell in notebook.cells]
+    texts = [
+        "".join(
+            str(output.get("text", "")) + "".join(map(str, output.get("data", {}).values()))
+            + output.get("evalue", "") + "".join(output.get("traceback", []))
+            for output in cell.get("outputs", [])
+        )
+        for cell in notebook.cells
+    ]  # fmt: skip
+    assert "${ORC_NB_TOKEN}" in texts[4]  # the echo really carried the value (and masked it)
+    assert "${ORC_NB_TOKEN}" in texts[5]
+    assert "JMESPathTypeError" in texts[6] or "invalid type" in texts[6], texts[6]
+    assert "FlowRunFailed" in texts[10]
+    file = saved.read_text(encoding="utf-8")
+    for form in forms(ENV_SECRET):
+        assert form not in file, form
+        for index, (text, raw) in enumerate(zip(texts, outputs, strict=True)):
+            assert form not in text, (index, form, text)
+            assert form not in raw, (index, form)
