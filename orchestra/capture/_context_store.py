@@ -4,7 +4,8 @@ Implements the engine's :class:`~orchestra.engine.ContextStore` protocol on the
 ``contexts`` table: one row per plan key and config fingerprint, replaced after
 each successful run. Values are masked before they are written, like
 everything else in the file: a context field that holds a secret is stored as
-its mask (and a warning says so), never as the secret.
+its mask (and a warning says so), never as the secret. Values are JSON by the rule of :mod:`orchestra._json`
+(an integer beyond 64 bits is stored, and so loaded again, as a string).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from orchestra._json import json_text
 from orchestra.capture._connection import Database
 from orchestra.masking import Masker
 
@@ -53,5 +55,5 @@ class CaptureContextStore:
             connection.execute(
                 "INSERT OR REPLACE INTO contexts VALUES (?, ?, NULL, make_timestamp(?), ?)",
                 [plan_key, config_fingerprint, int(time.time() * 1e6),
-                 orjson.dumps(masked).decode()],
+                 json_text(masked)],
             )  # fmt: skip
