@@ -25,6 +25,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+import orchestra
 from orchestra._json import json_text, request_json, to_json
 from orchestra.capture import CaptureStore, CaptureWriter
 from orchestra.cli import main
@@ -120,10 +121,14 @@ def test_a_run_with_integers_beyond_64_bits_is_captured_whole(
 
     assert result.exit_code == 0, result.output
     with duckdb.connect(str(db), read_only=True) as connection:
-        status, config = connection.execute("SELECT status, config FROM runs").fetchone()
+        run_id, status, config = connection.execute(
+            "SELECT run_id, status, config FROM runs"
+        ).fetchone()
         exchanges = connection.execute("SELECT count(*) FROM exchanges").fetchone()[0]
         plan_config = connection.execute("SELECT plan->'config'->>'big' FROM plans").fetchone()
-        (values,), *others = connection.execute("SELECT context_values FROM contexts").fetchall()
+        (saved_by, values), *others = connection.execute(
+            "SELECT run_id, context_values FROM contexts"
+        ).fetchall()
         stored = connection.execute("SELECT data FROM records ORDER BY seq").fetchall()
         sent = connection.execute(
             "SELECT request_body FROM exchanges WHERE method = 'POST'"
@@ -131,7 +136,7 @@ def test_a_run_with_integers_beyond_64_bits_is_captured_whole(
     assert status == "succeeded" and exchanges == big_server.requests == 2
     assert json.loads(config)["big"] == str(BIG)  # the rule: beyond 64 bits, a string
     assert plan_config == (str(BIG),)
-    assert not others and json.loads(values) == {"cursor": str(BIG)}
+    assert not others and saved_by == run_id and json.loads(values) == {"cursor": str(BIG)}
     assert len(stored) == 2 and json.loads(stored[0][0])["n"] == pytest.approx(float(SERVER_BIG))
     assert big_server.received == [f'{{"n":{BIG}}}'.encode()]  # the wire gets the exact number
     assert json.loads(sent) == {"n": BIG}
@@ -141,6 +146,23 @@ def test_a_run_with_integers_beyond_64_bits_is_captured_whole(
         main, ["run", str(plan), "-c", f"base_url={big_server.url}", "--db", str(db)]
     )
     assert again.exit_code == 0, again.output  # the saved context loads (as a string)
+
+
+def test_contexts_name_the_run_that_saved_them(demo_api, tmp_path: Path) -> None:
+    store = CaptureStore(tmp_path / "contexts.duckdb")
+    plan = {
+        "key": "ctx",
+        "persistent_context": ["seen"],
+        "steps": [{"name": "one", "url": f"{demo_api.url}/items?limit=1",
+                   "context_updates": {"seen": "response.body.total"}}],
+    }  # fmt: skip
+
+    first = orchestra.run(plan, db=store)
+    second = orchestra.run(plan, db=store)
+
+    assert first.ok and second.ok
+    rows = store.sql("SELECT run_id FROM contexts")
+    assert list(rows.run_id) == [second.run_id]  # replaced by the last successful run
 
 
 @dataclass(slots=True, kw_only=True)
