@@ -68,8 +68,10 @@ def build_runner(
         if "context_store" not in options:
             options["context_store"] = CaptureContextStore(store.database)
     runner = Runner(plan, config, subscribers=subscribers, **options)
-    if isinstance(options.get("context_store"), CaptureContextStore):
-        options["context_store"].masker = runner.masker
+    context_store = options.get("context_store")
+    if isinstance(context_store, CaptureContextStore):  # masks with the run's secrets
+        context_store.masker = runner.masker
+        context_store.run_id = runner.run_id  # and names the run that saved the values
     runner.result.db = None if store is None else store.path
     return runner, store
 

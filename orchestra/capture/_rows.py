@@ -45,6 +45,7 @@ from typing import Any
 
 import orjson
 
+from orchestra._json import convert, to_json
 from orchestra.capture._schema import COLUMNS
 from orchestra.events import (
     AssertionFailed,
@@ -93,16 +94,22 @@ def _nothing() -> None:
 
 def plan_hash(plan: dict[str, Any]) -> str:
     """Content hash of a plan as written (secrets are references, never values)."""
-    return hashlib.sha256(orjson.dumps(plan, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+    return hashlib.sha256(to_json(plan, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 _dumps = orjson.dumps
 
 
 def _json(value: Any) -> str:
+    """Any value as JSON text, by the one rule of :mod:`orchestra._json` (an integer
+    beyond 64 bits becomes a string...): a value never stops capture."""
     # str, not orjson's bytes: bytes kept alive until the flush cost ~2 µs more each
-    # (their memory is not pymalloc's); decoding costs ~0.03 µs
-    return _dumps(value, default=str).decode()
+    # (their memory is not pymalloc's); decoding costs ~0.03 µs. orjson is called here
+    # first: through to_json's extra call a two-field record took ~0.3 µs, not ~0.2.
+    try:
+        return _dumps(value, default=convert).decode()
+    except TypeError:  # what orjson refuses (an integer beyond 64 bits...): the rule
+        return to_json(value).decode()
 
 
 def body_text(raw: bytes | None, content_type: str) -> tuple[str | None, str | None]:

@@ -9,7 +9,9 @@ summary, JUnit XML, records file) comes from event subscribers and renderers
 in this package. ``runs`` and ``export`` live in :mod:`orchestra.cli._capture`.
 
 Exit codes of ``orchestra run``: 0 succeeded; 1 failed, aborted or an
-``expect`` failed; 2 invalid plan or bad input/config; 130 interrupted.
+``expect`` failed; 2 invalid plan or bad input/config; 128 + the signal's number
+when SIGINT (130), SIGTERM (143) or SIGHUP (129) interrupted the run — each is
+handled like Ctrl-C (:mod:`orchestra.cli._signals`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from orchestra.cli._capture import (
 from orchestra.cli._junit import build_junit, write_junit
 from orchestra.cli._overrides import apply_to_defaults, build_overrides
 from orchestra.cli._progress import ProgressDisplay, RecordsWriter
+from orchestra.cli._signals import StopSignals, describe, exit_code
 from orchestra.cli._summary import StepClock, one_line, render_summary, run_status, step_rows
 from orchestra.engine import Runner
 from orchestra.errors import ConfigError, PlanError, RunError
@@ -52,7 +55,7 @@ from orchestra.types import RunStatus
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C with no signal seen (KeyboardInterrupt off the main thread)
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -116,9 +119,9 @@ def _exit(code: int) -> None:
     click.get_current_context().exit(code)
 
 
-def _exit_code(status: RunStatus, assertion_failures: int) -> int:
+def _exit_code(status: RunStatus, assertion_failures: int, signum: int | None = None) -> int:
     if status is RunStatus.INTERRUPTED:
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED if signum is None else exit_code(signum)
     if status is RunStatus.SUCCEEDED and not assertion_failures:
         return EXIT_OK
     return EXIT_FAILED
@@ -221,7 +224,11 @@ def run_command(
     run time and masked everywhere as a secret.
 
     Exit codes: 0 succeeded; 1 the run failed or aborted, or an `expect`
-    assertion failed; 2 invalid plan or bad input; 130 interrupted (Ctrl-C).
+    assertion failed; 2 invalid plan or bad input; 130 interrupted by Ctrl-C
+    (SIGINT), 143 by SIGTERM, 129 by SIGHUP. Each of these signals is handled
+    like Ctrl-C: the run is marked interrupted, requests in flight are
+    recorded, the capture is flushed and the JUnit and records files are
+    written; a second signal during that shutdown is ignored.
 
     \b
     Examples:
@@ -304,8 +311,28 @@ def _run_and_report(
             raise InvalidInput(f"--records {str(records)!r}: cannot write it: {error}") from None
         runner.bus.subscribe(writer)
 
+    with StopSignals() as signals:  # until the reports are written
+        code = _run_and_write_reports(
+            compiled, runner, display, clock, writer, signals, junit, records, quiet, capture
+        )
+    _exit(code)
+
+
+def _run_and_write_reports(
+    compiled: CompiledPlan,
+    runner: Runner,
+    display: ProgressDisplay,
+    clock: StepClock,
+    writer: RecordsWriter | None,
+    signals: StopSignals,
+    junit: Path | None,
+    records: Path | None,
+    quiet: bool,
+    capture: CapturePlan,
+) -> int:
+    """Run, then print the summary and write the reports; the command's exit code."""
     try:
-        interrupted = _execute(runner)
+        interrupted = _execute(runner, signals)
     finally:
         display.close()
         if writer is not None:
@@ -313,12 +340,15 @@ def _run_and_report(
 
     result, masker = runner.result, runner.masker
     interrupted = interrupted or result.status is RunStatus.INTERRUPTED
+    signum = signals.received if interrupted else None
+    cause = describe(signum)
     status = run_status(result, interrupted=interrupted)
     rows = step_rows(result, compiled, clock)
     problems = []
     if junit is not None:
         try:
-            write_junit(junit, build_junit(result, rows, masker, interrupted=interrupted))
+            tree = build_junit(result, rows, masker, interrupted=interrupted, cause=cause)
+            write_junit(junit, tree)
         except OSError as error:
             problems.append(f"--junit {str(junit)!r}: cannot write it: {error}")
     if writer is not None and writer.error is not None:
@@ -327,7 +357,7 @@ def _run_and_report(
         problems.append(f"--db {capture.path!r}: the run was not captured (the log above says why)")
     hint = replay_miss_hint(capture, result.error)
     if not quiet:
-        click.echo(render_summary(result, rows, masker, interrupted=interrupted))
+        click.echo(render_summary(result, rows, masker, interrupted=interrupted, cause=cause))
         if hint:
             click.echo(masker.text(hint))
         click.echo("\n".join(capture_lines(capture, result.run_id)))
@@ -337,8 +367,8 @@ def _run_and_report(
             click.echo(masker.text(hint), err=True)
     for problem in problems:
         click.echo(f"Error: {problem}", err=True)
-    code = _exit_code(status, len(result.assertion_failures))
-    _exit(code or (EXIT_FAILED if problems else EXIT_OK))
+    code = _exit_code(status, len(result.assertion_failures), signum)
+    return code or (EXIT_FAILED if problems else EXIT_OK)
 
 
 def _build_runner(
@@ -363,10 +393,10 @@ def _build_runner(
     return runner
 
 
-def _execute(runner: Runner) -> bool:
-    """Run to the end on a fresh event loop; True when Ctrl-C cancelled the run."""
+def _execute(runner: Runner, signals: StopSignals) -> bool:
+    """Run to the end on a fresh event loop; True when a stop signal cancelled the run."""
     try:
-        asyncio.run(runner.run())
+        asyncio.run(signals.run(runner.run()))
     except (KeyboardInterrupt, asyncio.CancelledError):
         return True
     except (ConfigError, PlanError) as error:  # config or --auth unusable, before any request

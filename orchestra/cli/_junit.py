@@ -51,9 +51,14 @@ def _all_passed_over(row: StepRow) -> bool:
 
 
 def build_junit(
-    result: RunResult, rows: list[StepRow], masker: Masker, *, interrupted: bool = False
+    result: RunResult,
+    rows: list[StepRow],
+    masker: Masker,
+    *,
+    interrupted: bool = False,
+    cause: str = "Ctrl-C",
 ) -> ET.ElementTree:
-    """The JUnit XML tree of a finished (or interrupted) run."""
+    """The JUnit XML tree of a finished (or interrupted) run (``cause``: what interrupted it)."""
     plan_key = _clean(result.plan_key, masker)
     status = run_status(result, interrupted=interrupted)
     error_type, error_step, error_message = error_parts(result.error, masker)
@@ -93,7 +98,7 @@ def build_junit(
         if assertions or row.status in ("failed", "aborted"):
             counts["failure"] += 1
         elif row.status == "interrupted":
-            add_outcome(case, "error", "Interrupted", "the run was interrupted (Ctrl-C)")
+            add_outcome(case, "error", "Interrupted", f"the run was interrupted ({cause})")
             counts["error"] += 1
         elif row.status == NOT_RUN or _all_passed_over(row):
             reason = "not run" if row.status == NOT_RUN else "skipped or response ignored"
@@ -106,7 +111,7 @@ def build_junit(
         counts["failure"] += 1
     elif status is RunStatus.INTERRUPTED and not any(r.status == "interrupted" for r in rows):
         case = add_case(RUN_CASE, result.duration_ms / 1000)
-        add_outcome(case, "error", "Interrupted", "the run was interrupted (Ctrl-C)")
+        add_outcome(case, "error", "Interrupted", f"the run was interrupted ({cause})")
         counts["error"] += 1
 
     totals = {

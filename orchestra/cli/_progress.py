@@ -13,7 +13,6 @@ file as it arrives, so a run of any size holds no records in memory.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from typing import IO, Any, TextIO
 import orjson
 from tqdm import tqdm
 
+from orchestra._json import convert, to_json
 from orchestra.events import (
     Event,
     FanoutItemFinished,
@@ -137,20 +137,13 @@ class RecordsWriter:
         self.error: OSError | None = None
 
     def _fallback(self, value: Any) -> Any:
-        if isinstance(value, bytes | bytearray):
-            return self.masker.text(bytes(value).decode("utf-8", "replace"))
-        return self.masker.text(str(value))
+        converted = convert(value)  # set -> list, bytes -> text, anything else -> str
+        return self.masker.text(converted) if isinstance(converted, str) else converted
 
     def _encode(self, line: dict[str, Any]) -> bytes:
-        try:
-            return orjson.dumps(
-                line,
-                default=self._fallback,
-                option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS,
-            )
-        except orjson.JSONEncodeError:  # e.g. integers beyond 64 bits: the slow path
-            text = json.dumps(line, default=self._fallback, ensure_ascii=False)
-            return (text + "\n").encode("utf-8")
+        """One line, by the JSON rule capture uses (``orchestra._json``: an integer
+        beyond 64 bits is a string...), objects JSON has no type for masked as text."""
+        return to_json(line, default=self._fallback, option=orjson.OPT_APPEND_NEWLINE)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RecordEmitted):

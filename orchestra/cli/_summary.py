@@ -142,8 +142,9 @@ def render_summary(
     masker: Masker,
     *,
     interrupted: bool = False,
+    cause: str = "Ctrl-C",
 ) -> str:
-    """The summary as text (masked)."""
+    """The summary as text (masked); ``cause`` names what interrupted the run."""
     status = run_status(result, interrupted=interrupted)
     responses = ", ".join(
         f"{code}: {count}" for code, count in sorted(result.responses_by_status.items())
@@ -193,7 +194,7 @@ def render_summary(
         lines += ["", f"error: {error_type}" + (f" in step {error_step}" if error_step else "")]
         lines.append(f"  {message}")
     elif status is RunStatus.INTERRUPTED:
-        lines += ["", "interrupted: the run was cancelled (Ctrl-C); totals above are partial"]
+        lines += ["", f"interrupted: the run was cancelled ({cause}); totals above are partial"]
 
     step_errors = [row for row in rows if row.first_error and row.errors and row.path != error_step]
     if step_errors:

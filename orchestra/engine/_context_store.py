@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
+from orchestra._json import to_json
 from orchestra.engine._config import is_secret_ref
 from orchestra.errors import LimitExceeded
 
@@ -49,7 +50,7 @@ class InMemoryContextStore:
         return {} if raw is None else orjson.loads(raw)
 
     def save(self, plan_key: str, config_fingerprint: str, values: dict[str, Any]) -> None:
-        self._values[(plan_key, config_fingerprint)] = orjson.dumps(values)
+        self._values[(plan_key, config_fingerprint)] = to_json(values)
 
     def __len__(self) -> int:
         return len(self._values)
@@ -71,7 +72,7 @@ def config_fingerprint(config: Mapping[str, Any]) -> str:
             return [plain(v) for v in value]
         return value
 
-    encoded = orjson.dumps(plain(config), option=orjson.OPT_SORT_KEYS, default=str)
+    encoded = to_json(plain(config), option=orjson.OPT_SORT_KEYS, default=str)
     return hashlib.sha256(encoded).hexdigest()[:32]
 
 
@@ -82,13 +83,7 @@ def persistent_values(
     values = {key: context[key] for key in keys if key in context}
     total = 2
     for key, value in values.items():
-        try:
-            size = len(orjson.dumps(value))
-        except TypeError as error:
-            raise LimitExceeded(
-                f"persistent context field {key!r} cannot be stored as JSON: {error}",
-                fix="keep persistent context fields to JSON values",
-            ) from None
+        size = len(to_json(value))  # as stored: any value is (orchestra._json)
         if size > field_limit:
             raise LimitExceeded(
                 f"persistent context field {key!r} is {size:,} bytes of JSON, over the "

@@ -21,8 +21,8 @@ from typing import Any
 
 import aiohttp
 import httpx
-import orjson
 
+from orchestra._json import request_json
 from orchestra.engine._backoff import backoff_seconds, parse_retry_after
 from orchestra.engine._context import RunContext
 from orchestra.engine._response import decode_body
@@ -122,7 +122,7 @@ def build_request(
         if isinstance(body, str):
             content = body.encode()
         elif body is not None:
-            content = orjson.dumps(body)
+            content = request_json(body)  # exact big integers too
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/json"
     try:
