@@ -8,6 +8,7 @@ Every error says where it happened (plan path, step path) and how to fix it::
     ├── ConfigError                a config value or secret cannot be resolved
     └── RunError                   something failed while the plan ran (exit code 1)
         ├── TemplateError          a template rendered to something unusable
+        ├── ExpressionError        an expression failed on the data it was given (a type)
         ├── RequestError           the request failed after all retries
         ├── HTTPStatusError        an error status nobody asked to ignore
         ├── AbortError             ``abort_on`` / ``abort_when`` stopped the run
@@ -130,6 +131,12 @@ def _rebuild_run_error(cls: type[RunError], message: str, step_path: str | None,
 
 class TemplateError(RunError):
     """A template produced a value that cannot be sent (e.g. null inside a string)."""
+
+
+class ExpressionError(RunError):
+    """An expression that loaded fine failed on the data it met at run time, e.g. a
+    function given a value of the wrong type (``abs('x')``). Load time checks names,
+    arities and syntax; only the data can reveal this, so the step fails with it."""
 
 
 class RequestError(RunError):
