@@ -79,18 +79,18 @@ class ExpressionSyntaxError(PlanError):
     The message shows the whole template with a caret under the failing column.
     """
 
-    def __init__(self, path: str, text: str, column: int, reason: str):
+    def __init__(self, path: str, text: str, column: int, reason: str, fix: str | None = None):
         self.path = path
         self.text = text
         self.column = column
         self.reason = reason
+        self.fix = fix or "check the JMESPath syntax (https://jmespath.org/specification.html)"
         caret = " " * column + "^"
         message = f"invalid expression: {reason}\n      {text}\n      {caret}"
-        fix = "check the JMESPath syntax (https://jmespath.org/specification.html)"
-        super().__init__(PlanIssue(path, message, fix))
+        super().__init__(PlanIssue(path, message, self.fix))
 
     def __reduce__(self):
-        return (ExpressionSyntaxError, (self.path, self.text, self.column, self.reason))
+        return (ExpressionSyntaxError, (self.path, self.text, self.column, self.reason, self.fix))
 
 
 class ConfigError(OrchestraError):

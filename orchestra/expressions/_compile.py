@@ -8,12 +8,14 @@ that name.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import jmespath
 from jmespath import exceptions as jp_errors
+from jmespath.functions import Functions
 from jmespath.lexer import Lexer
 from jmespath.parser import ParsedResult
 
@@ -94,7 +96,105 @@ def compile_expression(text: str, *, path: str = "", offset: int = 0, shown: str
         column = _column(error.lex_position, text, rewritten)
         reason = f"unexpected {error.token_value!r}" if error.token_value else error.msg
         raise ExpressionSyntaxError(path, shown or text, offset + column, reason) from None
+    problem = _function_problem(rewritten)
+    if problem is not None:
+        position, reason, fix = problem
+        column = offset + _column(position, text, rewritten)
+        raise ExpressionSyntaxError(path, shown or text, column, reason, fix)
     return Expression(text, parsed, path)
+
+
+FUNCTIONS: dict[str, dict[str, Any]] = dict(Functions.FUNCTION_TABLE)
+"""The functions Orchestra evaluates with: jmespath's built-ins (no custom ones)."""
+
+_OPENING = frozenset({"lparen", "lbracket", "lbrace", "filter"})
+_CLOSING = frozenset({"rparen", "rbracket", "rbrace"})
+
+
+def _function_problem(text: str) -> tuple[int, str, str] | None:
+    """The first call of an unknown function or with wrong arguments, as
+    ``(column, reason, fix)``; None when every call is fine.
+
+    The text has already parsed, so an identifier followed by ``(`` is a call;
+    the lexer gives the columns the parsed tree does not keep.
+    """
+    if "(" not in text:
+        return None
+    tokens = list(Lexer().tokenize(text))
+    for index, token in enumerate(tokens[:-1]):
+        if token["type"] == "unquoted_identifier" and tokens[index + 1]["type"] == "lparen":
+            problem = _call_problem(token["value"], _arguments(tokens, index + 1))
+            if problem is not None:
+                return token["start"], *problem
+    return None
+
+
+def _arguments(tokens: list[dict[str, Any]], lparen: int) -> list[list[dict[str, Any]]]:
+    """The tokens of each argument of the call whose ``(`` is at ``tokens[lparen]``."""
+    arguments: list[list[dict[str, Any]]] = [[]]
+    depth = 0
+    for token in tokens[lparen:]:
+        kind = token["type"]
+        if kind in _CLOSING:
+            depth -= 1
+            if depth == 0:
+                break
+        if depth == 1 and kind == "comma":
+            arguments.append([])
+        elif depth >= 1:
+            arguments[-1].append(token)
+        if kind in _OPENING:
+            depth += 1
+    return [] if arguments == [[]] else arguments
+
+
+def _call_problem(name: str, arguments: list[list[dict[str, Any]]]) -> tuple[str, str] | None:
+    function = FUNCTIONS.get(name)
+    if function is None:
+        close = difflib.get_close_matches(name, FUNCTIONS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown function {name}()", f"{hint}the functions are {', '.join(FUNCTIONS)}"
+    signature = function["signature"]
+    usage = f"call it as {_usage(name, signature)}"
+    variadic = bool(signature) and signature[-1].get("variadic", False)
+    count, needed = len(arguments), len(signature)
+    if variadic and count < needed:
+        return f"{name}() takes at least {_count(needed)}, got {count}", usage
+    if not variadic and count != needed:
+        return f"{name}() takes {_count(needed)}, got {count}", usage
+    for position, (argument, expected) in enumerate(
+        zip(arguments, _expected(signature, count), strict=True), start=1
+    ):
+        is_reference = argument[0]["type"] == "expref"
+        wants_reference = expected == ["expref"]
+        if wants_reference and not is_reference:
+            return f"{name}() needs an expression reference as argument {position}", (
+                f"{usage}, e.g. {name}(..., &price) with '&' before the field"
+            )
+        if is_reference and expected and "expref" not in expected:
+            return f"{name}() does not take an expression reference as argument {position}", (
+                f"{usage}; remove the '&'"
+            )
+    return None
+
+
+def _expected(signature: tuple[dict[str, Any], ...], count: int) -> list[list[str]]:
+    """The accepted types of each of ``count`` arguments (variadic ones repeat the last)."""
+    types = [list(parameter["types"]) for parameter in signature]
+    return (types + [types[-1]] * count)[:count] if types else []
+
+
+def _usage(name: str, signature: tuple[dict[str, Any], ...]) -> str:
+    parts = []
+    for parameter in signature:
+        types = parameter["types"]
+        shown = "|".join("&expression" if t == "expref" else t for t in types) or "any"
+        parts.append(shown + ("..." if parameter.get("variadic") else ""))
+    return f"{name}({', '.join(parts)})"
+
+
+def _count(number: int) -> str:
+    return f"{number} argument{'' if number == 1 else 's'}"
 
 
 def _column(position: int | None, original: str, rewritten: str) -> int:
