@@ -8,6 +8,7 @@ Every error says where it happened (plan path, step path) and how to fix it::
     ├── ConfigError                a config value or secret cannot be resolved
     └── RunError                   something failed while the plan ran (exit code 1)
         ├── TemplateError          a template rendered to something unusable
+        ├── ExpressionError        an expression failed on the data it was given (a type)
         ├── RequestError           the request failed after all retries
         ├── HTTPStatusError        an error status nobody asked to ignore
         ├── AbortError             ``abort_on`` / ``abort_when`` stopped the run
@@ -78,18 +79,18 @@ class ExpressionSyntaxError(PlanError):
     The message shows the whole template with a caret under the failing column.
     """
 
-    def __init__(self, path: str, text: str, column: int, reason: str):
+    def __init__(self, path: str, text: str, column: int, reason: str, fix: str | None = None):
         self.path = path
         self.text = text
         self.column = column
         self.reason = reason
+        self.fix = fix or "check the JMESPath syntax (https://jmespath.org/specification.html)"
         caret = " " * column + "^"
         message = f"invalid expression: {reason}\n      {text}\n      {caret}"
-        fix = "check the JMESPath syntax (https://jmespath.org/specification.html)"
-        super().__init__(PlanIssue(path, message, fix))
+        super().__init__(PlanIssue(path, message, self.fix))
 
     def __reduce__(self):
-        return (ExpressionSyntaxError, (self.path, self.text, self.column, self.reason))
+        return (ExpressionSyntaxError, (self.path, self.text, self.column, self.reason, self.fix))
 
 
 class ConfigError(OrchestraError):
@@ -130,6 +131,12 @@ def _rebuild_run_error(cls: type[RunError], message: str, step_path: str | None,
 
 class TemplateError(RunError):
     """A template produced a value that cannot be sent (e.g. null inside a string)."""
+
+
+class ExpressionError(RunError):
+    """An expression that loaded fine failed on the data it met at run time, e.g. a
+    function given a value of the wrong type (``abs('x')``). Load time checks names,
+    arities and syntax; only the data can reveal this, so the step fails with it."""
 
 
 class RequestError(RunError):

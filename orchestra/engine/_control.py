@@ -78,8 +78,8 @@ class NodeRunner(StepRunner):
         except AbortError as error:
             outcome.status, outcome.error = StepStatus.ABORTED, error
             raise
-        except RunError as error:
-            outcome.status, outcome.error = StepStatus.FAILED, error
+        except RunError as error:  # a child's error names the child; a `when`, the choice
+            outcome.status, outcome.error = StepStatus.FAILED, error.with_step(node.path)
             raise
         except asyncio.CancelledError:
             reason = cancel_reason()

@@ -28,6 +28,7 @@ from jmespath.visitor import Options, TreeInterpreter, _is_actual_number, _is_co
 
 from orchestra.errors import TemplateError
 from orchestra.expressions import Expression, Template, ValueTemplate
+from orchestra.expressions._compile import EVALUATION_ERRORS, evaluation_error
 from orchestra.expressions._template import _past_host, _stringify, render_tree
 
 Evaluator = Callable[[Any], Any]
@@ -59,7 +60,7 @@ def _field_chain(node: dict[str, Any]) -> tuple[str, ...] | None:
     return None
 
 
-def _compile_node(node: dict[str, Any]) -> Evaluator:
+def _compile_node(node: dict[str, Any], expression: Expression) -> Evaluator:
     chain = _field_chain(node)
     if chain is not None:
         if len(chain) == 1:
@@ -102,7 +103,7 @@ def _compile_node(node: dict[str, Any]) -> Evaluator:
     if kind == "comparator":
         op = node["value"]
         compare = _COMPARATORS[op]
-        left, right = (_compile_node(child) for child in node["children"])
+        left, right = (_compile_node(child, expression) for child in node["children"])
         if op in _EQUALITY:
             return lambda value: compare(left(value), right(value))
 
@@ -110,11 +111,14 @@ def _compile_node(node: dict[str, Any]) -> Evaluator:
             a, b = left(value), right(value)
             if not (_is_comparable(a) and _is_comparable(b)):
                 return None
-            return compare(a, b)
+            try:
+                return compare(a, b)
+            except TypeError as error:  # a string and a number: jmespath raises too
+                raise evaluation_error(expression, error) from None
 
         return ordered
     if kind == "and_expression":
-        first, second = (_compile_node(child) for child in node["children"])
+        first, second = (_compile_node(child, expression) for child in node["children"])
 
         def both(value: Any) -> Any:
             matched = first(value)
@@ -124,7 +128,7 @@ def _compile_node(node: dict[str, Any]) -> Evaluator:
 
         return both
     if kind == "or_expression":
-        first, second = (_compile_node(child) for child in node["children"])
+        first, second = (_compile_node(child, expression) for child in node["children"])
 
         def either(value: Any) -> Any:
             matched = first(value)
@@ -134,7 +138,7 @@ def _compile_node(node: dict[str, Any]) -> Evaluator:
 
         return either
     if kind == "not_expression":
-        (inner,) = (_compile_node(child) for child in node["children"])
+        (inner,) = (_compile_node(child, expression) for child in node["children"])
 
         def negate(value: Any) -> Any:
             result = inner(value)
@@ -144,7 +148,14 @@ def _compile_node(node: dict[str, Any]) -> Evaluator:
 
         return negate
     visit = _INTERPRETER.visit  # anything else: jmespath's own interpreter, same answer
-    return lambda value: visit(node, value)
+
+    def interpret(value: Any) -> Any:
+        try:
+            return visit(node, value)
+        except EVALUATION_ERRORS as error:  # as Expression.search: a step error, not a bug
+            raise evaluation_error(expression, error) from None
+
+    return interpret
 
 
 def compile_evaluator(expression: Expression) -> Evaluator:
@@ -153,7 +164,7 @@ def compile_evaluator(expression: Expression) -> Evaluator:
     if not isinstance(parsed, dict):
         return expression.search
     try:
-        return _compile_node(parsed)
+        return _compile_node(parsed, expression)
     except (KeyError, TypeError, ValueError):  # an AST shape we do not know: stay generic
         return expression.search
 

@@ -304,7 +304,10 @@ class StepRunner:
         if sub.iterate_over is None:
             items: list[Any] = [None]
         else:
-            found = run.fast(sub).iterate_over(parent)
+            try:
+                found = run.fast(sub).iterate_over(parent)
+            except RunError as error:  # the expression is the sub-step's
+                raise error.with_step(sub.path) from None
             if found is None:
                 items = []
             elif isinstance(found, list):

@@ -8,15 +8,18 @@ that name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import jmespath
 from jmespath import exceptions as jp_errors
+from jmespath.functions import Functions
 from jmespath.lexer import Lexer
 from jmespath.parser import ParsedResult
 
-from orchestra.errors import ExpressionSyntaxError
+from orchestra.errors import ExpressionError, ExpressionSyntaxError
 
 _BARE_LITERALS = {"true": "`true`", "false": "`false`", "null": "`null`"}
 
@@ -48,13 +51,22 @@ def _rewrite_bare_literals(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Expression:
-    """A compiled JMESPath expression: ``search(scope)`` evaluates it."""
+    """A compiled JMESPath expression: ``search(scope)`` evaluates it.
+
+    ``path`` is where the expression sits in the plan (``steps[0].extract.n``),
+    so a failure at run time can say which one failed.
+    """
 
     source: str
     parsed: ParsedResult
+    path: str = field(default="", compare=False)
 
     def search(self, scope: Any) -> Any:
-        return self.parsed.search(scope)
+        """Evaluate; a failure on the data raises :class:`ExpressionError`."""
+        try:
+            return self.parsed.search(scope)
+        except EVALUATION_ERRORS as error:
+            raise evaluation_error(self, error) from None
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
@@ -84,7 +96,105 @@ def compile_expression(text: str, *, path: str = "", offset: int = 0, shown: str
         column = _column(error.lex_position, text, rewritten)
         reason = f"unexpected {error.token_value!r}" if error.token_value else error.msg
         raise ExpressionSyntaxError(path, shown or text, offset + column, reason) from None
-    return Expression(text, parsed)
+    problem = _function_problem(rewritten)
+    if problem is not None:
+        position, reason, fix = problem
+        column = offset + _column(position, text, rewritten)
+        raise ExpressionSyntaxError(path, shown or text, column, reason, fix)
+    return Expression(text, parsed, path)
+
+
+FUNCTIONS: dict[str, dict[str, Any]] = dict(Functions.FUNCTION_TABLE)
+"""The functions Orchestra evaluates with: jmespath's built-ins (no custom ones)."""
+
+_OPENING = frozenset({"lparen", "lbracket", "lbrace", "filter"})
+_CLOSING = frozenset({"rparen", "rbracket", "rbrace"})
+
+
+def _function_problem(text: str) -> tuple[int, str, str] | None:
+    """The first call of an unknown function or with wrong arguments, as
+    ``(column, reason, fix)``; None when every call is fine.
+
+    The text has already parsed, so an identifier followed by ``(`` is a call;
+    the lexer gives the columns the parsed tree does not keep.
+    """
+    if "(" not in text:
+        return None
+    tokens = list(Lexer().tokenize(text))
+    for index, token in enumerate(tokens[:-1]):
+        if token["type"] == "unquoted_identifier" and tokens[index + 1]["type"] == "lparen":
+            problem = _call_problem(token["value"], _arguments(tokens, index + 1))
+            if problem is not None:
+                return token["start"], *problem
+    return None
+
+
+def _arguments(tokens: list[dict[str, Any]], lparen: int) -> list[list[dict[str, Any]]]:
+    """The tokens of each argument of the call whose ``(`` is at ``tokens[lparen]``."""
+    arguments: list[list[dict[str, Any]]] = [[]]
+    depth = 0
+    for token in tokens[lparen:]:
+        kind = token["type"]
+        if kind in _CLOSING:
+            depth -= 1
+            if depth == 0:
+                break
+        if depth == 1 and kind == "comma":
+            arguments.append([])
+        elif depth >= 1:
+            arguments[-1].append(token)
+        if kind in _OPENING:
+            depth += 1
+    return [] if arguments == [[]] else arguments
+
+
+def _call_problem(name: str, arguments: list[list[dict[str, Any]]]) -> tuple[str, str] | None:
+    function = FUNCTIONS.get(name)
+    if function is None:
+        close = difflib.get_close_matches(name, FUNCTIONS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown function {name}()", f"{hint}the functions are {', '.join(FUNCTIONS)}"
+    signature = function["signature"]
+    usage = f"call it as {_usage(name, signature)}"
+    variadic = bool(signature) and signature[-1].get("variadic", False)
+    count, needed = len(arguments), len(signature)
+    if variadic and count < needed:
+        return f"{name}() takes at least {_count(needed)}, got {count}", usage
+    if not variadic and count != needed:
+        return f"{name}() takes {_count(needed)}, got {count}", usage
+    for position, (argument, expected) in enumerate(
+        zip(arguments, _expected(signature, count), strict=True), start=1
+    ):
+        is_reference = argument[0]["type"] == "expref"
+        wants_reference = expected == ["expref"]
+        if wants_reference and not is_reference:
+            return f"{name}() needs an expression reference as argument {position}", (
+                f"{usage}, e.g. {name}(..., &price) with '&' before the field"
+            )
+        if is_reference and expected and "expref" not in expected:
+            return f"{name}() does not take an expression reference as argument {position}", (
+                f"{usage}; remove the '&'"
+            )
+    return None
+
+
+def _expected(signature: tuple[dict[str, Any], ...], count: int) -> list[list[str]]:
+    """The accepted types of each of ``count`` arguments (variadic ones repeat the last)."""
+    types = [list(parameter["types"]) for parameter in signature]
+    return (types + [types[-1]] * count)[:count] if types else []
+
+
+def _usage(name: str, signature: tuple[dict[str, Any], ...]) -> str:
+    parts = []
+    for parameter in signature:
+        types = parameter["types"]
+        shown = "|".join("&expression" if t == "expref" else t for t in types) or "any"
+        parts.append(shown + ("..." if parameter.get("variadic") else ""))
+    return f"{name}({', '.join(parts)})"
+
+
+def _count(number: int) -> str:
+    return f"{number} argument{'' if number == 1 else 's'}"
 
 
 def _column(position: int | None, original: str, rewritten: str) -> int:
@@ -101,3 +211,81 @@ def _column(position: int | None, original: str, rewritten: str) -> int:
             shift += 1
         index += 1
     return max(0, position - shift)
+
+
+EVALUATION_ERRORS = (
+    jp_errors.JMESPathError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    RecursionError,
+)
+"""What evaluating a parsed expression can raise because of the data it is given
+(jmespath checks function argument types; Python's own errors come from values
+jmespath does not expect, e.g. an integer too long to turn into text)."""
+
+_UNORDERABLE = re.compile(r"'(.+)' not supported between instances of '(\w+)' and '(\w+)'")
+
+_TYPE_NAMES = {
+    "number": "a number",
+    "string": "a string",
+    "array": "an array",
+    "object": "an object",
+    "boolean": "a boolean",
+    "null": "null",
+    "expref": "an expression reference (&field)",
+    "any": "any value",
+    "array-number": "an array of numbers",
+    "array-string": "an array of strings",
+}
+
+
+def describe_value(value: Any, limit: int = 40) -> str:
+    """A short description of a value for an error message: its type and a preview."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean {str(value).lower()}"
+    if isinstance(value, str):
+        shown = value if len(value) <= limit else value[: limit - 1] + "…"
+        return f"a string {shown!r}"
+    if isinstance(value, int | float):
+        text = repr(value) if isinstance(value, float) or value.bit_length() < 128 else "…"
+        return f"a number {text}"
+    if isinstance(value, dict):
+        return f"an object with {len(value)} key{'' if len(value) == 1 else 's'}"
+    if isinstance(value, list):
+        return f"an array of {len(value)} item{'' if len(value) == 1 else 's'}"
+    return f"a {type(value).__name__}"
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, jp_errors.JMESPathTypeError):
+        expected = " or ".join(_TYPE_NAMES.get(name, name) for name in error.expected_types)
+        got = describe_value(error.current_value)
+        if error.actual_type == "expref":
+            got = "an expression reference (&field)"
+        return f"{error.function_name}() expected {expected}, got {got}"
+    if isinstance(error, jp_errors.ArityError | jp_errors.UnknownFunctionError):
+        return str(error)
+    if isinstance(error, RecursionError):
+        return "the value is nested too deeply to evaluate"
+    compared = _UNORDERABLE.fullmatch(str(error))
+    if isinstance(error, TypeError) and compared:  # `a > b` with a string and a number
+        operator, left, right = compared.groups()
+        kinds = {"str": "a string", "int": "a number", "float": "a number"}
+        return (
+            f"cannot compare {kinds.get(left, left)} with {kinds.get(right, right)} "
+            f"using {operator!r} (ordering needs two numbers or two strings)"
+        )
+    return f"{type(error).__name__}: {error}"
+
+
+def evaluation_error(expression: Expression, error: BaseException) -> ExpressionError:
+    """The :class:`ExpressionError` for ``expression`` failing on its data with ``error``."""
+    where = f" ({expression.path})" if expression.path else ""
+    return ExpressionError(
+        f"expression {expression.source!r}{where} failed: {_reason(error)}",
+        fix="check the value's type first (`type(x) == 'number' && ...`), convert it "
+        "(to_number, to_string), or fix the data the expression reads",
+    )

@@ -11,6 +11,7 @@ Templates are compiled once, when the plan loads; rendering only evaluates.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,9 +59,23 @@ def _stringify(value: Any) -> str:
         return "true"
     if value is False:
         return "false"
-    if isinstance(value, int | float):
-        return repr(value) if isinstance(value, float) else str(value)
-    return orjson.dumps(value).decode()
+    try:
+        if isinstance(value, int | float):
+            return repr(value) if isinstance(value, float) else str(value)
+        return orjson.dumps(value).decode()
+    except (TypeError, ValueError):  # orjson: integers beyond 64 bits; str: beyond 4300 digits
+        return _stringify_slowly(value)
+
+
+def _stringify_slowly(value: Any) -> str:
+    """JSON text for what orjson refuses (an integer beyond 64 bits), or a TemplateError."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise TemplateError(
+            f"a value cannot be written as text: {error}",
+            fix="select a smaller part of the value, or convert it with to_string()",
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,9 +40,20 @@ from orchestra.plan._models import (
     Step,
     SubStep,
 )
+from orchestra.plan._parse import (
+    MAX_ALIASES,
+    MAX_EXPANDED_NODES,
+    MAX_INT_DIGITS,
+    MAX_NESTING,
+    decode_plan,
+)
 from orchestra.plan._schema import plan_json_schema
 
 __all__ = [
+    "MAX_ALIASES",
+    "MAX_EXPANDED_NODES",
+    "MAX_INT_DIGITS",
+    "MAX_NESTING",
     "ApiKeyAuth",
     "Auth",
     "BasicAuth",
@@ -75,6 +86,7 @@ __all__ = [
     "SupportsToPlan",
     "compile_auth",
     "compile_plan",
+    "decode_plan",
     "load_plan",
     "parse_text",
     "plan_json_schema",

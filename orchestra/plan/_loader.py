@@ -1,14 +1,12 @@
-"""Loading plans from files, strings and dicts (JSON or YAML)."""
+"""Loading plans from files, strings and dicts (JSON or YAML; reading is in ``_parse``)."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import yaml
 from pydantic import ValidationError
 
 from orchestra.errors import PlanError, PlanIssue
@@ -16,6 +14,7 @@ from orchestra.plan._compiled import CompiledPlan
 from orchestra.plan._compiler import compile_plan
 from orchestra.plan._errors import issues_from_validation
 from orchestra.plan._models import Plan
+from orchestra.plan._parse import decode_plan, parse_text
 
 
 @runtime_checkable
@@ -26,23 +25,6 @@ class SupportsToPlan(Protocol):
 
 
 PlanSource = str | os.PathLike[str] | dict[str, Any] | Plan | CompiledPlan | SupportsToPlan
-
-
-def parse_text(text: str, *, source: str | None = None) -> Any:
-    """Parse JSON or YAML text (YAML is a superset of JSON, JSON is tried first)."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        problem = getattr(error, "problem", None) or str(error)
-        raise PlanError(
-            PlanIssue("", f"not valid JSON or YAML at {where}: {problem}"), source=source
-        ) from None
 
 
 def validate_plan_data(data: Any, *, source: str | None = None) -> Plan:
@@ -86,12 +68,13 @@ def _read(source: str | os.PathLike[str]) -> tuple[str, str | None]:
     else:
         path = Path(source)
     try:
-        return path.read_text(encoding="utf-8"), str(path)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise PlanError(
             PlanIssue("", f"plan file {str(path)!r} does not exist"), source=str(path)
         ) from None
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the path
         raise PlanError(
             PlanIssue("", f"cannot read plan file: {error}"), source=str(path)
         ) from None
+    return decode_plan(data, source=str(path)), str(path)
