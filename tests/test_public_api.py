@@ -13,7 +13,8 @@ def test_top_level_names():
     assert orchestra.__all__ == sorted(orchestra.__all__)
     assert set(orchestra.__all__) == {
         "AbortError", "AuthError", "CaptureStore", "CircuitOpenError", "CompiledPlan",
-        "ConfigError", "ContextStore", "ExpectationFailed", "ExpressionSyntaxError", "Flow",
+        "ConfigError", "ContextStore", "ExpectationFailed", "ExpressionError",
+        "ExpressionSyntaxError", "Flow",
         "HTTPStatusError", "InMemoryContextStore", "LimitExceeded", "OrchestraError",
         "Plan", "PlanError", "RateLimitExceeded", "Record", "RequestError", "RunError",
         "RunResult", "RunStatus", "Runner", "StepCall", "StepHook", "StepStatus",

@@ -18,9 +18,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from orchestra.errors import ConfigError
+from orchestra.errors import ConfigError, PlanError
+from orchestra.plan import decode_plan, parse_text
 
 ENV_PREFIX = "ORCHESTRA_CONFIG_"
 _KEY_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -115,20 +114,13 @@ def from_file(path: str | Path) -> dict[str, Any]:
     """Load a JSON or YAML config file that holds one object."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as error:
         raise ConfigError(f"--config-file {str(path)!r}: cannot read it: {error}") from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(
-                f"--config-file {str(path)!r}: not valid JSON or YAML{where}"
-            ) from None
+    try:  # the plan loader's own reader: same encodings, nesting, alias and integer budgets
+        data = parse_text(decode_plan(raw, source=str(path)), source=str(path))
+    except PlanError as error:
+        raise ConfigError(f"--config-file {str(path)!r}: {_problems(error)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -137,6 +129,11 @@ def from_file(path: str | Path) -> dict[str, Any]:
             f"got {type(data).__name__}"
         )
     return data
+
+
+def _problems(error: PlanError) -> str:
+    """The loader's problems without its "Invalid plan" heading (a config file is no plan)."""
+    return "; ".join(str(issue) for issue in error.issues)
 
 
 def build_overrides(

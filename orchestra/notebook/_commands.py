@@ -23,7 +23,7 @@ from orchestra.notebook._errors import FlowError
 from orchestra.notebook._help import COMMANDS, command_help, line_help
 from orchestra.notebook._secrets import masked
 from orchestra.notebook._views import FlowGraph, FlowView
-from orchestra.plan import load_plan, parse_text
+from orchestra.plan import decode_plan, load_plan, parse_text
 
 if TYPE_CHECKING:
     from orchestra.notebook._magic import FlowMagic
@@ -87,7 +87,7 @@ class LineCommands:
             compiled = load_plan(file)
         except PlanError as error:
             raise FlowError(str(error)) from None
-        source = file.read_text(encoding="utf-8")
+        source = decode_plan(file.read_bytes(), source=str(file))
         _, view = self.run_plan(
             compiled,
             title=f"plan {file.name}",
@@ -104,7 +104,7 @@ class LineCommands:
             load_plan(file)  # validate before the current flow is replaced
         except PlanError as error:
             raise FlowError(str(error)) from None
-        source = file.read_text(encoding="utf-8")
+        source = decode_plan(file.read_bytes(), source=str(file))
         self.current.replace_all(parse_text(source, source=str(file)), source=source)
         return FlowView.of(self.current)
 

@@ -34,7 +34,14 @@ from orchestra.notebook._errors import FlowError
 from orchestra.notebook._export import ExportedText
 from orchestra.notebook._flow import PLAN_SETTINGS
 from orchestra.notebook._views import plan_yaml
-from orchestra.plan import CompiledChoice, CompiledParallel, CompiledStep, load_plan, parse_text
+from orchestra.plan import (
+    CompiledChoice,
+    CompiledParallel,
+    CompiledStep,
+    decode_plan,
+    load_plan,
+    parse_text,
+)
 
 if TYPE_CHECKING:
     from orchestra.notebook._magic import FlowMagic
@@ -124,7 +131,7 @@ class DebugCommands:
         elif args.file:
             file = Path(args.file)
             try:
-                source = file.read_text(encoding="utf-8")
+                source = decode_plan(file.read_bytes(), source=str(file))
                 plan = parse_text(source, source=str(file))
             except OSError as error:
                 raise FlowError(f"debug: cannot read {file}: {error.strerror or error}") from None

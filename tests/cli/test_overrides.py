@@ -107,13 +107,27 @@ def test_yaml_and_json_files(tmp_path: Path) -> None:
     assert from_file(empty) == {}
 
 
+_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{b}: &{b} [{', '.join(['*' + a] * 10)}]\n" for a, b in zip("abcdef", "bcdefg", strict=True)
+)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("- 1\n- 2\n", "expected an object"), ("a: [1,\n", "not valid JSON or YAML at line")],
+    [
+        ("- 1\n- 2\n", "expected an object"),
+        ("a: [1,\n", "not valid JSON or YAML at line"),
+        (_LAUGHS, "aliases here expand"),  # the plan loader's budgets hold for config files
+        ("a: " + "[" * 5000 + "]" * 5000, "nest"),
+        (b"a: caf\xe9\n", "not UTF-8"),
+    ],
 )
-def test_bad_files_raise_config_error(tmp_path: Path, text: str, message: str) -> None:
+def test_bad_files_raise_config_error(tmp_path: Path, text: str | bytes, message: str) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text(text)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         from_file(path)
 
