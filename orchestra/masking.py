@@ -3,7 +3,11 @@
 Secrets are masked *by value* (any occurrence of a known secret string is replaced,
 wherever it appears) and *by name* (sensitive headers and query parameters are
 masked whatever their value). The engine registers every secret it resolves
-(config ``{"env": …}`` values, auth tokens) with the run's :class:`Masker`.
+(config ``{"env": …}`` values, auth credentials and tokens, the base64 of Basic
+credentials) with the run's :class:`Masker`. By value, a secret is found in any
+encoding a server or serializer writes it in (``secret_branches``); values
+shorter than ``MIN_SECRET_LENGTH`` characters are masked by name only, with a
+warning on the ``orchestra.masking`` logger naming where the value came from.
 """
 
 from __future__ import annotations

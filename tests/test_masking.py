@@ -92,8 +92,8 @@ def test_json_escaped_twice_stays_valid_json_once_masked(secret):
 def test_the_basic_credentials_base64_is_masked_in_any_form():
     credentials = base64.b64encode(b"user:Zq8+r/T1==?").decode()
     masker = Masker([credentials])
-    for encode in FORMS.values():
-        assert credentials not in masker.text(encode(credentials))
+    for name, encode in FORMS.items():
+        assert masker.text(encode(credentials)) == MASK, name
 
 
 def test_innocent_text_is_left_alone():
