@@ -97,8 +97,8 @@ def resolve_credential(
                 f'{where}: {value.source!r} is null; give the value in config or as {{"env": NAME}}'
             )
         resolved = stringify(rendered)
-    if secret:
-        masker.add(resolved)
+    if secret and not isinstance(value, SecretRef):  # resolve_secret registered that one
+        masker.add(resolved, source=where)
     return resolved
 
 

@@ -26,7 +26,7 @@ def resolve_secret(value: Any, *, where: str, masker: Masker, environ: Mapping[s
             f"(export {name}=… or override {where} at run time)"
         )
     secret = environ[name]
-    masker.add(secret, reference=env_reference(name))
+    masker.add(secret, reference=env_reference(name), source=f"{where} (env {name})")
     return secret
 
 
