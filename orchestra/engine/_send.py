@@ -141,6 +141,14 @@ async def _read_limited(response: httpx.Response, headers: dict[str, str], max_b
     whole chunk at once, and a ``MockTransport`` body is one chunk); other
     encodings are left to httpx and counted as they come.
     """
+    try:  # a response made with content= (MockTransport, replay) is read and decoded already
+        content = response.content
+    except httpx.ResponseNotRead:
+        pass
+    else:
+        if len(content) > max_bytes:
+            raise BodyReader(max_bytes, response.status_code, headers).too_large(None)
+        return content
     length = headers.get("content-length")
     encoding = headers.get("content-encoding")
     try:
