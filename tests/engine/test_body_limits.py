@@ -139,13 +139,21 @@ _CHILD = textwrap.dedent(
     import json, resource, sys
     resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
     import orchestra
+    def peak_rss_mb():
+        # VmHWM: this process's own peak (ru_maxrss keeps the forking parent's across exec)
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
     url, db = sys.argv[1:3]
     result = orchestra.run({"key": "bomb", "step": {"url": url}}, db=db)
     print(json.dumps({
         "status": str(result.status),
         "error_type": type(result.error).__name__,
         "error": str(result.error),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }))
     """
 )
