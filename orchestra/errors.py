@@ -10,6 +10,7 @@ Every error says where it happened (plan path, step path) and how to fix it::
         ├── TemplateError          a template rendered to something unusable
         ├── ExpressionError        an expression failed on the data it was given (a type)
         ├── RequestError           the request failed after all retries
+        │   └── TooManyRedirects   more than 20 redirects in a row (never retried)
         ├── HTTPStatusError        an error status nobody asked to ignore
         ├── AbortError             ``abort_on`` / ``abort_when`` stopped the run
         ├── ExpectationFailed      an ``expect`` assertion did not hold
@@ -141,6 +142,10 @@ class ExpressionError(RunError):
 
 class RequestError(RunError):
     """The HTTP request failed (connection, timeout, protocol) after all retries."""
+
+
+class TooManyRedirects(RequestError):
+    """The server redirected more than 20 times in a row; every hop is captured."""
 
 
 class HTTPStatusError(RunError):

@@ -234,6 +234,7 @@ def _har_entry(exchange: dict[str, Any], page_id: str) -> dict[str, Any]:
             "page": exchange["page"],
             "item_index": exchange["item_index"],
             "attempt": exchange["attempt"],
+            "hop": exchange.get("hop") or 0,
         },
     }
 
@@ -242,8 +243,9 @@ def export_har(store: CaptureStore, run: str | None = None) -> dict[str, Any]:
     """The exchanges of a run as a HAR 1.2 log (``json.dump`` it to a ``.har`` file).
 
     One page per run; each entry carries ``_orchestra`` (step path, page, item
-    index, attempt, exchange id). An exchange that got no response has status
-    0 and its error in ``response._error``.
+    index, attempt, redirect hop, exchange id). Each redirect hop is an entry of
+    its own, its ``redirectURL`` the Location the next entry requested. An
+    exchange that got no response has status 0 and its error in ``response._error``.
     """
     from orchestra import __version__
 

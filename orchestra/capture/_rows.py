@@ -323,7 +323,7 @@ class RowBuilder:
             request.run_id, request.exchange_id, request.execution_id, request.step_path,
             request.page, request.item_index, request.attempt, request.method, url,
             request_headers, request_body, request_encoding, status, response_headers, body,
-            encoding, request_size, size, request.at, elapsed, error,
+            encoding, request_size, size, request.at, elapsed, error, request.hop,
         ))  # fmt: skip
         self._row_added()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: exchanges.hop (redirects are exchanges)
 
 TABLES: dict[str, str] = {
     "meta": """
@@ -85,7 +85,8 @@ TABLES: dict[str, str] = {
             response_size BIGINT,
             started_at TIMESTAMP,
             elapsed_ms DOUBLE,
-            error VARCHAR
+            error VARCHAR,
+            hop BIGINT
         )""",
     "records": """
         CREATE TABLE IF NOT EXISTS records (
@@ -148,8 +149,13 @@ class SchemaVersionError(RuntimeError):
     """The file was written by a newer Orchestra, or cannot be migrated."""
 
 
-# version -> statements that migrate version-1 -> version
-MIGRATIONS: dict[int, list[str]] = {}
+# version -> statements that migrate version-1 -> version. New columns go last, as
+# ALTER TABLE puts them there, so that new and migrated files have one column order.
+MIGRATIONS: dict[int, list[str]] = {
+    # each redirect hop is an exchange, numbered from 0; older rows were all hop 0
+    # (their transports followed redirects unseen)
+    2: ["ALTER TABLE exchanges ADD COLUMN hop BIGINT DEFAULT 0"],
+}
 
 
 def ensure_schema(connection: duckdb.DuckDBPyConnection, path: str) -> None:

@@ -9,6 +9,14 @@ step (``_step.py``). Every attempt passes the host's circuit breaker first.
 Every request of the engine goes through here — plan steps, sub-steps,
 compensations and token requests — so every one of them is an event pair
 (``RequestSent`` / ``ResponseReceived``), even when it is cancelled in flight.
+
+Redirects are followed here, one hop at a time (rules in ``_redirect.py``):
+each hop is its own event pair with the same ``attempt`` and its ``hop``
+number (0 for the request the step made), the step sees the last hop's
+response and URL, and a chain longer than ``MAX_REDIRECTS`` fails the step
+with :class:`~orchestra.errors.TooManyRedirects`, which is never retried.
+Likewise an idempotent request whose keep-alive connection closed under it
+is re-sent at once by this loop (the transports do not), as its own exchange.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import httpx
 from orchestra._json import request_json
 from orchestra.engine._backoff import backoff_seconds, parse_retry_after
 from orchestra.engine._context import RunContext
+from orchestra.engine._redirect import MAX_REDIRECTS, REDIRECT_STATUSES, BadRedirect
 from orchestra.engine._response import decode_body
 from orchestra.engine._send import Prepared, Sender
 from orchestra.engine._transport import BodyTooLarge, RawResponse
@@ -36,6 +45,7 @@ from orchestra.errors import (
     RequestError,
     RunError,
     TemplateError,
+    TooManyRedirects,
 )
 from orchestra.events import RequestSent, ResponseIgnored, ResponseReceived, RetryScheduled
 from orchestra.expressions import stringify
@@ -135,24 +145,20 @@ def build_request(
     return request, credential
 
 
-async def _send_once(
-    sender: Sender, request: Prepared, timeout: float, limit: int, url_for_errors: str
-) -> RawResponse:
-    """One attempt under one total timeout (connect, send, wait, read the body)."""
-    try:
-        async with asyncio.timeout(timeout):
-            return await sender.send(request, limit, timeout)
-    except BodyTooLarge as error:
-        if error.size is not None:
-            message = (
-                f"response of {url_for_errors} is {error.size:,} bytes, over max_response_bytes "
-                f"{limit:,}"
-            )
-        else:
-            message = f"response of {url_for_errors} exceeded max_response_bytes {limit:,}"
-        raise LimitExceeded(
-            message, fix="raise limits.max_response_bytes or request smaller pages"
-        ) from None
+async def _send_once(sender: Sender, request: Prepared, timeout: float, limit: int) -> RawResponse:
+    """One request under one total timeout (connect, send, wait, read the body)."""
+    async with asyncio.timeout(timeout):
+        return await sender.send(request, limit, timeout)
+
+
+def _too_large_message(error: BodyTooLarge, url: str) -> str:
+    if error.size is not None:
+        return (
+            f"response of {url} is {error.size:,} bytes (Content-Length), over "
+            f"max_response_bytes {error.limit:,}"
+        )
+    inflated = f" once decompressed ({error.encoding})" if error.encoding else ""
+    return f"response of {url} exceeded max_response_bytes {error.limit:,}{inflated}"
 
 
 def _no_response(
@@ -167,6 +173,7 @@ def _no_response(
     error: str,
     *,
     cancelled: bool = False,
+    hop: int = 0,
 ) -> ResponseReceived:
     """The event of an exchange that ended without a response (``started``: perf_counter)."""
     return ResponseReceived(
@@ -182,6 +189,7 @@ def _no_response(
         attempt=attempt,
         item_index=item_index,
         cancelled=cancelled,
+        hop=hop,
     )
 
 
@@ -204,7 +212,6 @@ async def exchange(
     if uses_auth:
         await run.auth.prepare(run)
     request, credential = build_request(run, step, scope)
-    url = request.url
     host = request.host
     breaker_key = f"{host}:{request.port}" if request.port else host
     endpoint = f"{model.method} {step.url.source}"
@@ -212,19 +219,23 @@ async def exchange(
     sender = run.sender()
     limiter = run.limiter
     attempt = 0
+    hop = 0  # redirects followed in this attempt; hop_request is the one on the wire
+    hop_request = request
     quick_retry_used = False
     refreshed_after_401 = False
     breakers = run.breakers
     while True:
-        attempt += 1
-        if attempt > 1 and uses_auth and run.auth.refreshable:
-            await run.auth.prepare(run)  # a long backoff may have outlived the token
-            request, credential = build_request(run, step, scope)
-        if limiter.active:
-            await limiter.acquire(step.path, endpoint, host)
+        if hop == 0:
+            attempt += 1
+            if attempt > 1 and uses_auth and run.auth.refreshable:
+                await run.auth.prepare(run)  # a long backoff may have outlived the token
+                request, credential = build_request(run, step, scope)
+            hop_request = request
+            if limiter.active:
+                await limiter.acquire(step.path, endpoint, host)
         ticket = None
         if breakers is not None:
-            ticket = breakers.acquire(breaker_key, step.path, request.method, url)
+            ticket = breakers.acquire(breaker_key, step.path, hop_request.method, hop_request.url)
         exchange_id = run.next_exchange_id()
         bus.emit(
             RequestSent(
@@ -233,23 +244,51 @@ async def exchange(
                 step_path=step.path,
                 execution_id=execution_id,
                 exchange_id=exchange_id,
-                method=request.method,
-                url=url,
-                headers=request.headers,
-                body=request.body,
+                method=hop_request.method,
+                url=hop_request.url,
+                headers=hop_request.headers,
+                body=hop_request.body,
                 page=page,
                 attempt=attempt,
                 item_index=item_index,
+                hop=hop,
             )
         )
         started = time.perf_counter()
         try:
             response = await _send_once(
-                sender, request, model.timeout_seconds, run.limits.max_response_bytes, url
+                sender, hop_request, model.timeout_seconds, run.limits.max_response_bytes
             )
+        except BodyTooLarge as error:
+            # the answer came: its status and headers are kept, its body is not
+            if breakers is not None and ticket is not None:
+                breakers.release(ticket)
+            message = _too_large_message(error, run.masker.url(hop_request.url))
+            bus.emit(
+                ResponseReceived(
+                    run_id=run.run_id,
+                    at=time.time(),
+                    step_path=step.path,
+                    execution_id=execution_id,
+                    exchange_id=exchange_id,
+                    status_code=error.status,
+                    headers=error.headers,
+                    elapsed_ms=(time.perf_counter() - started) * 1000,
+                    error=message,
+                    page=page,
+                    attempt=attempt,
+                    item_index=item_index,
+                    hop=hop,
+                )
+            )
+            raise LimitExceeded(
+                message,
+                fix=f"raise limits.max_response_bytes (now {error.limit:,}) "
+                "or request smaller pages",
+            ) from None
         except (asyncio.CancelledError, RunError) as error:
-            # cancelled in flight, or the body broke a limit: the exchange still ends
-            # with an event, and a half-open probe slot is given back uncounted
+            # cancelled in flight (or a replay miss): the exchange still ends with an
+            # event, and a half-open probe slot is given back uncounted
             if breakers is not None and ticket is not None:
                 breakers.release(ticket)
             cancelled = isinstance(error, asyncio.CancelledError)
@@ -257,7 +296,7 @@ async def exchange(
                 _no_response(run, step.path, execution_id, exchange_id, page, attempt,
                              item_index, started,
                              "cancelled while in flight" if cancelled else str(error),
-                             cancelled=cancelled)
+                             cancelled=cancelled, hop=hop)
             )  # fmt: skip
             raise
         except _TRANSPORT_ERRORS as error:
@@ -266,21 +305,23 @@ async def exchange(
                 breakers.record(ticket, failed=breakers.is_failure(None), step_path=step.path)
             bus.emit(
                 _no_response(run, step.path, execution_id, exchange_id, page, attempt,
-                             item_index, started, reason)
+                             item_index, started, reason, hop=hop)
             )  # fmt: skip
             if (
                 not quick_retry_used
-                and request.method in IDEMPOTENT
-                and isinstance(error, httpx.RemoteProtocolError | aiohttp.ServerDisconnectedError)
+                and hop_request.method in IDEMPOTENT
+                and _closed_under_us(error)
             ):
                 quick_retry_used = True  # a keep-alive connection closed under us: go again now
-                attempt -= 1
+                if hop == 0:
+                    attempt -= 1
                 continue
+            hop = 0
             if policy.on_transport_error and attempt < policy.max_attempts:
                 await _wait_before_retry(run, step, exchange_id, attempt, policy, cap, reason, None)
                 continue
             raise RequestError(
-                f"{request.method} {run.masker.url(url)} failed after {attempt} "
+                f"{hop_request.method} {run.masker.url(hop_request.url)} failed after {attempt} "
                 f"attempt{'s' if attempt > 1 else ''}: {run.masker.text(reason)}",
                 fix="check that the API is reachable; raise timeout_seconds or retry.max_attempts",
             ) from None
@@ -290,6 +331,33 @@ async def exchange(
         status = response.status_code
         if breakers is not None and ticket is not None:
             breakers.record(ticket, failed=breakers.is_failure(status), step_path=step.path)
+        if status in REDIRECT_STATUSES:
+            following = _next_hop(run, step, sender, hop_request, response, hop)
+            if following is not None:
+                bus.emit(
+                    ResponseReceived(
+                        run_id=run.run_id,
+                        at=time.time(),
+                        step_path=step.path,
+                        execution_id=execution_id,
+                        exchange_id=exchange_id,
+                        status_code=status,
+                        headers=headers,
+                        body=raw,
+                        elapsed_ms=elapsed,
+                        page=page,
+                        attempt=attempt,
+                        item_index=item_index,
+                        hop=hop,
+                    )
+                )
+                if isinstance(following, str):
+                    raise _redirect_error(run, hop_request, following, hop)
+                hop += 1
+                hop_request = following
+                continue
+        final_hop, hop = hop, 0
+        url = hop_request.url  # the step sees the URL that answered
         decode_error: RunError | None = None
         try:
             body = _decode(raw, model.response_format, headers, status)
@@ -315,6 +383,7 @@ async def exchange(
                 page=page,
                 attempt=attempt,
                 item_index=item_index,
+                hop=final_hop,
             )
         )
         limiter.observe(host, status, headers)
@@ -333,7 +402,7 @@ async def exchange(
             continue
         if status in model.abort_on:
             raise AbortError(
-                f"{request.method} {run.masker.url(url)} answered {status}, listed in abort_on"
+                f"{hop_request.method} {run.masker.url(url)} answered {status}, listed in abort_on"
             )
         if status in model.ignore_on:
             bus.emit(
@@ -364,7 +433,7 @@ async def exchange(
             )
             continue
         message = (
-            f"{request.method} {run.masker.url(url)}: {retry_reason} after {attempt} "
+            f"{hop_request.method} {run.masker.url(url)}: {retry_reason} after {attempt} "
             f"attempt{'s' if attempt > 1 else ''}"
         )
         fix = "raise retry.max_attempts, or handle the status with ignore_on / abort_on"
@@ -401,6 +470,55 @@ def _add_secret_values(run: RunContext, value: Any) -> None:
             _add_secret_values(run, each)
     elif isinstance(value, str | int | float) and not isinstance(value, bool):
         run.masker.add(value)
+
+
+def _closed_under_us(error: BaseException) -> bool:
+    """A keep-alive connection closed before the answer (RFC 9112 §9.3.1): re-send once.
+
+    aiohttp's own rule (``ClientSession._request``), whose silent re-send is
+    turned off in the transports so that the re-send is an exchange of its own.
+    """
+    if isinstance(error, httpx.RemoteProtocolError | aiohttp.ServerDisconnectedError):
+        return True
+    return isinstance(error, aiohttp.ClientOSError) and not isinstance(
+        error, aiohttp.ClientConnectorError
+    )
+
+
+def _next_hop(
+    run: RunContext,
+    step: CompiledStep,
+    sender: Sender,
+    request: Prepared,
+    response: RawResponse,
+    hop: int,
+) -> Prepared | str | None:
+    """The request of the next hop; None when the redirect names no target (it is the
+    answer); a text saying why when it must not be followed (too many, bad Location).
+    """
+    try:
+        following = sender.follow(request, response)
+    except BadRedirect as error:
+        return str(error)
+    if following is None:
+        return None
+    if hop >= MAX_REDIRECTS:
+        return f"more than {MAX_REDIRECTS} redirects in a row"
+    return following
+
+
+def _redirect_error(run: RunContext, request: Prepared, reason: str, hop: int) -> RunError:
+    url = run.masker.url(request.url)
+    if hop >= MAX_REDIRECTS:
+        return TooManyRedirects(
+            f"{request.method} {url}: {reason} (the limit); the server keeps redirecting",
+            fix="check the URL (a redirect loop, often a missing trailing slash or a "
+            "login page); every hop is in the capture's exchanges table",
+        )
+    return RequestError(
+        f"{request.method} {url} redirected, but {reason}",
+        fix="check the URL; the redirect's response is in the capture's exchanges table",
+    )
 
 
 def _transport_failure(error: BaseException, timeout: float) -> str:

@@ -14,12 +14,9 @@ What it matches, and how:
   requests in flight (an asyncio semaphore, so a cancelled request gives its
   slot back at once); idle keep-alive connections closed after
   ``KEEPALIVE_EXPIRY_SECONDS``; no proxy from the environment;
-* an idempotent request that meets a closed or reset connection before its
-  answer is sent once more, as aiohttp does;
-* redirects followed *here*, with aiohttp's rules (303 → GET, POST → GET on
-  301/302, Authorization/Cookie dropped across origins, ``TooManyRedirects`` at
-  ``MAX_REDIRECTS``): reqwest does not tell the final URL, and this keeps the
-  rules identical;
+* one request per ``fetch``, as ``AiohttpTransport``: redirects are not followed
+  (the engine follows them, each hop an exchange), and a request that meets a
+  closed keep-alive connection is not re-sent here (the engine re-sends it);
 * cookies kept for the run in a cookie store (IP hosts included); an explicit
   ``Cookie`` header is merged with the stored cookies, as aiohttp does;
 * bodies decompressed *here* with aiohttp's own decompressors, so exactly the
@@ -29,7 +26,8 @@ What it matches, and how:
 * request headers sent in the order given, after ``Host`` (as aiohttp; hyper
   would put ``Host`` last); when none is given, ``Accept-Encoding`` is aiohttp's;
 * response headers lower-cased, repeated ones joined with ", "; the body
-  limit checked on Content-Length, else while streaming (never fully buffered);
+  limit checked on Content-Length, and on the decompressed size while
+  streaming (a compressed body is inflated in bounded pieces, never whole);
 * TLS verified (``verify=False`` turns it off) with rustls; the certificates in
   ``SSL_CERT_FILE`` (else ``SSL_CERT_DIR``), which httpx's context trusts, are
   trusted too. pyreqwest cannot take an ``ssl.SSLContext``: for one,
@@ -84,9 +82,7 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from aiohttp import compression_utils
 from aiohttp.client_reqrep import ConnectionKey
-from aiohttp.http_exceptions import ContentEncodingError
 from multidict import CIMultiDict, CIMultiDictProxy
 from pyreqwest import exceptions as rq
 from pyreqwest.client import ClientBuilder
@@ -96,21 +92,18 @@ from yarl import URL
 from orchestra.engine._transport import (
     ACCEPT_ENCODING,
     KEEPALIVE_EXPIRY_SECONDS,
-    MAX_REDIRECTS,
     AiohttpTransport,
-    BodyTooLarge,
+    BodyReader,
+    BoundedDecoder,
     DirectTransport,
     RawResponse,
 )
 
 _log = logging.getLogger(__name__)
 
-_REDIRECTS = frozenset((301, 302, 303, 307, 308))
-_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))  # aiohttp's
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _DEFAULT_PORT_SUFFIX = {"http": ":80", "https": ":443"}
 _AUTHORITY = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://(?:[^@/?#]*@)?([^/?#]*)")
-_DROPPED_ACROSS_ORIGINS = frozenset(("authorization", "cookie", "proxy-authorization"))
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 _OS_ERROR = re.compile(r"\s*\(os error (\d+)\)\s*$")
 
@@ -223,52 +216,29 @@ class ReqwestTransport(DirectTransport):
         loop = asyncio.get_running_loop()
         slots = self._slots if self._loop is loop else self._new_slots(loop)
         async with slots:
-            deadline = None if timeout is None else loop.time() + timeout
-            current = url
-            redirects = 0
-            retry = method in _IDEMPOTENT  # once, as aiohttp (RFC 9112 §9.3.1)
-            while True:
-                plain = self._plain
-                client = plain if plain is not None and current.startswith("http:") else None
-                builder = (client or self._client_for(current)).request(method, current)
-                cookie_name, host_given = _special_headers(headers)
-                if cookie_name is not None:
-                    headers = self._with_stored_cookies(headers, cookie_name, current)
-                host = None if host_given else self._host_header(current)
-                builder = builder.headers(headers if host is None else {"Host": host, **headers})
-                if body is not None:
-                    builder = builder.body_bytes(body)
-                if deadline is not None:
-                    left = max(deadline - loop.time(), 0.001)
-                    builder = builder.timeout(timedelta(seconds=left))
-                answered = False
-                try:
-                    async with builder.build_streamed() as response:
-                        answered = True
-                        status = response.status
-                        if status in _REDIRECTS:
-                            redirects += 1
-                            if redirects >= MAX_REDIRECTS:
-                                raise aiohttp.TooManyRedirects(
-                                    _request_info(method, url, headers), ()
-                                )
-                            target = _location(response)
-                            if target is not None:
-                                method, body, headers, current = _redirect(
-                                    status, method, body, headers, current, target
-                                )
-                                continue
-                        response_headers = _headers(response)
-                        data = await _read_body(response, response_headers, max_bytes)
-                except rq.PyreqwestError as error:
-                    mapped = _aiohttp_error(error, method, current, self.verify)
-                    if mapped is None:
-                        raise
-                    if retry and not answered and _retried_by_aiohttp(mapped):
-                        retry = False
-                        continue
-                    raise mapped from error
-                return RawResponse(status, response_headers, data, current)
+            plain = self._plain
+            client = plain if plain is not None and url.startswith("http:") else None
+            builder = (client or self._client_for(url)).request(method, url)
+            cookie_name, host_given = _special_headers(headers)
+            if cookie_name is not None:
+                headers = self._with_stored_cookies(headers, cookie_name, url)
+            host = None if host_given else self._host_header(url)
+            builder = builder.headers(headers if host is None else {"Host": host, **headers})
+            if body is not None:
+                builder = builder.body_bytes(body)
+            if timeout is not None:
+                builder = builder.timeout(timedelta(seconds=max(timeout, 0.001)))
+            try:
+                async with builder.build_streamed() as response:
+                    status = response.status
+                    response_headers = _headers(response)
+                    data = await _read_body(response, status, response_headers, max_bytes)
+            except rq.PyreqwestError as error:
+                mapped = _aiohttp_error(error, method, url, self.verify)
+                if mapped is None:
+                    raise
+                raise mapped from error
+            return RawResponse(status, response_headers, data, url)
 
     def _host_header(self, url: str) -> str | None:
         """aiohttp's Host header, sent first as aiohttp does (hyper would append it last)."""
@@ -351,64 +321,7 @@ def _extra_roots(cert_file: str | None, cert_dir: str | None) -> tuple[bytes, ..
     return tuple(usable)
 
 
-# -- redirects: aiohttp's rules (aiohttp/client.py, ClientSession._request) ------------------
-
-
-def _location(response: Any) -> str | None:
-    try:
-        return response.get_header("location") or response.get_header("uri")
-    except ValueError:  # a non-ASCII Location cannot be read through pyreqwest
-        return None
-
-
-def _redirect(
-    status: int,
-    method: str,
-    body: bytes | None,
-    headers: dict[str, str],
-    current: str,
-    location: str,
-) -> tuple[str, bytes | None, dict[str, str], str]:
-    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
-        method, body = "GET", None
-        headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
-    try:
-        target = URL(location)
-    except ValueError as error:
-        raise aiohttp.InvalidUrlRedirectClientError(
-            location, "Server attempted redirecting to a location that does not look like a URL"
-        ) from error
-    base = URL(current)
-    scheme = target.scheme
-    if scheme not in ("http", "https", ""):
-        raise aiohttp.NonHttpUrlRedirectClientError(location)
-    if not scheme or (scheme == base.scheme and _has_no_authority(location, scheme)):
-        target = base.join(target)
-    try:
-        origin = target.origin()
-    except ValueError as error:
-        raise aiohttp.InvalidUrlRedirectClientError(
-            target, "Invalid redirect URL origin"
-        ) from error
-    if base.origin() != origin:
-        headers = {k: v for k, v in headers.items() if k.lower() not in _DROPPED_ACROSS_ORIGINS}
-    return method, body, headers, str(target)
-
-
-def _has_no_authority(location: str, scheme: str) -> bool:
-    """No "//" after the scheme ("http:/path", "http:path"): relative to the current URL."""
-    location = location.strip("".join(map(chr, range(0x21)))).translate(
-        str.maketrans("", "", "\t\n\r")
-    )
-    rest = location[len(scheme) + 1 : len(scheme) + 3]
-    return rest[:1] not in ("/", "\\") or rest[1:] not in ("/", "\\")
-
-
-def _retried_by_aiohttp(error: BaseException) -> bool:
-    """aiohttp sends an idempotent request once more after these, before any answer."""
-    return isinstance(
-        error, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError
-    ) and not isinstance(error, aiohttp.ClientConnectorError)
+# -- request headers ---------------------------------------------------------------------
 
 
 def _special_headers(headers: dict[str, str]) -> tuple[str | None, bool]:
@@ -451,91 +364,20 @@ def _readable_headers(header_map: Any) -> dict[str, Any]:
     return merged
 
 
-async def _read_body(response: Any, headers: dict[str, str], max_bytes: int) -> bytes:
+async def _read_body(response: Any, status: int, headers: dict[str, str], max_bytes: int) -> bytes:
     length_text = headers.get("content-length")
     length = int(length_text) if length_text is not None and length_text.isdigit() else None
-    if length is not None and length > max_bytes:
-        raise BodyTooLarge(length, max_bytes)
     encoding = headers.get("content-encoding")
-    decoder = _Decoder.for_encoding(encoding) if encoding else None
-    if length is not None:  # as aiohttp: a known length bounds the (compressed) body
-        data = bytes(await response.bytes())
-        return decoder.decode_all(data) if decoder is not None and data else data
-    reader = response.body_reader
-    chunks: list[bytes] = []
-    total = 0
-    while (chunk := await reader.read_chunk()) is not None:
-        piece = decoder.feed(chunk) if decoder is not None else bytes(chunk)
-        total += len(piece)
-        if total > max_bytes:
-            raise BodyTooLarge(None, max_bytes)
-        chunks.append(piece)
-    if decoder is not None:
-        decoder.finish()
-    return b"".join(chunks)
-
-
-class _Decoder:
-    """aiohttp's decompression (``http_parser.DeflateBuffer``), fed from pyreqwest chunks."""
-
-    __slots__ = ("decompressor", "encoding", "size", "started")
-
-    def __init__(self, encoding: str, decompressor: Any):
-        self.encoding = encoding
-        self.decompressor = decompressor
-        self.size = 0
-        self.started = False
-
-    @classmethod
-    def for_encoding(cls, header: str) -> _Decoder | None:
-        if not header.isascii():
-            return None
-        encoding = header.lower()
-        if encoding == "br":
-            if not compression_utils.HAS_BROTLI:
-                _payload_error(
-                    "Can not decode content-encoding: brotli (br). Please install `Brotli`"
-                )
-            return cls(encoding, compression_utils.BrotliDecompressor())
-        if encoding == "zstd":
-            if not getattr(compression_utils, "HAS_ZSTD", False):
-                _payload_error(
-                    "Can not decode content-encoding: zstandard (zstd). "
-                    "Please install `backports.zstd`"
-                )
-            return cls(encoding, compression_utils.ZSTDDecompressor())
-        if encoding in ("gzip", "deflate"):
-            return cls(encoding, compression_utils.ZLibDecompressor(encoding=encoding))
-        return None  # identity, or a list of codings: passed through, as aiohttp does
-
-    def feed(self, chunk: Any) -> bytes:
-        self.size += len(chunk)
-        if not self.started and len(chunk):
-            if self.encoding == "deflate" and chunk[0] & 0xF != 8:  # raw deflate, no zlib header
-                self.decompressor = compression_utils.ZLibDecompressor(
-                    encoding=self.encoding, suppress_deflate_header=True
-                )
-            self.started = True
-        try:
-            return self.decompressor.decompress_sync(bytes(chunk))
-        except Exception as error:
-            _payload_error(f"Can not decode content-encoding: {self.encoding}", error)
-
-    def finish(self) -> None:
-        self.decompressor.flush()
-        if self.size > 0 and self.encoding == "deflate" and not self.decompressor.eof:
-            _payload_error("deflate")
-
-    def decode_all(self, data: bytes) -> bytes:
-        out = self.feed(data)
-        self.finish()
-        return out
-
-
-def _payload_error(message: str, cause: BaseException | None = None) -> Any:
-    problem = ContentEncodingError(message)
-    problem.__cause__ = cause
-    raise aiohttp.ClientPayloadError(str(problem)) from problem
+    decoder = BoundedDecoder.for_encoding(encoding) if encoding else None
+    reader = BodyReader(max_bytes, status, headers, decoder)
+    if length is not None and length > max_bytes:  # the compressed size is a lower bound
+        raise reader.too_large(length)
+    if length is not None and decoder is None:  # identity: the length bounds it
+        return bytes(await response.bytes())
+    body_reader = response.body_reader
+    while (chunk := await body_reader.read_chunk()) is not None:
+        reader.add(chunk)
+    return reader.body()
 
 
 # -- errors: pyreqwest's, raised as the aiohttp errors the engine knows ----------------------

@@ -12,7 +12,12 @@ the headers as they are sent, body, host and port), then ``send`` it and get a
   by tests against httpx itself); anything unusual (a body, a form, a URL that
   httpx would rewrite) is prepared by httpx and then sent directly.
 * :class:`HttpxSender` — for any other ``httpx`` transport (``MockTransport``,
-  the capture replayer): ``httpx.AsyncClient.send`` as it always was.
+  the capture replayer): ``httpx.AsyncClient.send``, one request at a time.
+
+Neither follows redirects: ``follow`` gives the request of the next hop (or
+None), and the engine sends it as an exchange of its own (``_exchange.py``,
+rules in ``_redirect.py``). Bodies are limited on their decompressed size
+while they stream, on both (``_transport.BodyReader``).
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import httpx
 
+from orchestra.engine._redirect import hop_headers, location_of, next_hop
 from orchestra.engine._transport import (
     ACCEPT_ENCODING,
-    BodyTooLarge,
+    BodyReader,
+    BoundedDecoder,
     DirectTransport,
     RawResponse,
 )
@@ -105,27 +113,60 @@ class HttpxSender:
     async def send(
         self, prepared: Prepared, max_bytes: int, timeout: float | None = None
     ) -> RawResponse:
-        assert prepared.request is not None
-        response = await self.client.send(prepared.request, stream=True)
+        request = prepared.request
+        assert request is not None
+        response = await self.client.send(request, stream=True, follow_redirects=False)
         try:
-            length = response.headers.get("content-length")
-            if length is not None and length.isdigit():
-                if int(length) > max_bytes:
-                    raise BodyTooLarge(int(length), max_bytes)
-                raw = await response.aread()
-            else:
-                chunks: list[bytes] = []
-                total = 0
-                async for chunk in response.aiter_bytes():
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise BodyTooLarge(None, max_bytes)
-                    chunks.append(chunk)
-                raw = b"".join(chunks)
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            raw = await _read_limited(response, headers, max_bytes)
         finally:
             await response.aclose()
-        headers = {k.lower(): v for k, v in response.headers.items()}
-        return RawResponse(response.status_code, headers, raw, str(response.url))
+        return RawResponse(
+            response.status_code, headers, raw, str(response.url), response.next_request
+        )
+
+    def follow(self, prepared: Prepared, response: RawResponse) -> Prepared | None:
+        """The next hop of a redirect, as httpx's client builds it (None: not a redirect)."""
+        following = response.next_request
+        if following is None:
+            return None
+        following.read()  # the previous hop's bytes (httpx passes its stream on)
+        return Prepared.of(following, keep_request=True)
+
+
+async def _read_limited(response: httpx.Response, headers: dict[str, str], max_bytes: int) -> bytes:
+    """The decompressed body, stopped past ``max_bytes`` (``BodyTooLarge``).
+
+    gzip and deflate are inflated here piece by piece (httpx would inflate a
+    whole chunk at once, and a ``MockTransport`` body is one chunk); other
+    encodings are left to httpx and counted as they come.
+    """
+    try:  # a response made with content= (MockTransport, replay) is read and decoded already
+        content = response.content
+    except httpx.ResponseNotRead:
+        pass
+    else:
+        if len(content) > max_bytes:
+            raise BodyReader(max_bytes, response.status_code, headers).too_large(None)
+        return content
+    length = headers.get("content-length")
+    encoding = headers.get("content-encoding")
+    try:
+        decoder = BoundedDecoder.for_encoding(encoding) if encoding else None
+    except aiohttp.ClientPayloadError:  # br/zstd: httpx may have its own decoder
+        decoder = None
+    reader = BodyReader(max_bytes, response.status_code, headers, decoder)
+    if length is not None and length.isdigit() and int(length) > max_bytes:
+        raise reader.too_large(int(length))
+    if encoding is None and length is not None:
+        return await response.aread()
+    chunks = response.aiter_raw() if decoder is not None else response.aiter_bytes()
+    try:
+        async for chunk in chunks:
+            reader.add(chunk)
+        return reader.body()
+    except aiohttp.ClientPayloadError as error:
+        raise httpx.DecodingError(str(error), request=response.request) from error
 
 
 # A URL httpx leaves exactly as it is: lower-case host, a path, only characters
@@ -256,6 +297,26 @@ class DirectSender:
                 _reason(response.status_code),
             )
         return response
+
+    def follow(self, prepared: Prepared, response: RawResponse) -> Prepared | None:
+        """The request of the next hop when ``response`` is a redirect with a target
+        (None otherwise), by aiohttp's rules (``_redirect.py``); raises ``BadRedirect``.
+        """
+        location = location_of(response.headers)
+        if not location:
+            return None
+        method, body, url, same_origin = next_hop(
+            response.status_code, prepared.method, prepared.body, prepared.url, location
+        )
+        dropped_body = body is None and prepared.body is not None
+        send = hop_headers(
+            prepared.send_headers or {}, same_origin=same_origin, dropped_body=dropped_body
+        )
+        report = hop_headers(prepared.headers, same_origin=same_origin, dropped_body=dropped_body)
+        target = httpx.URL(url)
+        if not same_origin:
+            report = {**report, "host": target.netloc.decode("ascii")}
+        return Prepared(method, url, report, body, target.host, target.port, send_headers=send)
 
 
 _HTTPX_LOGGER = logging.getLogger("httpx")

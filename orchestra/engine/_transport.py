@@ -21,8 +21,20 @@ a pool sized to the run's concurrency, keep-alive shorter than common server
 timeouts, redirects followed as httpx's client does (``follow_redirects``,
 at most 20), cookies kept in aiohttp's jar for the run, bodies decompressed,
 TLS verified with the same CA bundle httpx uses (certifi). Timeouts are the
-engine's (one total per request, ``asyncio.timeout``); the body size limit is
-checked on ``Content-Length`` and while reading.
+engine's (one total per request, ``asyncio.timeout``).
+
+Every transport sends exactly one request per ``fetch``: redirects are not
+followed here but by the engine (``orchestra/engine/_redirect.py``), so that
+each hop is an exchange of its own, and aiohttp's silent re-send of an
+idempotent request on a closed keep-alive connection is turned off (the engine
+re-sends it, as an exchange of its own).
+
+The body size limit is on the *decompressed* body, counted while it streams
+(:class:`BodyReader`): a ``Content-Length`` over the limit is refused before
+reading (the compressed size is a lower bound), and a compressed body is
+inflated in pieces of at most ``_CHUNK`` bytes, so a gzip bomb stops at the
+limit with bounded memory. A body with a known length and no
+``Content-Encoding`` is read in one call (the fast path of small JSON answers).
 """
 
 from __future__ import annotations
@@ -30,11 +42,14 @@ from __future__ import annotations
 import os
 import ssl
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import httpx
+from aiohttp import compression_utils
+from aiohttp.http_exceptions import ContentEncodingError
 
 # Below typical server keep-alive timeouts, to avoid reusing a closing connection.
 KEEPALIVE_EXPIRY_SECONDS = 4.0
@@ -53,16 +68,168 @@ class RawResponse:
     status_code: int
     headers: dict[str, str]  # lower-cased names; a repeated header's values joined by ", "
     body: bytes  # decompressed
-    url: str  # the final URL, after redirects
+    url: str  # the URL that answered (transports do not follow redirects)
+    next_request: Any = None  # HttpxSender only: httpx's request for a redirect's Location
 
 
 class BodyTooLarge(Exception):
-    """The response body is over ``max_bytes`` (``size`` is its Content-Length, if known)."""
+    """The response body is over ``limit`` bytes once decompressed.
 
-    def __init__(self, size: int | None, limit: int):
+    ``size`` is its Content-Length when that alone was over the limit (else
+    None); ``status`` and ``headers`` are the response's, so that the exchange
+    keeps them; ``encoding`` is the Content-Encoding that was inflated, if any.
+    """
+
+    def __init__(
+        self,
+        size: int | None,
+        limit: int,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        encoding: str | None = None,
+    ):
         super().__init__(size, limit)
         self.size = size
         self.limit = limit
+        self.status = status
+        self.headers = headers if headers is not None else {}
+        self.encoding = encoding
+
+
+class BoundedDecoder:
+    """aiohttp's decompression (``http_parser.DeflateBuffer``), in pieces of at most ``_CHUNK``.
+
+    Used by the transports that get the raw bytes (pyreqwest, httpx): each
+    compressed chunk is inflated a piece at a time, so the caller can stop at
+    its limit before a bomb is inflated whole. Exactly the encodings aiohttp
+    decodes here (``ACCEPT_ENCODING``) are handled; others pass through.
+    """
+
+    __slots__ = ("decompressor", "encoding", "size", "started")
+
+    def __init__(self, encoding: str, decompressor: Any):
+        self.encoding = encoding
+        self.decompressor = decompressor
+        self.size = 0
+        self.started = False
+
+    @classmethod
+    def for_encoding(cls, header: str) -> BoundedDecoder | None:
+        if not header.isascii():
+            return None
+        encoding = header.strip().lower()
+        if encoding == "br":
+            if not compression_utils.HAS_BROTLI:
+                payload_error(
+                    "Can not decode content-encoding: brotli (br). Please install `Brotli`"
+                )
+            return cls(encoding, compression_utils.BrotliDecompressor())
+        if encoding == "zstd":
+            if not getattr(compression_utils, "HAS_ZSTD", False):
+                payload_error(
+                    "Can not decode content-encoding: zstandard (zstd). "
+                    "Please install `backports.zstd`"
+                )
+            return cls(encoding, compression_utils.ZSTDDecompressor())
+        if encoding in ("gzip", "deflate"):
+            return cls(encoding, compression_utils.ZLibDecompressor(encoding=encoding))
+        return None  # identity, or a list of codings: passed through, as aiohttp does
+
+    def feed(self, chunk: Any) -> Iterator[bytes]:
+        """The decompressed pieces of one compressed chunk, ``_CHUNK`` bytes at most each."""
+        self.size += len(chunk)
+        if not self.started and len(chunk):
+            if self.encoding == "deflate" and chunk[0] & 0xF != 8:  # raw deflate, no zlib header
+                self.decompressor = compression_utils.ZLibDecompressor(
+                    encoding=self.encoding, suppress_deflate_header=True
+                )
+            self.started = True
+        data = bytes(chunk)
+        decompressor = self.decompressor
+        while True:
+            try:
+                piece = decompressor.decompress_sync(data, max_length=_CHUNK)
+            except Exception as error:
+                payload_error(f"Can not decode content-encoding: {self.encoding}", error)
+            if piece:
+                yield piece
+            if not piece or not decompressor.data_available:
+                return
+            data = b""
+
+    def finish(self) -> None:
+        self.decompressor.flush()
+        if self.size > 0 and self.encoding == "deflate" and not self.decompressor.eof:
+            payload_error("deflate")
+
+
+def payload_error(message: str, cause: BaseException | None = None) -> Any:
+    """Raise aiohttp's error for a body that does not decode (what aiohttp raises)."""
+    problem = ContentEncodingError(message)
+    problem.__cause__ = cause
+    raise aiohttp.ClientPayloadError(str(problem)) from problem
+
+
+class BodyReader:
+    """Collects a response body chunk by chunk and stops once it is over ``max_bytes``.
+
+    With a ``decoder``, chunks are compressed and are inflated piece by piece
+    (:class:`BoundedDecoder`); without one they are counted as they come.
+    """
+
+    __slots__ = ("chunks", "decoder", "encoding", "headers", "max_bytes", "status", "total")
+
+    def __init__(
+        self,
+        max_bytes: int,
+        status: int,
+        headers: dict[str, str],
+        decoder: BoundedDecoder | None = None,
+    ):
+        self.max_bytes = max_bytes
+        self.status = status
+        self.headers = headers
+        self.decoder = decoder
+        self.encoding = headers.get("content-encoding")
+        self.chunks: list[bytes] = []
+        self.total = 0
+
+    def add(self, chunk: Any) -> None:
+        if self.decoder is None:
+            self._keep(bytes(chunk))
+        else:
+            for piece in self.decoder.feed(chunk):
+                self._keep(piece)
+
+    def _keep(self, piece: bytes) -> None:
+        self.total += len(piece)
+        if self.total > self.max_bytes:
+            self.chunks.clear()
+            raise self.too_large(None)
+        self.chunks.append(piece)
+
+    def too_large(self, size: int | None) -> BodyTooLarge:
+        return BodyTooLarge(
+            size, self.max_bytes, status=self.status, headers=self.headers, encoding=self.encoding
+        )
+
+    def body(self) -> bytes:
+        if self.decoder is not None:
+            self.decoder.finish()
+        return b"".join(self.chunks)
+
+
+def merged_headers(items: Any) -> dict[str, str]:
+    """Lower-cased names, a repeated header's values joined by ", " (as the engine expects)."""
+    merged: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        if key in merged:
+            merged[key] = f"{merged[key]}, {value}"
+        else:
+            merged[key] = value
+    return merged
 
 
 class DirectTransport(httpx.AsyncBaseTransport):
@@ -89,6 +256,7 @@ class DirectTransport(httpx.AsyncBaseTransport):
         raise NotImplementedError
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # one request, as the engine's fetch: httpx's client follows redirects itself
         body = request.content or None
         headers = {k: v for k, v in request.headers.items() if k != "host"}
         raw = await self.fetch(request.method, str(request.url), headers, body,
@@ -141,7 +309,7 @@ class AiohttpTransport(DirectTransport):
             limit_per_host=0,
             keepalive_timeout=self.keepalive_expiry,
         )
-        return aiohttp.ClientSession(
+        session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None),  # the engine times each request
             auto_decompress=True,
@@ -149,6 +317,12 @@ class AiohttpTransport(DirectTransport):
             cookie_jar=aiohttp.CookieJar(unsafe=True),  # as httpx: cookies of IP hosts too
             skip_auto_headers=("Content-Type",),  # as httpx: no type made up for raw bytes
         )
+        # aiohttp re-sends an idempotent request whose keep-alive connection closed under
+        # it, unseen by the engine; the engine does that re-send itself, as an exchange of
+        # its own, so that every request that reached the server is captured
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
+        return session
 
     def _ssl_for(self, url: str) -> Any:
         if url.startswith("http:"):
@@ -174,33 +348,21 @@ class AiohttpTransport(DirectTransport):
             url,
             headers=headers,
             data=body,
-            allow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
+            allow_redirects=False,  # the engine follows them: each hop is an exchange
             ssl=self._ssl_for(url),
         ) as response:
+            merged = merged_headers(response.headers.items())
             length = response.content_length
             if length is not None and length > max_bytes:
-                raise BodyTooLarge(length, max_bytes)
-            if length is not None:
-                data = await response.read()
-            else:
-                chunks: list[bytes] = []
-                total = 0
+                raise BodyTooLarge(length, max_bytes, status=response.status, headers=merged)
+            if length is not None and "content-encoding" not in merged:
+                data = await response.read()  # identity: the length bounds it
+            else:  # inflated by aiohttp in bounded pieces: count what comes out
+                reader = BodyReader(max_bytes, response.status, merged)
                 async for chunk in response.content.iter_chunked(_CHUNK):
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise BodyTooLarge(None, max_bytes)
-                    chunks.append(chunk)
-                data = b"".join(chunks)
-            merged: dict[str, str] = {}
-            for name, value in response.headers.items():
-                key = name.lower()
-                if key in merged:
-                    merged[key] = f"{merged[key]}, {value}"
-                else:
-                    merged[key] = value
-            final = str(response.url) if response.history else url
-            return RawResponse(response.status, merged, data, final)
+                    reader.add(chunk)
+                data = reader.body()
+            return RawResponse(response.status, merged, data, url)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None

@@ -72,6 +72,7 @@ class RequestSent(Event):
     page: int
     attempt: int
     item_index: int | None = None
+    hop: int = 0  # redirects followed before this request in its attempt (0: the first)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -88,6 +89,7 @@ class ResponseReceived(Event):
     attempt: int = 1
     item_index: int | None = None
     cancelled: bool = False  # the request was in flight when its task was cancelled
+    hop: int = 0  # as its RequestSent's
 
 
 @dataclass(slots=True, kw_only=True)

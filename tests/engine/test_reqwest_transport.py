@@ -261,53 +261,16 @@ def test_an_ssl_context_falls_back_to_aiohttp():
         ReqwestTransport(5, verify=context)  # type: ignore[arg-type]
 
 
-# -- redirects --------------------------------------------------------------------------------
+# -- redirects (followed by the engine: tests/engine/test_redirects.py) ----------------------
 
 
-def test_the_final_url_is_the_one_after_redirects(kind, server):
-    response = fetch(kind, "GET", f"{server.url}/redirect")
-    assert response.status_code == 200
-    assert response.url == f"{server.url}/target?from=redirect"
-    assert fetch(kind, "GET", f"{server.url}/target").url == f"{server.url}/target"
-
-
-@pytest.mark.parametrize(
-    ("status", "method", "after"),
-    [(303, "POST", "GET"), (302, "POST", "GET"), (301, "POST", "GET"), (307, "POST", "POST"),
-     (308, "PUT", "PUT"), (302, "PUT", "PUT"), (303, "HEAD", "HEAD")],
-)  # fmt: skip
-def test_redirect_methods_and_bodies_follow_aiohttp(kind, server, status, method, after):
-    url = f"{server.url}/redirect-to?status={status}&to=/echo"
-    headers = {"Content-Length": "4"} if method != "HEAD" else {}
-    body = b"data" if method != "HEAD" else None
-    response = fetch(kind, method, url, headers, body)
-    assert response.status_code == 200
-    assert response.url == f"{server.url}/echo"
-    if method == "HEAD":
-        return
-    echoed = httpx.Response(200, content=response.body).json()
-    assert echoed["method"] == after
-    assert echoed["body"] == ("data" if after == method else "")
-
-
-def test_credentials_are_dropped_on_a_redirect_to_another_origin(kind, server):
-    other = server.url.replace("127.0.0.1", "localhost")
-    headers = {"Authorization": "Bearer t", "Cookie": "c=1", "X-Keep": "k"}
-    same = fetch(kind, "GET", f"{server.url}/redirect-to?to=/echo", headers)
-    cross = fetch(kind, "GET", f"{server.url}/redirect-to?to={other}/echo", headers)
-    same_headers = httpx.Response(200, content=same.body).json()["headers"]
-    cross_headers = httpx.Response(200, content=cross.body).json()["headers"]
-    assert same_headers["authorization"] == "Bearer t"
-    assert same_headers["cookie"] == "c=1"
-    assert "authorization" not in cross_headers and "cookie" not in cross_headers
-    assert cross_headers["x-keep"] == "k"
-    assert cross.url == f"{other}/echo"
-    assert "referer" not in same_headers
-
-
-def test_too_many_redirects(kind, server):
-    with pytest.raises(aiohttp.TooManyRedirects):
-        fetch(kind, "GET", f"{server.url}/loop")
+@pytest.mark.parametrize("path", ["/redirect", "/loop", "/redirect-to?status=307&to=/echo"])
+def test_a_redirect_is_returned_as_it_came(kind, server, path):
+    """One request per fetch: the engine follows redirects, each hop an exchange."""
+    response = fetch(kind, "GET", server.url + path)
+    assert response.status_code in (302, 307)
+    assert response.url == server.url + path
+    assert response.headers["location"]
 
 
 def test_a_redirect_without_location_is_the_answer(kind, server):
@@ -513,7 +476,8 @@ def test_a_server_closing_without_an_answer_is_a_disconnect(kind):
 
 
 def test_a_disconnect_is_retried_once_by_the_engine(kind):
-    """aiohttp retries an idempotent request once; the engine adds its keep-alive race retry."""
+    """The engine re-sends an idempotent request once when the connection closes before the
+    answer; the transports do not re-send it themselves, so every send is an exchange."""
     hits = []
 
     async def answer(reader, writer):
@@ -521,15 +485,21 @@ def test_a_disconnect_is_retried_once_by_the_engine(kind):
 
     async def main():
         server, url = await _raw_server(answer)
+        events: list = []
         try:
             plan = {"key": "d", "step": {"url": url, "retry": {"max_attempts": 1}}}
-            return await orchestra.Runner(plan).run(), len(hits)
+            result = await orchestra.Runner(plan, subscribers=[events.append]).run()
+            return result, len(hits), events
         finally:
             server.close()
 
-    result, count = asyncio.run(main())
+    result, count, events = asyncio.run(main())
     assert result.status is RunStatus.FAILED
-    assert count == 4  # the transport's one retry, twice: the engine's keep-alive race retry
+    assert count == 2  # the request and the engine's one re-send, nothing unseen
+    sent = [e for e in events if isinstance(e, RequestSent)]
+    answered = [e for e in events if isinstance(e, ResponseReceived)]
+    assert len(sent) == len(answered) == count
+    assert [e.attempt for e in sent] == [1, 1]
     assert "failed after 1 attempt" in str(result.error)
 
 
