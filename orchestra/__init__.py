@@ -35,6 +35,7 @@ from orchestra.errors import (
     RequestError,
     RunError,
     TemplateError,
+    TooManyRedirects,
 )
 from orchestra.plan import CompiledPlan, Plan, load_plan, plan_json_schema
 from orchestra.types import RunStatus, StepStatus
@@ -85,6 +86,7 @@ __all__ = [
     "StepHook",
     "StepStatus",
     "TemplateError",
+    "TooManyRedirects",
     "__version__",
     "arun",
     "load_plan",

@@ -18,7 +18,8 @@ def test_top_level_names():
         "HTTPStatusError", "InMemoryContextStore", "LimitExceeded", "OrchestraError",
         "Plan", "PlanError", "RateLimitExceeded", "Record", "RequestError", "RunError",
         "RunResult", "RunStatus", "Runner", "StepCall", "StepHook", "StepStatus",
-        "TemplateError", "__version__", "arun", "load_plan", "plan_json_schema", "run",
+        "TemplateError", "TooManyRedirects", "__version__", "arun", "load_plan",
+        "plan_json_schema", "run",
     }  # fmt: skip
 
 
