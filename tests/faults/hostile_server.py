@@ -354,10 +354,15 @@ class HostileServer:
         async def close() -> None:
             if self._server is not None:
                 self._server.close()
+            handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for handler in handlers:  # e.g. /slow still sleeping for a client long gone
+                handler.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
 
     def reset(self) -> None:
         with self._lock:
