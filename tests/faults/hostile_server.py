@@ -398,6 +398,8 @@ class HostileServer:
                     self._answered(stats)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away: that is its right
+        except asyncio.CancelledError:
+            pass  # stop() ends handlers still sleeping; ending quietly keeps asyncio's log clean
         finally:
             if not writer.transport.is_closing():
                 writer.close()
