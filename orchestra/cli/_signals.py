@@ -12,7 +12,8 @@ file before it exits with 128 + the signal number: 130 (SIGINT), 143
 Only the first signal counts: further ones while the run shuts down are
 ignored (no traceback, nothing half-written); SIGKILL remains the way to stop
 at once (what was committed stays readable). The previous handlers come back
-when the command is done with the run and its reports.
+when the command is done with the run and its reports — unless a signal
+stopped it: then the process is about to exit, and later signals stay ignored.
 """
 
 from __future__ import annotations
@@ -74,6 +75,15 @@ class StopSignals:
         tb: TracebackType | None,
     ) -> None:
         previous, self._previous = self._previous, {}
+        if self.received is not None:
+            # Shutting down because of a signal: the process exits with 128 + its
+            # number right after this, so a later signal (a supervisor's second
+            # SIGTERM, a SIGHUP) must not kill it half-way. SIG_IGN, because the
+            # interpreter's finalisation puts Python-level handlers back to SIG_DFL
+            # but leaves ignored signals ignored.
+            for signum in previous:
+                signal.signal(signum, signal.SIG_IGN)
+            return
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
