@@ -58,6 +58,21 @@ def cancel_reason() -> str | None:
     return None
 
 
+def detached(value: Any) -> Any:
+    """A copy of a list or object a step keeps (``extract``, ``context_updates``).
+
+    An expression may select part of the scope that holds the kept value itself
+    (``context_updates: {saved: context}``, ``extract: {all: '@'}``): kept as is,
+    the context or the ``steps`` results would contain themselves, and masking,
+    capture and every later step would loop forever. Scalars are returned as they are.
+    """
+    if isinstance(value, dict):
+        return {key: detached(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [detached(item) for item in value]
+    return value
+
+
 @dataclass(slots=True)
 class StepOutcome:
     """What one execution of a step (or a parallel group, or a choice) produced."""
@@ -216,9 +231,11 @@ class StepRunner:
                     full = call.scope
             self._check(step, full, result)
             if fast.extract:
-                outcome.extract = {key: evaluate(full) for key, evaluate in fast.extract.items()}
+                outcome.extract = {
+                    key: detached(evaluate(full)) for key, evaluate in fast.extract.items()
+                }
             for key, evaluate in fast.context_updates.items():
-                run.context[key] = evaluate(full)
+                run.context[key] = detached(evaluate(full))
             if run.bus.wants(PageFinished):
                 run.bus.emit(
                     PageFinished(
