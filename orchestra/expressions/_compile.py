@@ -118,7 +118,7 @@ def _function_problem(text: str) -> tuple[int, str, str] | None:
     The text has already parsed, so an identifier followed by ``(`` is a call;
     the lexer gives the columns the parsed tree does not keep.
     """
-    if "(" not in text:
+    if "(" not in text and "&" not in text:
         return None
     tokens = list(Lexer().tokenize(text))
     for index, token in enumerate(tokens[:-1]):
@@ -126,6 +126,34 @@ def _function_problem(text: str) -> tuple[int, str, str] | None:
             problem = _call_problem(token["value"], _arguments(tokens, index + 1))
             if problem is not None:
                 return token["start"], *problem
+    return _stray_reference(tokens)
+
+
+def _stray_reference(tokens: list[dict[str, Any]]) -> tuple[int, str, str] | None:
+    """A ``&field`` that is not an argument of a call: its value (an unevaluated
+    expression) could never be sent, stored or compared."""
+    opened: list[bool] = []  # for each open bracket: is it a function call's "("?
+    previous: dict[str, Any] | None = None
+    for token in tokens:
+        kind = token["type"]
+        if kind == "expref" and not (
+            opened and opened[-1] and previous is not None
+            and previous["type"] in ("lparen", "comma")
+        ):  # fmt: skip
+            return (
+                token["start"],
+                "an expression reference (&…) outside a function call",
+                (
+                    "use '&' only for the argument of sort_by, max_by, min_by or map; "
+                    "remove it to use the value"
+                ),
+            )
+        if kind in _OPENING:
+            opened.append(kind == "lparen" and previous is not None
+                          and previous["type"] == "unquoted_identifier")  # fmt: skip
+        elif kind in _CLOSING and opened:
+            opened.pop()
+        previous = token
     return None
 
 

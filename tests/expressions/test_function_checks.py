@@ -29,6 +29,8 @@ BAD_CALLS = [
     ("items[*].max_by(@)", 9, ["max_by() takes 2 arguments, got 1"]),
     ("to_string(abs(a, b))", 10, ["abs() takes 1 argument, got 2"]),
     ("flag == true && abs(a, b)", 16, ["abs() takes 1 argument"]),  # bare `true` is rewritten
+    ("&response.body", 0, ["an expression reference (&…) outside a function call"]),
+    ("[a, &b]", 4, ["outside a function call", "sort_by, max_by, min_by or map"]),
 ]
 
 GOOD_CALLS = [
@@ -42,6 +44,8 @@ GOOD_CALLS = [
     "join(', ', items[*].name)",
     "items[?length(tags) > `0`] | length(@)",
     "{n: length(items), m: abs(x)}",
+    "a && b || c",
+    "sort_by(items, &price) | [0]",
 ]
 
 
