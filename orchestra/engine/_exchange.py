@@ -135,14 +135,39 @@ def build_request(
             content = request_json(body)  # exact big integers too
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/json"
+    if params and "?" in url:  # httpx would replace the URL's own query: merge them
+        url, params = _with_query_params(url, params), {}
     try:
         request = run.sender().prepare(step.model.method, url, headers, params, content, data)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as error:
-        raise TemplateError(
-            f"URL {run.masker.url(url)!r} is not valid: {error}",
-            fix="check the url template and config.base_url (it needs http:// or https://)",
-        ) from None
+        raise _request_error(run, url, headers, error) from None
     return request, credential
+
+
+def _with_query_params(url: str, params: dict[str, Any]) -> str:
+    """``url`` with ``params`` added to the query it already has (a param wins over
+    the same name in the URL), as requests and aiohttp do."""
+    try:
+        return str(httpx.URL(url).copy_merge_params(params))
+    except (httpx.InvalidURL, ValueError):
+        return url  # reported with the URL's own problem when the request is prepared
+
+
+def _request_error(
+    run: RunContext, url: str, headers: dict[str, str], error: Exception
+) -> TemplateError:
+    """Why a rendered request cannot be built, blaming the part at fault."""
+    for name, value in headers.items():
+        if not value.isascii():
+            return TemplateError(
+                f"header {name!r} holds non-ASCII text ({run.masker.text(value)!r}): "
+                "HTTP header values are ASCII",
+                fix=f"percent-encode or base64 the value of {name!r}, or send it in the body",
+            )
+    return TemplateError(
+        f"URL {run.masker.url(url)!r} is not valid: {run.masker.text(str(error))}",
+        fix="check the url template and config.base_url (it needs http:// or https://)",
+    )
 
 
 async def _send_once(sender: Sender, request: Prepared, timeout: float, limit: int) -> RawResponse:
