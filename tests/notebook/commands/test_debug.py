@@ -20,9 +20,9 @@ sub_steps:
 def test_break_names_a_step_of_the_flow_and_rejects_groups(ctx):
     run_cell(ctx, "items --no-run", DETAIL)
     run_cell(ctx, "group --no-run", 'parallel:\n  - {name: left, url: "{config.base_url}/items/1"}')
-    with pytest.raises(FlowError, match="no step 'itmes'; its steps .closest first.: items, "):
+    with pytest.raises(FlowError, match=r"no step 'itmes'; its steps \(closest first\): items, "):
         run_line(ctx, "break itmes")
-    with pytest.raises(FlowError, match="'group' is a parallel group; .*group.left"):
+    with pytest.raises(FlowError, match=r"'group' is a parallel group; .*: group\.left"):
         run_line(ctx, "break group")
     with pytest.raises(FlowError, match=r"column \d+\)\n"):
         run_line(ctx, "break items --when 'response.status_code =='")
@@ -49,7 +49,7 @@ def test_a_session_pauses_steps_edits_the_scope_and_stops(ctx, demo_api):
     assert run_line(ctx, "eval item.id") == 2
     assert run_line(ctx, "stop").status == "stopped"
     assert ctx.debug.live() is None
-    with pytest.raises(FlowError, match="not paused|has ended|ended"):
+    with pytest.raises(FlowError, match=r"the debug session has ended: run \S+ stopped"):
         run_line(ctx, "step")
 
 
