@@ -5,15 +5,17 @@
 >>> %%flow items                                            # doctest: +SKIP
 ... url: "{config.base_url}/items"
 
-Modules: ``_magic`` (the ``FlowMagic`` class and the cell magic),
-``_commands`` (the ``%flow`` line commands), ``_flow`` (the flow built cell
-by cell), ``_cell`` (reading a cell body), ``_execute`` and ``_kernel``
-(running on a worker loop, interrupts), ``_monitor`` and ``_progress``
-(events → progress bars), ``_display``, ``_jsontree`` and ``_views`` (rich
-output), ``_export``, ``_errors``, ``_args`` and ``_help``; the debugger's
-``_debug_commands``, ``_debug_session`` (a paused run across cells),
-``_debug_panel`` (its buttons) and ``_debug_scope`` (the paused scope as an
-object), on top of :mod:`orchestra.debug`.
+Modules: ``_magic`` (the ``FlowMagic`` class: settings, routing),
+``commands`` (every ``%flow`` command and the ``%%flow`` cell, as plain
+functions of a ``CommandContext`` in one table), ``_flow`` (the flow built
+cell by cell), ``_cell`` and ``_cells`` (reading a cell body, what cells and
+whole-flow runs share), ``_execute`` and ``_kernel`` (running on a worker
+loop, interrupts), ``_monitor`` and ``_progress`` (events → progress bars),
+``_display``, ``_jsontree`` and ``_views`` (rich output), ``_export``,
+``_errors``, ``_args``, ``_help`` and ``_secrets``; the debugger's
+``_debug_session`` (a paused run across cells), ``_debug_panel`` (its
+buttons) and ``_debug_scope`` (the paused scope as an object), on top of
+:mod:`orchestra.debug`.
 """
 
 from __future__ import annotations

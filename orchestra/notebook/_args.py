@@ -43,6 +43,14 @@ class Parser(argparse.ArgumentParser):
         return namespace
 
 
+def parser(command: str, *options: tuple[tuple[str, ...], dict[str, Any]]) -> Parser:
+    """A command's parser from ``((flags…), {argparse keywords})`` pairs."""
+    built = Parser(command)
+    for flags, kwargs in options:
+        built.add_argument(*flags, **kwargs)
+    return built
+
+
 def split(line: str) -> list[str]:
     try:
         return shlex.split(line)

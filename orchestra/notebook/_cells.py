@@ -1,12 +1,10 @@
-"""The ``%%flow`` cell: plan settings, whole plans, and steps joining the current flow.
+"""What ``%%flow`` cells and whole-flow runs share: cell plan errors and run results.
 
-:class:`CellCommands` is a mixin of :class:`~orchestra.notebook._magic.FlowMagic`.
-A step cell is validated first (against the names of the steps before it,
-so ``steps.<name>`` references are checked), then placed in the flow and
-run against the ``steps`` and ``context`` that existed before it; the
-steps after it that had run become ``stale``. ``%flow run`` (``run_flow``)
-runs the whole flow from the top and records every step again. ``%%flow edit
-STEP`` replaces a step's definition without running it (``_debug_commands``).
+:func:`plan_error` points a plan error at the cell's text;
+:func:`record_flow_run` records a whole-flow run (``%flow run``, a debug
+run of the flow) into each step it ran; :func:`last_response` is the
+response shown under a failed run. The cell command itself is
+:mod:`orchestra.notebook.commands.cell`.
 """
 
 from __future__ import annotations
@@ -16,30 +14,15 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.error import UsageError
-
 from orchestra.capture import CaptureStore
 from orchestra.errors import PlanError
-from orchestra.notebook._args import Parser, expand, split
-from orchestra.notebook._cell import CellBody, CellSyntaxError, cell_text, read_body
+from orchestra.notebook._cell import CellSyntaxError
 from orchestra.notebook._errors import FlowError, Span, locate, underline_text
 from orchestra.notebook._flow import NotebookFlow
-from orchestra.notebook._views import FlowView
-from orchestra.plan import load_plan
 
 if TYPE_CHECKING:
     from orchestra.notebook._display import FlowRun
     from orchestra.notebook._execute import Execution
-    from orchestra.notebook._magic import FlowMagic
-
-
-def _cell_parser() -> Parser:
-    parser = Parser("%%flow")
-    parser.add_argument("name", nargs="?")
-    parser.add_argument("--no-run", action="store_true")
-    parser.add_argument("--out", metavar="VAR")
-    parser.add_argument("--quiet", action="store_true")
-    return parser
 
 
 def plan_error(error: PlanError, source: str | None, *, step_cell: bool) -> FlowError:
@@ -56,158 +39,30 @@ def plan_error(error: PlanError, source: str | None, *, step_cell: bool) -> Flow
     return FlowError(text)
 
 
-class CellCommands:
-    """``%%flow`` cell handling, mixed into ``FlowMagic``."""
-
-    def cell_command(self: FlowMagic, line: str, cell: str) -> Any:
-        words = expand(split(line), self.evaluate)
-        if len(words) == 2 and words[0] == "edit":  # `%%flow edit STEP`: a step named edit
-            return self.edit_cell(words[1], cell)  # takes one word, so this is no step name
-        args = _cell_parser().parse(words)
-        try:
-            body = read_body(cell, line=line)
-        except PlanError as error:
-            raise plan_error(error, cell_text(line, cell), step_cell=False) from None
-        if body.kind == "settings":
-            if args.name:
-                raise UsageError("plan settings take no NAME (it names a step)")
-            self.update_settings(body.data)
-            view = FlowView.of(self.current)
-            self.bind(args.out, view)
-            return view
-        if body.kind == "plan":
-            if args.name:
-                raise UsageError("a whole plan takes no NAME: set `key:` in the body")
-            return self.run_whole_plan(body, no_run=args.no_run, out=args.out, quiet=args.quiet)
-        return self.run_step_cell(
-            body, name=args.name, no_run=args.no_run, out=args.out, quiet=args.quiet
-        )
-
-    def update_settings(self: FlowMagic, data: dict[str, Any]) -> None:
-        trial = {**self.current.settings, **data}
-        if "config" in data and isinstance(data["config"], dict):
-            trial["config"] = {**self.current.config, **data["config"]}
-        probe = {"key": self.current.key, **trial, "steps": [{"url": "http://x"}]}
-        try:
-            load_plan(probe)
-        except PlanError as error:
-            raise FlowError(str(error)) from None
-        self.current.settings = trial
-
-    def run_whole_plan(
-        self: FlowMagic, body: CellBody, *, no_run: bool, out: str | None, quiet: bool
-    ) -> Any:
-        try:
-            load_plan(body.data)
-        except PlanError as error:
-            raise plan_error(error, body.source, step_cell=False) from None
-        self.current.replace_all(body.data, source=body.source)
-        if no_run:
-            view = FlowView.of(self.current)
-            self.bind(out, view)
-            return view
-        return self.run_flow(out=out, quiet=quiet)
-
-    def run_flow(self: FlowMagic, *, out: str | None = None, quiet: bool = False) -> Any:
-        """Run the whole current flow from the top and record every step's result."""
-        flow = self.current
-        if not len(flow):
-            raise FlowError("the flow has no steps yet: add one with a %%flow cell")
-        try:
-            compiled = load_plan(flow.plan())
-        except PlanError as error:
-            raise FlowError(str(error)) from None
-        sources = {step.name: step.source for step in flow if step.source}
-        execution, view = self.run_plan(compiled, title=f"flow {flow.key}", sources=sources)
-        self.record_flow_run(execution, view)
-        return self.finish(view, out=out, quiet=quiet)
-
-    def record_flow_run(self: FlowMagic, execution: Execution, view: FlowRun) -> None:
-        """Record a whole-flow run (``%flow run``, a debug run) into every step it ran."""
-        flow = self.current
-        paths = {path: stats.status for path, stats in view.snapshot.paths.items()}
-        befores = execution.root_contexts
-        context: dict[str, Any] = {}
-        for index, step in enumerate(flow.steps):
-            if step.name not in paths:
-                step.forget()
-                continue
-            before = befores.get(step.name, context)
-            later = [s.name for s in flow.steps[index + 1 :]]
-            after = next((befores[n] for n in later if n in befores), execution.context_after)
-            owned = {k: v for k, v in execution.published.items() if _belongs(k, step.name, flow)}
-            flow.record(
-                step,
-                status=paths[step.name],
-                run_id=view.run_id,
-                published=owned,
-                context_before=before,
-                context_after=after,
-                paths={p: s for p, s in paths.items() if p.split(".")[0] == step.name},
-                mark_later=False,
-            )
-            context = after
-
-    def run_step_cell(
-        self: FlowMagic,
-        body: CellBody,
-        *,
-        name: str | None,
-        no_run: bool,
-        out: str | None,
-        quiet: bool,
-    ) -> Any:
-        flow = self.current
-        spec = dict(body.data)
-        cell_id = self.cell_id()
-        written = spec.get("name")
-        if name and written and name != written:
-            raise UsageError(f"the cell line names the step {name!r}, the body {written!r}")
-        if not (name or written):
-            earlier = flow.by_cell(cell_id)
-            name = earlier.name if earlier else _fresh_name(flow)
-        spec = {"name": name or written, **{k: v for k, v in spec.items() if k != "name"}}
-        existing = flow.find(spec["name"]) or flow.by_cell(cell_id)
-        upstream_steps = flow.steps[: flow.steps.index(existing)] if existing else flow.steps
-        known = {s.name for s in upstream_steps}
-        for earlier in upstream_steps:
-            known.update(earlier.published)
-        try:
-            compiled = load_plan(flow.plan([spec]), known_steps=known)
-        except PlanError as error:
-            raise plan_error(error, body.source, step_cell=True) from None
-        step = flow.place(spec, cell_id=cell_id, source=body.source)
-        if no_run:
-            flow.record(step, status="pending", run_id="", published={},
-                        context_before={}, context_after=None)  # fmt: skip
-            step.run_id = None  # edited, not run: later steps that ran are stale
-            view = FlowView.of(flow)
-            self.bind(out, view)
-            return view
-        steps, context = flow.upstream(step)
-        execution, view = self.run_plan(
-            compiled,
-            title=f"step {step.name}",
-            sources={step.name: body.source},
-            steps=steps,
-            context=context,
-        )
-        paths = {path: stats.status for path, stats in view.snapshot.paths.items()}
-        status = view.status if view.status == "interrupted" else paths.get(step.name, view.status)
-        stale = flow.record(
+def record_flow_run(flow: NotebookFlow, execution: Execution, view: FlowRun) -> None:
+    """Record a whole-flow run (``%flow run``, a debug run) into every step it ran."""
+    paths = {path: stats.status for path, stats in view.snapshot.paths.items()}
+    befores = execution.root_contexts
+    context: dict[str, Any] = {}
+    for index, step in enumerate(flow.steps):
+        if step.name not in paths:
+            step.forget()
+            continue
+        before = befores.get(step.name, context)
+        later = [s.name for s in flow.steps[index + 1 :]]
+        after = next((befores[n] for n in later if n in befores), execution.context_after)
+        owned = {k: v for k, v in execution.published.items() if _belongs(k, step.name, flow)}
+        flow.record(
             step,
-            status=status,
+            status=paths[step.name],
             run_id=view.run_id,
-            published=execution.published,
-            context_before=execution.context_before,
-            context_after=execution.context_after,
-            paths=paths,
+            published=owned,
+            context_before=before,
+            context_after=after,
+            paths={p: s for p, s in paths.items() if p.split(".")[0] == step.name},
+            mark_later=False,
         )
-        view.stale = stale
-        unrun = [s.name for s in upstream_steps if not s.has_run or s.status == "stale"]
-        if unrun:
-            view.notes.append(f"earlier steps not run or stale: {', '.join(unrun)}")
-        return self.finish(view, out=out, quiet=quiet)
+        context = after
 
 
 def last_response(db: str, run_id: str, step_path: str) -> dict[str, Any] | None:
@@ -231,7 +86,7 @@ def last_response(db: str, run_id: str, step_path: str) -> dict[str, Any] | None
     return {"status_code": int(row["status_code"]), "body": body}
 
 
-def _fresh_name(flow: NotebookFlow) -> str:
+def fresh_name(flow: NotebookFlow) -> str:
     taken = set(flow.names())
     number = len(flow) + 1
     while f"step_{number}" in taken:

@@ -27,7 +27,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from orchestra.debug import (
     Breakpoint,
@@ -43,20 +43,60 @@ from orchestra.debug import (
 )
 from orchestra.debug._scope import Key
 from orchestra.errors import ExpressionSyntaxError
+from orchestra.notebook._cells import record_flow_run
 from orchestra.notebook._debug_scope import ScopeView
 from orchestra.notebook._display import FlowRun, badge
-from orchestra.notebook._errors import FlowError, FlowInterrupted
+from orchestra.notebook._errors import FlowError, FlowInterrupted, expression_error
 from orchestra.notebook._execute import Execution, Prepared, collect, prepare
+from orchestra.notebook._flow import NotebookFlow
 from orchestra.notebook._jsontree import CSS, Limits, html_tree, text_preview
+from orchestra.notebook._kernel import KernelLoop
 from orchestra.notebook._progress import ProgressDriver
 from orchestra.plan import CompiledPlan
 
-if TYPE_CHECKING:
-    from orchestra.notebook._debug_panel import DebugPanel
-    from orchestra.notebook._magic import FlowMagic
-
 SCOPE_ORDER = ("context", "item", "response", "prev", "parent", "steps", "config", "auth")
 """How the scope of a stop is shown: what changes most first."""
+
+
+class SessionSettings(Protocol):
+    """The settings a session reads each time it runs or waits."""
+
+    @property
+    def keep_records(self) -> bool: ...
+
+    @property
+    def progress(self) -> str: ...
+
+    @property
+    def interrupt_grace_seconds(self) -> float: ...
+
+
+class SessionHost(Protocol):
+    """What a session needs from the notebook: its flow, settings, loop and run views
+    (a :class:`~orchestra.notebook.commands.CommandContext` is one)."""
+
+    @property
+    def flow(self) -> NotebookFlow: ...
+
+    @property
+    def settings(self) -> SessionSettings: ...
+
+    @property
+    def loop(self) -> KernelLoop: ...
+
+    def database(self) -> str | None: ...
+
+    def limits(self) -> Limits: ...
+
+    def present(
+        self, execution: Execution, plan: CompiledPlan, *, title: str, sources: dict[str, str]
+    ) -> FlowRun: ...
+
+
+class Panel(Protocol):
+    """The session's panel of buttons (:mod:`orchestra.notebook._debug_panel`)."""
+
+    def update(self) -> None: ...
 
 
 class _Pause:
@@ -97,7 +137,7 @@ class DebugSession:
 
     def __init__(
         self,
-        magic: FlowMagic,
+        host: SessionHost,
         *,
         plan: dict[str, Any],
         compiled: CompiledPlan,
@@ -109,7 +149,7 @@ class DebugSession:
         captured: CapturedRun | None = None,
         start: str = "continue",
     ) -> None:
-        self.magic = magic
+        self.host = host
         self.plan = plan  # the plan as it runs; `%%flow edit` changes a file session's
         self.compiled = compiled
         self.origin = origin  # flow | file | replay
@@ -129,7 +169,7 @@ class DebugSession:
         self.prepared: Prepared | None = None
         self.execution: Execution | None = None
         self.result: FlowRun | None = None
-        self.panel: DebugPanel | None = None
+        self.panel: Panel | None = None
         self.notes: list[str] = []
         self._task: asyncio.Task[Any] | None = None
         self._error: BaseException | None = None
@@ -138,8 +178,8 @@ class DebugSession:
 
     def start(self, *, progress: str) -> None:
         """Start the run and wait until it pauses or ends."""
-        magic = self.magic
-        db = magic.database()
+        host = self.host
+        db = host.database()
         replay = None
         if self.captured is not None:
             if db is None:
@@ -149,19 +189,20 @@ class DebugSession:
             self.compiled,
             db=db,
             config=self.config,
-            environ=magic.current.environ(),
-            known=magic.current.known_secrets(),
+            environ=host.flow.environ(),
+            known=host.flow.known_secrets(),
             replay=replay,
-            keep_records=magic.keep_records,
+            keep_records=host.settings.keep_records,
             hooks=[self.debugger],
             subscribers=[self.debugger],
             mode="debug",
         )
-        magic.loop.submit(self._main())
+        host.loop.submit(self._main())
         self._wait(progress)
 
     async def _main(self) -> None:
         self._task = asyncio.current_task()
+        assert self.prepared is not None  # start() prepared the run before submitting this
         try:
             await self.prepared.runner.run()
         except BaseException as error:  # cancelled (an interrupt) or an engine bug
@@ -171,9 +212,10 @@ class DebugSession:
             self.settled.set()
 
     def _wait(self, progress: str) -> None:
+        assert self.prepared is not None  # only a started session waits
         driver = ProgressDriver(self.prepared.monitor, progress)
         try:
-            self.magic.loop.wait(self.settled, tick=driver.tick)
+            self.host.loop.wait(self.settled, tick=driver.tick)
         except KeyboardInterrupt:
             self._interrupt()
             raise FlowInterrupted(
@@ -194,25 +236,25 @@ class DebugSession:
             if self._task is not None:
                 self._task.cancel()
 
-        self.magic.loop.loop.call_soon_threadsafe(cancel)
-        deadline = time.monotonic() + self.magic.interrupt_grace_seconds
+        self.host.loop.loop.call_soon_threadsafe(cancel)
+        deadline = time.monotonic() + self.host.settings.interrupt_grace_seconds
         while not self.ended.is_set() and time.monotonic() < deadline:
             try:
                 self.ended.wait(0.1)
             except KeyboardInterrupt:  # a second interrupt: keep waiting for a clean end
-                self.magic.loop.loop.call_soon_threadsafe(cancel)
+                self.host.loop.loop.call_soon_threadsafe(cancel)
         self._finish(interrupted=True)
 
     def _finish(self, *, interrupted: bool = False) -> None:
         if self.execution is not None or self.prepared is None:
             return
         self.execution = collect(self.prepared, interrupted=interrupted)
-        view = self.magic.present(
+        view = self.host.present(
             self.execution, self.compiled, title=self.title, sources=self.sources
         )
         self.result = view
         if self.origin == "flow" and view.status not in ("interrupted", "stopped", "running"):
-            self.magic.record_flow_run(self.execution, view)
+            record_flow_run(self.host.flow, self.execution, view)
 
     # -- state ------------------------------------------------------------------------
 
@@ -286,11 +328,11 @@ class DebugSession:
         self._current()
         self.settled.clear()
         try:
-            self.magic.loop.call(self.debugger.resume, name)
+            self.host.loop.call(self.debugger.resume, name)
         except NotPaused:
             self.settled.set()
             raise FlowError(self._not_paused()) from None
-        self._wait(self.magic.progress if progress is None else progress)
+        self._wait(self.host.settings.progress if progress is None else progress)
         self.refresh()
         return self
 
@@ -314,6 +356,7 @@ class DebugSession:
         """End the run now as ``stopped`` (what was captured so far is kept)."""
         if self.finished:
             raise FlowError(self._not_paused())
+        assert self.prepared is not None  # a session that has not ended was started
         runner = self.prepared.runner
         debugger = self.debugger
 
@@ -321,9 +364,9 @@ class DebugSession:
             debugger.note("stop")
             runner.stop()
 
-        self.magic.loop.call(stop)
+        self.host.loop.call(stop)
         try:
-            self.magic.loop.wait(self.ended)
+            self.host.loop.wait(self.ended)
         except KeyboardInterrupt:
             self._interrupt()
             raise FlowInterrupted(f"debug run {self.run_id} interrupted while stopping") from None
@@ -334,7 +377,7 @@ class DebugSession:
     def note(self, action: str, detail: str | None = None) -> None:
         """Record a debug action as an event of the run, if it still runs."""
         if self.prepared is not None and not self.finished:
-            self.magic.loop.call(self.debugger.note, action, detail)
+            self.host.loop.call(self.debugger.note, action, detail)
 
     # -- inspecting and editing -------------------------------------------------------
 
@@ -362,7 +405,7 @@ class DebugSession:
             debugger.note("set", text)
 
         try:
-            self.magic.loop.call(apply)
+            self.host.loop.call(apply)
         except ScopeError as error:
             raise FlowError(f"set: {error}") from None
         self.refresh()
@@ -373,8 +416,6 @@ class DebugSession:
         try:
             value = evaluate(stop.call.scope, expression)
         except ExpressionSyntaxError as error:
-            from orchestra.notebook._debug_commands import expression_error
-
             raise expression_error(error) from None
         except Exception as error:  # e.g. a function given the wrong type
             raise FlowError(f"eval: {type(error).__name__}: {error}") from None
@@ -413,7 +454,7 @@ class DebugSession:
         return self.mask(ordered)
 
     def _limits(self) -> Limits:
-        limits = self.magic.limits()
+        limits = self.host.limits()
         limits.open_depth = 1
         return limits
 

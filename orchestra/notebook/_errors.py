@@ -56,6 +56,14 @@ def unknown(kind: str, word: str, choices: Iterable[str], where: str) -> UsageEr
     return UsageError(f"unknown {kind} {word!r} for {where}{hint} (see %flow help)")
 
 
+def expression_error(error: ExpressionSyntaxError) -> FlowError:
+    """``break … --when``, ``eval``: the reason, the column and a caret under it."""
+    caret = " " * error.column + "^"
+    return FlowError(
+        f"{error.path}: {error.reason} (column {error.column + 1})\n    {error.text}\n    {caret}"
+    )
+
+
 @dataclass(frozen=True)
 class Span:
     """``length`` characters from ``column`` of line ``line`` (0-based) of a cell."""

@@ -13,8 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from orchestra.capture import CaptureStore
-from orchestra.capture._export import export_curl, export_har
+from orchestra.capture import CaptureStore, export_curl, export_har
 from orchestra.notebook._flow import NotebookFlow
 from orchestra.notebook._views import plan_yaml
 from orchestra.plan import load_plan

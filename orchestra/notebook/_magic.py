@@ -2,12 +2,12 @@
 
 One ``Magics`` class that is also ``Configurable`` (as jupysql's
 ``SqlMagic``), so ``%config FlowMagic`` lists its settings and
-``%config FlowMagic.db = "x.duckdb"`` changes one. Here: the settings,
-the ``flow`` entry point and what every command shares (running a plan on
-the kernel loop, showing its result); cells are handled in
-:mod:`orchestra.notebook._cells`, line commands in
-:mod:`orchestra.notebook._commands`, the debugger's commands in
-:mod:`orchestra.notebook._debug_commands`.
+``%config FlowMagic.db = "x.duckdb"`` changes one. The magic only routes:
+it builds one :class:`~orchestra.notebook.commands.CommandContext` (the
+flow, its own traits as the settings, the shell's namespace) and hands each
+line or cell to :mod:`orchestra.notebook.commands`, where every command is a
+plain function in one table. Errors leave through :meth:`FlowMagic.flow`,
+masked with the notebook's known secrets.
 """
 
 from __future__ import annotations
@@ -20,26 +20,17 @@ from IPython.display import display
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, observe
 from traitlets.config import Configurable
 
-from orchestra._run import default_db
 from orchestra.debug import Breakpoint
-from orchestra.errors import ConfigError, OrchestraError, PlanError
-from orchestra.notebook._cells import CellCommands, last_response
-from orchestra.notebook._commands import LineCommands
-from orchestra.notebook._debug_commands import DebugCommands
 from orchestra.notebook._debug_session import DebugSession
-from orchestra.notebook._display import FlowRun
-from orchestra.notebook._errors import FlowError, FlowInterrupted, FlowRunFailed
-from orchestra.notebook._execute import Execution, execute
+from orchestra.notebook._errors import FlowError
 from orchestra.notebook._flow import NotebookFlow
-from orchestra.notebook._help import DOC
-from orchestra.notebook._jsontree import Limits
 from orchestra.notebook._kernel import KernelLoop
 from orchestra.notebook._progress import PROGRESS_MODES
-from orchestra.plan import CompiledPlan
+from orchestra.notebook.commands import DOC, CommandContext, run_cell, run_line
 
 
 @magics_class
-class FlowMagic(CellCommands, LineCommands, DebugCommands, Magics, Configurable):
+class FlowMagic(Magics, Configurable):
     """Build, run and inspect Orchestra flows from a notebook (``%flow?`` for help)."""
 
     db = Unicode(
@@ -79,43 +70,46 @@ class FlowMagic(CellCommands, LineCommands, DebugCommands, Magics, Configurable)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self.current = NotebookFlow(self.plan_key)
-        self.loop = KernelLoop()
-        self.debug_session: DebugSession | None = None
-        self.breakpoints: dict[str, Breakpoint] = {}  # step path or name -> breakpoint
+        self.context = CommandContext(
+            flow=NotebookFlow(self.plan_key),
+            settings=self,  # the traits themselves: `%config FlowMagic.x = …` applies at once
+            namespace=shell.user_ns if shell is not None else {},
+            display=display,
+            python=shell.ev if shell is not None else None,
+            set_next_input=self._set_next_input,
+            cell_id=self.cell_id,
+        )
 
     @observe("plan_key")
     def _plan_key_changed(self, change: dict[str, Any]) -> None:
-        if hasattr(self, "current"):
-            self.current.default_key = change["new"]
+        if hasattr(self, "context"):
+            self.context.flow.default_key = change["new"]
 
-    # -- shared helpers -----------------------------------------------------------------
+    # -- what the context reads from the shell ------------------------------------------
 
-    def database(self) -> str | None:
-        if not self.capture:
-            return None
-        return self.db or default_db()
+    @property
+    def current(self) -> NotebookFlow:
+        return self.context.flow
 
-    def limits(self) -> Limits:
-        return Limits(
-            max_items=self.body_max_items,
-            max_string=self.body_max_string,
-            budget=self.body_budget,
-            open_depth=self.body_open_depth,
-        )
+    @property
+    def loop(self) -> KernelLoop:
+        return self.context.loop
 
-    def evaluate(self, expression: str) -> Any:
-        """``$expression`` in a ``%flow`` line: a value from the notebook's namespace."""
-        try:
-            return self.shell.ev(expression)
-        except Exception as error:
-            raise UsageError(f"${expression}: {type(error).__name__}: {error}") from None
+    @property
+    def debug_session(self) -> DebugSession | None:
+        return self.context.debug.session
 
-    def bind(self, name: str | None, value: Any) -> None:
-        if name:
-            if not name.isidentifier():
-                raise UsageError(f"--out {name!r} is not a Python variable name")
-            self.shell.user_ns[name] = value
+    @property
+    def breakpoints(self) -> dict[str, Breakpoint]:
+        return self.context.debug.breakpoints
+
+    def end_debug_session(self) -> None:
+        """Stop a debug session that still runs (unloading the extension)."""
+        self.context.debug.end()
+
+    def _set_next_input(self, text: str) -> None:
+        if self.shell is not None:
+            self.shell.set_next_input(text, replace=False)
 
     def cell_id(self) -> str | None:
         """The running cell's id (Jupyter sends it with each execute request)."""
@@ -130,81 +124,6 @@ class FlowMagic(CellCommands, LineCommands, DebugCommands, Magics, Configurable)
         cell = metadata.get("cellId") if isinstance(metadata, dict) else None
         return cell if isinstance(cell, str) else None
 
-    def run_plan(
-        self,
-        plan: CompiledPlan,
-        *,
-        title: str,
-        sources: dict[str, str],
-        steps: dict[str, Any] | None = None,
-        context: dict[str, Any] | None = None,
-        config: dict[str, Any] | None = None,
-        replay: str | None = None,
-        **options: Any,
-    ) -> tuple[Execution, FlowRun]:
-        """Run a plan on the kernel loop and build its view (``options``: ``mode``, ``hooks``)."""
-        try:
-            execution = execute(
-                plan,
-                loop=self.loop,
-                db=self.database(),
-                config=config,
-                context=context,
-                steps=steps,
-                environ=self.current.environ(),
-                known=self.current.known_secrets(),
-                replay=replay,
-                keep_records=self.keep_records,
-                progress=self.progress,
-                **options,
-            )
-        except (ConfigError, PlanError) as error:
-            raise FlowError(str(error)) from None
-        except OrchestraError as error:
-            raise FlowError(f"{type(error).__name__}: {error}") from None
-        return execution, self.present(execution, plan, title=title, sources=sources)
-
-    def present(
-        self, execution: Execution, plan: CompiledPlan, *, title: str, sources: dict[str, str]
-    ) -> FlowRun:
-        """The rich view of a finished run (masked with the run's masker)."""
-        result = execution.result
-        view = FlowRun(
-            title=title,
-            run_id=result.run_id,
-            status=execution.status,
-            duration_ms=execution.monitor.duration_ms,
-            snapshot=execution.monitor.snapshot(),
-            roots=[node.name for node in plan.steps],
-            db=result.db,
-            limits=self.limits(),
-            _masker=execution.runner.masker,
-            _published=execution.published,
-            _context_before=execution.context_before,
-            _context_after=execution.context_after,
-            _result=result,
-            _sources=sources,
-        )
-        if not view.ok and view.snapshot.error_step and result.db:
-            view.failed_response = last_response(result.db, view.run_id, view.snapshot.error_step)
-        return view
-
-    def finish(self, view: FlowRun, *, out: str | None, quiet: bool) -> FlowRun | None:
-        """Bind, then return the view (shown as the cell's result) or show it and raise."""
-        view.quiet = quiet
-        self.bind(out, view)
-        if view.status == "interrupted":
-            display(view)
-            raise FlowInterrupted(
-                f"run {view.run_id} interrupted; what ran so far is captured"
-                + (f" in {view.db}" if view.db else "")
-            )
-        if not view.ok and self.raise_on_failure:
-            display(view)
-            where = f" at {view.snapshot.error_step!r}" if view.snapshot.error_step else ""
-            raise FlowRunFailed(f"run {view.run_id} {view.status}{where} (details above)")
-        return view
-
     # -- the magic ------------------------------------------------------------------------
 
     @no_var_expand
@@ -212,10 +131,10 @@ class FlowMagic(CellCommands, LineCommands, DebugCommands, Magics, Configurable)
     def flow(self, line: str, cell: str | None = None) -> Any:
         try:
             if cell is None:
-                return self.line_command(line)
-            return self.cell_command(line, cell)
+                return run_line(self.context, line)
+            return run_cell(self.context, line, cell)
         except (FlowError, UsageError) as error:  # the one place every error message passes
-            masker = self.current.masker
+            masker = self.context.flow.masker
             error.args = tuple(masker.text(a) if isinstance(a, str) else a for a in error.args)
             raise
 

@@ -32,7 +32,7 @@ def last_text(cell) -> str:
 
 
 def test_help_documents_every_command(flow):
-    from orchestra.notebook._help import COMMANDS
+    from orchestra.notebook.commands import COMMANDS
 
     text = last_text(flow.run("%flow help"))
     for name in COMMANDS:
@@ -180,11 +180,11 @@ def test_reset_empties_the_flow(flow):
 
 
 def test_every_command_has_an_example_in_the_magics_docstring(flow):
-    from orchestra.notebook._help import COMMANDS
+    from orchestra.notebook.commands import COMMANDS
 
     pager = flow.run("%flow?").check().payload[0]["data"]["text/plain"]
-    for usage, _, example in COMMANDS.values():
-        assert f"%flow {usage}" in pager and example in pager
+    for command in COMMANDS.values():
+        assert f"%flow {command.usage}" in pager and command.example in pager
 
 
 def test_secret_without_a_prompt_says_what_to_do(flow):

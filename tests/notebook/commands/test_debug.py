@@ -1,0 +1,74 @@
+"""The debugger's commands without a kernel: breakpoints, a paused session, stepping, scope."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+
+from orchestra.notebook._errors import FlowError
+from orchestra.notebook.commands import run_cell, run_line
+
+DETAIL = """url: "{config.base_url}/items"
+params: {limit: 2}
+sub_steps:
+  - name: detail
+    iterate_over: response.body.items
+    url: "{config.base_url}/items/{item.id}"
+"""
+
+
+def test_break_names_a_step_of_the_flow_and_rejects_groups(ctx):
+    run_cell(ctx, "items --no-run", DETAIL)
+    run_cell(ctx, "group --no-run", 'parallel:\n  - {name: left, url: "{config.base_url}/items/1"}')
+    with pytest.raises(FlowError, match=r"no step 'itmes'; its steps \(closest first\): items, "):
+        run_line(ctx, "break itmes")
+    with pytest.raises(FlowError, match=r"'group' is a parallel group; .*: group\.left"):
+        run_line(ctx, "break group")
+    with pytest.raises(FlowError, match=r"column \d+\)\n"):
+        run_line(ctx, "break items --when 'response.status_code =='")
+    listed = run_line(ctx, "break items.detail --when 'item.id == `2`'")
+    assert repr(listed).startswith("breakpoints:\n  items.detail when item.id == `2`")
+    with pytest.raises(UsageError, match="--clear takes no --when"):
+        run_line(ctx, "break --clear --when x")
+    assert repr(run_line(ctx, "break --clear")).startswith("no breakpoints")
+
+
+def test_a_session_pauses_steps_edits_the_scope_and_stops(ctx, demo_api):
+    run_cell(ctx, "items --no-run", DETAIL)
+    run_line(ctx, "break items.detail")
+    session = run_line(ctx, "debug --out dbg")
+    assert ctx.namespace["dbg"] is session and ctx.debug.session is session
+    assert session.paused and session.where["step_path"] == "items.detail"
+    assert run_line(ctx, "eval item.id") == 1
+    assert run_line(ctx, "where") is session
+    with pytest.raises(FlowError, match="a debug session is paused"):
+        run_line(ctx, "debug")
+    run_line(ctx, "set context.marker=7")
+    assert run_line(ctx, "eval context.marker") == 7
+    run_line(ctx, "next-item")
+    assert run_line(ctx, "eval item.id") == 2
+    assert run_line(ctx, "stop").status == "stopped"
+    assert ctx.debug.live() is None
+    with pytest.raises(FlowError, match=r"the debug session has ended: run \S+ stopped"):
+        run_line(ctx, "step")
+
+
+def test_continue_runs_to_the_end_and_records_the_flow(ctx):
+    run_cell(ctx, "items --no-run", DETAIL)
+    session = run_line(ctx, "debug --step")
+    assert session.paused and session.where["step_path"] == "items"
+    assert run_line(ctx, "continue").status == "succeeded"
+    assert ctx.flow.find("items").status == "ok"  # a whole-flow debug run is recorded
+
+
+def test_commands_without_a_session(ctx):
+    with pytest.raises(FlowError, match="no debug session: start one with %flow debug"):
+        run_line(ctx, "where")
+    with pytest.raises(FlowError, match="the flow has no steps yet"):
+        run_line(ctx, "debug")
+    with pytest.raises(UsageError, match="give PATH=VALUE"):
+        run_line(ctx, "set")
+    ctx.flow.config["deep"] = {"k": [1, 2]}
+    assert run_line(ctx, "eval 'config.deep.k[1]'") == 2
+    with pytest.raises(FlowError, match=r"\(column \d+\)\n    config\.\["):
+        run_line(ctx, "eval config.[")

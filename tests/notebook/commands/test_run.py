@@ -1,0 +1,64 @@
+"""``%%flow`` cells and ``%flow run`` as functions of a context, against the demo API."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+
+from orchestra.notebook._errors import FlowError, FlowRunFailed
+from orchestra.notebook.commands import run_cell, run_line
+from tests.notebook.commands.conftest import ITEMS
+
+PLAN_FILE = """key: from-file
+config: {base_url: "http://127.0.0.1:9"}
+steps:
+  - name: listing
+    url: "{config.base_url}/items"
+    params: {limit: 3}
+  - name: one
+    url: "{config.base_url}/items/{steps.listing.body.items[2].id}"
+"""
+
+
+def test_a_step_cell_runs_joins_the_flow_and_binds_out(ctx, demo_api):
+    view = run_cell(ctx, "items --out got", ITEMS)
+    assert view.ok and ctx.namespace["got"] is view
+    assert ctx.flow.names() == ["items"] and ctx.flow.find("items").status == "ok"
+    assert demo_api.stats()["requests_total"] == 3
+    later = run_cell(ctx, "one", 'url: "{config.base_url}/items/{steps.items.body.items[0].id}"')
+    assert later.response("one")["body"]["id"] == 11  # steps.items: the earlier cell's last page
+
+
+def test_run_runs_the_whole_flow_and_a_file_without_touching_it(ctx, demo_api, tmp_path):
+    run_cell(ctx, "items --no-run", ITEMS)
+    assert ctx.flow.find("items").status == "pending"
+    whole = run_line(ctx, "run --out whole --quiet")
+    assert whole.title == f"flow {ctx.flow.key}" and whole.quiet and ctx.namespace["whole"]
+    assert ctx.flow.find("items").status == "ok"
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN_FILE, encoding="utf-8")
+    ctx.namespace["plan_file"] = str(plan)
+    ran = run_line(ctx, f"run $plan_file --config base_url={demo_api.url}")
+    assert ran.title == "plan plan.yaml" and ran.response("one")["body"]["id"] == 3
+    assert ctx.flow.names() == ["items"]
+
+
+def test_a_failed_run_is_displayed_then_raised_and_its_steps_recorded(ctx, screen):
+    with pytest.raises(FlowRunFailed, match="failed at 'missing'"):
+        run_cell(ctx, "missing", 'url: "{config.base_url}/status/404"')
+    assert screen.shown and screen.shown[0].status == "failed"
+    ctx.settings.raise_on_failure = False
+    assert run_cell(ctx, "missing", 'url: "{config.base_url}/status/404"').status == "failed"
+
+
+def test_cell_and_run_errors(ctx):
+    with pytest.raises(FlowError, match="no steps yet"):
+        run_line(ctx, "run")
+    with pytest.raises(UsageError, match="--config and --replay go with a FILE"):
+        run_line(ctx, "run --config a=1")
+    with pytest.raises(UsageError, match="plan settings take no NAME"):
+        run_cell(ctx, "named", "config: {page: 2}")
+    with pytest.raises(UsageError, match="names the step 'a', the body 'b'"):
+        run_cell(ctx, "a", "name: b\nurl: http://x")
+    run_cell(ctx, "", "config: {page: 2}")
+    assert ctx.flow.config["page"] == 2 and not len(ctx.flow)
