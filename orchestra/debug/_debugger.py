@@ -48,9 +48,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestra.engine import StepCall
-from orchestra.engine._exchange import truthy
 from orchestra.events import DebugAction, Event, RequestSent
-from orchestra.expressions import Expression, compile_expression
+from orchestra.expressions import Expression, compile_expression, truthy
 
 COMMANDS = ("step", "next-page", "next-item", "continue")
 """What a paused run can be resumed with (besides stop)."""

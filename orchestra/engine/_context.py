@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from orchestra.engine._auth import Authenticator
-from orchestra.engine._fast import FastStep
 from orchestra.engine._ratelimit import RateLimiter
 from orchestra.engine._send import Sender, sender_for
 from orchestra.events import EventBus
@@ -45,7 +44,6 @@ class RunContext:
     _exchange_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _execution_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _sender: Sender | None = None
-    _fast: dict[int, tuple[Any, FastStep]] = field(default_factory=dict)
 
     @property
     def limits(self) -> Limits:
@@ -57,13 +55,6 @@ class RunContext:
         if sender is None:
             sender = self._sender = sender_for(self.client)
         return sender
-
-    def fast(self, step: Any) -> FastStep:
-        """The step's templates and expressions compiled for the hot path (once per run)."""
-        known = self._fast.get(id(step))
-        if known is None or known[0] is not step:
-            known = self._fast[id(step)] = (step, FastStep(step))
-        return known[1]
 
     def next_exchange_id(self) -> int:
         return next(self._exchange_ids)

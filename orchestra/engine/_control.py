@@ -13,10 +13,10 @@ import asyncio
 import time
 from typing import Any
 
-from orchestra.engine._exchange import truthy
 from orchestra.engine._step import CANCEL_REASONS, StepOutcome, StepRunner, cancel_reason
 from orchestra.errors import AbortError, RunError
 from orchestra.events import StepFinished, StepStarted
+from orchestra.expressions import truthy
 from orchestra.plan import (
     CompiledChoice,
     CompiledNode,

@@ -48,16 +48,11 @@ from orchestra.errors import (
     TooManyRedirects,
 )
 from orchestra.events import RequestSent, ResponseIgnored, ResponseReceived, RetryScheduled
-from orchestra.expressions import stringify
+from orchestra.expressions import stringify, truthy
 from orchestra.plan import CompiledStep
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _TRANSPORT_ERRORS = (httpx.TransportError, aiohttp.ClientError, OSError, TimeoutError)
-
-
-def truthy(value: Any) -> bool:
-    """JMESPath truthiness: false, null, "", [] and {} are false; 0 is true."""
-    return not (value is None or value is False or value == "" or value == [] or value == {})
 
 
 @dataclass(slots=True)
@@ -118,17 +113,16 @@ def build_request(
     Returns the request and the auth credential added to it (None when the
     step sets its own, or for token requests, which never carry auth).
     """
-    fast = run.fast(step)
-    url = fast.url.render_url(scope)
-    headers = {k: stringify(v) for k, v in fast.headers.render(scope).items() if v is not None}
-    params = _stringify_params(fast.params.render(scope))
+    url = step.url.render_url(scope)
+    headers = {k: stringify(v) for k, v in step.headers.render(scope).items() if v is not None}
+    params = _stringify_params(step.params.render(scope))
     credential = None if step.kind == "auth" else run.auth.apply(headers, params)
     content: bytes | None = None
     data = None
-    if fast.form is not None:
-        data = _stringify_params(fast.form.render(scope))
-    elif fast.body is not None:
-        body = fast.body.render(scope)
+    if step.form is not None:
+        data = _stringify_params(step.form.render(scope))
+    elif step.body is not None:
+        body = step.body.render(scope)
         if isinstance(body, str):
             content = body.encode()
         elif body is not None:
@@ -446,7 +440,7 @@ async def exchange(
         if status in policy.on_status:
             retry_reason = f"status {status}"
         elif step.retry_when is not None and truthy(
-            run.fast(step).retry_when({**scope, "response": result.scope()})
+            step.retry_when.search({**scope, "response": result.scope()})
         ):
             retry_reason = f"retry_when {step.retry_when.source!r} is true"
         if retry_reason is None:
@@ -482,11 +476,10 @@ def register_response_secrets(
             value = body.get(name)
             if isinstance(value, str):
                 run.masker.add(value)
-    evaluators = run.fast(step).secrets
-    if evaluators:
+    if step.secrets:
         full = {**scope, "response": result.scope()}
-        for evaluate in evaluators:
-            _add_secret_values(run, evaluate(full))
+        for expression in step.secrets:
+            _add_secret_values(run, expression.search(full))
 
 
 def _add_secret_values(run: RunContext, value: Any) -> None:

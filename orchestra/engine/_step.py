@@ -22,7 +22,7 @@ import jsonschema
 
 from orchestra.engine import _gc
 from orchestra.engine._context import RunContext
-from orchestra.engine._exchange import Exchange, exchange, truthy
+from orchestra.engine._exchange import Exchange, exchange
 from orchestra.engine._hooks import StepCall, StepHook
 from orchestra.errors import (
     AbortError,
@@ -40,6 +40,7 @@ from orchestra.events import (
     StepFinished,
     StepStarted,
 )
+from orchestra.expressions import truthy
 from orchestra.plan import CompiledStep
 from orchestra.types import StepStatus
 
@@ -189,7 +190,6 @@ class StepRunner:
     ) -> None:
         run = self.run
         model = step.model
-        fast = run.fast(step)
         prev: dict[str, Any] | None = None
         while True:
             outcome.pages += 1
@@ -230,12 +230,13 @@ class StepRunner:
                     await hook.after_response(call)
                     full = call.scope
             self._check(step, full, result)
-            if fast.extract:
+            if step.extract:
                 outcome.extract = {
-                    key: detached(evaluate(full)) for key, evaluate in fast.extract.items()
+                    key: detached(expression.search(full))
+                    for key, expression in step.extract.items()
                 }
-            for key, evaluate in fast.context_updates.items():
-                run.context[key] = detached(evaluate(full))
+            for key, expression in step.context_updates.items():
+                run.context[key] = detached(expression.search(full))
             if run.bus.wants(PageFinished):
                 run.bus.emit(
                     PageFinished(
@@ -262,17 +263,16 @@ class StepRunner:
                 )
             for sub in step.sub_steps:
                 outcome.records += await self._fanout(sub, full, execution_id)
-            if fast.break_when is not None and truthy(fast.break_when(full)):
+            if step.break_when is not None and truthy(step.break_when.search(full)):
                 return
-            if fast.while_ is None or not truthy(fast.while_(full)):
+            if step.while_ is None or not truthy(step.while_.search(full)):
                 return
             prev = response
 
     def _check(self, step: CompiledStep, full: dict[str, Any], result: Exchange) -> None:
         """``abort_when`` → ``expect`` → unhandled error status."""
         run = self.run
-        fast = run.fast(step)
-        if fast.abort_when is not None and truthy(fast.abort_when(full)):
+        if step.abort_when is not None and truthy(step.abort_when.search(full)):
             raise AbortError(f"abort_when {step.abort_when.source!r} is true")
         expect = step.model.expect
         status = result.status_code
@@ -280,8 +280,8 @@ class StepRunner:
             failures = []
             if expect.status is not None and status not in expect.status:
                 failures.append(("status", f"status {status} is not one of {expect.status}"))
-            for expr, evaluate in fast.expect_that:
-                if not truthy(evaluate(full)):
+            for expr in step.expect_that:
+                if not truthy(expr.search(full)):
                     failures.append((expr.source, f"{expr.source!r} is not true"))
             if expect.body_schema is not None:
                 try:
@@ -322,7 +322,7 @@ class StepRunner:
             items: list[Any] = [None]
         else:
             try:
-                found = run.fast(sub).iterate_over(parent)
+                found = sub.iterate_over.search(parent)
             except RunError as error:  # the expression is the sub-step's
                 raise error.with_step(sub.path) from None
             if found is None:

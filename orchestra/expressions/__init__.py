@@ -1,6 +1,7 @@
 """JMESPath expressions and ``{…}`` templates, compiled when a plan loads."""
 
 from orchestra.expressions._compile import Expression, compile_expression
+from orchestra.expressions._evaluator import truthy
 from orchestra.expressions._references import scope_references
 from orchestra.expressions._template import (
     Template,
@@ -19,4 +20,5 @@ __all__ = [
     "compile_value",
     "scope_references",
     "stringify",
+    "truthy",
 ]

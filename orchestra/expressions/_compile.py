@@ -9,7 +9,6 @@ that name.
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +18,8 @@ from jmespath.functions import Functions
 from jmespath.lexer import Lexer
 from jmespath.parser import ParsedResult
 
-from orchestra.errors import ExpressionError, ExpressionSyntaxError
+from orchestra.errors import ExpressionSyntaxError
+from orchestra.expressions._evaluator import Evaluator, compile_evaluator
 
 _BARE_LITERALS = {"true": "`true`", "false": "`false`", "null": "`null`"}
 
@@ -53,26 +53,32 @@ def _rewrite_bare_literals(text: str) -> str:
 class Expression:
     """A compiled JMESPath expression: ``search(scope)`` evaluates it.
 
-    ``path`` is where the expression sits in the plan (``steps[0].extract.n``),
-    so a failure at run time can say which one failed.
+    ``search`` is the expression compiled to closures when it is created
+    (:mod:`orchestra.expressions._evaluator`); a failure on the data raises
+    :class:`~orchestra.errors.ExpressionError`. ``path`` is where the expression
+    sits in the plan (``steps[0].extract.n``), so that error can say which one
+    failed.
     """
 
     source: str
     parsed: ParsedResult
     path: str = field(default="", compare=False)
+    search: Evaluator = field(init=False, repr=False, compare=False)
 
-    def search(self, scope: Any) -> Any:
-        """Evaluate; a failure on the data raises :class:`ExpressionError`."""
-        try:
-            return self.parsed.search(scope)
-        except EVALUATION_ERRORS as error:
-            raise evaluation_error(self, error) from None
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "search", compile_evaluator(self.parsed, self.source, self.path))
+
+    def __reduce__(self) -> tuple[type[Expression], tuple[str, ParsedResult, str]]:
+        """Pickle the text and tree; the closures are compiled again when unpickled."""
+        return (Expression, (self.source, self.parsed, self.path))
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
 
 
-def compile_expression(text: str, *, path: str = "", offset: int = 0, shown: str | None = None):
+def compile_expression(
+    text: str, *, path: str = "", offset: int = 0, shown: str | None = None
+) -> Expression:
     """Compile ``text`` or raise :class:`ExpressionSyntaxError` pointing at the column.
 
     ``shown`` is the full text to print (e.g. the whole template the expression
@@ -239,81 +245,3 @@ def _column(position: int | None, original: str, rewritten: str) -> int:
             shift += 1
         index += 1
     return max(0, position - shift)
-
-
-EVALUATION_ERRORS = (
-    jp_errors.JMESPathError,
-    TypeError,
-    ValueError,
-    ArithmeticError,
-    RecursionError,
-)
-"""What evaluating a parsed expression can raise because of the data it is given
-(jmespath checks function argument types; Python's own errors come from values
-jmespath does not expect, e.g. an integer too long to turn into text)."""
-
-_UNORDERABLE = re.compile(r"'(.+)' not supported between instances of '(\w+)' and '(\w+)'")
-
-_TYPE_NAMES = {
-    "number": "a number",
-    "string": "a string",
-    "array": "an array",
-    "object": "an object",
-    "boolean": "a boolean",
-    "null": "null",
-    "expref": "an expression reference (&field)",
-    "any": "any value",
-    "array-number": "an array of numbers",
-    "array-string": "an array of strings",
-}
-
-
-def describe_value(value: Any, limit: int = 40) -> str:
-    """A short description of a value for an error message: its type and a preview."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"a boolean {str(value).lower()}"
-    if isinstance(value, str):
-        shown = value if len(value) <= limit else value[: limit - 1] + "…"
-        return f"a string {shown!r}"
-    if isinstance(value, int | float):
-        text = repr(value) if isinstance(value, float) or value.bit_length() < 128 else "…"
-        return f"a number {text}"
-    if isinstance(value, dict):
-        return f"an object with {len(value)} key{'' if len(value) == 1 else 's'}"
-    if isinstance(value, list):
-        return f"an array of {len(value)} item{'' if len(value) == 1 else 's'}"
-    return f"a {type(value).__name__}"
-
-
-def _reason(error: BaseException) -> str:
-    if isinstance(error, jp_errors.JMESPathTypeError):
-        expected = " or ".join(_TYPE_NAMES.get(name, name) for name in error.expected_types)
-        got = describe_value(error.current_value)
-        if error.actual_type == "expref":
-            got = "an expression reference (&field)"
-        return f"{error.function_name}() expected {expected}, got {got}"
-    if isinstance(error, jp_errors.ArityError | jp_errors.UnknownFunctionError):
-        return str(error)
-    if isinstance(error, RecursionError):
-        return "the value is nested too deeply to evaluate"
-    compared = _UNORDERABLE.fullmatch(str(error))
-    if isinstance(error, TypeError) and compared:  # `a > b` with a string and a number
-        operator, left, right = compared.groups()
-        kinds = {"str": "a string", "int": "a number", "float": "a number"}
-        return (
-            f"cannot compare {kinds.get(left, left)} with {kinds.get(right, right)} "
-            f"using {operator!r} (ordering needs two numbers or two strings)"
-        )
-    return f"{type(error).__name__}: {error}"
-
-
-def evaluation_error(expression: Expression, error: BaseException) -> ExpressionError:
-    """The :class:`ExpressionError` for ``expression`` failing on its data with ``error``."""
-    where = f" ({expression.path})" if expression.path else ""
-    return ExpressionError(
-        f"expression {expression.source!r}{where} failed: {_reason(error)}",
-        fix="check the value's type first (`type(x) == 'number' && ...`), convert it "
-        "(to_number, to_string), or fix the data the expression reads",
-    )

@@ -12,8 +12,9 @@ Templates are compiled once, when the plan loads; rendering only evaluates.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -80,22 +81,24 @@ def _stringify_slowly(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """A compiled string template. ``segments`` alternate literals and expressions."""
+    """A compiled string template. ``segments`` alternate literals and expressions.
+
+    ``whole`` is the expression when the template is exactly one ``{…}`` (its
+    value keeps its type), else None.
+    """
 
     source: str
     segments: tuple[str | Expression, ...]
     path: str = ""
+    whole: Expression | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        only = self.segments[0] if len(self.segments) == 1 else None
+        object.__setattr__(self, "whole", only if isinstance(only, Expression) else None)
 
     @property
     def is_static(self) -> bool:
         return all(isinstance(s, str) for s in self.segments)
-
-    @property
-    def whole(self) -> Expression | None:
-        """The expression if the template is exactly one ``{…}``, else None."""
-        if len(self.segments) == 1 and isinstance(self.segments[0], Expression):
-            return self.segments[0]
-        return None
 
     @property
     def expressions(self) -> list[Expression]:
@@ -132,13 +135,17 @@ class Template:
                     fix="give a default with `||`, e.g. {" + segment.source + " || ''}",
                 )
             text = _stringify(value)
-            if encode_after_host and _past_host("".join(pieces)):
+            if encode_after_host and not _UNRESERVED(text) and _past_host("".join(pieces)):
                 text = quote(text, safe="")
             pieces.append(text)
         return pieces
 
     def __repr__(self) -> str:
         return f"Template({self.source!r})"
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+"""Text that ``quote(text, safe="")`` leaves as it is (checked first: it is the common case)."""
 
 
 def _past_host(prefix: str) -> bool:
@@ -213,24 +220,23 @@ def _collect_templates(node: Any, found: list[Template]) -> None:
             _collect_templates(child, found)
 
 
-def render_tree(node: Any, scope: Mapping[str, Any], leaf: type = Template) -> Any:
-    """Render a tree of dicts/lists whose ``leaf`` nodes have ``render`` and ``whole``.
+def render_tree(node: Any, scope: Mapping[str, Any]) -> Any:
+    """Render a tree of dicts/lists with :class:`Template` leaves.
 
     A mapping leaves out keys whose whole value is one expression yielding null.
-    Shared by :class:`ValueTemplate` and the engine's compiled fast path.
     """
-    if isinstance(node, leaf):
+    if isinstance(node, Template):
         return node.render(scope)
     if isinstance(node, dict):
         out = {}
         for key, child in node.items():
-            value = render_tree(child, scope, leaf)
-            if value is None and isinstance(child, leaf) and child.whole is not None:
+            value = render_tree(child, scope)
+            if value is None and isinstance(child, Template) and child.whole is not None:
                 continue  # a whole-expression null leaves the field out
             out[key] = value
         return out
     if isinstance(node, list):
-        return [render_tree(child, scope, leaf) for child in node]
+        return [render_tree(child, scope) for child in node]
     return node
 
 
