@@ -51,17 +51,21 @@ class Decision:
 class RetryRules(Protocol):
     """The part of a step's ``retry`` the decision reads (``orchestra.plan.Retry``)."""
 
-    max_attempts: int
-    on_status: Collection[int]
-    on_transport_error: bool
+    @property
+    def max_attempts(self) -> int: ...
+    @property
+    def on_status(self) -> Collection[int]: ...
+    @property
+    def on_transport_error(self) -> bool: ...
 
 
 class ResponseRules(Protocol):
     """The part of a step the decision reads (``orchestra.plan`` step models)."""
 
-    abort_on: Collection[int]
-    ignore_on: Collection[int]
-
+    @property
+    def abort_on(self) -> Collection[int]: ...
+    @property
+    def ignore_on(self) -> Collection[int]: ...
     @property
     def retry(self) -> RetryRules: ...
 

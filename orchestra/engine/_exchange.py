@@ -270,7 +270,7 @@ async def exchange(
         run.limiter.observe(host, result.status_code, result.headers)
         if type(result.body) is _Undecodable:
             raise result.body.error
-        if _refresh_due(run, result.status_code, credential, refreshed):
+        if credential is not None and _refresh_due(run, result.status_code, refreshed):
             refreshed = True  # one refresh and one re-send per request, never more
             await run.auth.refresh_after_401(run, credential)
             _announce_retry(run, step, result.exchange_id, attempt, 0.0, "401: token refreshed")
@@ -304,18 +304,18 @@ class _NoAnswer(Exception):
         self.remote_closed = closed
 
 
-def _refresh_due(run: RunContext, status: int, credential: str | None, refreshed: bool) -> bool:
+def _refresh_due(run: RunContext, status: int, refreshed: bool) -> bool:
     """A 401 on a request that carried a fetched token, not yet refreshed for: refresh once."""
-    return status == 401 and credential is not None and run.auth.refreshable and not refreshed
+    return status == 401 and run.auth.refreshable and not refreshed
 
 
 def _judge(
     run: RunContext, step: CompiledStep, scope: dict[str, Any], result: Exchange, attempt: int
 ) -> Decision:
     """:func:`decide` for an answer, with the step's ``retry_when`` evaluated only if reached."""
-    if step.retry_when is None:
+    retry_when = run.fast(step).retry_when if step.retry_when is not None else None
+    if retry_when is None or step.retry_when is None:
         return decide(step.model, attempt, result.status_code)
-    retry_when = run.fast(step).retry_when
     return decide(
         step.model,
         attempt,

@@ -219,7 +219,9 @@ class ReqwestTransport(DirectTransport):
         the request on pyreqwest's side once it is over (see the module docstring).
         """
         loop = asyncio.get_running_loop()
-        slots = self._slots if self._loop is loop else self._new_slots(loop)
+        slots = self._slots
+        if slots is None or self._loop is not loop:
+            slots = self._new_slots(loop)
         async with slots:
             plain = self._plain
             client = plain if plain is not None and url.startswith("http:") else None

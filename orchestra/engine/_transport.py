@@ -66,7 +66,7 @@ MAX_REDIRECTS = 20  # httpx's default
 _CHUNK = 64 * 1024
 
 ACCEPT_ENCODING = aiohttp.client_reqrep.ClientRequest.DEFAULT_HEADERS.get(
-    "Accept-Encoding", "gzip, deflate"
+    aiohttp.hdrs.ACCEPT_ENCODING, "gzip, deflate"
 )  # what aiohttp can decompress here (brotli/zstd only when their packages are installed)
 
 

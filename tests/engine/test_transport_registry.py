@@ -8,12 +8,17 @@ import importlib.metadata
 import pytest
 
 import orchestra
-from orchestra.engine import DirectTransport, RawResponse, register_transport, transport_names
-from orchestra.engine import _transports
+from orchestra import RunStatus
+from orchestra.engine import (
+    DirectTransport,
+    RawResponse,
+    _transports,
+    register_transport,
+    transport_names,
+)
 from orchestra.engine._transport import AiohttpTransport, default_transport
 from orchestra.errors import ConnectError
 from orchestra.events import ResponseReceived
-from orchestra import RunStatus
 
 
 class CannedTransport(DirectTransport):
