@@ -240,8 +240,12 @@ class ReadError(TransportError):
     """The answer broke off or could not be read (short body, bad encoding, not HTTP)."""
 
 
-class TransportTimeout(TransportError):
-    """The transport's own deadline passed (the engine reports its ``timeout_seconds``)."""
+class TransportTimeout(TransportError, TimeoutError):
+    """The transport's own deadline passed (the engine reports its ``timeout_seconds``).
+
+    Also a ``TimeoutError``, as a deadline of ``asyncio.timeout`` is: whichever
+    fires first, the caller sees a timeout.
+    """
 
 
 @contextmanager
