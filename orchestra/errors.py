@@ -19,6 +19,16 @@ Every error says where it happened (plan path, step path) and how to fix it::
         ├── CircuitOpenError       the host's circuit breaker is open: failed fast
         └── AuthError              a token could not be obtained (OAuth2, auth flow)
 
+Transports raise their own, neutral family, which the engine turns into a
+``RequestError`` (or a retry) and which never reaches a plan's author::
+
+    OrchestraError
+    └── TransportError             a request got no complete answer
+        ├── ConnectError           no connection: refused, DNS, TLS handshake
+        ├── RemoteClosed           the connection closed before the answer
+        ├── ReadError              the answer broke off or could not be read
+        └── TransportTimeout       the transport's own deadline passed
+
 Errors carry structured fields so callers (CLI, notebook, capture) can render
 them without parsing messages, and they pickle cleanly.
 """
@@ -203,6 +213,39 @@ def _rebuild_circuit_error(message, host, retry_in_seconds, step_path, fix) -> C
 
 class AuthError(RunError):
     """Obtaining or refreshing a token failed (token endpoint error, no token in the answer)."""
+
+
+class TransportError(OrchestraError):
+    """A request that got no complete answer, as every transport reports it.
+
+    Each transport maps its HTTP library's exceptions to this family at its
+    boundary (the library's error is kept as ``__cause__``), so the engine
+    names no library. ``str()`` is the reason a failed exchange shows, in
+    the transport's words ("cannot connect: …", "ServerDisconnectedError: …").
+    """
+
+
+class ConnectError(TransportError):
+    """No connection was made (refused, unknown host, TLS): the request never left."""
+
+
+class RemoteClosed(TransportError):
+    """A connection closed before the answer came (often a keep-alive race, RFC 9112 §9.3.1).
+
+    The engine re-sends an idempotent request once, at once, as an exchange of its own.
+    """
+
+
+class ReadError(TransportError):
+    """The answer broke off or could not be read (short body, bad encoding, not HTTP)."""
+
+
+class TransportTimeout(TransportError, TimeoutError):
+    """The transport's own deadline passed (the engine reports its ``timeout_seconds``).
+
+    Also a ``TimeoutError``, as a deadline of ``asyncio.timeout`` is: whichever
+    fires first, the caller sees a timeout.
+    """
 
 
 @contextmanager

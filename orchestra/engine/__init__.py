@@ -12,13 +12,22 @@ from orchestra.engine._result import Assertion, Record, RunResult, StepSummary
 from orchestra.engine._runner import Runner, new_run_id
 from orchestra.engine._step import StepOutcome
 from orchestra.engine._sync import arun, run
-from orchestra.engine._transport import default_transport
+from orchestra.engine._transport import (
+    BodyTooLarge,
+    DirectTransport,
+    RawResponse,
+    default_transport,
+)
+from orchestra.engine._transports import register_transport, transport_names
 
 __all__ = [
     "Assertion",
+    "BodyTooLarge",
     "Breakers",
     "ContextStore",
+    "DirectTransport",
     "InMemoryContextStore",
+    "RawResponse",
     "Record",
     "RunResult",
     "Runner",
@@ -31,5 +40,7 @@ __all__ = [
     "default_transport",
     "new_run_id",
     "persistent_values",
+    "register_transport",
     "run",
+    "transport_names",
 ]

@@ -27,32 +27,34 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import httpx
 
 from orchestra._json import request_json
 from orchestra.engine._backoff import backoff_seconds, parse_retry_after
 from orchestra.engine._context import RunContext
+from orchestra.engine._decide import ABORT, ACCEPT, IGNORE, Decision, Verdict, decide
 from orchestra.engine._redirect import MAX_REDIRECTS, REDIRECT_STATUSES, BadRedirect
 from orchestra.engine._response import decode_body
 from orchestra.engine._send import Prepared, Sender
-from orchestra.engine._transport import BodyTooLarge, RawResponse
+from orchestra.engine._transport import BodyTooLarge, RawResponse, describe
 from orchestra.errors import (
     AbortError,
     HTTPStatusError,
     LimitExceeded,
     RateLimitExceeded,
+    RemoteClosed,
     RequestError,
     RunError,
     TemplateError,
     TooManyRedirects,
+    TransportError,
+    TransportTimeout,
 )
 from orchestra.events import RequestSent, ResponseIgnored, ResponseReceived, RetryScheduled
 from orchestra.expressions import stringify, truthy
 from orchestra.plan import CompiledStep
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-_TRANSPORT_ERRORS = (httpx.TransportError, aiohttp.ClientError, OSError, TimeoutError)
 
 
 @dataclass(slots=True)
@@ -164,12 +166,6 @@ def _request_error(
     )
 
 
-async def _send_once(sender: Sender, request: Prepared, timeout: float, limit: int) -> RawResponse:
-    """One request under one total timeout (connect, send, wait, read the body)."""
-    async with asyncio.timeout(timeout):
-        return await sender.send(request, limit, timeout)
-
-
 def _too_large_message(error: BodyTooLarge, url: str) -> str:
     if error.size is not None:
         return (
@@ -221,28 +217,22 @@ async def exchange(
     page: int,
     item_index: int | None,
 ) -> Exchange:
-    """Send the step's request, retrying as its policy says; returns the final response."""
+    """Send the step's request, retrying as its policy says; returns the final response.
+
+    The retry loop: each attempt is admitted (token, rate limit), sent with its
+    redirects followed (:func:`_send_handling_redirects`), and judged — the one
+    refresh after a 401 first, then :func:`~orchestra.engine._decide.decide`.
+    """
     model = step.model
-    policy = model.retry
-    cap = policy.max_backoff_seconds
-    if cap is None:
-        cap = run.limits.max_backoff_seconds
     uses_auth = step.kind != "auth"
     if uses_auth:
         await run.auth.prepare(run)
     request, credential = build_request(run, step, scope)
-    host = request.host
-    breaker_key = f"{host}:{request.port}" if request.port else host
     endpoint = f"{model.method} {step.url.source}"
-    bus = run.bus
-    sender = run.sender()
-    limiter = run.limiter
+    host = request.host  # the rate limit's key, whatever the redirects
     attempt = 0
-    hop = 0  # redirects followed in this attempt; hop_request is the one on the wire
-    hop_request = request
-    quick_retry_used = False
-    refreshed_after_401 = False
-    breakers = run.breakers
+    hop, hop_request = 0, request  # where to (re)start: a re-send keeps the hop it failed on
+    resent = refreshed = False
     while True:
         if hop == 0:
             attempt += 1
@@ -250,215 +240,366 @@ async def exchange(
                 await run.auth.prepare(run)  # a long backoff may have outlived the token
                 request, credential = build_request(run, step, scope)
             hop_request = request
-            if limiter.active:
-                await limiter.acquire(step.path, endpoint, host)
-        ticket = None
-        if breakers is not None:
-            ticket = breakers.acquire(breaker_key, step.path, hop_request.method, hop_request.url)
-        exchange_id = run.next_exchange_id()
-        bus.emit(
-            RequestSent(
-                run_id=run.run_id,
-                at=time.time(),
-                step_path=step.path,
-                execution_id=execution_id,
-                exchange_id=exchange_id,
-                method=hop_request.method,
-                url=hop_request.url,
-                headers=hop_request.headers,
-                body=hop_request.body,
-                page=page,
-                attempt=attempt,
-                item_index=item_index,
-                hop=hop,
-            )
-        )
-        started = time.perf_counter()
+            if run.limiter.active:
+                await run.limiter.acquire(step.path, endpoint, host)
         try:
-            response = await _send_once(
-                sender, hop_request, model.timeout_seconds, run.limits.max_response_bytes
+            result, answered = await _send_handling_redirects(
+                run, step, scope, hop_request, hop, execution_id, page, attempt, item_index
             )
-        except BodyTooLarge as error:
-            # the answer came: its status and headers are kept, its body is not
-            if breakers is not None and ticket is not None:
-                breakers.release(ticket)
-            message = _too_large_message(error, run.masker.url(hop_request.url))
-            bus.emit(
-                ResponseReceived(
-                    run_id=run.run_id,
-                    at=time.time(),
-                    step_path=step.path,
-                    execution_id=execution_id,
-                    exchange_id=exchange_id,
-                    status_code=error.status,
-                    headers=error.headers,
-                    elapsed_ms=(time.perf_counter() - started) * 1000,
-                    error=message,
-                    page=page,
-                    attempt=attempt,
-                    item_index=item_index,
-                    hop=hop,
-                )
-            )
-            raise LimitExceeded(
-                message,
-                fix=f"raise limits.max_response_bytes (now {error.limit:,}) "
-                "or request smaller pages",
-            ) from None
-        except (asyncio.CancelledError, RunError) as error:
-            # cancelled in flight (or a replay miss): the exchange still ends with an
-            # event, and a half-open probe slot is given back uncounted
-            if breakers is not None and ticket is not None:
-                breakers.release(ticket)
-            cancelled = isinstance(error, asyncio.CancelledError)
-            bus.emit(
-                _no_response(run, step.path, execution_id, exchange_id, page, attempt,
-                             item_index, started,
-                             "cancelled while in flight" if cancelled else str(error),
-                             cancelled=cancelled, hop=hop)
-            )  # fmt: skip
-            raise
-        except _TRANSPORT_ERRORS as error:
-            reason = _transport_failure(error, model.timeout_seconds)
-            if breakers is not None and ticket is not None:
-                breakers.record(ticket, failed=breakers.is_failure(None), step_path=step.path)
-            bus.emit(
-                _no_response(run, step.path, execution_id, exchange_id, page, attempt,
-                             item_index, started, reason, hop=hop)
-            )  # fmt: skip
-            if (
-                not quick_retry_used
-                and hop_request.method in IDEMPOTENT
-                and _closed_under_us(error)
-            ):
-                quick_retry_used = True  # a keep-alive connection closed under us: go again now
-                if hop == 0:
-                    attempt -= 1
+        except _NoAnswer as missing:
+            may_resend = not resent and missing.request.method in IDEMPOTENT
+            decision = decide(model, attempt, None, failure=missing.reason,
+                              remote_closed=missing.remote_closed,
+                              may_resend=may_resend)  # fmt: skip
+            if decision.verdict is Verdict.RESEND:
+                resent = True  # a keep-alive connection closed under us: go again now
+                hop, hop_request = missing.hop, missing.request
+                attempt -= hop == 0
                 continue
             hop = 0
-            if policy.on_transport_error and attempt < policy.max_attempts:
-                await _wait_before_retry(run, step, exchange_id, attempt, policy, cap, reason, None)
-                continue
-            raise RequestError(
-                f"{hop_request.method} {run.masker.url(hop_request.url)} failed after {attempt} "
-                f"attempt{'s' if attempt > 1 else ''}: {run.masker.text(reason)}",
-                fix="check that the API is reachable; raise timeout_seconds or retry.max_attempts",
-            ) from None
-        elapsed = (time.perf_counter() - started) * 1000
-        headers = response.headers  # lower-cased names
-        raw = response.body
-        status = response.status_code
-        if breakers is not None and ticket is not None:
-            breakers.record(ticket, failed=breakers.is_failure(status), step_path=step.path)
-        if status in REDIRECT_STATUSES:
-            following = _next_hop(run, step, sender, hop_request, response, hop)
-            if following is not None:
-                bus.emit(
-                    ResponseReceived(
-                        run_id=run.run_id,
-                        at=time.time(),
-                        step_path=step.path,
-                        execution_id=execution_id,
-                        exchange_id=exchange_id,
-                        status_code=status,
-                        headers=headers,
-                        body=raw,
-                        elapsed_ms=elapsed,
-                        page=page,
-                        attempt=attempt,
-                        item_index=item_index,
-                        hop=hop,
-                    )
-                )
-                if isinstance(following, str):
-                    raise _redirect_error(run, hop_request, following, hop)
-                hop += 1
-                hop_request = following
-                continue
-        final_hop, hop = hop, 0
-        url = hop_request.url  # the step sees the URL that answered
-        decode_error: RunError | None = None
+            await _retry_or_fail(run, step, missing.request, missing.exchange_id, attempt,
+                                 decision, None, no_answer=True)  # fmt: skip
+            continue
+        hop = 0
+        run.limiter.observe(host, result.status_code, result.headers)
+        if type(result.body) is _Undecodable:
+            raise result.body.error
+        if credential is not None and _refresh_due(run, result.status_code, refreshed):
+            refreshed = True  # one refresh and one re-send per request, never more
+            await run.auth.refresh_after_401(run, credential)
+            _announce_retry(run, step, result.exchange_id, attempt, 0.0, "401: token refreshed")
+            request, credential = build_request(run, step, scope)
+            continue
+        decision = _judge(run, step, scope, result, attempt)
+        if decision is ACCEPT:
+            return result
+        if decision is IGNORE:
+            _emit_ignored(run, step, result)
+            return result
+        if decision is ABORT:
+            raise AbortError(
+                f"{answered.method} {run.masker.url(result.url)} answered "
+                f"{result.status_code}, listed in abort_on"
+            )
+        retry_after = parse_retry_after(result.headers.get("retry-after"))
+        await _retry_or_fail(run, step, answered, result.exchange_id, attempt, decision,
+                             retry_after, status=result.status_code)  # fmt: skip
+
+
+class _NoAnswer(Exception):
+    """A request that got no answer: the reason shown, and where to re-send it from."""
+
+    def __init__(self, reason: str, request: Prepared, hop: int, exchange_id: int, closed: bool):
+        super().__init__(reason)
+        self.reason = reason
+        self.request = request
+        self.hop = hop
+        self.exchange_id = exchange_id
+        self.remote_closed = closed
+
+
+def _refresh_due(run: RunContext, status: int, refreshed: bool) -> bool:
+    """A 401 on a request that carried a fetched token, not yet refreshed for: refresh once."""
+    return status == 401 and run.auth.refreshable and not refreshed
+
+
+def _judge(
+    run: RunContext, step: CompiledStep, scope: dict[str, Any], result: Exchange, attempt: int
+) -> Decision:
+    """:func:`decide` for an answer, with the step's ``retry_when`` evaluated only if reached."""
+    retry_when = step.retry_when
+    if retry_when is None:
+        return decide(step.model, attempt, result.status_code)
+    return decide(
+        step.model,
+        attempt,
+        result.status_code,
+        retry_when=lambda: truthy(retry_when.search({**scope, "response": result.scope()})),
+        retry_when_source=retry_when.source,
+    )
+
+
+def _emit_ignored(run: RunContext, step: CompiledStep, result: Exchange) -> None:
+    run.bus.emit(
+        ResponseIgnored(
+            run_id=run.run_id,
+            at=time.time(),
+            step_path=step.path,
+            exchange_id=result.exchange_id,
+            status_code=result.status_code,
+            reason="ignore_on",
+        )
+    )
+    result.ignored = True
+
+
+async def _retry_or_fail(
+    run: RunContext,
+    step: CompiledStep,
+    request: Prepared,
+    exchange_id: int,
+    attempt: int,
+    decision: Decision,
+    retry_after: float | None,
+    *,
+    no_answer: bool = False,
+    status: int = 0,
+) -> None:
+    """Wait before the next attempt (RETRY), or raise the step's error (FAIL)."""
+    policy = step.model.retry
+    if decision.verdict is Verdict.RETRY:
+        cap = policy.max_backoff_seconds
+        if cap is None:
+            cap = run.limits.max_backoff_seconds
+        await _wait_before_retry(
+            run, step, exchange_id, attempt, policy, cap, decision.reason, retry_after
+        )
+        return
+    attempts = f"{attempt} attempt{'s' if attempt > 1 else ''}"
+    url = run.masker.url(request.url)
+    if no_answer:
+        raise RequestError(
+            f"{request.method} {url} failed after {attempts}: {run.masker.text(decision.reason)}",
+            fix="check that the API is reachable; raise timeout_seconds or retry.max_attempts",
+        ) from None
+    message = f"{request.method} {url}: {decision.reason} after {attempts}"
+    fix = "raise retry.max_attempts, or handle the status with ignore_on / abort_on"
+    if status >= 400:
+        raise HTTPStatusError(message, status_code=status, fix=fix)
+    raise RequestError(message, fix=fix)
+
+
+async def _send_handling_redirects(
+    run: RunContext,
+    step: CompiledStep,
+    scope: dict[str, Any],
+    request: Prepared,
+    hop: int,
+    execution_id: str,
+    page: int,
+    attempt: int,
+    item_index: int | None,
+) -> tuple[Exchange, Prepared]:
+    """Send ``request`` (hop number ``hop``) and follow its redirects, each hop an exchange.
+
+    Each hop passes the host's breaker and is sent under one total timeout; a
+    hop without an answer ends with its event and raises :class:`_NoAnswer`.
+    Returns the last hop's response, decoded, and the request that got it.
+    """
+    sender = run.sender()
+    timeout = step.model.timeout_seconds
+    while True:
+        exchange_id = run.next_exchange_id()
+        ticket = _start_exchange(run, step, request, hop, exchange_id,
+                                 execution_id, page, attempt, item_index)  # fmt: skip
+        started = time.perf_counter()
         try:
-            body = _decode(raw, model.response_format, headers, status)
-        except RunError as error:
-            body, decode_error = None, error
-        result = Exchange(exchange_id, attempt, status, headers, body, url, elapsed)
-        if decode_error is None:  # mask secrets of the answer before any event carries it
-            if step.kind == "auth":
-                run.auth.observe_auth_response(run, step, result)
-            elif step.secrets or (type(body) is dict and not body.keys().isdisjoint(TOKEN_FIELDS)):
-                register_response_secrets(run, step, scope, result)
-        bus.emit(
+            async with asyncio.timeout(timeout):
+                response = await sender.send(request, run.limits.max_response_bytes, timeout)
+        except BaseException as error:
+            _end_without_answer(run, step, request, hop, exchange_id, ticket, started, error,
+                                execution_id, page, attempt, item_index)  # fmt: skip
+            raise
+        elapsed = (time.perf_counter() - started) * 1000
+        if ticket is not None:
+            breakers = run.breakers
+            assert breakers is not None
+            breakers.record(ticket, failed=breakers.is_failure(response.status_code),
+                            step_path=step.path)  # fmt: skip
+        if response.status_code in REDIRECT_STATUSES:
+            following = _next_hop(run, step, sender, request, response, hop)
+            if following is not None:
+                _emit_answer(run, step, response, exchange_id, elapsed, execution_id,
+                             page, attempt, item_index, hop)  # fmt: skip
+                if isinstance(following, str):
+                    raise _redirect_error(run, request, following, hop)
+                hop += 1
+                request = following
+                continue
+        result = _receive(run, step, scope, request, response, exchange_id, elapsed, attempt)
+        _emit_answer(run, step, response, exchange_id, elapsed, execution_id,
+                     page, attempt, item_index, hop)  # fmt: skip
+        return result, request
+
+
+def _start_exchange(
+    run: RunContext,
+    step: CompiledStep,
+    request: Prepared,
+    hop: int,
+    exchange_id: int,
+    execution_id: str,
+    page: int,
+    attempt: int,
+    item_index: int | None,
+) -> Any:
+    """Pass the host's breaker (its ticket, or None without breakers) and announce the request."""
+    breakers = run.breakers
+    ticket = None
+    if breakers is not None:
+        host = request.host
+        key = f"{host}:{request.port}" if request.port else host
+        ticket = breakers.acquire(key, step.path, request.method, request.url)
+    run.bus.emit(
+        RequestSent(
+            run_id=run.run_id,
+            at=time.time(),
+            step_path=step.path,
+            execution_id=execution_id,
+            exchange_id=exchange_id,
+            method=request.method,
+            url=request.url,
+            headers=request.headers,
+            body=request.body,
+            page=page,
+            attempt=attempt,
+            item_index=item_index,
+            hop=hop,
+        )
+    )
+    return ticket
+
+
+_NO_ANSWER_ERRORS = (TransportError, OSError, TimeoutError)
+
+
+def _end_without_answer(
+    run: RunContext,
+    step: CompiledStep,
+    request: Prepared,
+    hop: int,
+    exchange_id: int,
+    ticket: Any,
+    started: float,
+    error: BaseException,
+    execution_id: str,
+    page: int,
+    attempt: int,
+    item_index: int | None,
+) -> None:
+    """Close an exchange that got no (usable) answer: breaker, event, the error to raise.
+
+    An unexpected error is left alone (the caller re-raises it).
+    """
+    breakers = run.breakers
+    if isinstance(error, BodyTooLarge):
+        # the answer came: its status and headers are kept, its body is not
+        if breakers is not None and ticket is not None:
+            breakers.release(ticket)
+        message = _too_large_message(error, run.masker.url(request.url))
+        run.bus.emit(
             ResponseReceived(
                 run_id=run.run_id,
                 at=time.time(),
                 step_path=step.path,
                 execution_id=execution_id,
                 exchange_id=exchange_id,
-                status_code=status,
-                headers=headers,
-                body=raw,
-                elapsed_ms=elapsed,
+                status_code=error.status,
+                headers=error.headers,
+                elapsed_ms=(time.perf_counter() - started) * 1000,
+                error=message,
                 page=page,
                 attempt=attempt,
                 item_index=item_index,
-                hop=final_hop,
+                hop=hop,
             )
         )
-        limiter.observe(host, status, headers)
-        if decode_error is not None:
-            raise decode_error
-        if (
-            status == 401
-            and credential is not None
-            and run.auth.refreshable
-            and not refreshed_after_401
-        ):
-            refreshed_after_401 = True  # one refresh and one re-send per request, never more
-            await run.auth.refresh_after_401(run, credential)
-            _announce_retry(run, step, exchange_id, attempt, 0.0, "401: token refreshed")
-            request, credential = build_request(run, step, scope)
-            continue
-        if status in model.abort_on:
-            raise AbortError(
-                f"{hop_request.method} {run.masker.url(url)} answered {status}, listed in abort_on"
-            )
-        if status in model.ignore_on:
-            bus.emit(
-                ResponseIgnored(
-                    run_id=run.run_id,
-                    at=time.time(),
-                    step_path=step.path,
-                    exchange_id=exchange_id,
-                    status_code=status,
-                    reason="ignore_on",
-                )
-            )
-            result.ignored = True
-            return result
-        retry_reason = None
-        if status in policy.on_status:
-            retry_reason = f"status {status}"
-        elif step.retry_when is not None and truthy(
-            step.retry_when.search({**scope, "response": result.scope()})
-        ):
-            retry_reason = f"retry_when {step.retry_when.source!r} is true"
-        if retry_reason is None:
-            return result
-        if attempt < policy.max_attempts:
-            retry_after = parse_retry_after(headers.get("retry-after"))
-            await _wait_before_retry(
-                run, step, exchange_id, attempt, policy, cap, retry_reason, retry_after
-            )
-            continue
-        message = (
-            f"{hop_request.method} {run.masker.url(url)}: {retry_reason} after {attempt} "
-            f"attempt{'s' if attempt > 1 else ''}"
+        raise LimitExceeded(
+            message,
+            fix=f"raise limits.max_response_bytes (now {error.limit:,}) or request smaller pages",
+        ) from None
+    if isinstance(error, asyncio.CancelledError | RunError):
+        # cancelled in flight (or a replay miss): the exchange still ends with an
+        # event, and a half-open probe slot is given back uncounted
+        if breakers is not None and ticket is not None:
+            breakers.release(ticket)
+        cancelled = isinstance(error, asyncio.CancelledError)
+        run.bus.emit(
+            _no_response(run, step.path, execution_id, exchange_id, page, attempt, item_index,
+                         started, "cancelled while in flight" if cancelled else str(error),
+                         cancelled=cancelled, hop=hop)
+        )  # fmt: skip
+        return
+    if isinstance(error, _NO_ANSWER_ERRORS):
+        reason = _failure_reason(error, step.model.timeout_seconds)
+        if breakers is not None and ticket is not None:
+            breakers.record(ticket, failed=breakers.is_failure(None), step_path=step.path)
+        run.bus.emit(
+            _no_response(run, step.path, execution_id, exchange_id, page, attempt,
+                         item_index, started, reason, hop=hop)
+        )  # fmt: skip
+        closed = isinstance(error, RemoteClosed)
+        raise _NoAnswer(reason, request, hop, exchange_id, closed) from None
+
+
+def _receive(
+    run: RunContext,
+    step: CompiledStep,
+    scope: dict[str, Any],
+    request: Prepared,
+    response: RawResponse,
+    exchange_id: int,
+    elapsed: float,
+    attempt: int,
+) -> Exchange:
+    """The answer decoded, its secrets registered with the masker before any event carries it.
+
+    A body that does not decode is an :class:`_Undecodable` (its error is
+    raised once the answer's event is out).
+    """
+    headers = response.headers  # lower-cased names
+    status = response.status_code
+    try:
+        body = _decode(response.body, step.model.response_format, headers, status)
+    except RunError as error:
+        body = _Undecodable(error)
+    result = Exchange(exchange_id, attempt, status, headers, body, request.url, elapsed)
+    if type(body) is not _Undecodable:
+        if step.kind == "auth":
+            run.auth.observe_auth_response(run, step, result)
+        elif step.secrets or (type(body) is dict and not body.keys().isdisjoint(TOKEN_FIELDS)):
+            register_response_secrets(run, step, scope, result)
+    return result
+
+
+class _Undecodable:
+    """The body of an answer that did not decode, holding the error to raise."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: RunError):
+        self.error = error
+
+
+def _emit_answer(
+    run: RunContext,
+    step: CompiledStep,
+    response: RawResponse,
+    exchange_id: int,
+    elapsed: float,
+    execution_id: str,
+    page: int,
+    attempt: int,
+    item_index: int | None,
+    hop: int,
+) -> None:
+    run.bus.emit(
+        ResponseReceived(
+            run_id=run.run_id,
+            at=time.time(),
+            step_path=step.path,
+            execution_id=execution_id,
+            exchange_id=exchange_id,
+            status_code=response.status_code,
+            headers=response.headers,
+            body=response.body,
+            elapsed_ms=elapsed,
+            page=page,
+            attempt=attempt,
+            item_index=item_index,
+            hop=hop,
         )
-        fix = "raise retry.max_attempts, or handle the status with ignore_on / abort_on"
-        if status >= 400:
-            raise HTTPStatusError(message, status_code=status, fix=fix)
-        raise RequestError(message, fix=fix)
+    )
 
 
 # OAuth 2.0 / OpenID Connect token fields (RFC 6749 §5.1): secret wherever they appear at
@@ -488,19 +629,6 @@ def _add_secret_values(run: RunContext, value: Any) -> None:
             _add_secret_values(run, each)
     elif isinstance(value, str | int | float) and not isinstance(value, bool):
         run.masker.add(value)
-
-
-def _closed_under_us(error: BaseException) -> bool:
-    """A keep-alive connection closed before the answer (RFC 9112 §9.3.1): re-send once.
-
-    aiohttp's own rule (``ClientSession._request``), whose silent re-send is
-    turned off in the transports so that the re-send is an exchange of its own.
-    """
-    if isinstance(error, httpx.RemoteProtocolError | aiohttp.ServerDisconnectedError):
-        return True
-    return isinstance(error, aiohttp.ClientOSError) and not isinstance(
-        error, aiohttp.ClientConnectorError
-    )
 
 
 def _next_hop(
@@ -539,17 +667,13 @@ def _redirect_error(run: RunContext, request: Prepared, reason: str, hop: int) -
     )
 
 
-def _transport_failure(error: BaseException, timeout: float) -> str:
-    """Say what really went wrong (httpx-aiohttp maps refusals to ConnectTimeout)."""
-    if isinstance(error, aiohttp.ClientConnectorError):
-        return f"cannot connect: {error}"
-    cause = error.__cause__
-    if isinstance(cause, aiohttp.ClientConnectorError):
-        return f"cannot connect: {cause}"
-    if isinstance(error, TimeoutError | httpx.TimeoutException | aiohttp.ServerTimeoutError):
+def _failure_reason(error: BaseException, timeout: float) -> str:
+    """The reason a request got no answer: the transport's words, or the engine's timeout."""
+    if isinstance(error, TimeoutError | TransportTimeout):
         return f"timed out after {timeout:g}s"
-    cause = cause or error
-    return f"{type(cause).__name__}: {cause}".rstrip(": ")
+    if isinstance(error, TransportError):
+        return str(error)
+    return describe(error.__cause__ or error)  # an OSError no transport mapped
 
 
 def _decode(raw: bytes, fmt: str, headers: dict[str, str], status: int) -> Any:

@@ -32,10 +32,11 @@ What it matches, and how:
   ``SSL_CERT_FILE`` (else ``SSL_CERT_DIR``), which httpx's context trusts, are
   trusted too. pyreqwest cannot take an ``ssl.SSLContext``: for one,
   :func:`reqwest_transport` returns an ``AiohttpTransport``;
-* pyreqwest's errors raised as the aiohttp errors the engine knows (refused →
-  ``ClientConnectorError``, a connection closed before the answer →
-  ``ServerDisconnectedError``, a broken body → ``ClientPayloadError`` …), the
-  original kept as ``__cause__`` (its text made one readable line).
+* pyreqwest's errors raised as the engine's neutral ones (``orchestra.errors``:
+  refused → ``ConnectError`` reading as aiohttp's "Cannot connect to host …",
+  a connection closed before the answer → ``RemoteClosed``, a broken body →
+  ``ReadError`` …), the original kept as ``__cause__`` (its text made one
+  readable line).
 
 The engine cannot tell which transport it has; to compare them, run the suite
 with ``ORCHESTRA_TRANSPORT=reqwest``.
@@ -75,19 +76,15 @@ import functools
 import logging
 import os
 import re
-import socket
 import ssl
 import time
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-import aiohttp
-from aiohttp.client_reqrep import ConnectionKey
-from multidict import CIMultiDict, CIMultiDictProxy
 from pyreqwest import exceptions as rq
 from pyreqwest.client import ClientBuilder
 from pyreqwest.cookie import CookieStore
-from yarl import URL
 
 from orchestra.engine._transport import (
     ACCEPT_ENCODING,
@@ -97,6 +94,14 @@ from orchestra.engine._transport import (
     BoundedDecoder,
     DirectTransport,
     RawResponse,
+    describe,
+)
+from orchestra.errors import (
+    ConnectError,
+    ReadError,
+    RemoteClosed,
+    TransportError,
+    TransportTimeout,
 )
 
 _log = logging.getLogger(__name__)
@@ -214,7 +219,9 @@ class ReqwestTransport(DirectTransport):
         the request on pyreqwest's side once it is over (see the module docstring).
         """
         loop = asyncio.get_running_loop()
-        slots = self._slots if self._loop is loop else self._new_slots(loop)
+        slots = self._slots
+        if slots is None or self._loop is not loop:
+            slots = self._new_slots(loop)
         async with slots:
             plain = self._plain
             client = plain if plain is not None and url.startswith("http:") else None
@@ -234,7 +241,7 @@ class ReqwestTransport(DirectTransport):
                     response_headers = _headers(response)
                     data = await _read_body(response, status, response_headers, max_bytes)
             except rq.PyreqwestError as error:
-                mapped = _aiohttp_error(error, method, url, self.verify)
+                mapped = _neutral_error(error, url, self.verify)
                 if mapped is None:
                     raise
                 raise mapped from error
@@ -380,62 +387,56 @@ async def _read_body(response: Any, status: int, headers: dict[str, str], max_by
     return reader.body()
 
 
-# -- errors: pyreqwest's, raised as the aiohttp errors the engine knows ----------------------
+# -- errors: pyreqwest's, raised as the engine's neutral ones -------------------------------
 
 
-def _request_info(method: str, url: str, headers: dict[str, str]) -> aiohttp.RequestInfo:
-    return aiohttp.RequestInfo(URL(url), method, CIMultiDictProxy(CIMultiDict(headers)), URL(url))
+def _neutral_error(error: rq.PyreqwestError, url: str, verify: bool) -> TransportError | None:
+    """The engine's error for pyreqwest's ``error``, or None to raise ``error`` itself.
 
-
-def _aiohttp_error(
-    error: rq.PyreqwestError, method: str, url: str, verify: bool
-) -> BaseException | None:
-    """The aiohttp error aiohttp would raise here, or None to raise ``error`` itself.
-
-    pyreqwest says what happened only in the text of its causes (hyper's and the
-    OS's messages), so that is what is read.
+    The classes are those of aiohttp's failures in the same situation, and a
+    refused or failed connection reads as aiohttp's does ("Cannot connect to
+    host …"). pyreqwest says what happened only in the text of its causes
+    (hyper's and the OS's messages), so that is what is read.
     """
     details = getattr(error, "details", None) or {}
     causes = [c.get("message", "") for c in (details.get("causes") or [])]
     root = causes[-1] if causes else error.message
     readable = f"{error.message}: {root}" if root != error.message else root
-    error.args = (readable,)  # printed by the engine (as the cause); .message/.details stay
+    error.args = (readable,)  # the text the engine shows; .message/.details stay
     text = " | ".join(causes).lower()
-    if isinstance(error, rq.RequestTimeoutError | rq.BuilderError):
-        return None  # a TimeoutError (fetch's timeout) and a ValueError, as aiohttp's
+    if isinstance(error, rq.BuilderError):
+        return None  # a ValueError, as aiohttp's for a request it cannot build
+    if isinstance(error, rq.RequestTimeoutError):
+        return TransportTimeout(readable)
     if isinstance(error, rq.ConnectError) and "client error (connect)" in text:
-        return _connect_error(url, verify, root, text)
+        return ConnectError(f"cannot connect: {_connect_text(url, verify, root, text)}")
+    reason = describe(error)
     if isinstance(error, rq.BodyDecodeError) or "reading a body" in text:
-        return aiohttp.ClientPayloadError(f"Response payload is not completed: {root}")
+        return ReadError(reason)
     if isinstance(error, rq.DecodeError):  # the status line or the headers did not parse
-        return aiohttp.ClientResponseError(
-            _request_info(method, url, {}), (), status=400, message=root
-        )
-    errno = _OS_ERROR.search(root)
-    if errno is not None:
-        return aiohttp.ClientOSError(int(errno.group(1)), _OS_ERROR.sub("", root))
-    if isinstance(error, rq.ConnectError | rq.ReadError):
-        return aiohttp.ServerDisconnectedError()  # closed before the answer (keep-alive race)
-    if isinstance(error, rq.NetworkError | rq.ClientClosedError):
-        return aiohttp.ClientConnectionError(readable)
-    return aiohttp.ClientError(readable)
+        return ReadError(reason)
+    if _OS_ERROR.search(root) is not None or isinstance(error, rq.ConnectError | rq.ReadError):
+        return RemoteClosed(reason)  # closed before the answer (keep-alive race)
+    return TransportError(reason)
 
 
-def _connect_error(url: str, verify: bool, root: str, text: str) -> aiohttp.ClientConnectorError:
-    parsed = URL(url)
-    host = parsed.host or ""
-    port = parsed.port or _DEFAULT_PORTS.get(parsed.scheme)
-    key = ConnectionKey(host, port, parsed.scheme == "https", verify, None, None, None)
+def _connect_text(url: str, verify: bool, root: str, text: str) -> str:
+    """What aiohttp's ``ClientConnectorError`` (or its DNS/TLS kin) says for this failure."""
+    host, port = _host_and_port(url)
+    where = f"Cannot connect to host {host}:{port} ssl:"
     strerror = _OS_ERROR.sub("", root.rsplit(": ", 1)[-1])
-    if "dns error" in text:
-        errno = socket.EAI_AGAIN if "temporary" in text else socket.EAI_NONAME
-        return aiohttp.ClientConnectorDNSError(key, socket.gaierror(errno, strerror))
-    if "certificate" in text:
-        return aiohttp.ClientConnectorCertificateError(
-            key, ssl.SSLCertVerificationError(1, f"certificate verify failed: {root}")
-        )
-    if "tls" in text or "handshake" in text or "alert" in text:
-        return aiohttp.ClientConnectorSSLError(key, ssl.SSLError(1, root))
-    match = _OS_ERROR.search(root)
-    errno_value = int(match.group(1)) if match else 0
-    return aiohttp.ClientConnectorError(key, OSError(errno_value, strerror))
+    if "dns error" not in text and "certificate" in text:
+        problem = (1, f"certificate verify failed: {root}")
+        return f"{where}{verify} [SSLCertVerificationError: {problem}]"
+    if "dns error" not in text and ("tls" in text or "handshake" in text or "alert" in text):
+        strerror = root
+    return f"{where}{'default' if verify is True else verify} [{strerror}]"
+
+
+def _host_and_port(url: str) -> tuple[str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.hostname or "", port or _DEFAULT_PORTS.get(parts.scheme)

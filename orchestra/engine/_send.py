@@ -28,7 +28,6 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 import httpx
 
 from orchestra.engine._redirect import hop_headers, location_of, next_hop
@@ -38,7 +37,9 @@ from orchestra.engine._transport import (
     BoundedDecoder,
     DirectTransport,
     RawResponse,
+    describe,
 )
+from orchestra.errors import ReadError, RemoteClosed, TransportError, TransportTimeout
 
 
 class Prepared:
@@ -115,12 +116,15 @@ class HttpxSender:
     ) -> RawResponse:
         request = prepared.request
         assert request is not None
-        response = await self.client.send(request, stream=True, follow_redirects=False)
         try:
-            headers = {k.lower(): v for k, v in response.headers.items()}
-            raw = await _read_limited(response, headers, max_bytes)
-        finally:
-            await response.aclose()
+            response = await self.client.send(request, stream=True, follow_redirects=False)
+            try:
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                raw = await _read_limited(response, headers, max_bytes)
+            finally:
+                await response.aclose()
+        except httpx.TransportError as error:
+            raise _neutral_error(error) from error
         return RawResponse(
             response.status_code, headers, raw, str(response.url), response.next_request
         )
@@ -132,6 +136,16 @@ class HttpxSender:
             return None
         following.read()  # the previous hop's bytes (httpx passes its stream on)
         return Prepared.of(following, keep_request=True)
+
+
+def _neutral_error(error: httpx.TransportError) -> TransportError:
+    """httpx's error as the engine's neutral one (:mod:`orchestra.errors`), same text."""
+    if isinstance(error, httpx.TimeoutException):
+        return TransportTimeout(str(error))
+    cause = error.__cause__ or error
+    if isinstance(error, httpx.RemoteProtocolError):
+        return RemoteClosed(describe(cause))
+    return TransportError(describe(cause))
 
 
 async def _read_limited(response: httpx.Response, headers: dict[str, str], max_bytes: int) -> bytes:
@@ -153,7 +167,7 @@ async def _read_limited(response: httpx.Response, headers: dict[str, str], max_b
     encoding = headers.get("content-encoding")
     try:
         decoder = BoundedDecoder.for_encoding(encoding) if encoding else None
-    except aiohttp.ClientPayloadError:  # br/zstd: httpx may have its own decoder
+    except ReadError:  # br/zstd: httpx may have its own decoder
         decoder = None
     reader = BodyReader(max_bytes, response.status_code, headers, decoder)
     if length is not None and length.isdigit() and int(length) > max_bytes:
@@ -165,7 +179,7 @@ async def _read_limited(response: httpx.Response, headers: dict[str, str], max_b
         async for chunk in chunks:
             reader.add(chunk)
         return reader.body()
-    except aiohttp.ClientPayloadError as error:
+    except ReadError as error:  # as httpx's own decoders fail
         raise httpx.DecodingError(str(error), request=response.request) from error
 
 

@@ -51,13 +51,22 @@ import httpx
 from aiohttp import compression_utils
 from aiohttp.http_exceptions import ContentEncodingError
 
+from orchestra.engine._transports import DEFAULT_TRANSPORT, transport_factory
+from orchestra.errors import (
+    ConnectError,
+    ReadError,
+    RemoteClosed,
+    TransportError,
+    TransportTimeout,
+)
+
 # Below typical server keep-alive timeouts, to avoid reusing a closing connection.
 KEEPALIVE_EXPIRY_SECONDS = 4.0
 MAX_REDIRECTS = 20  # httpx's default
 _CHUNK = 64 * 1024
 
 ACCEPT_ENCODING = aiohttp.client_reqrep.ClientRequest.DEFAULT_HEADERS.get(
-    "Accept-Encoding", "gzip, deflate"
+    aiohttp.hdrs.ACCEPT_ENCODING, "gzip, deflate"
 )  # what aiohttp can decompress here (brotli/zstd only when their packages are installed)
 
 
@@ -165,10 +174,29 @@ class BoundedDecoder:
 
 
 def payload_error(message: str, cause: BaseException | None = None) -> Any:
-    """Raise aiohttp's error for a body that does not decode (what aiohttp raises)."""
+    """Raise a :class:`ReadError` for a body that does not decode, in aiohttp's words."""
     problem = ContentEncodingError(message)
     problem.__cause__ = cause
-    raise aiohttp.ClientPayloadError(str(problem)) from problem
+    raise ReadError(describe(problem)) from problem
+
+
+def describe(error: BaseException) -> str:
+    """ "Class: text" of a library's error, as a failed exchange shows it."""
+    return f"{type(error).__name__}: {error}".rstrip(": ")
+
+
+def neutral_error(error: aiohttp.ClientError) -> TransportError:
+    """aiohttp's error as the engine's neutral one (:mod:`orchestra.errors`), same text."""
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return ConnectError(f"cannot connect: {error}")
+    if isinstance(error, aiohttp.ServerTimeoutError):
+        return TransportTimeout(str(error))
+    cause = error.__cause__ or error
+    if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+        return RemoteClosed(describe(cause))  # ClientConnectorError (an OSError) is above
+    if isinstance(error, aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
+        return ReadError(describe(cause))
+    return TransportError(describe(cause))
 
 
 class BodyReader:
@@ -251,7 +279,8 @@ class DirectTransport(httpx.AsyncBaseTransport):
         """Send one request and read the whole (decompressed) body.
 
         Raises :class:`BodyTooLarge` past ``max_bytes``; network failures raise
-        the transport's own errors (``aiohttp.ClientError``, ``OSError``).
+        :class:`~orchestra.errors.TransportError` or one of its subclasses, whose
+        text is the reason the failed exchange shows.
         """
         raise NotImplementedError
 
@@ -343,26 +372,29 @@ class AiohttpTransport(DirectTransport):
         session = self._session
         if session is None or session.closed:
             session = self._session = self._new_session()
-        async with session.request(
-            method,
-            url,
-            headers=headers,
-            data=body,
-            allow_redirects=False,  # the engine follows them: each hop is an exchange
-            ssl=self._ssl_for(url),
-        ) as response:
-            merged = merged_headers(response.headers.items())
-            length = response.content_length
-            if length is not None and length > max_bytes:
-                raise BodyTooLarge(length, max_bytes, status=response.status, headers=merged)
-            if length is not None and "content-encoding" not in merged:
-                data = await response.read()  # identity: the length bounds it
-            else:  # inflated by aiohttp in bounded pieces: count what comes out
-                reader = BodyReader(max_bytes, response.status, merged)
-                async for chunk in response.content.iter_chunked(_CHUNK):
-                    reader.add(chunk)
-                data = reader.body()
-            return RawResponse(response.status, merged, data, url)
+        try:
+            async with session.request(
+                method,
+                url,
+                headers=headers,
+                data=body,
+                allow_redirects=False,  # the engine follows them: each hop is an exchange
+                ssl=self._ssl_for(url),
+            ) as response:
+                merged = merged_headers(response.headers.items())
+                length = response.content_length
+                if length is not None and length > max_bytes:
+                    raise BodyTooLarge(length, max_bytes, status=response.status, headers=merged)
+                if length is not None and "content-encoding" not in merged:
+                    data = await response.read()  # identity: the length bounds it
+                else:  # inflated by aiohttp in bounded pieces: count what comes out
+                    reader = BodyReader(max_bytes, response.status, merged)
+                    async for chunk in response.content.iter_chunked(_CHUNK):
+                        reader.add(chunk)
+                    data = reader.body()
+                return RawResponse(response.status, merged, data, url)
+        except aiohttp.ClientError as error:
+            raise neutral_error(error) from error
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -371,22 +403,8 @@ class AiohttpTransport(DirectTransport):
 
 
 def default_transport(max_connections: int) -> httpx.AsyncBaseTransport:
-    """The engine's default transport, sized for ``max_connections`` concurrent requests.
-
-    ``ORCHESTRA_TRANSPORT`` picks it: ``aiohttp`` (the default) or ``reqwest``
-    (:class:`~orchestra.engine._reqwest.ReqwestTransport`, on pyreqwest — the
-    ``orchestra[reqwest]`` extra — imported only then).
+    """The transport ``ORCHESTRA_TRANSPORT`` names (``aiohttp`` when unset), sized for
+    ``max_connections`` concurrent requests; names are looked up in ``_transports.py``.
     """
-    choice = os.environ.get("ORCHESTRA_TRANSPORT", "").strip().lower() or "aiohttp"
-    if choice == "reqwest":
-        try:
-            from orchestra.engine._reqwest import reqwest_transport
-        except ModuleNotFoundError as error:
-            raise RuntimeError(
-                f"ORCHESTRA_TRANSPORT=reqwest needs pyreqwest ({error}): "
-                "pip install 'orchestra[reqwest]', or unset ORCHESTRA_TRANSPORT"
-            ) from None
-        return reqwest_transport(max_connections)
-    if choice != "aiohttp":
-        raise ValueError(f"ORCHESTRA_TRANSPORT must be 'aiohttp' or 'reqwest', not {choice!r}")
-    return AiohttpTransport(max_connections)
+    choice = os.environ.get("ORCHESTRA_TRANSPORT", "").strip() or DEFAULT_TRANSPORT
+    return transport_factory(choice)(max_connections)
