@@ -1,25 +1,41 @@
 """Capture: every run in a DuckDB file, masked, queryable, exportable, replayable.
 
 ``CaptureStore(path).writer()`` is an event subscriber that writes a run;
-``CaptureStore`` reads runs back as pandas DataFrames; ``export_plan``,
+``CaptureStore.read()`` opens the file for named reads (a ``CaptureReader``:
+runs, steps, exchanges with filters and paging, one exchange with its bodies,
+records, errors, events, the plan, statistics) — the one way the CLI, the
+notebook, the debugger and the dashboard read a capture. ``export_plan``,
 ``export_har``, ``export_curl`` and ``export_jsonl`` turn a captured run into
 files (``orchestra export``).
 """
 
 from orchestra.capture._connection import CaptureLockTimeout, Database
 from orchestra.capture._export import export_curl, export_har, export_jsonl, export_plan
+from orchestra.capture._read import (
+    EXCHANGE_LIST_COLUMNS,
+    CaptureReader,
+    CaptureSignature,
+    RunNotFound,
+    RunStatistics,
+    WaterfallRows,
+)
 from orchestra.capture._schema import SCHEMA_VERSION, SchemaVersionError
-from orchestra.capture._store import CaptureStore, RunNotFound
+from orchestra.capture._store import CaptureStore
 from orchestra.capture._writer import CaptureWriter
 
 __all__ = [
+    "EXCHANGE_LIST_COLUMNS",
     "SCHEMA_VERSION",
     "CaptureLockTimeout",
+    "CaptureReader",
+    "CaptureSignature",
     "CaptureStore",
     "CaptureWriter",
     "Database",
     "RunNotFound",
+    "RunStatistics",
     "SchemaVersionError",
+    "WaterfallRows",
     "export_curl",
     "export_har",
     "export_jsonl",

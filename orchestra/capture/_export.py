@@ -30,11 +30,12 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import orjson
 
+from orchestra.capture._read import PAGED_BY, RUN_TABLES
 from orchestra.capture._store import CaptureStore
 from orchestra.masking import MASK
 
 HAR_VERSION = "1.2"
-JSONL_TABLES = ("records", "exchanges", "steps", "errors", "events")
+JSONL_TABLES = tuple(RUN_TABLES)
 
 # Headers a replayed request must not carry: connection-level (hop-by-hop,
 # RFC 9110 §7.6.1), computed by curl from the body (content-length) or from the
@@ -60,21 +61,14 @@ _CHUNK = 5000  # rows read per connection by export_jsonl
 # -- reading -------------------------------------------------------------------------------
 
 
-def _query(store: CaptureStore, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    """Rows as dicts of plain Python values (no NaN/NaT as a DataFrame would give)."""
-    with store.database.connect() as connection:
-        cursor = connection.execute(sql, params)
-        columns = [column[0] for column in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _run_row(store: CaptureStore, run_id: str) -> dict[str, Any]:
-    rows = _query(store, "SELECT * FROM runs WHERE run_id = ?", [run_id])
-    return rows[0] if rows else {"run_id": run_id}
-
-
-def _exchanges(store: CaptureStore, run_id: str) -> list[dict[str, Any]]:
-    return _query(store, "SELECT * FROM exchanges WHERE run_id = ? ORDER BY exchange_id", [run_id])
+def _run_and_exchanges(
+    store: CaptureStore, run: str | None
+) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    """The run's id, its row and every exchange (plain values, no NaN/NaT), in one read."""
+    with store.read() as reader:
+        run_id = reader.resolve_run(run)
+        run_row = reader.run(run_id) or {"run_id": run_id}
+        return run_id, run_row, reader.table_rows("exchanges", run_id)
 
 
 def _headers(text: str | None) -> dict[str, str]:
@@ -249,9 +243,7 @@ def export_har(store: CaptureStore, run: str | None = None) -> dict[str, Any]:
     """
     from orchestra import __version__
 
-    run_id = store.resolve_run(run)
-    run_row = _run_row(store, run_id)
-    exchanges = _exchanges(store, run_id)
+    run_id, run_row, exchanges = _run_and_exchanges(store, run)
     started = run_row.get("started_at") or (exchanges[0]["started_at"] if exchanges else None)
     plan_key = run_row.get("plan_key") or "plan"
     return {
@@ -416,9 +408,7 @@ def export_curl(
     ``environ`` (default ``os.environ``); a variable that is not set stays a
     reference, with a warning comment.
     """
-    run_id = store.resolve_run(run)
-    run_row = _run_row(store, run_id)
-    exchanges = _exchanges(store, run_id)
+    run_id, run_row, exchanges = _run_and_exchanges(store, run)
     env = os.environ if environ is None else environ
     count = len(exchanges)
     lines = [
@@ -467,8 +457,6 @@ def _plain(value: Any) -> Any:
 
 
 _JSON_COLUMNS = {"request_headers", "response_headers", "data", "config", "plan", "detail"}
-_KEYS = {"records": "seq", "exchanges": "exchange_id", "errors": "seq", "events": "seq"}
-_ORDER = {"steps": "started_at, execution_id"}
 
 
 def _jsonl_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -503,20 +491,17 @@ def export_jsonl(
     if table not in JSONL_TABLES:
         raise ValueError(f"table must be one of {', '.join(JSONL_TABLES)} (got {table!r})")
     run_id = store.resolve_run(run)
-    key = _KEYS.get(table)
+    key = PAGED_BY.get(table)
     if key is None:  # steps: no sequence column; a run's steps fit in memory
-        order = _ORDER[table]
-        for row in _query(store, f"SELECT * FROM {table} WHERE run_id = ? ORDER BY {order}",
-                          [run_id]):  # fmt: skip
+        with store.read() as reader:
+            rows = reader.table_rows(table, run_id)
+        for row in rows:
             yield orjson.dumps(_jsonl_row(table, row)).decode()
         return
     last = -1
     while True:
-        rows = _query(
-            store,
-            f"SELECT * FROM {table} WHERE run_id = ? AND {key} > ? ORDER BY {key} LIMIT {_CHUNK}",
-            [run_id, last],
-        )
+        with store.read() as reader:
+            rows = reader.table_rows(table, run_id, after=last, limit=_CHUNK)
         for row in rows:
             yield orjson.dumps(_jsonl_row(table, row)).decode()
         if len(rows) < _CHUNK:

@@ -49,13 +49,9 @@ class ReplayTransport(httpx.AsyncBaseTransport):
 
     @classmethod
     def from_store(cls, store: CaptureStore, run: str | None = None) -> ReplayTransport:
-        run_id = store.resolve_run(run)
-        with store.database.connect() as connection:
-            cursor = connection.execute(
-                "SELECT * FROM exchanges WHERE run_id = ? ORDER BY exchange_id", [run_id]
-            )
-            names = [column[0] for column in cursor.description]
-            exchanges = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        with store.read() as reader:
+            run_id = reader.resolve_run(run)
+            exchanges = reader.table_rows("exchanges", run_id)
         return cls(exchanges, source=f"run {run_id} in {store.path}")
 
     def use_masker(self, masker: Masker) -> None:

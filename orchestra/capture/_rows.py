@@ -115,7 +115,7 @@ def _json(value: Any) -> str:
 def body_text(raw: bytes | None, content_type: str) -> tuple[str | None, str | None]:
     """(text, encoding): utf-8 text when it is text, base64 otherwise."""
     body, encoding = _body(raw, content_type)
-    if type(body) is bytes:
+    if isinstance(body, bytes):
         return _utf8_or_base64(body)
     return body, encoding
 
@@ -297,16 +297,18 @@ class RowBuilder:
         url = request.url
         if "?" in url:
             url = _url(mask, url)
-        request_body = request.body
+        raw_request = request.body
+        request_body: bytes | str | None = raw_request
         request_size = 0
         request_encoding = None
-        if request_body:
-            request_size = len(request_body)
+        if raw_request:
+            request_size = len(raw_request)
             content_type = headers.get("content-type", "")
-            request_body, request_encoding = _body(request_body, content_type)
+            request_body, request_encoding = _body(raw_request, content_type)
             if request_encoding == "utf-8" and "x-www-form-urlencoded" in content_type:
-                request_body, request_encoding = _form(mask, request_body)
+                request_body, request_encoding = _form(mask, raw_request)  # text: the raw bytes
         request_headers = _headers_json(mask, headers)
+        body: bytes | str | None
         if response is None:
             status = response_headers = body = encoding = size = elapsed = None
         else:

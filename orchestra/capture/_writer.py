@@ -52,6 +52,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import duckdb
@@ -296,8 +297,8 @@ class CaptureWriter:
         self.error: BaseException | None = None
         self.flushes = 0
         self.run_id: str | None = None
-        self._writing = None
-        self._attacher: Attacher | None = None  # made and used by the writer thread only
+        self._writing: AbstractContextManager[None] | None = None
+        self._attacher: Attacher  # made (in _loop) and used by the writer thread only
 
     # -- the subscriber (event loop thread) -----------------------------------------------
 
@@ -429,8 +430,8 @@ class CaptureWriter:
                     continue
                 if table == "plans":
                     width = WIDTHS[table]
-                    rows = [values[at : at + width] for at in range(0, len(values), width)]
-                    self._carry.append((table, rows))
+                    plans = [values[at : at + width] for at in range(0, len(values), width)]
+                    self._carry.append((table, plans))
                 else:
                     self._carry.append((table, build_table(table, values, masker)))
         except Exception as error:  # a bug in row building must not stop the run

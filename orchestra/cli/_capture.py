@@ -105,10 +105,11 @@ class CapturePlan:
         """The (masked) config the replayed run used."""
         if self.replay_store is None or self.replay_run is None:
             return {}
-        frame = self.replay_store.sql("SELECT config FROM runs WHERE run_id = ?", [self.replay_run])
-        if frame.empty or not isinstance(frame.iloc[0, 0], str):
+        with self.replay_store.read() as reader:
+            row = reader.run(self.replay_run)
+        if row is None or not isinstance(row["config"], str):
             return {}
-        value = orjson.loads(frame.iloc[0, 0])
+        value = orjson.loads(row["config"])
         return value if isinstance(value, dict) else {}
 
 
@@ -142,10 +143,10 @@ def captured(path: str, run_id: str) -> bool:
     if path == MEMORY:
         return True
     try:
-        frame = CaptureStore(path).sql("SELECT count(*) AS n FROM runs WHERE run_id = ?", [run_id])
+        with CaptureStore(path).read() as reader:
+            return reader.run(run_id) is not None
     except Exception:
         return False
-    return bool(frame.iloc[0, 0])
 
 
 def capture_lines(plan: CapturePlan, run_id: str) -> list[str]:
@@ -251,8 +252,9 @@ def runs_command(db: str | None, plan_key: str | None, status: str | None, limit
         return
     store = CaptureStore(path)
     try:
-        frame = store.runs(plan_key=plan_key, status=status, limit=limit)
-        total = int(store.sql("SELECT count(*) FROM runs").iloc[0, 0])
+        with store.read() as reader:
+            frame = reader.runs(plan_key=plan_key, status=status, limit=limit)
+            total = reader.run_count()
     except FileNotFoundError:
         click.echo(f"no runs yet: {store.path} holds no Orchestra capture")
         return

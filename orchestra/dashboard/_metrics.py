@@ -11,7 +11,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 from bokeh.plotting import figure
 from panel.viewable import Viewer
 
-from orchestra.dashboard._queries import Metrics
+from orchestra.capture import RunStatistics
 from orchestra.dashboard._state import DashboardState, typed_frame
 from orchestra.dashboard._style import STATUS_CLASS_COLORS
 
@@ -32,7 +32,7 @@ LATENCY_DTYPES = {
 }
 
 
-def card_values(metrics: Metrics | None) -> dict[str, str]:
+def card_values(metrics: RunStatistics | None) -> dict[str, str]:
     """The numbers of the summary cards as text."""
     totals = metrics.totals if metrics else {}
     values = {key: f"{int(totals.get(key) or 0):,}" for key, _ in CARDS}

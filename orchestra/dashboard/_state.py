@@ -27,8 +27,14 @@ from typing import Any
 import pandas as pd
 import param
 
-from orchestra.capture import CaptureLockTimeout, CaptureStore
-from orchestra.dashboard import _queries as queries
+from orchestra.capture import (
+    CaptureLockTimeout,
+    CaptureReader,
+    CaptureSignature,
+    CaptureStore,
+    RunStatistics,
+    WaterfallRows,
+)
 from orchestra.dashboard._exchange import ExchangeView, exchange_view
 from orchestra.dashboard._layout import FlowGraphLayout, build, with_statuses
 from orchestra.dashboard._live import LiveFeed
@@ -38,6 +44,8 @@ from orchestra.types import RunStatus
 logger = logging.getLogger("orchestra.dashboard")
 
 RUN_STATUSES = [status.value for status in RunStatus]
+RUN_COLUMNS = ["run_id", "plan_key", "status", "started_at", "duration_ms", "requests", "errors"]
+RUNS_LIMIT = 500  # the run picker lists the newest runs; filters narrow it
 STEP_COLUMNS = [
     "step_path",
     "status",
@@ -144,13 +152,13 @@ class DashboardState(param.Parameterized):
         doc="The inspected exchange, ready to show.",
     )
     waterfall = param.ClassSelector(
-        class_=queries.WaterfallRows,
+        class_=WaterfallRows,
         default=None,
         allow_None=True,
         doc="Exchanges and waits over time.",
     )
     metrics = param.ClassSelector(
-        class_=queries.Metrics,
+        class_=RunStatistics,
         default=None,
         allow_None=True,
         doc="Totals, errors by status, latency, throughput.",
@@ -181,12 +189,12 @@ class DashboardState(param.Parameterized):
         self.batch: Callable[[], AbstractContextManager[Any]] = nullcontext
         self._layout: FlowGraphLayout | None = None  # positions of the run's graph, kept
         self._layout_run: str | None = None
-        self._signature: queries.Signature | None = None
+        self._signature: CaptureSignature | None = None
         self._feed_events = -1
         self._newest: str | None = None
         self._polling = False
         self.param.update(
-            runs=pd.DataFrame({c: [] for c in queries.RUN_COLUMNS}),
+            runs=pd.DataFrame({c: [] for c in RUN_COLUMNS}),
             steps=_empty_steps(),
             exchanges=_empty_exchanges(),
         )
@@ -236,19 +244,17 @@ class DashboardState(param.Parameterized):
             self.exchange_id = None
             return
         with self._guard("select the exchange"):
-            with queries.reading(self.store) as db:
-                row = queries.exchange(db, self.run_id, int(exchange_id))
+            with self._reading() as db:
+                row = db.exchange(self.run_id, int(exchange_id))
                 if row is None:
                     raise LookupError(f"exchange {exchange_id} is not in run {self.run_id}")
                 step = row["step_path"] if self.step_path is not None else None
-                position = queries.exchange_position(
-                    db, self.run_id, step, int(exchange_id), self.errors_only
+                position = db.exchange_position(
+                    self.run_id, step, int(exchange_id), self.errors_only
                 )
                 errors_only = self.errors_only and position is not None
                 if position is None:
-                    position = queries.exchange_position(
-                        db, self.run_id, step, int(exchange_id), False
-                    )
+                    position = db.exchange_position(self.run_id, step, int(exchange_id), False)
             self.param.update(
                 step_path=step,
                 errors_only=errors_only,
@@ -279,19 +285,30 @@ class DashboardState(param.Parameterized):
             self.exchange_id,
         )
 
+    def _reading(self) -> AbstractContextManager[CaptureReader]:
+        """The capture opened read-only for one refresh (retrying while a writer holds it)."""
+        if not self.store.database.exists:
+            raise FileNotFoundError(f"{self.store.path} does not exist yet")
+        return self.store.read()
+
     def reload_runs(self) -> None:
         with self._guard("read the runs"):
-            with queries.reading(self.store) as db:
+            with self._reading() as db:
                 values = self._read_runs(db)
             self.param.update(**values)
 
-    def _read_runs(self, db: queries.Reader) -> dict[str, Any]:
-        runs = queries.runs(db, plan_key=self.plan_filter, status=self.status_filter)
-        newest = queries.runs(db)["run_id"].head(1).tolist()
+    def _read_runs(self, db: CaptureReader) -> dict[str, Any]:
+        runs = db.runs(
+            plan_key=self.plan_filter,
+            status=self.status_filter,
+            limit=RUNS_LIMIT,
+            columns=RUN_COLUMNS,
+        )
+        newest = db.runs(limit=1, columns=["run_id"])["run_id"].tolist()
         self._newest = newest[0] if newest else None
         return {
             "runs": runs,
-            "plan_keys": queries.plan_keys(db),
+            "plan_keys": db.plan_keys(),
             "message": "" if self._newest else f"{self.db} holds no runs yet",
         }
 
@@ -301,11 +318,11 @@ class DashboardState(param.Parameterized):
             if keys.run_id is None:
                 values = self._read_run(None, keys)
             else:
-                with queries.reading(self.store) as db:
+                with self._reading() as db:
                     values = self._read_run(db, keys)
             self.param.update(**values)
 
-    def _read_run(self, db: queries.Reader | None, keys: _Keys) -> dict[str, Any]:
+    def _read_run(self, db: CaptureReader | None, keys: _Keys) -> dict[str, Any]:
         """Everything drawn for a run, read for the selection ``keys``."""
         if keys.run_id is None:
             return {
@@ -319,28 +336,28 @@ class DashboardState(param.Parameterized):
                 "metrics": None,
             }
         assert db is not None
-        run = queries.run(db, keys.run_id)
+        run = db.run(keys.run_id)
         if run is None:
             raise LookupError(f"run {keys.run_id} is not in {self.db}")
-        stats = queries.step_stats(db, keys.run_id)
+        stats = db.step_statistics(keys.run_id)
         graph = self._graph(db, keys.run_id, run, stats)
         values: dict[str, Any] = {
             "run": run,
             "graph": graph,
             "steps": self._steps_frame(stats, graph),
-            "waterfall": queries.waterfall(db, keys.run_id),
-            "metrics": queries.metrics(db, keys.run_id),
+            "waterfall": db.waterfall(keys.run_id),
+            "metrics": db.statistics(keys.run_id),
         }
         values.update(self._read_exchanges(db, keys))
         return values
 
     def _graph(
-        self, db: queries.Reader, run_id: str, run: dict[str, Any], stats: pd.DataFrame
+        self, db: CaptureReader, run_id: str, run: dict[str, Any], stats: pd.DataFrame
     ) -> FlowGraphLayout:
         paths = stats["step_path"].dropna().tolist()
         layout = self._layout
         if layout is None or self._layout_run != run_id or not set(paths) <= set(layout.nodes):
-            layout = build(queries.plan(db, run_id), paths)  # a new path: lay out again
+            layout = build(db.plan(run_id), paths)  # a new path: lay out again
             self._layout, self._layout_run = layout, run_id
         rows = {r["step_path"]: r for r in stats.to_dict("records")}
         running = run.get("status") == "running"
@@ -362,11 +379,10 @@ class DashboardState(param.Parameterized):
             table.append(entry)
         return pd.DataFrame(table, columns=STEP_COLUMNS).astype(STEP_DTYPES)
 
-    def _read_exchanges(self, db: queries.Reader, keys: _Keys) -> dict[str, Any]:
+    def _read_exchanges(self, db: CaptureReader, keys: _Keys) -> dict[str, Any]:
         if keys.run_id is None:
             return {"exchanges": _empty_exchanges(), "exchange_total": 0, "exchange": None}
-        page, total = queries.exchange_page(
-            db,
+        page, total = db.exchange_page(
             keys.run_id,
             keys.step_path,
             offset=keys.exchange_page * keys.page_size,
@@ -377,10 +393,10 @@ class DashboardState(param.Parameterized):
         values["exchange"] = self._read_exchange(db, keys)
         return values
 
-    def _read_exchange(self, db: queries.Reader, keys: _Keys) -> ExchangeView | None:
+    def _read_exchange(self, db: CaptureReader, keys: _Keys) -> ExchangeView | None:
         if keys.run_id is None or keys.exchange_id is None:
             return None
-        row = queries.exchange(db, keys.run_id, keys.exchange_id)
+        row = db.exchange(keys.run_id, keys.exchange_id)
         return None if row is None else exchange_view(row)
 
     # -- watchers ----------------------------------------------------------------------------
@@ -413,23 +429,23 @@ class DashboardState(param.Parameterized):
                 self.load_run()
             elif names & {"step_path", "exchange_page", "page_size", "errors_only"}:
                 with self._guard("read the exchanges"):
-                    with queries.reading(self.store) as db:
+                    with self._reading() as db:
                         values = self._read_exchanges(db, self._keys())
                     self.param.update(**values)
             elif "exchange_id" in names:
                 with self._guard("read the exchange"):
-                    with queries.reading(self.store) as db:
+                    with self._reading() as db:
                         exchange = self._read_exchange(db, self._keys())
                     self.exchange = exchange
 
     # -- live --------------------------------------------------------------------------------
 
-    def _read_changes(self, keys: _Keys, known: queries.Signature | None) -> dict[str, Any]:
+    def _read_changes(self, keys: _Keys, known: CaptureSignature | None) -> dict[str, Any]:
         """(worker thread) What changed in the file since ``known``; {} when nothing did."""
         if not self.store.database.exists:
             return {}
-        with queries.reading(self.store) as db:  # one connection for the whole refresh
-            signature = queries.signature(db, keys.run_id)
+        with self._reading() as db:  # one connection for the whole refresh
+            signature = db.signature(keys.run_id)
             feed_events = self.feed.events if self.feed is not None else -1
             if signature == known and feed_events == self._feed_events:
                 return {}

@@ -23,7 +23,7 @@ from bokeh.models import ColumnDataSource, FixedTicker, HoverTool, Range1d, TapT
 from bokeh.plotting import figure
 from panel.viewable import Viewer
 
-from orchestra.dashboard._queries import WaterfallRows
+from orchestra.capture import WaterfallRows
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import (
     RATE_LIMIT_WAIT_COLOR,

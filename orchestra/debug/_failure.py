@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from orchestra.capture import CaptureStore
+from orchestra.capture import CaptureStore, RunNotFound
 from orchestra.debug._debugger import Target
 
 FAILED_RUNS = ("failed", "aborted", "compensated", "compensation_failed")
@@ -53,32 +53,34 @@ class CapturedRun:
 
 def captured_run(store: CaptureStore, run: str | None) -> CapturedRun:
     """Read a run's plan, config and failure point (``RunNotFound`` if it is not there)."""
-    run_id = store.resolve_run(run)
-    with store.database.connect() as connection:
-        status, error, error_step, config = connection.execute(
-            "SELECT status, error, error_step, config FROM runs WHERE run_id = ?", [run_id]
-        ).fetchone()
-        rows = connection.execute(
-            "SELECT execution_id, step_path, item_index, status, pages, error FROM steps "
-            "WHERE run_id = ? AND status <> 'skipped'",
-            [run_id],
-        ).fetchall()
+    with store.read() as reader:
+        run_id = reader.resolve_run(run)
+        row = reader.run(run_id)
+        rows = reader.executions(run_id)
+    if row is None:
+        raise RunNotFound(f"no run {run!r} in {store.path}")
+    status, error, error_step = row["status"], row["error"], row["error_step"]
     plan = store.plan(run_id)
-    executions = sorted(rows, key=lambda row: _number(row[0]))
-    failed = [row for row in executions if row[3] in FAILED_STEPS]
+    executions = sorted(rows, key=lambda row: _number(row["execution_id"]))
+    failed = [row for row in executions if row["status"] in FAILED_STEPS]
     if error_step:
-        failed = [row for row in failed if row[1] == error_step] or failed
+        failed = [row for row in failed if row["step_path"] == error_step] or failed
     target, item_index = None, None
     if status in FAILED_RUNS and failed:
-        execution_id, path, item_index, _, pages, step_error = failed[0]
-        ordinal = sum(1 for row in executions if row[1] == path and _number(row[0]) <= _number(
-            execution_id))  # fmt: skip
-        target = Target(path, ordinal, int(pages) if pages else None, step_error or error)
+        first = failed[0]
+        path, pages, item_index = first["step_path"], first["pages"], first["item_index"]
+        number = _number(first["execution_id"])
+        ordinal = sum(
+            1
+            for row in executions
+            if row["step_path"] == path and _number(row["execution_id"]) <= number
+        )
+        target = Target(path, ordinal, int(pages) if pages else None, first["error"] or error)
     return CapturedRun(
         run_id=run_id,
         status=status,
         plan=plan,
-        config=orjson.loads(config) if config else {},
+        config=orjson.loads(row["config"]) if row["config"] else {},
         target=target,
         item_index=None if item_index is None else int(item_index),
     )

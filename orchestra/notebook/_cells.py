@@ -67,18 +67,13 @@ def record_flow_run(flow: NotebookFlow, execution: Execution, view: FlowRun) -> 
 
 def last_response(db: str, run_id: str, step_path: str) -> dict[str, Any] | None:
     """The last captured response of a step (masked, as the capture holds it)."""
-    query = (
-        "SELECT status_code, response_body, response_body_encoding FROM exchanges "
-        "WHERE run_id = ? AND step_path = ? AND status_code IS NOT NULL "
-        "ORDER BY exchange_id DESC LIMIT 1"
-    )
     try:
-        rows = CaptureStore(db).sql(query, [run_id, step_path]).to_dict("records")
+        with CaptureStore(db).read() as reader:
+            row = reader.last_response(run_id, step_path)
     except Exception:  # the summary must not fail because the capture is busy or gone
         return None
-    if not rows:
+    if row is None:
         return None
-    row = rows[0]
     body: Any = row["response_body"]
     if row.get("response_body_encoding") != "base64" and isinstance(body, str):
         with contextlib.suppress(ValueError):  # not JSON: shown as text

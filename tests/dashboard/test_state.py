@@ -8,8 +8,8 @@ import logging
 import pytest
 
 import orchestra
+from orchestra.capture import CaptureReader
 from orchestra.dashboard import DashboardState
-from orchestra.dashboard import _queries as queries
 from orchestra.dashboard._waterfall import lay_out
 from tests.dashboard.conftest import STEP_REQUESTS, TOTAL_REQUESTS, Captured
 
@@ -109,9 +109,9 @@ def test_selecting_an_exchange_shows_request_response_and_curl(state, captured):
 
 
 def test_selecting_an_exchange_elsewhere_turns_the_list_to_its_step_and_page(state):
-    with queries.reading(state.store) as db:
-        detail = queries.exchange_page(db, state.run_id, "items.detail", offset=0, limit=10)[0]
-        flaky = queries.exchange_page(db, state.run_id, "flaky", offset=0, limit=10)[0]
+    with state.store.read() as db:
+        detail = db.exchange_page(state.run_id, "items.detail", offset=0, limit=10)[0]
+        flaky = db.exchange_page(state.run_id, "flaky", offset=0, limit=10)[0]
     state.page_size = 3
     state.step_path = "items.detail"
     last_detail = int(detail["exchange_id"].iloc[9])
@@ -231,7 +231,7 @@ def test_a_failing_refresh_is_logged_and_shown_not_swallowed(state, monkeypatch,
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(queries, "signature", broken)
+    monkeypatch.setattr(CaptureReader, "signature", broken)
     with caplog.at_level(logging.ERROR, logger="orchestra.dashboard"):
         asyncio.run(state.poll())
     assert "disk on fire" in state.error

@@ -118,7 +118,7 @@ def test_live_data_updates_the_tables_in_place(captured, tmp_path):
     from bokeh.document.events import ModelChangedEvent
     from panel.models.tabulator import DataTabulator
 
-    from orchestra.dashboard._queries import EXCHANGE_LIST_COLUMNS
+    from orchestra.capture import EXCHANGE_LIST_COLUMNS
     from orchestra.dashboard._state import EXCHANGE_LIST_DTYPES
 
     assert list(EXCHANGE_LIST_DTYPES) == EXCHANGE_LIST_COLUMNS

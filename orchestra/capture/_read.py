@@ -1,0 +1,361 @@
+"""The read API of a capture: every question the CLI, notebook, debugger and dashboard ask.
+
+Surfaces ask a :class:`CaptureReader` by name (runs, one run, steps,
+exchanges with filter and paging, one exchange with its bodies, records,
+errors, events, the plan, statistics); the SQL over the capture tables lives
+here and in :mod:`orchestra.capture._queries` only. A reader wraps one
+connection, opened by :meth:`CaptureStore.read() <orchestra.capture.CaptureStore.read>`
+read-only (retrying while a writer holds the file) and closed when the block
+ends, so a batch of questions — one dashboard refresh — costs one open and
+never keeps a writer out.
+
+Tables come back as DataFrames; single rows and small lists as dicts of
+plain Python values (``None`` for NULL, never NaN). Lists and charts get ids,
+sizes and timings only; bodies are read one exchange at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import orjson
+import pandas as pd
+
+from orchestra.capture import _queries as sql
+
+Params = list[Any] | dict[str, Any] | None
+
+EXCHANGE_LIST_COLUMNS = [
+    "exchange_id",
+    "page",
+    "item_index",
+    "attempt",
+    "method",
+    "url",
+    "status_code",
+    "elapsed_ms",
+    "response_size",
+    "error",
+]
+_LIST_SELECT = {"url": f"{sql.URL_PATH} AS url"}  # lists show the path and query
+WATERFALL_LIMIT = 20_000  # bars drawn at most; a larger run shows its first exchanges
+# The tables holding a run's rows, each with the order its rows happened in; all but
+# steps are ordered by a unique key, which pages them (``table_rows(after=…)``).
+RUN_TABLES = {
+    "records": "seq",
+    "exchanges": "exchange_id",
+    "steps": "started_at, execution_id",
+    "errors": "seq",
+    "events": "seq",
+}
+PAGED_BY = {table: order for table, order in RUN_TABLES.items() if table != "steps"}
+
+
+class RunNotFound(LookupError):
+    """No run in the capture matches the id (or prefix) given."""
+
+
+@dataclass(frozen=True)
+class CaptureSignature:
+    """What changes when a capture file gains data: cheap to read every poll."""
+
+    runs: int = 0
+    newest_run: str | None = None
+    run_status: str | None = None
+    run_requests: int | None = None
+    run_errors: int | None = None
+    steps: int = 0
+    exchanges: int = 0
+    events: int = 0
+
+
+@dataclass
+class WaterfallRows:
+    """Exchanges and waits of a run, as offsets in milliseconds from the run's start."""
+
+    exchanges: pd.DataFrame
+    waits: pd.DataFrame
+    total: int = 0  # exchanges in the run (``exchanges`` holds at most the limit asked)
+
+
+@dataclass
+class RunStatistics:
+    """A run's totals, requests by status, latency percentiles per step and throughput."""
+
+    totals: dict[str, Any] = field(default_factory=dict)
+    by_status: pd.DataFrame = field(default_factory=pd.DataFrame)
+    latency: pd.DataFrame = field(default_factory=pd.DataFrame)
+    throughput: pd.DataFrame = field(default_factory=pd.DataFrame)
+    bucket_seconds: float = 1.0
+
+
+_NICE_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
+
+
+def bucket_seconds(span_seconds: float, target_buckets: int = 60) -> float:
+    """A round bucket width that cuts ``span_seconds`` into about ``target_buckets``."""
+    for width in _NICE_BUCKETS:
+        if span_seconds / width <= target_buckets:
+            return float(width)
+    return float(_NICE_BUCKETS[-1])
+
+
+class CaptureReader:
+    """Named reads over one open connection to a capture file (``CaptureStore.read()``)."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, path: str):
+        self.connection = connection
+        self.path = path
+
+    def rows(self, query: str, params: Params = None) -> list[dict[str, Any]]:
+        """Rows as dicts of plain Python values (``None`` for NULL, never NaN)."""
+        cursor = self.connection.execute(query, params or [])
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    def frame(self, query: str, params: Params = None) -> pd.DataFrame:
+        return self.connection.execute(query, params or []).df()
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def runs(
+        self,
+        *,
+        plan_key: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        columns: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """Runs, newest first (every column, or ``columns``); empty filters match all."""
+        where, params = [], []
+        if plan_key:
+            where.append("plan_key = ?")
+            params.append(plan_key)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        query = f"SELECT {', '.join(columns) if columns else '*'} FROM runs"
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY started_at DESC, run_id DESC"
+        if limit:
+            query += f" LIMIT {int(limit)}"
+        return self.frame(query, params)
+
+    def run_count(self) -> int:
+        """How many runs the file holds."""
+        return int(self.rows("SELECT count(*) AS n FROM runs")[0]["n"])
+
+    def plan_keys(self) -> list[str]:
+        """The plan keys of the file's runs, sorted."""
+        return [
+            row["plan_key"] for row in self.rows("SELECT DISTINCT plan_key FROM runs ORDER BY 1")
+        ]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """One run's row (``config`` and ``plan`` as JSON text), or None."""
+        found = self.rows("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        return found[0] if found else None
+
+    def resolve_run(self, run: str | None = None) -> str:
+        """A full run id from an id, a unique prefix, or ``None``/``"last"`` (newest)."""
+        if run in (None, "last", "latest"):
+            rows = self.rows("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1")
+            if not rows:
+                raise RunNotFound(f"{self.path} holds no runs yet")
+            return str(rows[0]["run_id"])
+        rows = self.rows("SELECT run_id FROM runs WHERE run_id LIKE ? || '%'", [run])
+        if len(rows) == 1:
+            return str(rows[0]["run_id"])
+        if not rows:
+            raise RunNotFound(f"no run {run!r} in {self.path}; `orchestra runs` lists them")
+        raise RunNotFound(f"{run!r} matches {len(rows)} runs; give more of the id")
+
+    def plan(self, run_id: str) -> dict[str, Any] | None:
+        """The plan JSON that ran (secrets as ``{"env": …}`` references), or None."""
+        found = self.rows(
+            "SELECT p.plan FROM runs AS r JOIN plans AS p USING (plan_hash) WHERE r.run_id = ?",
+            [run_id],
+        )
+        return orjson.loads(found[0]["plan"]) if found and found[0]["plan"] else None
+
+    # -- the tables of a run -----------------------------------------------------------------
+
+    def _table(self, table: str, run_id: str, step_path: str | None) -> pd.DataFrame:
+        where, params = "run_id = ?", [run_id]
+        if step_path is not None:
+            where += " AND step_path = ?"
+            params.append(step_path)
+        return self.frame(f"SELECT * FROM {table} WHERE {where} ORDER BY {RUN_TABLES[table]}",
+                          params)  # fmt: skip
+
+    def table_rows(
+        self, table: str, run_id: str, *, after: Any = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows of one of ``RUN_TABLES`` for a run as dicts, in order.
+
+        ``after`` and ``limit`` page through a long table by its key (``PAGED_BY``):
+        the rows whose key is greater than ``after``.
+        """
+        if table not in RUN_TABLES:
+            raise ValueError(f"table must be one of {', '.join(RUN_TABLES)} (got {table!r})")
+        where, params = "run_id = ?", [run_id]
+        if after is not None:
+            where += f" AND {PAGED_BY[table]} > ?"
+            params.append(after)
+        query = f"SELECT * FROM {table} WHERE {where} ORDER BY {RUN_TABLES[table]}"
+        if limit is not None:
+            query += f" LIMIT {int(limit)}"
+        return self.rows(query, params)
+
+    def steps(self, run_id: str, *, step_path: str | None = None) -> pd.DataFrame:
+        """One row per step execution of a run, in the order they started."""
+        return self._table("steps", run_id, step_path)
+
+    def exchanges(self, run_id: str, *, step_path: str | None = None) -> pd.DataFrame:
+        """One row per HTTP request/response of a run (retries included), bodies too."""
+        return self._table("exchanges", run_id, step_path)
+
+    def records(self, run_id: str, *, step_path: str | None = None) -> pd.DataFrame:
+        """Emitted records of a run, in emission order (``data`` is JSON text)."""
+        return self._table("records", run_id, step_path)
+
+    def errors(self, run_id: str) -> pd.DataFrame:
+        """Errors of a run: failed steps, ignored responses, assertions, transport errors."""
+        return self._table("errors", run_id, None)
+
+    def events(self, run_id: str, *, step_path: str | None = None) -> pd.DataFrame:
+        """The run's event stream as it was captured, in order (``detail`` is JSON text)."""
+        return self._table("events", run_id, step_path)
+
+    def executions(self, run_id: str) -> list[dict[str, Any]]:
+        """The step executions of a run that were not skipped: id, path, item, status, pages."""
+        return self.rows(
+            "SELECT execution_id, step_path, item_index, status, pages, error FROM steps "
+            "WHERE run_id = ? AND status <> 'skipped'",
+            [run_id],
+        )
+
+    def record_values(self, run_id: str, *, step_path: str | None = None) -> list[Any]:
+        """The records of a run (or one step path) as Python values, in emission order."""
+        query = "SELECT data FROM records WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if step_path:
+            query += " AND step_path = ?"
+            params.append(step_path)
+        cursor = self.connection.execute(query + " ORDER BY seq", params)
+        return [orjson.loads(row[0]) for row in cursor.fetchall()]
+
+    # -- exchanges: a list with filter and paging, one with its bodies -------------------------
+
+    @staticmethod
+    def _exchange_filter(
+        run_id: str, step_path: str | None, errors_only: bool
+    ) -> tuple[str, dict[str, Any]]:
+        where = ["run_id = $run"]
+        params: dict[str, Any] = {"run": run_id}
+        if step_path:
+            where.append("step_path = $step")
+            params["step"] = step_path
+        if errors_only:
+            where.append(sql.FAILED_EXCHANGE)
+        return " AND ".join(where), params
+
+    def exchange_page(
+        self,
+        run_id: str,
+        step_path: str | None = None,
+        *,
+        offset: int = 0,
+        limit: int = 25,
+        errors_only: bool = False,
+    ) -> tuple[pd.DataFrame, int]:
+        """One page of exchanges (``EXCHANGE_LIST_COLUMNS``, no bodies) and how many match.
+
+        ``step_path`` narrows to one step; ``errors_only`` to status >= 400 or none.
+        """
+        where, params = self._exchange_filter(run_id, step_path, errors_only)
+        total = self.rows(f"SELECT count(*) AS n FROM exchanges WHERE {where}", params)[0]["n"]
+        columns = ", ".join(_LIST_SELECT.get(c, c) for c in EXCHANGE_LIST_COLUMNS)
+        page = self.frame(
+            f"SELECT {columns} FROM exchanges WHERE {where} "
+            f"ORDER BY exchange_id LIMIT {int(limit)} OFFSET {int(offset)}",
+            params,
+        )
+        return page, int(total)
+
+    def exchange_position(
+        self, run_id: str, step_path: str | None, exchange_id: int, errors_only: bool = False
+    ) -> int | None:
+        """Where an exchange stands in its filtered list (to turn to its page), or None."""
+        where, params = self._exchange_filter(run_id, step_path, errors_only)
+        params["id"] = exchange_id
+        found = self.rows(
+            f"SELECT (SELECT count(*) FROM exchanges WHERE {where} AND exchange_id < $id) "
+            f"AS before, EXISTS (SELECT 1 FROM exchanges WHERE {where} AND exchange_id = $id) "
+            "AS present",
+            params,
+        )[0]
+        return int(found["before"]) if found["present"] else None
+
+    def exchange(self, run_id: str, exchange_id: int) -> dict[str, Any] | None:
+        """One exchange with its (masked) headers and bodies, or None."""
+        found = self.rows(
+            "SELECT * FROM exchanges WHERE run_id = ? AND exchange_id = ?", [run_id, exchange_id]
+        )
+        return found[0] if found else None
+
+    def last_response(self, run_id: str, step_path: str) -> dict[str, Any] | None:
+        """The last response a step received: ``status_code``, ``response_body`` (+ encoding)."""
+        found = self.rows(
+            "SELECT status_code, response_body, response_body_encoding FROM exchanges "
+            "WHERE run_id = ? AND step_path = ? AND status_code IS NOT NULL "
+            "ORDER BY exchange_id DESC LIMIT 1",
+            [run_id, step_path],
+        )
+        return found[0] if found else None
+
+    # -- statistics --------------------------------------------------------------------------
+
+    def signature(self, run_id: str | None) -> CaptureSignature:
+        """Counts that tell a poller whether anything worth redrawing was written."""
+        found = self.rows(sql.SIGNATURE, {"run": run_id})[0]
+        return CaptureSignature(
+            runs=found["runs"],
+            newest_run=found["newest"],
+            run_status=found["status"],
+            run_requests=found["requests"],
+            run_errors=found["errors"],
+            steps=found["steps"],
+            exchanges=found["exchanges"],
+            events=found["events"],
+        )
+
+    def step_statistics(self, run_id: str) -> pd.DataFrame:
+        """One row per step path: executions by status, requests, retries, bytes, wall time."""
+        return self.frame(sql.STEP_STATISTICS, {"run": run_id})
+
+    def waterfall(self, run_id: str, *, limit: int = WATERFALL_LIMIT) -> WaterfallRows:
+        """The first ``limit`` exchanges and every retry or rate-limit wait, on the run's clock."""
+        params = {"run": run_id}
+        exchanges = self.frame(sql.waterfall_exchanges(limit), params)
+        waits = self.frame(sql.WATERFALL_WAITS, params)
+        total = self.rows("SELECT count(*) AS n FROM exchanges WHERE run_id = $run", params)
+        return WaterfallRows(exchanges, waits, int(total[0]["n"]))
+
+    def statistics(self, run_id: str) -> RunStatistics:
+        """Totals (requests, retries, waits, errors, bytes, rate), status counts, percentiles."""
+        params = {"run": run_id}
+        totals = self.rows(sql.RUN_TOTALS, params)[0]
+        span = float(totals["span_seconds"] or 0.0)
+        totals["requests_per_second"] = totals["requests"] / span if span > 0 else None
+        width = bucket_seconds(span)
+        return RunStatistics(
+            totals,
+            self.frame(sql.REQUESTS_BY_STATUS, params),
+            self.frame(sql.LATENCY_BY_STEP, params),
+            self.frame(sql.throughput(width), params),
+            width,
+        )
