@@ -65,13 +65,15 @@ _LAZY_EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY_EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'orchestra' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups find it without coming here
-    return value
+if not TYPE_CHECKING:  # hidden from type checkers, which would take any name as valid
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY_EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module 'orchestra' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # later lookups find it without coming here
+        return value
 
 
 def __dir__() -> list[str]:

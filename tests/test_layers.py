@@ -168,7 +168,7 @@ def test_the_lazy_public_names_are_the_modules_own():
     assert orchestra.Runner is orchestra.engine.Runner
     assert set(orchestra.__all__) <= set(dir(orchestra))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        _ = orchestra.nope  # type: ignore[attr-defined]
+        _ = orchestra.nope
 
 
 def test_the_package_is_typed():
