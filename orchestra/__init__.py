@@ -7,18 +7,13 @@
 >>> orchestra.CaptureStore("orchestra.duckdb").exchanges(result.run_id)
 """
 
-from orchestra._run import arun, run
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from orchestra._version import __version__
 from orchestra.builder import Flow
-from orchestra.capture import CaptureStore
-from orchestra.engine import (
-    ContextStore,
-    InMemoryContextStore,
-    Record,
-    Runner,
-    RunResult,
-    StepCall,
-    StepHook,
-)
 from orchestra.errors import (
     AbortError,
     AuthError,
@@ -40,17 +35,59 @@ from orchestra.errors import (
 from orchestra.plan import CompiledPlan, Plan, load_plan, plan_json_schema
 from orchestra.types import RunStatus, StepStatus
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and import-linter
+    from orchestra._run import arun, run
+    from orchestra.capture import CaptureStore
+    from orchestra.engine import (
+        ContextStore,
+        InMemoryContextStore,
+        Record,
+        Runner,
+        RunResult,
+        StepCall,
+        StepHook,
+    )
+
+# Names whose modules load the engine's transport (aiohttp, httpx) or capture
+# (DuckDB, pandas, pyarrow): imported on first use (PEP 562), so that
+# `import orchestra.plan` stays as light as the plan format itself.
+_LAZY_EXPORTS = {
+    "arun": "orchestra._run",
+    "run": "orchestra._run",
+    "CaptureStore": "orchestra.capture",
+    "ContextStore": "orchestra.engine",
+    "InMemoryContextStore": "orchestra.engine",
+    "Record": "orchestra.engine",
+    "Runner": "orchestra.engine",
+    "RunResult": "orchestra.engine",
+    "StepCall": "orchestra.engine",
+    "StepHook": "orchestra.engine",
+}
 
 
-def load_ipython_extension(ipython) -> None:
+if not TYPE_CHECKING:  # hidden from type checkers, which would take any name as valid
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY_EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module 'orchestra' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # later lookups find it without coming here
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_EXPORTS})
+
+
+def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext orchestra``: register the ``%%flow`` / ``%flow`` magics (IPython only)."""
     from orchestra.notebook import load_ipython_extension as load
 
     load(ipython)
 
 
-def unload_ipython_extension(ipython) -> None:
+def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext orchestra``."""
     from orchestra.notebook import unload_ipython_extension as unload
 

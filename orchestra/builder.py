@@ -293,9 +293,9 @@ class Flow(_Sequence):
 
     def run(self, config: Mapping[str, Any] | None = None, **options: Any):
         """Run the flow: ``orchestra.run(flow, config, **options)``."""
-        import orchestra  # the top-level run (with whatever the package wires around it)
+        from orchestra._run import run  # capture (DuckDB) loads when a flow first runs
 
-        return orchestra.run(self, config, **options)
+        return run(self, config, **options)
 
 
 __all__ = [

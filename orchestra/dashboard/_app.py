@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import panel as pn
 import param
@@ -65,7 +65,11 @@ class Dashboard(Viewer):
     >>> Dashboard(db="orchestra.duckdb").state.select_run("20261122-091500-3f9a1c")
     """
 
-    state = param.ClassSelector(class_=DashboardState, doc="Selections and data of the views.")
+    # typed as never None (param infers "| None" from the missing default)
+    state = cast(
+        "param.ClassSelector[DashboardState]",
+        param.ClassSelector(class_=DashboardState, doc="Selections and data of the views."),
+    )
     live = param.Boolean(default=True, doc="Poll the capture file for new data.")
 
     def __init__(
@@ -127,7 +131,8 @@ class Dashboard(Viewer):
         if not self.live:
             return
         period = int(self.state.refresh_interval * 1000)
-        callback = pn.state.add_periodic_callback(self.state.poll, period=period)
+        # Panel's typed signature omits coroutine functions, which it accepts.
+        callback = pn.state.add_periodic_callback(self.state.poll, period=period)  # type: ignore[arg-type]
         self._callbacks.append(callback)
 
     def stop(self) -> None:

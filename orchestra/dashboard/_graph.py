@@ -9,7 +9,7 @@ the state's ``step_path``; selecting a step anywhere else selects the node.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import panel as pn
 import param
@@ -86,7 +86,11 @@ def edge_data(graph: FlowGraphLayout | None) -> dict[str, list[Any]]:
 class FlowGraph(Viewer):
     """The run's steps as a layered graph; tap a node to select its step everywhere."""
 
-    state = param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives.")
+    # typed as never None (param infers "| None" from the missing default)
+    state = cast(
+        "param.ClassSelector[DashboardState]",
+        param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives."),
+    )
     max_width = param.Integer(default=640, doc="Widest the view gets; a wider graph scrolls.")
     max_height = param.Integer(default=640, doc="Tallest the view gets; a taller graph scrolls.")
 
@@ -101,8 +105,8 @@ class FlowGraph(Viewer):
             name="flow-graph",
             width=width,
             height=height,
-            x_range=Range1d(0, width),
-            y_range=Range1d(0, height),
+            x_range=Range1d(start=0, end=width),
+            y_range=Range1d(start=0, end=height),
             tools=[],
             toolbar_location=None,
             min_border=0,
@@ -119,7 +123,8 @@ class FlowGraph(Viewer):
             line_width=1.4,
             line_dash="edge_dash",
         )
-        nodes = plot.scatter(
+        # Bokeh's typed signature omits selection_line_width, which it accepts.
+        nodes = plot.scatter(  # type: ignore[call-arg]
             "x",
             "y",
             source=self.nodes,
@@ -215,7 +220,7 @@ class FlowGraph(Viewer):
     @property
     def view_width(self) -> int:
         """Pixels the view takes across (the figure plus room for a scroll bar, at most)."""
-        return min(int(self.figure.width) + 24, self.max_width)
+        return min(int(self.figure.width or 0) + 24, self.max_width)
 
     def _select(self, event: param.parameterized.Event) -> None:
         self._syncing = True
@@ -225,7 +230,7 @@ class FlowGraph(Viewer):
             self._syncing = False
 
     def _select_path(self, path: str | None) -> None:
-        paths = self.nodes.data["path"]
+        paths = list(self.nodes.data["path"])
         indices = [paths.index(path)] if path in paths else []
         if list(self.nodes.selected.indices) != indices:
             self.nodes.selected.indices = indices

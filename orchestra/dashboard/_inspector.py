@@ -11,7 +11,7 @@ curl exporter writes for it.
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Any, cast
 
 import panel as pn
 import param
@@ -104,7 +104,11 @@ def headers_pane(headers: dict[str, str]) -> pn.viewable.Viewable:
 class ExchangeInspector(Viewer):
     """The selected step's exchanges (paginated) and the selected exchange in full."""
 
-    state = param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives.")
+    # typed as never None (param infers "| None" from the missing default)
+    state = cast(
+        "param.ClassSelector[DashboardState]",
+        param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives."),
+    )
 
     def __init__(self, **params: Any):
         super().__init__(**params)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import panel as pn
 import param
@@ -62,7 +62,11 @@ def _card_html(label: str, value: str) -> str:
 class MetricsView(Viewer):
     """Requests, errors by status, retries, rate-limit waits, p50/p95/p99, throughput."""
 
-    state = param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives.")
+    # typed as never None (param infers "| None" from the missing default)
+    state = cast(
+        "param.ClassSelector[DashboardState]",
+        param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives."),
+    )
 
     def __init__(self, **params: Any):
         super().__init__(**params)

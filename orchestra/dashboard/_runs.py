@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import panel as pn
@@ -50,7 +50,11 @@ def runs_table_frame(runs: pd.DataFrame) -> pd.DataFrame:
 class RunPicker(Viewer):
     """Runs newest first (plan, status, start, duration, requests, errors); click to show one."""
 
-    state = param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives.")
+    # typed as never None (param infers "| None" from the missing default)
+    state = cast(
+        "param.ClassSelector[DashboardState]",
+        param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives."),
+    )
 
     def __init__(self, **params: Any):
         super().__init__(**params)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import panel as pn
@@ -29,7 +29,11 @@ def step_status_style(value: Any) -> str:
 class StepTable(Viewer):
     """Path, status, executions, requests, retries, attempts, pages, items, bytes, duration."""
 
-    state = param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives.")
+    # typed as never None (param infers "| None" from the missing default)
+    state = cast(
+        "param.ClassSelector[DashboardState]",
+        param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives."),
+    )
 
     def __init__(self, **params: Any):
         super().__init__(**params)

@@ -13,7 +13,7 @@ URL, status and timing; tapping a bar inspects that exchange.
 from __future__ import annotations
 
 import heapq
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -174,8 +174,12 @@ def _wait_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
 class Waterfall(Viewer):
     """Exchanges over time, one lane per step or per worker; tap a bar to inspect it."""
 
-    state = param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives.")
-    lanes = param.Selector(
+    # typed as never None (param infers "| None" from the missing default)
+    state = cast(
+        "param.ClassSelector[DashboardState]",
+        param.ClassSelector(class_=DashboardState, doc="The dashboard state it drives."),
+    )
+    lanes: param.Selector[str] = param.Selector(
         default="step",
         objects=["step", "worker"],
         doc="One lane per step, or per concurrent worker of a step.",
@@ -191,8 +195,8 @@ class Waterfall(Viewer):
             name="waterfall",
             height=160,
             sizing_mode="stretch_width",
-            x_range=Range1d(0, 1),
-            y_range=Range1d(-0.5, 0.5),
+            x_range=Range1d(start=0, end=1),
+            y_range=Range1d(start=-0.5, end=0.5),
             tools="xpan,xwheel_zoom,reset",
             toolbar_location="above",
             x_axis_label="ms since the run started",
@@ -307,7 +311,7 @@ class Waterfall(Viewer):
             self._syncing = False
 
     def _select_id(self, exchange_id: int | None) -> None:
-        ids = self.bars.data["exchange_id"]
+        ids = list(self.bars.data["exchange_id"])
         indices = [ids.index(exchange_id)] if exchange_id in ids else []
         if list(self.bars.selected.indices) != indices:
             self.bars.selected.indices = indices

@@ -41,11 +41,11 @@ from orchestra.plan import (
     CompiledPlan,
     CompiledStep,
     PlanSource,
+    StaticAuth,
     compile_auth,
     load_plan,
 )
-from orchestra.plan._auth_models import StaticAuth
-from orchestra.plan._auth_models import TokenAuth as TokenAuthModel
+from orchestra.plan import TokenAuth as TokenAuthModel
 from orchestra.types import RunStatus
 
 AuthOverride = StaticAuth | TokenAuthModel | Mapping[str, Any] | None
@@ -79,8 +79,7 @@ def _auth_model(auth: AuthOverride):
     from pydantic import BaseModel, TypeAdapter, ValidationError
 
     from orchestra.errors import PlanError
-    from orchestra.plan._errors import issues_from_validation
-    from orchestra.plan._models import Auth
+    from orchestra.plan import Auth, issues_from_validation
 
     class _AuthHolder(BaseModel):
         auth: Auth

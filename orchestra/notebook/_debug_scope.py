@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from orchestra.debug._scope import Key, child, show_path
+from orchestra.debug import Key, child, show_path
 from orchestra.notebook._jsontree import CSS, Limits, html_tree
 
 

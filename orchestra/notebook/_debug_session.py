@@ -33,6 +33,7 @@ from orchestra.debug import (
     Breakpoint,
     CapturedRun,
     Debugger,
+    Key,
     NotPaused,
     ScopeError,
     Stop,
@@ -41,7 +42,6 @@ from orchestra.debug import (
     evaluate,
     show_path,
 )
-from orchestra.debug._scope import Key
 from orchestra.errors import ExpressionSyntaxError
 from orchestra.notebook._cells import record_flow_run
 from orchestra.notebook._debug_scope import ScopeView

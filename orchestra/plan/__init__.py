@@ -8,8 +8,10 @@ from orchestra.plan._compiled import (
     CompiledParallel,
     CompiledPlan,
     CompiledStep,
+    Credential,
 )
 from orchestra.plan._compiler import compile_auth, compile_plan
+from orchestra.plan._errors import issues_from_validation
 from orchestra.plan._loader import (
     PlanSource,
     SupportsToPlan,
@@ -37,8 +39,10 @@ from orchestra.plan._models import (
     RateLimit,
     Retry,
     SecretRef,
+    StaticAuth,
     Step,
     SubStep,
+    TokenAuth,
 )
 from orchestra.plan._parse import (
     MAX_ALIASES,
@@ -69,6 +73,7 @@ __all__ = [
     "CompiledParallel",
     "CompiledPlan",
     "CompiledStep",
+    "Credential",
     "Expect",
     "FlowAuth",
     "HttpStep",
@@ -81,12 +86,15 @@ __all__ = [
     "RateLimit",
     "Retry",
     "SecretRef",
+    "StaticAuth",
     "Step",
     "SubStep",
     "SupportsToPlan",
+    "TokenAuth",
     "compile_auth",
     "compile_plan",
     "decode_plan",
+    "issues_from_validation",
     "load_plan",
     "parse_text",
     "plan_json_schema",

@@ -257,7 +257,7 @@ class _PlanLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
-            self.open_anchors.discard(anchor)  # type: ignore[arg-type]
+            self.open_anchors.discard(anchor)
 
     def fetch_flow_collection_start(self, token_class: type) -> None:
         """Refuse deep ``[[[…`` while scanning: the scanner looks ~1000 tokens ahead at a

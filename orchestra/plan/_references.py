@@ -173,8 +173,8 @@ class _Checker:
         return None
 
     def check(self, refs: list[_Reference]) -> list[PlanIssue]:
-        bad = [(ref, self.problem(ref)) for ref in refs]
-        bad = [(ref, problem) for ref, problem in bad if problem is not None]
+        problems = [(ref, self.problem(ref)) for ref in refs]
+        bad = [(ref, problem) for ref, problem in problems if problem is not None]
         cyclic = self._report_cycles(
             [ref for ref in refs if ref.target != ref.owner and ref.target not in self.known]
         )
@@ -244,16 +244,15 @@ def _auth_issues(auth: CompiledAuth) -> list[PlanIssue]:
                     )
                 issues.append(PlanIssue(f"{where} (step {step.name!r})", message, _LATER_FIX))
     paths = [("token_path", auth.token_path), ("expires_in_path", auth.expires_in_path)]
-    for field, expression in paths:
-        if expression is None or not auth.is_flow:
+    for field, path in paths:
+        if path is None or not auth.is_flow:
             continue
-        for target in scope_references(expression):
+        for target in scope_references(path):
             if target not in names:
                 issues.append(
                     PlanIssue(
                         f"auth.{field}",
-                        f"steps.{target} in {expression.source!r}: there is no auth step "
-                        f"{target!r}",
+                        f"steps.{target} in {path.source!r}: there is no auth step {target!r}",
                         "auth steps are: " + ", ".join(names),
                     )
                 )
