@@ -15,9 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestra.capture import CaptureStore
-from orchestra.capture._context_store import CaptureContextStore
-from orchestra.capture._replay import ReplayTransport
+from orchestra.capture import CaptureContextStore, CaptureStore, ReplayTransport
 from orchestra.engine import Runner, RunResult
 from orchestra.plan import PlanSource
 
@@ -98,7 +96,7 @@ def run(
     **options: Any,
 ) -> RunResult:
     """Run a plan and wait for it, captured into ``db`` (see module docstring)."""
-    from orchestra.engine._sync import run_coroutine
+    from orchestra.engine import run_coroutine
 
     runner, _ = build_runner(plan, config, db=db, replay=replay, **options)
     return run_coroutine(runner.run())

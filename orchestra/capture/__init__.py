@@ -9,8 +9,17 @@ notebook, the debugger and the dashboard read a capture. ``export_plan``,
 files (``orchestra export``).
 """
 
-from orchestra.capture._connection import CaptureLockTimeout, Database
-from orchestra.capture._export import export_curl, export_har, export_jsonl, export_plan
+from orchestra.capture._connection import MEMORY, CaptureLockTimeout, Database
+from orchestra.capture._context_store import CaptureContextStore
+from orchestra.capture._export import (
+    JSONL_TABLES,
+    curl_command,
+    curl_comment,
+    export_curl,
+    export_har,
+    export_jsonl,
+    export_plan,
+)
 from orchestra.capture._read import (
     EXCHANGE_LIST_COLUMNS,
     CaptureReader,
@@ -19,23 +28,31 @@ from orchestra.capture._read import (
     RunStatistics,
     WaterfallRows,
 )
+from orchestra.capture._replay import ReplayMiss, ReplayTransport
 from orchestra.capture._schema import SCHEMA_VERSION, SchemaVersionError
 from orchestra.capture._store import CaptureStore
 from orchestra.capture._writer import CaptureWriter
 
 __all__ = [
     "EXCHANGE_LIST_COLUMNS",
+    "JSONL_TABLES",
+    "MEMORY",
     "SCHEMA_VERSION",
+    "CaptureContextStore",
     "CaptureLockTimeout",
     "CaptureReader",
     "CaptureSignature",
     "CaptureStore",
     "CaptureWriter",
     "Database",
+    "ReplayMiss",
+    "ReplayTransport",
     "RunNotFound",
     "RunStatistics",
     "SchemaVersionError",
     "WaterfallRows",
+    "curl_command",
+    "curl_comment",
     "export_curl",
     "export_har",
     "export_jsonl",

@@ -399,7 +399,7 @@ class Attacher:
 
     def failed(self) -> None:
         """A flush failed: check the tables again next time (the file may have been replaced)."""
-        _schema_ok.discard(_file_key(self.database.path))  # type: ignore[arg-type]
+        _schema_ok.discard(_file_key(self.database.path))
 
     def _attach(self, connection: duckdb.DuckDBPyConnection) -> None:
         database = self.database

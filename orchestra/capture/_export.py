@@ -241,7 +241,7 @@ def export_har(store: CaptureStore, run: str | None = None) -> dict[str, Any]:
     its own, its ``redirectURL`` the Location the next entry requested. An
     exchange that got no response has status 0 and its error in ``response._error``.
     """
-    from orchestra import __version__
+    from orchestra._version import __version__
 
     run_id, run_row, exchanges = _run_and_exchanges(store, run)
     started = run_row.get("started_at") or (exchanges[0]["started_at"] if exchanges else None)
@@ -335,7 +335,7 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _curl_comment(exchange: dict[str, Any]) -> str:
+def curl_comment(exchange: dict[str, Any]) -> str:
     status = exchange["status_code"]
     outcome = str(status) if status is not None else "no response"
     if status is None and exchange["error"]:
@@ -349,7 +349,7 @@ def _curl_comment(exchange: dict[str, Any]) -> str:
     return comment
 
 
-def _curl_command(exchange: dict[str, Any], reveal: _Revealer | None) -> str:
+def curl_command(exchange: dict[str, Any], reveal: _Revealer | None) -> str:
     headers = _headers(exchange["request_headers"])
     method = (exchange["method"] or "GET").upper()
     url = exchange["url"] or ""
@@ -423,8 +423,8 @@ def export_curl(
     any_reference = False
     for exchange in exchanges:
         reveal = _Revealer(env) if reveal_secrets else None
-        command = _curl_command(exchange, reveal)
-        comment = [_curl_comment(exchange)]
+        command = curl_command(exchange, reveal)
+        comment = [curl_comment(exchange)]
         if reveal is not None:
             for name in sorted(reveal.missing):
                 comment.append(

@@ -270,7 +270,7 @@ class CaptureWriter:
         max_pending: int = 400_000,
         max_pending_bytes: int = 128 * 1024 * 1024,
     ):
-        from orchestra import __version__
+        from orchestra._version import __version__
 
         self.database = database if isinstance(database, Database) else Database(database)
         self.flush_interval = flush_interval

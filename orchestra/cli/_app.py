@@ -26,9 +26,9 @@ from typing import Any
 import click
 import pydantic
 
-from orchestra import __version__
 from orchestra._run import build_runner
-from orchestra.capture._replay import ReplayTransport
+from orchestra._version import __version__
+from orchestra.capture import ReplayTransport
 from orchestra.cli._capture import (
     DB_HELP,
     CaptureInputError,

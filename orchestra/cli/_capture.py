@@ -22,8 +22,11 @@ import orjson
 
 from orchestra._run import DB_ENV, default_db
 from orchestra.capture import (
+    JSONL_TABLES,
+    MEMORY,
     CaptureLockTimeout,
     CaptureStore,
+    ReplayMiss,
     RunNotFound,
     SchemaVersionError,
     export_curl,
@@ -31,9 +34,6 @@ from orchestra.capture import (
     export_jsonl,
     export_plan,
 )
-from orchestra.capture._connection import MEMORY
-from orchestra.capture._export import JSONL_TABLES
-from orchestra.capture._replay import ReplayMiss
 from orchestra.cli._summary import format_seconds
 from orchestra.types import RunStatus
 

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from orchestra.errors import ConfigError, PlanError
 from orchestra.plan import decode_plan, parse_text
@@ -60,7 +60,7 @@ def is_secret_ref(value: Any) -> bool:
     return isinstance(value, Mapping) and set(value) == {"env"} and isinstance(value["env"], str)
 
 
-def _mergeable(value: Any) -> bool:
+def _mergeable(value: Any) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(value, Mapping) and not is_secret_ref(value)
 
 
@@ -83,7 +83,7 @@ def set_path(target: dict[str, Any], keys: list[str], value: Any, *, where: str)
         child = node.get(key)
         if child is None:
             child = node[key] = {}
-        elif not _mergeable(child):
+        elif not isinstance(child, dict) or is_secret_ref(child):  # (where we can set a key)
             dotted = ".".join(keys[: depth + 1])
             raise ConfigError(f"{where}: config.{dotted} is not an object, cannot set a key in it")
         node = child

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from orchestra.capture._export import _curl_command, _curl_comment
+from orchestra import capture
 
 BODY_LIMIT = 200_000  # characters of a body sent to the browser
 BINARY_PREVIEW = 512  # characters of a base64 body shown
@@ -92,7 +92,7 @@ def body(text: str | None, *, encoding: str | None, content_type: str) -> Body:
 
 def curl_command(row: dict[str, Any]) -> str:
     """A runnable curl command for one captured exchange, after a ``#`` comment line."""
-    return f"{_curl_comment(row)}\n{_curl_command(row, None)}\n"
+    return f"{capture.curl_comment(row)}\n{capture.curl_command(row, None)}\n"
 
 
 def exchange_view(row: dict[str, Any]) -> ExchangeView:

@@ -215,7 +215,9 @@ class ExchangeInspector(Viewer):
         )
         self._previous.disabled = state.exchange_page == 0
         self._next.disabled = (state.exchange_page + 1) * state.page_size >= state.exchange_total
-        frame = state.exchanges.reset_index(drop=True)
+        exchanges = state.exchanges
+        assert exchanges is not None  # DashboardState sets it (possibly empty) before any draw
+        frame = exchanges.reset_index(drop=True)
         self._syncing = True
         try:
             self._errors_only.value = state.errors_only

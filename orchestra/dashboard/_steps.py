@@ -82,7 +82,9 @@ class StepTable(Viewer):
             self.state.step_path = path
 
     def _draw(self, *events: param.parameterized.Event) -> None:
-        frame = self.state.steps.reset_index(drop=True)
+        steps = self.state.steps
+        assert steps is not None  # DashboardState sets it (possibly empty) before any view draws
+        frame = steps.reset_index(drop=True)
         self._syncing = True
         try:
             if not self._table.value.equals(frame):

@@ -287,8 +287,10 @@ class Debugger:
                     return reason, False
         target = self.target
         here = target is not None and call.execution_id == self._target_execution
-        if here and (
-            call.page == target.page if kind == "page" else kind == "step" and not target.page
+        if (
+            here
+            and target is not None
+            and (call.page == target.page if kind == "page" else kind == "step" and not target.page)
         ):
             return "the captured run failed here", True
         return self._mode.reason(kind, call), False

@@ -1,6 +1,7 @@
 """The async engine: runs compiled plans over one shared httpx client, emitting events."""
 
 from orchestra.engine._breaker import Breakers
+from orchestra.engine._config import is_secret_ref
 from orchestra.engine._context_store import (
     ContextStore,
     InMemoryContextStore,
@@ -11,7 +12,7 @@ from orchestra.engine._hooks import StepCall, StepHook
 from orchestra.engine._result import Assertion, Record, RunResult, StepSummary
 from orchestra.engine._runner import Runner, new_run_id
 from orchestra.engine._step import StepOutcome
-from orchestra.engine._sync import arun, run
+from orchestra.engine._sync import arun, run, run_coroutine
 from orchestra.engine._transport import (
     BodyTooLarge,
     DirectTransport,
@@ -38,9 +39,11 @@ __all__ = [
     "arun",
     "config_fingerprint",
     "default_transport",
+    "is_secret_ref",
     "new_run_id",
     "persistent_values",
     "register_transport",
     "run",
+    "run_coroutine",
     "transport_names",
 ]

@@ -19,8 +19,7 @@ from orchestra.engine._config import resolve_secret
 from orchestra.errors import ConfigError
 from orchestra.expressions import stringify
 from orchestra.masking import Masker
-from orchestra.plan import ApiKeyAuth, BasicAuth, CompiledAuth, SecretRef
-from orchestra.plan._compiled import Credential
+from orchestra.plan import ApiKeyAuth, BasicAuth, CompiledAuth, Credential, SecretRef
 
 if TYPE_CHECKING:
     from orchestra.engine._context import RunContext

@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 import weakref
+from collections.abc import Callable
 
 from orchestra.masking import Masker
 
@@ -32,7 +33,7 @@ class _MaskingFilter(logging.Filter):
         message = record.getMessage()
         masked = message
         for masker in maskers:
-            masked = _URL.sub(lambda match, m=masker: m.url(match.group(0)), masked)
+            masked = _URL.sub(_url_masked_by(masker), masked)
             masked = masker.text(masked)
         if masked != message:
             record.msg, record.args = masked, ()
@@ -53,3 +54,8 @@ def mask_library_logs(masker: Masker) -> None:
                 logging.getLogger(name).addFilter(_filter)
             _installed = True
         _filter.maskers.add(masker)
+
+
+def _url_masked_by(masker: Masker) -> Callable[[re.Match[str]], str]:
+    """A ``re.sub`` replacement masking each URL found with ``masker``."""
+    return lambda match: masker.url(match.group(0))

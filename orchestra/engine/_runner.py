@@ -60,7 +60,7 @@ def _max_concurrency(plan: CompiledPlan) -> int:
     widest = 1
     parallel = 0
     for step in plan.walk():
-        if step.is_fanout:
+        if isinstance(step, CompiledStep) and step.is_fanout:
             widest = max(widest, step.concurrency)
         elif isinstance(step, CompiledParallel):
             parallel += len(step.children)
@@ -250,7 +250,8 @@ class Runner:
                     mode=self.mode,
                 )
             )
-            status, error = RunStatus.SUCCEEDED, None
+            status = RunStatus.SUCCEEDED
+            error: RunError | None = None
             try:
                 async with asyncio.timeout(run.limits.max_execution_seconds):
                     await self._run_steps(run)
@@ -269,7 +270,8 @@ class Runner:
                 if not self.stop_requested:
                     self._finish(RunStatus.INTERRUPTED, None, started)
                     raise
-                self._task.uncancel()  # a stop ends the run cleanly: run() returns
+                if self._task is not None:
+                    self._task.uncancel()  # a stop ends the run cleanly: run() returns
                 status = RunStatus.STOPPED
             except Exception as caught:  # a bug, not a plan failure: still end the run
                 self._finish(RunStatus.FAILED, caught, started)

@@ -35,7 +35,7 @@ from orchestra.errors import AuthError, RunError
 from orchestra.events import TokenRefreshed
 from orchestra.masking import Masker, is_sensitive_param
 from orchestra.plan import CompiledAuth, CompiledStep, OAuth2RefreshToken
-from orchestra.plan._auth_models import TokenAuth as TokenAuthModel
+from orchestra.plan import TokenAuth as TokenAuthModel
 
 
 def _register_sensitive(value: Any, masker: Masker, key: str = "") -> None:

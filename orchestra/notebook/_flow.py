@@ -110,7 +110,7 @@ class NotebookFlow:
 
     def plan(self, steps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The flow as plan JSON (``steps`` replaces the flow's steps, e.g. one cell's step)."""
-        plan = {"key": self.key}
+        plan: dict[str, Any] = {"key": self.key}
         plan.update({k: copy.deepcopy(v) for k, v in self.settings.items() if k != "key" and v})
         plan["steps"] = [copy.deepcopy(s.spec) for s in self.steps] if steps is None else steps
         return plan

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from orchestra.engine._config import is_secret_ref
+from orchestra.engine import is_secret_ref
 from orchestra.masking import MASK, Masker, env_reference
 
 

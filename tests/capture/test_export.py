@@ -601,7 +601,7 @@ def test_curl_pipes_a_binary_request_body_through_base64() -> None:
         request_body="AAEC/w==",
     )
 
-    command = _export._curl_command(exchange, None)
+    command = _export.curl_command(exchange, None)
 
     assert command.startswith("printf %s AAEC/w== | base64 -d | curl -X PUT ")
     assert command.endswith("--data-binary @-")
@@ -613,7 +613,7 @@ def test_curl_pipes_a_binary_request_body_through_base64() -> None:
 def test_curl_head_requests_and_empty_headers() -> None:
     exchange = _exchange(method="HEAD", request_headers=json.dumps({"x-empty": "", "a": "b"}))
 
-    command = _export._curl_command(exchange, None)
+    command = _export.curl_command(exchange, None)
 
     assert command.splitlines()[0] == "curl --head http://127.0.0.1:9/x \\"
     assert "-H 'x-empty;'" in command
