@@ -159,19 +159,25 @@ class RunTotals:
             table[kind] = handler if own is None else _chained(own, handler)
         return table
 
-    # One method per event type. Each looks its step up inline (a method call
-    # per event costs as much as the update itself).
+    # One method per event type. Each looks its step up inline, by subscript
+    # (a method call per event costs as much as the update itself).
 
     def _request_sent(self, event: RequestSent) -> None:
         self.requests += 1
-        step = self.steps.get(event.step_path) or self.step(event.step_path)
+        try:
+            step = self.steps[event.step_path]
+        except KeyError:
+            step = self.step(event.step_path)
         step.requests += 1
         if step.first_url is None:
             step.method, step.first_url = event.method, event.url
         step.last_url = event.url
 
     def _response_received(self, event: ResponseReceived) -> None:
-        step = self.steps.get(event.step_path) or self.step(event.step_path)
+        try:
+            step = self.steps[event.step_path]
+        except KeyError:
+            step = self.step(event.step_path)
         code = event.status_code
         if code is None:
             if not event.cancelled:
@@ -185,16 +191,26 @@ class RunTotals:
 
     def _record_emitted(self, event: RecordEmitted) -> None:
         self.record_count += 1
-        (self.steps.get(event.step_path) or self.step(event.step_path)).records += 1
+        try:
+            step = self.steps[event.step_path]
+        except KeyError:
+            step = self.step(event.step_path)
+        step.records += 1
 
     def _step_started(self, event: StepStarted) -> None:
-        step = self.steps.get(event.step_path) or self.step(event.step_path)
+        try:
+            step = self.steps[event.step_path]
+        except KeyError:
+            step = self.step(event.step_path)
         step.running += 1
         if step.first_started_at is None:
             step.first_started_at = event.at
 
     def _step_finished(self, event: StepFinished) -> None:
-        step = self.steps.get(event.step_path) or self.step(event.step_path)
+        try:
+            step = self.steps[event.step_path]
+        except KeyError:
+            step = self.step(event.step_path)
         step.executions += 1
         statuses = step.statuses
         statuses[event.status] = statuses.get(event.status, 0) + 1
@@ -210,21 +226,35 @@ class RunTotals:
                 step.first_error = event.error
 
     def _page_finished(self, event: PageFinished) -> None:
-        (self.steps.get(event.step_path) or self.step(event.step_path)).pages_finished += 1
+        try:
+            step = self.steps[event.step_path]
+        except KeyError:
+            step = self.step(event.step_path)
+        step.pages_finished += 1
 
     def _fanout_started(self, event: FanoutStarted) -> None:
-        step = self.steps.get(event.step_path) or self.step(event.step_path)
+        try:
+            step = self.steps[event.step_path]
+        except KeyError:
+            step = self.step(event.step_path)
         step.items_total += event.total_items
 
     def _fanout_item_finished(self, event: FanoutItemFinished) -> None:
-        step = self.steps.get(event.step_path) or self.step(event.step_path)
+        try:
+            step = self.steps[event.step_path]
+        except KeyError:
+            step = self.step(event.step_path)
         step.items_done += 1
         if event.status != "ok":
             step.items_not_ok += 1
 
     def _retry_scheduled(self, event: RetryScheduled) -> None:
         self.retries += 1
-        (self.steps.get(event.step_path) or self.step(event.step_path)).retries += 1
+        try:
+            step = self.steps[event.step_path]
+        except KeyError:
+            step = self.step(event.step_path)
+        step.retries += 1
 
     def _rate_limit_wait(self, event: RateLimitWait) -> None:
         self.rate_limit_waits += 1
