@@ -14,7 +14,6 @@ file as it arrives, so a run of any size holds no records in memory.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TextIO
@@ -31,12 +30,18 @@ from orchestra.events import (
     RecordEmitted,
     RunFinished,
     RunStarted,
+    RunTotals,
 )
 from orchestra.masking import Masker
 
 
 class ProgressDisplay:
-    """Event subscriber drawing progress bars; does nothing when ``enabled`` is false."""
+    """Event subscriber drawing progress bars; does nothing when ``enabled`` is false.
+
+    It counts pages and fanout items with the run's
+    :class:`~orchestra.events.RunTotals` (``totals``) and moves each bar to
+    the model's count.
+    """
 
     def __init__(
         self, *, enabled: bool, file: TextIO | None = None, mininterval: float = 0.1
@@ -45,16 +50,19 @@ class ProgressDisplay:
         self.file = file if file is not None else sys.stderr
         self.mininterval = mininterval
         self.masker = Masker()
+        self.totals = RunTotals()
         self.page_bars: dict[str, tqdm] = {}
         self.fanout_bars: dict[str, tqdm] = {}
-        self.failed_items: dict[str, int] = {}
-        self._handlers: dict[type[Event], Callable[[Any], None]] = {
-            PageFinished: self._on_page,
-            FanoutStarted: self._on_fanout_started,
-            FanoutItemFinished: self._on_fanout_item,
-            RunStarted: self._on_run_started,
-            RunFinished: self._on_run_finished,
-        }
+        self._handlers = self.totals.handlers(
+            {
+                PageFinished: self._on_page,
+                FanoutStarted: self._on_fanout_started,
+                FanoutItemFinished: self._on_fanout_item,
+                RunStarted: self._on_run_started,
+                RunFinished: self._on_run_finished,
+            },
+            counted=(PageFinished, FanoutStarted, FanoutItemFinished),
+        )
 
     def __call__(self, event: Event) -> None:
         if not self.enabled:
@@ -62,6 +70,11 @@ class ProgressDisplay:
         handler = self._handlers.get(type(event))
         if handler is not None:
             handler(event)
+
+    @property
+    def failed_items(self) -> dict[str, int]:
+        """Fanout items that did not end ``ok``, per step path."""
+        return {path: s.items_not_ok for path, s in self.totals.steps.items() if s.items_not_ok}
 
     def _bar(self, path: str, unit: str, total: int | None) -> tqdm:
         return tqdm(
@@ -84,28 +97,26 @@ class ProgressDisplay:
         bar = self.page_bars.get(path)
         if bar is None:
             bar = self.page_bars[path] = self._bar(path, "page", None)
-        bar.update(1)
+        bar.update(self.totals.steps[path].pages_finished - bar.n)
 
     def _on_fanout_started(self, event: FanoutStarted) -> None:
-        bar = self.fanout_bars.get(event.step_path)
+        path = event.step_path
+        items = self.totals.steps[path].items_total  # every FanoutStarted adds its items
+        bar = self.fanout_bars.get(path)
         if bar is None:
-            self.fanout_bars[event.step_path] = self._bar(
-                event.step_path, "item", event.total_items
-            )
+            self.fanout_bars[path] = self._bar(path, "item", items)
             return
-        bar.total = (bar.total or 0) + event.total_items
+        bar.total = items
         bar.refresh()
 
     def _on_fanout_item(self, event: FanoutItemFinished) -> None:
         bar = self.fanout_bars.get(event.step_path)
         if bar is None:
             return
+        stats = self.totals.steps[event.step_path]
         if event.status != "ok":
-            failed = self.failed_items[event.step_path] = (
-                self.failed_items.get(event.step_path, 0) + 1
-            )
-            bar.set_postfix_str(f"{failed} not ok", refresh=False)
-        bar.update(1)
+            bar.set_postfix_str(f"{stats.items_not_ok} not ok", refresh=False)
+        bar.update(stats.items_done - bar.n)
 
     def _on_run_finished(self, event: RunFinished) -> None:
         self.close()

@@ -11,7 +11,7 @@ from typing import Any
 
 from orchestra.engine import RunResult
 from orchestra.errors import RunError
-from orchestra.events import Event, StepFinished, StepStarted
+from orchestra.events import RunTotals, StepFinished, StepStarted
 from orchestra.masking import Masker
 from orchestra.plan import CompiledPlan
 from orchestra.types import RunStatus
@@ -19,28 +19,22 @@ from orchestra.types import RunStatus
 NOT_RUN = "skipped"
 
 
-class StepClock:
+@dataclass(slots=True, kw_only=True)
+class StepClock(RunTotals):
     """Event subscriber: wall time of each step path, first start to last finish.
 
     Summing execution durations would count concurrent fanout items many times
-    over; the span is what a reader of a CI report expects.
+    over; the span is what a reader of a CI report expects. It hears only step
+    starts and ends (the run result does not take ``StepStarted``).
     """
 
-    def __init__(self) -> None:
-        self.started: dict[str, float] = {}
-        self.finished: dict[str, float] = {}
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, StepStarted):
-            self.started.setdefault(event.step_path, event.at)
-        elif isinstance(event, StepFinished):
-            self.finished[event.step_path] = event.at
+    event_types = frozenset({StepStarted, StepFinished})
 
     def seconds(self, path: str) -> float | None:
-        start, end = self.started.get(path), self.finished.get(path)
-        if start is None or end is None:
+        step = self.steps.get(path)
+        if step is None or step.first_started_at is None or step.last_finished_at is None:
             return None
-        return max(0.0, end - start)
+        return max(0.0, step.last_finished_at - step.first_started_at)
 
 
 @dataclass(slots=True)
@@ -56,13 +50,6 @@ class StepRow:
     seconds: float
     first_error: str | None
     statuses: dict[str, int] = field(default_factory=dict)
-
-
-def _status(worst: str, statuses: dict[str, int]) -> str:
-    # StepSummary.status does not rank "skipped" (set by debugger hooks) and says "pending"
-    if worst == "pending" and statuses.get("skipped"):
-        return "skipped"
-    return worst
 
 
 def step_rows(
@@ -82,7 +69,7 @@ def step_rows(
             StepRow(
                 path=path,
                 executions=summary.executions,
-                status=_status(summary.status, summary.statuses),
+                status=summary.status,
                 pages=summary.pages,
                 records=summary.records,
                 errors=summary.errors,

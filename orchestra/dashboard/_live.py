@@ -12,38 +12,35 @@ thread.
 from __future__ import annotations
 
 import threading
-from collections import Counter
 
-from orchestra.events import Event, EventBus, RunFinished, RunStarted, StepFinished, StepStarted
+from orchestra.events import Event, EventBus, RunFinished, RunStarted, RunTotals
 
 
 class LiveFeed:
-    """An event subscriber that tracks the executing steps of the runs it hears about."""
+    """An event subscriber that tracks the executing steps of the runs it hears about.
+
+    Each run's counts are a :class:`~orchestra.events.RunTotals` (``totals``);
+    a step is executing while it has started executions that have not finished.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._running: Counter[tuple[str, str]] = Counter()  # (run_id, step_path) -> executions
         self._events = 0
+        self.totals: dict[str, RunTotals] = {}  # run_id -> the run's totals so far
         self.runs: set[str] = set()
         self.finished: set[str] = set()
 
     def __call__(self, event: Event) -> None:
         with self._lock:
             self._events += 1
-            if isinstance(event, StepStarted):
-                self._running[(event.run_id, event.step_path)] += 1
-            elif isinstance(event, StepFinished):
-                key = (event.run_id, event.step_path)
-                if self._running[key] > 1:
-                    self._running[key] -= 1
-                else:
-                    self._running.pop(key, None)
-            elif isinstance(event, RunStarted):
+            totals = self.totals.get(event.run_id)
+            if totals is None:
+                totals = self.totals[event.run_id] = RunTotals()
+            totals.apply(event)
+            if isinstance(event, RunStarted):
                 self.runs.add(event.run_id)
             elif isinstance(event, RunFinished):
                 self.finished.add(event.run_id)
-                for key in [k for k in self._running if k[0] == event.run_id]:
-                    del self._running[key]
 
     def attach(self, bus: EventBus) -> LiveFeed:
         bus.subscribe(self)
@@ -58,4 +55,7 @@ class LiveFeed:
     def running(self, run_id: str | None) -> set[str]:
         """Step paths of ``run_id`` executing now."""
         with self._lock:
-            return {path for (run, path), count in self._running.items() if run == run_id and count}
+            totals = self.totals.get(run_id) if run_id is not None else None
+            if totals is None:
+                return set()
+            return {path for path, step in totals.steps.items() if step.running}

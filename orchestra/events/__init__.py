@@ -1,6 +1,7 @@
 """The typed event stream out of the engine and the bus that delivers it."""
 
 from orchestra.events._bus import EventBus, Subscriber
+from orchestra.events._totals import STATUS_SEVERITY, RunTotals, StepTotals, worst_status
 from orchestra.events._types import (
     AssertionFailed,
     BreakerRejected,
@@ -26,6 +27,7 @@ from orchestra.events._types import (
 )
 
 __all__ = [
+    "STATUS_SEVERITY",
     "AssertionFailed",
     "BreakerRejected",
     "BreakerStateChanged",
@@ -45,8 +47,11 @@ __all__ = [
     "RetryScheduled",
     "RunFinished",
     "RunStarted",
+    "RunTotals",
     "StepFinished",
     "StepStarted",
+    "StepTotals",
     "Subscriber",
     "TokenRefreshed",
+    "worst_status",
 ]

@@ -20,10 +20,11 @@ from functools import cached_property
 from typing import Any
 
 from orchestra.engine import RunResult
+from orchestra.events import StepTotals
 from orchestra.masking import Masker
 from orchestra.notebook._errors import locate, underline_html, underline_text
 from orchestra.notebook._jsontree import CSS, Limits, html_tree, text_preview
-from orchestra.notebook._monitor import PathStats, RunSnapshot
+from orchestra.notebook._monitor import RunSnapshot
 
 STATUS_COLOURS = {
     "succeeded": "#2ca02c",
@@ -69,14 +70,14 @@ def _codes(codes: dict[int, int]) -> str:
     return ", ".join(f"{c} x{n}" if n > 1 else str(c) for c, n in sorted(codes.items())) or "—"
 
 
-def _fanout(stats: PathStats) -> str:
+def _fanout(stats: StepTotals) -> str:
     if not stats.items_total:
         return "—"
     text = f"{stats.items_done}/{stats.items_total}"
     return text + (f" ({stats.items_not_ok} not ok)" if stats.items_not_ok else " ok")
 
 
-def _attempts(stats: PathStats) -> str:
+def _attempts(stats: StepTotals) -> str:
     return f"{stats.requests}" + (f" ({_plural(stats.retries, 'retry')})" if stats.retries else "")
 
 
@@ -113,7 +114,7 @@ class FlowRun:
         return self.status == "succeeded"
 
     @property
-    def steps(self) -> dict[str, PathStats]:
+    def steps(self) -> dict[str, StepTotals]:
         """Totals per step path (requests, pages, fanout items, statuses …)."""
         return self.snapshot.paths
 
@@ -156,14 +157,14 @@ class FlowRun:
 
     # -- pieces -------------------------------------------------------------------------
 
-    def _request(self, stats: PathStats) -> str:
+    def _request(self, stats: StepTotals) -> str:
         """Method and masked URL: a fanout's first item, a paginated step's last page."""
         if not stats.method:
             return ""
         if stats.items_total:
             url, note = stats.first_url, f" (first of {stats.items_total} items)"
         else:
-            url, note = stats.last_url, " (last page)" if stats.pages > 1 else ""
+            url, note = stats.last_url, " (last page)" if stats.pages_finished > 1 else ""
         return f"{stats.method} {self._masker.url(url or '')}{note}"
 
     def _context_changes(self) -> list[tuple[str, Any, Any]]:
@@ -225,7 +226,7 @@ class FlowRun:
                 f"<code>{html.escape(self._request(s))}</code>",
                 _codes(s.codes) + (f", {s.transport_errors} errors" if s.transport_errors else ""),
                 _attempts(s),
-                "—" if s.items_total else str(s.pages),
+                "—" if s.items_total else str(s.pages_finished),
                 _fanout(s),
                 str(s.records),
                 _timing(s),
@@ -303,8 +304,8 @@ class FlowRun:
             line += f" · {_plural(s.requests, 'attempt')}"
             if s.retries:
                 line += f" ({_plural(s.retries, 'retry')})"
-            if s.pages > 1 and not s.items_total:
-                line += f" · {s.pages} pages"
+            if s.pages_finished > 1 and not s.items_total:
+                line += f" · {s.pages_finished} pages"
             if s.items_total:
                 line += f" · fanout {_fanout(s)}"
             if s.records:
@@ -348,7 +349,7 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word[:-1]}ies" if word.endswith("y") else f"{count} {word}s"
 
 
-def _timing(stats: PathStats) -> str:
+def _timing(stats: StepTotals) -> str:
     """Wall time of a step; for a fanout (items overlap) the mean time per item."""
     if stats.items_total and stats.executions:
         return f"{milliseconds(stats.duration_ms / stats.executions)} per item"

@@ -16,12 +16,13 @@ import sys
 import time
 from typing import Any, Protocol, TextIO
 
-from orchestra.notebook._monitor import PathStats, RunMonitor, RunSnapshot
+from orchestra.events import StepTotals
+from orchestra.notebook._monitor import RunMonitor, RunSnapshot
 
 PROGRESS_MODES = ("auto", "widgets", "text", "off")
 
 
-def describe(stats: PathStats) -> str:
+def describe(stats: StepTotals) -> str:
     """One line for a step path: ``items.detail  40/100 items (2 not ok) · 41 requests``."""
     parts = []
     if stats.items_total:
@@ -30,7 +31,8 @@ def describe(stats: PathStats) -> str:
             part += f" ({stats.items_not_ok} not ok)"
         parts.append(part)
     if not stats.items_total:
-        parts.append(f"{stats.pages} page{'' if stats.pages == 1 else 's'}")
+        pages = stats.pages_finished
+        parts.append(f"{pages} page{'' if pages == 1 else 's'}")
     parts.append(f"{stats.requests} request{'' if stats.requests == 1 else 's'}")
     if stats.retries:
         parts.append(f"{stats.retries} retr{'y' if stats.retries == 1 else 'ies'}")
@@ -164,7 +166,7 @@ class ProgressDriver:
         if self.monitor.version == self._drawn_version:
             return
         snapshot = self.monitor.snapshot()
-        shown = {p: s for p, s in snapshot.paths.items() if s.items_total or s.pages > 1}
+        shown = {p: s for p, s in snapshot.paths.items() if s.items_total or s.pages_finished > 1}
         if not shown:
             return
         try:
