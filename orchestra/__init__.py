@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from orchestra._version import __version__
@@ -70,7 +71,11 @@ if not TYPE_CHECKING:  # hidden from type checkers, which would take any name as
     def __getattr__(name: str) -> Any:
         module = _LAZY_EXPORTS.get(name)
         if module is None:
-            raise AttributeError(f"module 'orchestra' has no attribute {name!r}")
+            # `import orchestra; orchestra.capture…` worked while the root imported
+            # everything: a subpackage is still reachable as an attribute.
+            if importlib.util.find_spec(f"{__name__}.{name}") is None:
+                raise AttributeError(f"module 'orchestra' has no attribute {name!r}")
+            return importlib.import_module(f"{__name__}.{name}")
         value = getattr(importlib.import_module(module), name)
         globals()[name] = value  # later lookups find it without coming here
         return value

@@ -28,3 +28,17 @@ def test_every_public_module_exports_what_it_lists():
                    orchestra.plan, orchestra.demo, orchestra.builder):  # fmt: skip
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+def test_subpackages_stay_reachable_as_attributes_of_the_lazy_root() -> None:
+    """``import orchestra; orchestra.capture.…`` worked when the root imported everything."""
+    import subprocess
+    import sys
+
+    code = (
+        "import orchestra\n"
+        "assert orchestra.capture.export_har and orchestra._run.build_runner\n"
+        "try:\n    orchestra.no_such_thing\nexcept AttributeError:\n    pass\n"
+        "else:\n    raise SystemExit('no AttributeError')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
