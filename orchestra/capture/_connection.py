@@ -6,9 +6,10 @@ keeps a capture file open between uses:
 
 * the capture writer attaches the file for each flush (one transaction) and
   detaches it, so the lock is free most of the time. It ``ATTACH``es the file
-  to a private in-memory DuckDB instance (creating one costs 16 ms of CPU or
-  more, ATTACH + DETACH ~1-2 ms); idle instances are kept for the next runs of
-  the process, so a notebook's one-request runs do not pay that each time;
+  to a private in-memory DuckDB instance (creating one costs over 10 ms of
+  CPU, ATTACH + DETACH a millisecond or two); idle instances are kept for the
+  next runs of the process, so a notebook's one-request runs do not pay that
+  each time;
 * readers (``orchestra runs``, a ``panel serve`` dashboard) open read-only for
   one query and close;
 * whoever finds the file locked by another process retries with backoff until
@@ -18,11 +19,11 @@ When a flush's data reaches the file, and what DuckDB does to it then, is most
 of what capture costs. DuckDB's defaults checkpoint at every DETACH, and every
 checkpoint vacuums: it merges the newest row groups of a table into one
 whenever together they hold fewer than 2,048 rows (or twice the first's rows),
-rewriting them — whatever their size in bytes. With pagination rows of ~58 KB
-each checkpoint rewrote up to ~118 MB already on disk: one file's pagination
-capture cost grew from ~500 to ~2,300 µs per page run after run, and every
-one-request run after a pagination run paid ~130 ms to rewrite its pages. The
-private instance is set up instead (measured on the 2-core bench machine):
+rewriting them — whatever their size in bytes. With pagination rows of tens
+of KB a checkpoint would rewrite up to a hundred MB already on disk, so
+capture into one file would get slower run after run, and a one-request run
+after a pagination run would pay to rewrite its pages. The private instance
+is set up instead:
 
 * ``max_vacuum_tasks = 0``: checkpoints do not rewrite what is on disk; each
   writes what it has as new row groups;
@@ -34,21 +35,20 @@ private instance is set up instead (measured on the 2-core bench machine):
   instead of two); :meth:`Attacher.committed` checkpoints small flushes at the
   run's end and after ``CHECKPOINT_EVERY`` of them. A WAL is never left behind
   by a run: replaying one costs every later ATTACH and every reader ~10 ms
-  plus ~1 ms per flush it holds (leaving one-request runs in the WAL up to
-  256 KB took their writer CPU from ~28 to ~53 ms);
+  plus ~1 ms per flush it holds;
 * small checkpoints (a one-request run's) would leave a row group, and a fresh
-  256 KB block, per table each time if nothing ever merged them (~1.1 MB per
-  run: 100 runs made a 109 MB file); every ``VACUUM_EVERY``-th of a file (in
-  one process) vacuums, merging them and freeing their blocks: 100 such runs
-  make an 11 MB file that stops growing by blocks (4 MB when every checkpoint
-  vacuumed). Only that checkpoint may rewrite a big tail a pagination run left
-  (the one-request run that does it takes ~80 ms instead of ~20);
+  256 KB block, per table each time if nothing ever merged them (about a MB
+  per run); every ``VACUUM_EVERY``-th of a file (in one process) vacuums,
+  merging them and freeing their blocks, so the file stops growing by blocks.
+  Only that checkpoint may rewrite a big tail a pagination run left, so one
+  small run in ``VACUUM_EVERY`` pays for it, not every one;
 * ``threads = 1``: the flush runs on the writer thread only, with no DuckDB
-  worker thread competing with the event loop for the core (inserting took
-  ~25 % less CPU on one core).
+  worker thread competing with the event loop for the core (one DuckDB thread
+  inserts with less CPU than several sharing it).
 
 A DuckDB without these settings keeps its defaults (a checkpoint per DETACH):
-slower, just as safe.
+slower, just as safe. The measurements behind these settings are in
+``bench/README.md`` ("Design measurements behind the code").
 
 Inside one process every ``duckdb.connect`` of a file shares one DuckDB
 instance, so while this process writes, its own readers connect read-write (a
@@ -345,7 +345,7 @@ class Attacher:
         A flush of ``WAL_CHECKPOINT_BYTES`` or more is checkpointed by its COMMIT
         without being written to the WAL first (DuckDB's ``checkpoint_threshold``
         and ``auto_checkpoint_skip_wal_threshold`` lowered for it): one write
-        instead of two, ~35 % less CPU for a flush of 170 pages of 58 KB. If that
+        instead of two, which saves a third of a big flush's CPU. If that
         checkpoint fails, the COMMIT fails and the writer keeps the rows.
         """
         instance = self._instance

@@ -5,19 +5,17 @@ a row, on the engine's thread, and appends the row's values to one flat list
 per table (``tables``); the writer thread takes what is there at each flush
 (:meth:`RowBuilder.take`) and hands whole columns to Arrow and DuckDB.
 
-Why here and not on the writer thread (as before): an event waiting in a queue
-for the next flush is five or so live objects the garbage collector counts —
-every 700 of them trigger a collection that walks the ~4,000 young objects of
-a fanout in flight (~1-2 ms each): ~20 µs per request in all, measured. Once
-converted the events die at once; the flat lists hold only str, bytes, int,
-float and None, which the collector does not track, and each row is appended
-with one ``list.extend`` of a tuple that is freed right away. Converting a
-fanout item (request sent, response, step started and finished, record)
-costs ~6 µs of CPU here (~9-10 µs plus the collections on the writer thread),
-~40 µs for a 29 KB page (mostly serializing its record). Measured traps: JSON
-is kept as ``str`` — orjson's ``bytes`` kept alive until the flush cost ~2 µs
-more each (not pymalloc memory) — and ``orjson.OPT_NON_STR_KEYS`` would make
-serializing ~2-3x slower (a two-field record: 0.12 -> 0.37 µs).
+Why here and not on the writer thread: an event waiting in a queue for the
+next flush is five or so live objects the garbage collector counts, and every
+700 of them trigger a collection that walks the young objects of a fanout in
+flight — tens of µs per request in all. Once converted the events die at
+once; the flat lists hold only str, bytes, int, float and None, which the
+collector does not track, and each row is appended with one ``list.extend``
+of a tuple that is freed right away, so a fanout item (request sent,
+response, step started and finished, record) costs a few µs here. JSON is
+kept as ``str``, not orjson's ``bytes`` (bytes kept alive until the flush are
+not pymalloc's memory and cost more than decoding them), and is serialized
+without ``orjson.OPT_NON_STR_KEYS``, which would make it several times slower.
 
 What is done here and what at the flush:
 
@@ -26,8 +24,8 @@ What is done here and what at the flush:
   a sensitive name costs no masking;
 * masking *by value* (the run's secrets, wherever they appear) is done by the
   writer when it writes (``MASKED_COLUMNS``, ``mask_column``), with the
-  masker as it is then: a secret registered after an event still masks it, as
-  before, and a run without secrets pays nothing;
+  masker as it is then: a secret registered after an event still masks it,
+  and a run without secrets pays nothing;
 * response bodies stay the ``bytes`` that came over the wire: Arrow checks they
   are UTF-8 while copying them once, instead of Python decoding a 29 KB page to
   ``str`` and Arrow encoding it back (``fix_bodies`` stores the rare body that
@@ -103,9 +101,9 @@ _dumps = orjson.dumps
 def _json(value: Any) -> str:
     """Any value as JSON text, by the one rule of :mod:`orchestra._json` (an integer
     beyond 64 bits becomes a string...): a value never stops capture."""
-    # str, not orjson's bytes: bytes kept alive until the flush cost ~2 µs more each
-    # (their memory is not pymalloc's); decoding costs ~0.03 µs. orjson is called here
-    # first: through to_json's extra call a two-field record took ~0.3 µs, not ~0.2.
+    # str, not orjson's bytes: bytes kept alive until the flush cost more than decoding
+    # them (their memory is not pymalloc's). orjson is called here first, not through
+    # to_json, whose extra call would be a large share of a small record's cost.
     try:
         return _dumps(value, default=convert).decode()
     except TypeError:  # what orjson refuses (an integer beyond 64 bits...): the rule

@@ -1,22 +1,20 @@
 """The capture writer: an event subscriber that turns a run into rows in DuckDB.
 
-How (numbers: the 2-core bench machine, client pinned to one core; a fanout of
-10,000 GETs at concurrency 50, where the engine alone costs ~180-220 µs of CPU
-per request, and 500 sequential pages of ~29 KB):
+On a fanout the engine spends ~200 µs of CPU per request, so capture has to
+stay in the tens of µs, and it must never lose what it was given. The work is
+split between the event loop and one writer thread accordingly:
 
 * on the event loop, each event becomes its row at once
-  (``_rows.RowBuilder``: ~6-7.5 µs per fanout item — request, response,
-  step, record). Queueing the events for the writer thread instead, as before, kept
-  ~5 live objects per request for the garbage collector to walk again and
-  again (~20 µs per request of collections) and did the same Python work on
-  another thread, for which the two threads handed the GIL back and forth;
+  (``_rows.RowBuilder``: request, response, step, record). No event object
+  waits in a queue for the writer thread, so the garbage collector has no
+  extra live objects to walk again and again, and the two threads do not hand
+  the GIL back and forth over the same Python work;
 * a writer thread wakes every ``flush_interval`` seconds, or sooner past
   ``batch_size`` rows or ``batch_bytes`` of bodies, takes the rows, builds
-  one Arrow table per table (``build_table``: whole columns at once, ~3 µs per
-  item, C loops under the GIL), masks text by value if the run has secrets,
-  and inserts them with the run row in one transaction (DuckDB releases the
-  GIL): ~12-13 µs per item on that thread, ~6 of them DuckDB inserting and
-  checkpointing in the COMMIT, ~1-2 ATTACH/DETACH and the run row;
+  one Arrow table per table (``build_table``: whole columns at once, C loops
+  under the GIL), masks text by value if the run has secrets, and inserts
+  them with the run row in one transaction. DuckDB releases the GIL while it
+  inserts and checkpoints, which is most of a flush's time;
 * the file is attached only for the flush (``_connection.py``: WAL, when to
   checkpoint, no rewriting of what is on disk), so a dashboard in another
   process reads between flushes. The first flush comes ``flush_interval``
@@ -26,23 +24,11 @@ per request, and 500 sequential pages of ~29 KB):
   before the run returns. If another process holds the file, the built batches
   stay in memory and the next flush retries: nothing captured is dropped.
 
-Measured end to end (three A/B campaigns of alternating rounds against the
-writer of commit db72855; CPU of the client process; medians, runs of one
-process share one file as a user's do):
-
-* fanout, CPU with capture / without: 1.27-1.36x before, 1.12-1.20x now
-  (per-round spread ~0.99-1.28x: the shared machine is noisy), i.e. ~20 µs
-  per request: ~7.5 converting on the loop, ~13 on the writer thread. DuckDB's
-  ~6 are near its floor (writing the same rows uncompressed saves ~1 µs);
-* pagination, throughput against raw aiohttp: 0.16-0.18 before, 0.34-0.42
-  now (0.71-0.81 without capture). Capture costs ~350-450 µs of CPU per page
-  (before ~1,300-1,500, growing with the file: ``_connection.py``), mostly
-  DuckDB storing two copies of each 29 KB page (body and record), on the
-  event loop's core;
-* a one-request run: ~66-70 ms of capture CPU before, ~19-22 ms now (one
-  flush instead of three, a pooled DuckDB instance, statements with
-  parameters); after a pagination run in the same file ~157 ms before, ~20 ms
-  now (one run in eight ~80 ms: the vacuum that keeps the file compact).
+A one-request run (a notebook cell) makes one flush, on a pooled DuckDB
+instance, with statements that take parameters rather than scan Arrow, so its
+capture stays in the tens of milliseconds of CPU. The measurements behind
+these choices are in ``bench/README.md`` ("Design measurements behind the
+code").
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """One request/response exchange: build, rate-limit, send, read, retry.
 
-Evaluation order for each response (SPEC §2): a 401 on a request that carried
-a fetched token → one refresh and one re-send; then ``abort_on`` →
-``ignore_on`` → retry (``retry_when``, retryable status, transport errors).
+Evaluation order for each response (the plan format's: README, "The engine"):
+a 401 on a request that carried a fetched token → one refresh and one
+re-send; then ``abort_on`` → ``ignore_on`` → retry (``retry_when``, retryable
+status, transport errors).
 The later checks (``abort_when``, ``expect``, ``extract`` …) belong to the
 step (``_step.py``). Every attempt passes the host's circuit breaker first.
 

@@ -4,8 +4,9 @@ A fanout or a long pagination allocates millions of short-lived objects
 (events, scopes, decoded bodies). Every so often CPython's cyclic collector
 runs a full collection that walks *every* tracked object — the imported
 modules, pydantic models, aiohttp, the user's notebook data: ~100,000 objects
-even in a small process, tens of milliseconds each time. Measured in
-``bench/`` this was 15-30 % of the CPU of a fast fanout or pagination.
+even in a small process, tens of milliseconds each time, which adds up to a
+sizeable share of the CPU of a fast fanout or pagination (``bench/README.md``,
+"Design measurements behind the code").
 
 While the engine runs a root step, the objects that existed before it are
 moved to CPython's permanent generation (``gc.freeze()``) and moved back

@@ -1,12 +1,12 @@
 """A direct transport on pyreqwest (Rust's reqwest/hyper), a faster drop-in for aiohttp.
 
-Why: on the fan-out benchmark (localhost, concurrency 50) raw aiohttp costs
-~100 µs of CPU per request and pyreqwest's async client ~55-60 µs — HTTP
-parsing, pooling and TLS run in Rust on a Tokio thread instead of in the event
-loop. :class:`ReqwestTransport` is a :class:`~orchestra.engine._transport.DirectTransport`
+Why: HTTP parsing, pooling and TLS run in Rust on a Tokio thread instead of in
+the event loop, so a request costs the client about half the CPU it costs
+with aiohttp (``bench/README.md``, "Design measurements behind the code").
+:class:`ReqwestTransport` is a :class:`~orchestra.engine._transport.DirectTransport`
 meant to behave exactly like :class:`~orchestra.engine._transport.AiohttpTransport`,
 so the engine, events and the capture cannot tell them apart. It is chosen
-with ``ORCHESTRA_TRANSPORT=reqwest`` (see ``default_transport``).
+with ``ORCHESTRA_TRANSPORT=reqwest`` (transports by name: ``_transports.py``).
 
 What it matches, and how:
 
@@ -296,7 +296,7 @@ def _pause_at_exit() -> None:
     The thread hands each result to asyncio with the GIL, and lets it go while
     waking the loop; if the main thread finalizes meanwhile (a script that ends
     right after its last request), CPython 3.11 aborts the process ("Fatal Python
-    error: PyGILState_Release …", exit code 134) — in ~5 % of such runs here.
+    error: PyGILState_Release …", exit code 134) — in a few percent of such runs.
     """
     atexit.register(time.sleep, 0.01)
 

@@ -2,7 +2,8 @@
 
 After a response passes the exchange checks (``_exchange.py``), the order is
 ``abort_when`` → ``expect`` → error status → ``extract`` / ``context_updates``
-→ ``sub_steps`` → ``break_when`` / ``while`` (SPEC §2).
+→ ``sub_steps`` → ``break_when`` / ``while`` (the plan format's order: README,
+"The engine").
 
 The same path runs plan steps, sub-steps (once per fanout item), saga
 compensations and token requests (``CompiledStep.kind``). A step with a

@@ -1,11 +1,12 @@
 """HTTP transports: the default one (aiohttp, called directly) and the direct-transport protocol.
 
-Measured on these machines (shared/MEASURED.md, bench/): httpx's own async
-transport falls to ~250 requests/s at concurrency 50; httpx over an aiohttp
-transport (``httpx-aiohttp``) reaches ~2,000; raw aiohttp ~6,000. The gap
-between the last two is httpx's per-request machinery — ``build_request``,
-URL parsing, cookie extraction, the ``Request``/``Response``/stream wrappers —
-which cost more per exchange than the engine itself.
+httpx's per-request machinery — ``build_request``, URL parsing, cookie
+extraction, the ``Request``/``Response``/stream wrappers — costs more per
+exchange than the engine itself: even over an aiohttp transport
+(``httpx-aiohttp``) httpx answers several times fewer requests per second
+than aiohttp called directly, and its own async transport an order of
+magnitude fewer again (``bench/README.md``, "Design measurements behind the
+code").
 
 So the engine calls its default transport *directly*: a :class:`DirectTransport`
 has ``fetch(method, url, headers, body, max_bytes=…)`` returning a
@@ -13,7 +14,7 @@ has ``fetch(method, url, headers, body, max_bytes=…)`` returning a
 ``httpx.AsyncClient.send`` for it (``orchestra/engine/_send.py``). Users and
 tests keep httpx's API: any ``httpx.AsyncBaseTransport`` passed as
 ``transport=`` (``httpx.MockTransport``, the capture replayer) goes through
-``httpx.AsyncClient`` as before, and a :class:`DirectTransport` is itself an
+``httpx.AsyncClient``, and a :class:`DirectTransport` is itself an
 ``httpx.AsyncBaseTransport``, so it also works inside a plain httpx client.
 
 :class:`AiohttpTransport` — the default — keeps one aiohttp session per run:

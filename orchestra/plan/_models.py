@@ -1,4 +1,4 @@
-"""Pydantic models of the plan format (SPEC §2): a superset of seed 002.
+"""Pydantic models of the plan format (README, "The plan format"): a superset of seed 002.
 
 The models only describe and validate shapes. Expressions are compiled and
 references checked by :mod:`orchestra.plan._compiled` after validation, so the
