@@ -9,7 +9,6 @@ exchange row, and the error says the limit and how to raise it.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 import os
@@ -17,7 +16,6 @@ import struct
 import subprocess
 import sys
 import textwrap
-import threading
 import tracemalloc
 import zlib
 
@@ -32,6 +30,7 @@ from orchestra import RunStatus
 from orchestra.errors import LimitExceeded
 from orchestra.events import ResponseReceived
 from orchestra.plan._models import Limits
+from tests.threaded_app import ThreadedApp
 
 GIB = 1 << 30
 PEAK_RSS_LIMIT_MB = 300
@@ -69,15 +68,13 @@ def test_the_bombs_are_what_they_say():
     assert zlib.decompress(small["deflate"]) == bytes(4 << 20)
 
 
-class _BombServer:
+class _BombServer(ThreadedApp):
     """An aiohttp server on a thread: ``/bomb/{encoding}`` with a Content-Length, and
     ``/bomb/{encoding}?chunked=1`` without one; ``/big`` is 5,000 plain bytes."""
 
     def __init__(self, bombs: dict[str, bytes]):
+        super().__init__()
         self.bombs = bombs
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
 
     def _app(self) -> web.Application:
         async def bomb(request):
@@ -103,26 +100,6 @@ class _BombServer:
         app = web.Application()
         app.add_routes([web.get("/bomb/{encoding}", bomb), web.get("/big", big)])
         return app
-
-    def _serve(self):
-        asyncio.set_event_loop(self.loop)
-        runner = self.runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=0.1)
-        self.loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-        self.ready.set()
-        self.loop.run_forever()
-
-    def __enter__(self):
-        self.thread.start()
-        self.ready.wait(10)
-        return self
-
-    def __exit__(self, *exc):
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
-import threading
 import time
 
 import httpx
@@ -23,6 +22,7 @@ from orchestra import RunStatus
 from orchestra.engine._send import DirectSender, HttpxSender, sender_for
 from orchestra.engine._transport import AiohttpTransport, BodyTooLarge, DirectTransport
 from orchestra.events import RequestSent, ResponseReceived
+from tests.threaded_app import ThreadedApp
 
 # -- preparing requests: byte for byte what httpx would send -------------------------------
 
@@ -120,18 +120,12 @@ def test_other_transports_keep_httpx_client():
 # -- the aiohttp transport against a real server --------------------------------------------
 
 
-class _Server:
+class _Server(ThreadedApp):
     """A small aiohttp app on a thread: redirects, cookies, gzip, chunked, slow answers."""
 
     def __init__(self):
+        super().__init__()
         self.seen_cookies: list[str | None] = []
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
 
     def _app(self) -> web.Application:
         async def redirect(request):
@@ -193,24 +187,6 @@ class _Server:
             ]
         )
         return app
-
-    def _serve(self):
-        asyncio.set_event_loop(self.loop)
-        runner = self.runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=0.1)
-        self.loop.run_until_complete(runner.setup())
-        self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-        self.ready.set()
-        self.loop.run_forever()
-
-    def __enter__(self):
-        self.thread.start()
-        self.ready.wait(10)
-        return self
-
-    def __exit__(self, *exc):
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 @pytest.fixture(scope="module")
