@@ -11,10 +11,13 @@ or the engine's timeout): a connection closed before the answer is re-sent
 once at once when the request is idempotent, else it is retried while
 ``retry.on_transport_error`` allows and attempts remain, else the step fails.
 
-What comes before and after is not decided here: the one refresh of a
-fetched token after a 401 happens first (``_exchange.py``), and the step checks
-``abort_when`` → ``expect`` → unhandled error status once the debugger's response
-hooks have run (``_step.py``).
+and :func:`check` is the rest of the order, once the response is the step's
+(after the debugger's response hooks have run, in ``_step.py``)::
+
+    abort_when → expect → unhandled error status
+
+The one refresh of a fetched token after a 401 happens before both
+(``_exchange.py``).
 
 Inputs are plain values, so the order is tested as a table
 (``tests/engine/test_decide.py``); ``retry_when`` is a callable because it is
@@ -118,3 +121,40 @@ def _decide_no_answer(
     if retry.on_transport_error and attempt < retry.max_attempts:
         return Decision(Verdict.RETRY, failure)
     return Decision(Verdict.FAIL, failure)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckFailed:
+    """A failed step check: the verdict (abort or fail), why, and the failed expectations
+    as ``(expectation, message)`` pairs (empty for ``abort_when`` and error statuses)."""
+
+    verdict: Verdict
+    reason: str
+    failures: tuple[tuple[str, str], ...] = ()
+
+
+def check(
+    status: int,
+    *,
+    abort_when: Callable[[], bool] | None = None,
+    abort_when_source: str = "",
+    expected_statuses: Collection[int] | None = None,
+    expectations: Callable[[], list[tuple[str, str]]] | None = None,
+) -> CheckFailed | None:
+    """The step's own checks of a response it accepted; None when it passes.
+
+    ``abort_when`` and ``expectations`` (the failed ``expect`` items, when the
+    step has an ``expect``) are callables: each is evaluated only when the order
+    reaches it. ``expected_statuses`` is ``expect.status``: listing statuses
+    makes them fine, so an error status among them does not fail the step.
+    """
+    if abort_when is not None and abort_when():
+        return CheckFailed(Verdict.ABORT, f"abort_when {abort_when_source!r} is true")
+    if expectations is not None:
+        failures = expectations()
+        if failures:
+            reason = "expectation failed: " + "; ".join(message for _, message in failures)
+            return CheckFailed(Verdict.FAIL, reason, tuple(failures))
+    if expected_statuses is None and status >= 400:
+        return CheckFailed(Verdict.FAIL, f"answered {status}")
+    return None

@@ -23,6 +23,7 @@ import jsonschema
 
 from orchestra.engine import _gc
 from orchestra.engine._context import RunContext
+from orchestra.engine._decide import Verdict, check
 from orchestra.engine._exchange import Exchange, exchange
 from orchestra.engine._hooks import StepCall, StepHook
 from orchestra.errors import (
@@ -271,50 +272,65 @@ class StepRunner:
             prev = response
 
     def _check(self, step: CompiledStep, full: dict[str, Any], result: Exchange) -> None:
-        """``abort_when`` → ``expect`` → unhandled error status."""
-        run = self.run
-        if step.abort_when is not None and truthy(step.abort_when.search(full)):
-            raise AbortError(f"abort_when {step.abort_when.source!r} is true")
+        """``abort_when`` → ``expect`` → unhandled error status (the order: ``check``)."""
+        abort_when = step.abort_when
         expect = step.model.expect
-        status = result.status_code
-        if expect is not None:
-            failures = []
-            if expect.status is not None and status not in expect.status:
-                failures.append(("status", f"status {status} is not one of {expect.status}"))
-            for expr in step.expect_that:
-                if not truthy(expr.search(full)):
-                    failures.append((expr.source, f"{expr.source!r} is not true"))
-            if expect.body_schema is not None:
-                try:
-                    jsonschema.validate(result.body, expect.body_schema)
-                except jsonschema.ValidationError as error:
-                    where = "/".join(str(p) for p in error.absolute_path) or "<body>"
-                    failures.append(
-                        ("body_schema", f"body does not match schema at {where}: {error.message}")
-                    )
-            for expectation, message in failures:
-                run.bus.emit(
-                    AssertionFailed(
-                        run_id=run.run_id,
-                        at=time.time(),
-                        step_path=step.path,
-                        expectation=expectation,
-                        message=run.masker.text(message),
-                        exchange_id=result.exchange_id,
-                    )
+        failed = check(
+            result.status_code,
+            abort_when=None if abort_when is None else lambda: truthy(abort_when.search(full)),
+            abort_when_source="" if abort_when is None else abort_when.source,
+            expected_statuses=None if expect is None else expect.status,
+            expectations=None
+            if expect is None
+            else lambda: self._expectation_failures(step, full, result),
+        )
+        if failed is None:
+            return
+        run = self.run
+        if failed.verdict is Verdict.ABORT:
+            raise AbortError(failed.reason)
+        for expectation, message in failed.failures:
+            run.bus.emit(
+                AssertionFailed(
+                    run_id=run.run_id,
+                    at=time.time(),
+                    step_path=step.path,
+                    expectation=expectation,
+                    message=run.masker.text(message),
+                    exchange_id=result.exchange_id,
                 )
-            if failures:
-                raise ExpectationFailed(
-                    "expectation failed: " + "; ".join(message for _, message in failures)
-                )
-            if expect.status is not None:
-                return  # the user said which statuses are fine
-        if status >= 400:
-            raise HTTPStatusError(
-                f"{run.masker.url(result.url)} answered {status}",
-                status_code=status,
-                fix="handle it with ignore_on, abort_on, retry.on_status or expect.status",
             )
+        if failed.failures:
+            raise ExpectationFailed(failed.reason)
+        raise HTTPStatusError(
+            f"{run.masker.url(result.url)} answered {result.status_code}",
+            status_code=result.status_code,
+            fix="handle it with ignore_on, abort_on, retry.on_status or expect.status",
+        )
+
+    @staticmethod
+    def _expectation_failures(
+        step: CompiledStep, full: dict[str, Any], result: Exchange
+    ) -> list[tuple[str, str]]:
+        """The step's ``expect`` items that do not hold, as ``(expectation, message)``."""
+        expect = step.model.expect
+        assert expect is not None
+        status = result.status_code
+        failures = []
+        if expect.status is not None and status not in expect.status:
+            failures.append(("status", f"status {status} is not one of {expect.status}"))
+        for expr in step.expect_that:
+            if not truthy(expr.search(full)):
+                failures.append((expr.source, f"{expr.source!r} is not true"))
+        if expect.body_schema is not None:
+            try:
+                jsonschema.validate(result.body, expect.body_schema)
+            except jsonschema.ValidationError as error:
+                where = "/".join(str(p) for p in error.absolute_path) or "<body>"
+                failures.append(
+                    ("body_schema", f"body does not match schema at {where}: {error.message}")
+                )
+        return failures
 
     async def _fanout(self, sub: CompiledStep, parent: dict[str, Any], parent_id: str) -> int:
         """Run ``sub`` once per item with at most ``concurrency`` in flight (bounded tasks)."""

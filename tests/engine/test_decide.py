@@ -2,7 +2,9 @@
 
 Every branch of ``decide`` and every precedence between two rules is a row:
 ``abort_on`` → ``ignore_on`` → ``retry.on_status`` → ``retry_when`` → accept, and
-for a request without an answer: re-send once → retry → fail.
+for a request without an answer: re-send once → retry → fail; then ``check``,
+the step's own order once it accepted the response: ``abort_when`` → ``expect``
+→ unhandled error status.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from orchestra.engine._decide import Decision, Verdict, decide
+from orchestra.engine._decide import CheckFailed, Decision, Verdict, check, decide
 from orchestra.plan import Retry
 
 ACCEPT, IGNORE, ABORT, RETRY, RESEND, FAIL = (
@@ -139,3 +141,52 @@ def test_the_step_models_are_valid_rules():
     assert decide(model, 1, 503) == Decision(RETRY, "status 503")
     assert decide(model, 2, 503) == Decision(FAIL, "status 503")
     assert decide(model, 1, 200).verdict is ACCEPT
+
+
+def failing(*failures: tuple[str, str]):
+    return lambda: list(failures)
+
+
+def not_reached():
+    raise AssertionError("evaluated although an earlier check decided")
+
+
+WRONG = ("status", "status 500 is not one of [200]")
+FALSE = ("body.ok", "'body.ok' is not true")
+CHECKS = [
+    # (id, status, abort_when, expected_statuses, expectations, result)
+    ("200 without checks passes", 200, None, None, None, None),
+    ("an unhandled error status fails", 500, None, None, None,
+     CheckFailed(FAIL, "answered 500")),
+    ("a 3xx that reached the step passes", 304, None, None, None, None),
+    ("abort_when true aborts", 200, always(True), None, None,
+     CheckFailed(ABORT, "abort_when 'body.stop' is true")),
+    ("abort_when wins over expect", 200, always(True), [200], not_reached,
+     CheckFailed(ABORT, "abort_when 'body.stop' is true")),
+    ("abort_when wins over an error status", 500, always(True), None, None,
+     CheckFailed(ABORT, "abort_when 'body.stop' is true")),
+    ("abort_when false goes on", 200, always(False), None, None, None),
+    ("failed expectations fail, all of them named", 500, None, [200], failing(WRONG, FALSE),
+     CheckFailed(FAIL, "expectation failed: status 500 is not one of [200]; "
+                 "'body.ok' is not true", (WRONG, FALSE))),
+    ("expect.status makes a listed error status fine", 404, None, [404], failing(), None),
+    ("an expect without status still fails an error status", 500, None, None, failing(),
+     CheckFailed(FAIL, "answered 500")),
+    ("expectations that hold pass", 200, None, None, failing(), None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "abort_when", "expected", "expectations", "result"),
+    [row[1:] for row in CHECKS],
+    ids=[row[0] for row in CHECKS],
+)
+def test_the_steps_own_checks(status, abort_when, expected, expectations, result):
+    failed = check(
+        status,
+        abort_when=abort_when,
+        abort_when_source="body.stop",
+        expected_statuses=expected,
+        expectations=expectations,
+    )
+    assert failed == result
