@@ -339,9 +339,9 @@ def _json(text: Any) -> Any:
 def _unified(before: Any, after: Any, what: str, a: str, b: str) -> str | None:
     if before == after:
         return None
-    lines = [json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
-             for v in (before, after)]  # fmt: skip
-    diff = difflib.unified_diff(*lines, f"{what} of {a}", f"{what} of {b}", lineterm="")
+    old, new = (json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
+                for v in (before, after))  # fmt: skip
+    diff = difflib.unified_diff(old, new, f"{what} of {a}", f"{what} of {b}", lineterm="")
     return "\n".join(diff)
 
 
