@@ -6,11 +6,20 @@ runs, steps, exchanges with filters and paging, one exchange with its bodies,
 records, errors, events, the plan, statistics) — the one way the CLI, the
 notebook, the debugger and the dashboard read a capture. ``export_plan``,
 ``export_har``, ``export_curl`` and ``export_jsonl`` turn a captured run into
-files (``orchestra export``).
+files (``orchestra export``); ``diff_runs`` compares two runs (``orchestra diff``).
 """
 
 from orchestra.capture._connection import MEMORY, CaptureLockTimeout, Database
 from orchestra.capture._context_store import CaptureContextStore
+from orchestra.capture._diff import (
+    DiffInputError,
+    RecordChange,
+    RecordDiff,
+    RunDiff,
+    ShapeDiff,
+    StepDelta,
+    diff_runs,
+)
 from orchestra.capture._export import (
     JSONL_TABLES,
     curl_command,
@@ -45,14 +54,21 @@ __all__ = [
     "CaptureStore",
     "CaptureWriter",
     "Database",
+    "DiffInputError",
+    "RecordChange",
+    "RecordDiff",
     "ReplayMiss",
     "ReplayTransport",
+    "RunDiff",
     "RunNotFound",
     "RunStatistics",
     "SchemaVersionError",
+    "ShapeDiff",
+    "StepDelta",
     "WaterfallRows",
     "curl_command",
     "curl_comment",
+    "diff_runs",
     "export_curl",
     "export_har",
     "export_jsonl",

@@ -166,3 +166,71 @@ SELECT floor(date_diff('microsecond', start.t0, started_at) / 1e6 / {width}) * {
 FROM exchanges, start WHERE run_id = $run
 GROUP BY ALL ORDER BY second
 """
+
+
+# -- run-to-run diff: records paired by key (or position), response shapes --------------------
+
+_PAIRED_RECORDS = """
+WITH raw AS (
+    SELECT true AS is_a, step_path, seq, data, json_extract_string(data, $path) AS k
+    FROM records WHERE run_id = $a
+    UNION ALL
+    SELECT false AS is_a, step_path, seq, data, json_extract_string(data, $path) AS k
+    FROM records WHERE run_id = $b
+),
+keyed AS (
+    SELECT is_a, step_path, seq, data, k IS NULL AS by_position,
+           coalesce(k, '#' || row_number() OVER (PARTITION BY is_a, step_path, k IS NULL
+                                                 ORDER BY seq)) AS key
+    FROM raw
+),
+numbered AS (  -- a key seen twice in a step pairs its occurrences in order
+    SELECT *, row_number() OVER (PARTITION BY is_a, step_path, by_position, key
+                                 ORDER BY seq) AS nth
+    FROM keyed
+),
+a AS (SELECT * FROM numbered WHERE is_a),
+b AS (SELECT * FROM numbered WHERE NOT is_a),
+paired AS (
+    SELECT coalesce(a.step_path, b.step_path) AS step_path,
+           coalesce(a.key, b.key) AS key,
+           coalesce(a.by_position, b.by_position) AS by_position,
+           CASE WHEN a.key IS NULL THEN 'added'
+                WHEN b.key IS NULL THEN 'removed'
+                WHEN CAST(a.data AS VARCHAR) = CAST(b.data AS VARCHAR) THEN 'same'
+                ELSE 'changed' END AS change,
+           CAST(a.data AS VARCHAR) AS before,
+           CAST(b.data AS VARCHAR) AS after,
+           coalesce(a.seq, b.seq) AS seq,
+           b.seq IS NULL AS only_a
+    FROM a FULL OUTER JOIN b
+      ON a.step_path = b.step_path AND a.by_position = b.by_position
+     AND a.key = b.key AND a.nth = b.nth
+)
+"""
+
+RECORD_CHANGE_COUNTS = (
+    _PAIRED_RECORDS
+    + """
+SELECT step_path, change, bool_or(by_position) AS by_position, count(*) AS n
+FROM paired GROUP BY ALL ORDER BY step_path, change
+"""
+)
+
+
+def record_changes(limit: int) -> str:
+    """The first ``limit`` records added, removed or changed (``$a``, ``$b``, ``$path``)."""
+    return (
+        _PAIRED_RECORDS
+        + f"""
+SELECT step_path, key, by_position, change, before, after
+FROM paired WHERE change <> 'same'
+ORDER BY step_path, only_a, seq LIMIT {int(limit)}
+"""
+    )
+
+
+RECORD_SHAPES = """
+SELECT step_path, CAST(json_group_structure(data) AS VARCHAR) AS shape
+FROM records WHERE run_id = $run GROUP BY step_path ORDER BY step_path
+"""

@@ -359,3 +359,30 @@ class CaptureReader:
             self.frame(sql.throughput(width), params),
             width,
         )
+
+    # -- run-to-run diff ---------------------------------------------------------------------
+
+    def step_latency(self, run_id: str) -> pd.DataFrame:
+        """Per step path: requests answered and their p50/p95/p99/max latency in ms."""
+        return self.frame(sql.LATENCY_BY_STEP, {"run": run_id})
+
+    def record_change_counts(self, run_a: str, run_b: str, key: str) -> list[dict[str, Any]]:
+        """Records of two runs paired per step by the JSON field ``key`` (a dotted path),
+        counted by change: ``same``, ``changed``, ``added``, ``removed``.
+
+        Records without the field pair by position among the keyless ones of their step
+        (``by_position``).
+        """
+        return self.rows(sql.RECORD_CHANGE_COUNTS, {"a": run_a, "b": run_b, "path": f"$.{key}"})
+
+    def record_changes(
+        self, run_a: str, run_b: str, key: str, *, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """The first ``limit`` records added, removed or changed, with both sides as JSON text."""
+        params = {"a": run_a, "b": run_b, "path": f"$.{key}"}
+        return self.rows(sql.record_changes(limit), params)
+
+    def record_shapes(self, run_id: str) -> dict[str, Any]:
+        """Per step path, the JSON structure DuckDB infers over all of its records."""
+        rows = self.rows(sql.RECORD_SHAPES, {"run": run_id})
+        return {row["step_path"]: orjson.loads(row["shape"]) for row in rows}

@@ -1,4 +1,4 @@
-"""The ``orchestra`` command line: ``run``, ``runs``, ``export``, ``validate``,
+"""The ``orchestra`` command line: ``run``, ``runs``, ``export``, ``diff``, ``validate``,
 ``schema``, ``demo-api``.
 
 Commands only parse their arguments and call the library: plans load with
@@ -6,7 +6,8 @@ Commands only parse their arguments and call the library: plans load with
 :func:`orchestra._run.build_runner` (the engine plus capture into DuckDB and
 replay, wired as for ``orchestra.run``), and what a run shows (progress,
 summary, JUnit XML, records file) comes from event subscribers and renderers
-in this package. ``runs`` and ``export`` live in :mod:`orchestra.cli._capture`.
+in this package. ``runs`` and ``export`` live in :mod:`orchestra.cli._capture`,
+``diff`` in :mod:`orchestra.cli._diff`.
 
 Exit codes of ``orchestra run``: 0 succeeded; 1 failed, aborted or an
 ``expect`` failed; 2 invalid plan or bad input/config; 128 + the signal's number
@@ -41,6 +42,7 @@ from orchestra.cli._capture import (
     replay_miss_hint,
     runs_command,
 )
+from orchestra.cli._diff import diff_command
 from orchestra.cli._junit import build_junit, write_junit
 from orchestra.cli._overrides import apply_to_defaults, build_overrides
 from orchestra.cli._progress import ProgressDisplay, RecordsWriter
@@ -80,6 +82,7 @@ def main() -> None:
       orchestra run plan.json --config base_url=http://127.0.0.1:8765 --junit junit.xml
       orchestra runs
       orchestra export last --format har --output run.har
+      orchestra diff RUN_A last
       orchestra run plan.json --replay last
       orchestra schema --output plan.schema.json
     """
@@ -412,6 +415,7 @@ def _execute(runner: Runner, signals: StopSignals) -> bool:
 
 main.add_command(runs_command)
 main.add_command(export_command)
+main.add_command(diff_command)
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)

@@ -9,6 +9,7 @@ group of commands:
 * :mod:`.run` — ``run``; :mod:`.cell` — the ``%%flow`` cell and whole-flow runs;
 * :mod:`.flow` — ``load``, ``show``, ``graph``, ``reset``;
 * :mod:`.export` — ``export``; :mod:`.sql` — ``sql``; :mod:`.runs` — ``runs``;
+  :mod:`.diff` — ``diff``;
 * :mod:`.settings` — ``config``, ``secret``;
 * :mod:`.debug` — ``debug``, ``break``, the stepping commands, ``where``,
   ``set``, ``eval``; :mod:`.rerun` — ``edit`` (and ``%%flow edit``), ``rerun``;
@@ -22,7 +23,17 @@ from typing import Any
 from orchestra.notebook._args import command_name, expand, parser, split
 from orchestra.notebook._export import ExportedText
 from orchestra.notebook._help import command_help, doc, line_help
-from orchestra.notebook.commands import debug, export, flow, rerun, run, runs, settings, sql
+from orchestra.notebook.commands import (
+    debug,
+    diff,
+    export,
+    flow,
+    rerun,
+    run,
+    runs,
+    settings,
+    sql,
+)
 from orchestra.notebook.commands._command import Command
 from orchestra.notebook.commands._context import (
     CommandContext,
@@ -73,6 +84,7 @@ COMMANDS: dict[str, Command] = {
         settings.SECRET,
         flow.RESET,
         runs.RUNS,
+        diff.DIFF,
         debug.DEBUG,
         debug.BREAK,
         debug.STEP,
