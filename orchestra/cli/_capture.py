@@ -72,7 +72,7 @@ def open_existing(path: str, *, option: str = "--db") -> CaptureStore:
     return CaptureStore(path)
 
 
-def _capture_error(error: Exception, path: str) -> click.ClickException:
+def capture_error(error: Exception, path: str) -> click.ClickException:
     if isinstance(error, RunNotFound | SchemaVersionError | FileNotFoundError):
         return CaptureInputError(str(error))
     if isinstance(error, CaptureLockTimeout):
@@ -80,7 +80,7 @@ def _capture_error(error: Exception, path: str) -> click.ClickException:
     return CaptureInputError(f"{path} is not a readable Orchestra capture file: {error}")
 
 
-_CAPTURE_ERRORS = (
+CAPTURE_ERRORS = (
     RunNotFound,
     SchemaVersionError,
     FileNotFoundError,
@@ -133,8 +133,8 @@ def prepare_capture(db: str | None, no_capture: bool, replay: str | None) -> Cap
                 pass
     except click.ClickException:
         raise
-    except _CAPTURE_ERRORS as error:
-        raise _capture_error(error, path) from None
+    except CAPTURE_ERRORS as error:
+        raise capture_error(error, path) from None
     return plan
 
 
@@ -258,8 +258,8 @@ def runs_command(db: str | None, plan_key: str | None, status: str | None, limit
     except FileNotFoundError:
         click.echo(f"no runs yet: {store.path} holds no Orchestra capture")
         return
-    except _CAPTURE_ERRORS as error:
-        raise _capture_error(error, store.path) from None
+    except CAPTURE_ERRORS as error:
+        raise capture_error(error, store.path) from None
     if frame.empty:
         if total == 0:
             click.echo(f"no runs yet in {store.path}")
@@ -381,8 +381,8 @@ def export_command(
     try:
         run_id = store.resolve_run(run)
         text = _render(store, run_id, fmt, table or "records", reveal_secrets)
-    except _CAPTURE_ERRORS as error:
-        raise _capture_error(error, store.path) from None
+    except CAPTURE_ERRORS as error:
+        raise capture_error(error, store.path) from None
     if reveal_secrets:
         click.echo("warning: secrets from the environment are revealed in this export", err=True)
     if output is None:

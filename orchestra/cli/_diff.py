@@ -14,10 +14,10 @@ import click
 
 from orchestra.capture import DiffInputError, diff_runs
 from orchestra.cli._capture import (
-    _CAPTURE_ERRORS,
+    CAPTURE_ERRORS,
     DB_HELP,
     CaptureInputError,
-    _capture_error,
+    capture_error,
     db_path,
     open_existing,
 )
@@ -70,8 +70,8 @@ def diff_command(run_a: str, run_b: str, db: str | None, key: str, fmt: str) -> 
         diff = diff_runs(store, run_a, run_b, key=key)
     except DiffInputError as error:
         raise CaptureInputError(str(error)) from None
-    except _CAPTURE_ERRORS as error:
-        raise _capture_error(error, store.path) from None
+    except CAPTURE_ERRORS as error:
+        raise capture_error(error, store.path) from None
     if fmt == "json":
         click.echo(json.dumps(diff.to_json(), indent=2, ensure_ascii=False, default=str))
     else:
