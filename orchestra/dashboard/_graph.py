@@ -200,14 +200,15 @@ class FlowGraph(Viewer):
         width, height = (graph.width, graph.height) if graph and graph.nodes else EMPTY_SIZE
         width, height = round(width), round(height)
         plot = self.figure
+        edges, nodes = edge_data(graph), node_data(graph)  # both or neither reach the figure
         self._syncing = True
         try:
             if (plot.width, plot.height) != (width, height):
                 plot.width, plot.height = width, height
                 plot.x_range.update(start=0, end=width)
                 plot.y_range.update(start=0, end=height)
-            self.edges.data = edge_data(graph)
-            self.nodes.data = node_data(graph)
+            self.edges.data = edges
+            self.nodes.data = nodes
             self._select_path(self.state.step_path)
         finally:
             self._syncing = False
@@ -223,11 +224,14 @@ class FlowGraph(Viewer):
         return min(int(self.figure.width or 0) + 24, self.max_width)
 
     def _select(self, event: param.parameterized.Event) -> None:
-        self._syncing = True
-        try:
-            self._select_path(event.new)
-        finally:
-            self._syncing = False
+        # A step selected from a Panel widget's event (a click on a step row) arrives outside
+        # Bokeh's document lock: the node source may change only inside the state's batch.
+        with self.state.batch():
+            self._syncing = True
+            try:
+                self._select_path(event.new)
+            finally:
+                self._syncing = False
 
     def _select_path(self, path: str | None) -> None:
         paths = list(self.nodes.data["path"])

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import param
@@ -99,6 +98,19 @@ class _Keys:
     page_size: int
     errors_only: bool
     exchange_id: int | None
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as dicts, a missing value (NaN, NA, NaT) as ``None``.
+
+    pandas marks a missing value of a column by its type (NaN in a float or object column,
+    ``pd.NA`` in a nullable one); Python code that reads a row (``row["error"] or ""``)
+    expects ``None``, and NaN is truthy.
+    """
+    return cast(
+        "list[dict[str, Any]]",
+        frame.astype(object).where(frame.notna(), None).to_dict("records"),
+    )
 
 
 def _empty_steps() -> pd.DataFrame:
@@ -359,7 +371,7 @@ class DashboardState(param.Parameterized):
         if layout is None or self._layout_run != run_id or not set(paths) <= set(layout.nodes):
             layout = build(db.plan(run_id), paths)  # a new path: lay out again
             self._layout, self._layout_run = layout, run_id
-        rows = {r["step_path"]: r for r in stats.to_dict("records")}
+        rows = {r["step_path"]: r for r in records(stats)}
         running = run.get("status") == "running"
         live = self.feed.running(run_id) if self.feed is not None else set()
         return with_statuses(layout, rows, run_running=running, live_running=live)
@@ -367,15 +379,15 @@ class DashboardState(param.Parameterized):
     @staticmethod
     def _steps_frame(stats: pd.DataFrame, graph: FlowGraphLayout) -> pd.DataFrame:
         """One row per node of the graph, in graph order, with the step statistics."""
-        by_path = {r["step_path"]: r for r in stats.to_dict("records")}
+        by_path = {r["step_path"]: r for r in records(stats)}
         table = []
         for node in graph.nodes.values():
             row = by_path.get(node.path, {})
             entry: dict[str, Any] = {"step_path": node.path, "status": node.status}
             for column in STEP_COLUMNS[2:]:
                 value = row.get(column)
-                missing = value is None or (isinstance(value, float) and math.isnan(value))
-                entry[column] = (None if column == "duration_ms" else 0) if missing else value
+                missing = None if column == "duration_ms" else 0
+                entry[column] = missing if value is None else value
             table.append(entry)
         return pd.DataFrame(table, columns=STEP_COLUMNS).astype(STEP_DTYPES)
 

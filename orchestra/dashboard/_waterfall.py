@@ -276,6 +276,10 @@ class Waterfall(Viewer):
         self._draw()
 
     def _draw(self, *events: param.parameterized.Event) -> None:
+        with self.state.batch():  # the lanes button's event, too, comes without the lock
+            self._draw_figure()
+
+    def _draw_figure(self) -> None:
         state = self.state
         order = state.graph.paths if state.graph else []
         layout = lay_out(state.waterfall, order, self.lanes)
@@ -304,11 +308,15 @@ class Waterfall(Viewer):
             self._note.object = ""
 
     def _select(self, event: param.parameterized.Event) -> None:
-        self._syncing = True
-        try:
-            self._select_id(event.new)
-        finally:
-            self._syncing = False
+        # A selection set from a Panel widget's event (a click on an exchange row) arrives
+        # outside Bokeh's document lock: a raw Bokeh model may change only inside the
+        # state's batch (pn.io.hold), or Bokeh raises "_pending_writes should be non-None".
+        with self.state.batch():
+            self._syncing = True
+            try:
+                self._select_id(event.new)
+            finally:
+                self._syncing = False
 
     def _select_id(self, exchange_id: int | None) -> None:
         ids = list(self.bars.data["exchange_id"])

@@ -249,3 +249,38 @@ def test_a_file_without_runs_waits_for_one(tmp_path):
     assert state.error == ""
     asyncio.run(state.poll())
     assert state.error == ""
+
+
+def test_records_give_none_for_every_missing_value():
+    import pandas as pd
+
+    from orchestra.dashboard._state import records
+
+    frame = pd.DataFrame(
+        {
+            "error": ["boom", None],
+            "n": pd.array([1, None], dtype="Int64"),
+            "ms": [1.5, float("nan")],
+        }
+    )
+    frame.loc[1, "error"] = float("nan")  # how a missing text reaches a merged frame
+    assert records(frame) == [
+        {"error": "boom", "n": 1, "ms": 1.5},
+        {"error": None, "n": None, "ms": None},
+    ]
+
+
+def test_a_failed_run_is_drawn_with_its_error_on_the_failed_step(demo_api_server, tmp_path):
+    from orchestra.dashboard import Dashboard
+    from tests.dashboard.test_run_states import failing_plan
+
+    path = tmp_path / "failed.duckdb"
+    result = orchestra.run(failing_plan(demo_api_server.url), db=path)
+    assert result.status == "failed"
+    dashboard = Dashboard(db=path, live=False)  # the graph draws on construction
+    assert dashboard.state.error == ""
+    nodes = dashboard.flow_graph.nodes.data
+    assert nodes["status"] == ["ok", "failed", "pending"]
+    assert nodes["error"][0] == nodes["error"][2] == ""
+    assert nodes["error"][1].startswith("step 'broken'")
+    assert list(dashboard.state.steps["requests"]) == [1, 2, 0]
