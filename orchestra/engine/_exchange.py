@@ -133,7 +133,7 @@ def build_request(
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/json"
     if params and "?" in url:  # httpx would replace the URL's own query: merge them
-        url, params = _with_query_params(url, params), {}
+        url, params = _with_query_params(url, params)
     try:
         request = run.sender().prepare(step.model.method, url, headers, params, content, data)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as error:
@@ -141,20 +141,20 @@ def build_request(
     return request, credential
 
 
-def _with_query_params(url: str, params: dict[str, Any]) -> str:
+def _with_query_params(url: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """``url`` with ``params`` added to the query it already has (a param wins over
-    the same name in the URL), as requests and aiohttp do."""
+    the same name in the URL), as requests and aiohttp do; no params are left over."""
     try:
-        return str(httpx.URL(url).copy_merge_params(params))
+        return str(httpx.URL(url).copy_merge_params(params)), {}
     except (httpx.InvalidURL, ValueError):
-        return url  # reported with the URL's own problem when the request is prepared
+        return url, params  # unchanged: preparing the request reports the URL's problem
 
 
 def _request_error(
     run: RunContext, url: str, headers: dict[str, str], error: Exception
 ) -> TemplateError:
     """Why a rendered request cannot be built, blaming the part at fault."""
-    for name, value in headers.items():
+    for name, value in headers.items() if isinstance(error, UnicodeEncodeError) else ():
         if not value.isascii():
             return TemplateError(
                 f"header {name!r} holds non-ASCII text ({run.masker.text(value)!r}): "
