@@ -113,6 +113,27 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     )
 
 
+def agreeing(values: dict[str, Any], shown_runs: pd.DataFrame | None) -> dict[str, Any]:
+    """``values`` with the selected run's row of the run list set from ``values["run"]``.
+
+    The run list and the run's views are read in one snapshot, but from different
+    tables; the selected run's status, duration and counts come from the run's own
+    read, so the run list, the header, the step table and the metrics say the same.
+    """
+    run = values.get("run")
+    runs = values.get("runs", shown_runs)
+    if not run or runs is None or not len(runs) or "run_id" not in runs:
+        return values
+    selected = runs["run_id"] == run["run_id"]
+    if not selected.any():
+        return values
+    runs = runs.copy()
+    for column in ("status", "duration_ms", "requests", "errors"):
+        if column in runs:
+            runs.loc[selected, column] = run.get(column)
+    return {**values, "runs": runs}
+
+
 def _empty_steps() -> pd.DataFrame:
     return typed_frame(STEP_DTYPES)
 
@@ -204,6 +225,7 @@ class DashboardState(param.Parameterized):
         self._signature: CaptureSignature | None = None
         self._feed_events = -1
         self._newest: str | None = None
+        self._runs_progress: tuple[Any, ...] = ()
         self._polling = False
         self.param.update(
             runs=pd.DataFrame({c: [] for c in RUN_COLUMNS}),
@@ -281,9 +303,15 @@ class DashboardState(param.Parameterized):
         return self.feed.attach(bus)
 
     def refresh(self) -> None:
-        """Read everything for the current selection now (synchronously)."""
-        self.reload_runs()
-        self.load_run()
+        """Read everything for the current selection now (synchronously), in one snapshot."""
+        with self._guard("refresh"):
+            keys = self._keys()
+            with self._reading() as db:
+                values = self._read_runs(db)
+                if keys.run_id is not None:
+                    values.update(self._read_run(db, keys))
+            self._runs_progress = values.pop("_runs_progress")
+            self.param.update(**agreeing(values, self.runs))
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -297,16 +325,26 @@ class DashboardState(param.Parameterized):
             self.exchange_id,
         )
 
-    def _reading(self) -> AbstractContextManager[CaptureReader]:
-        """The capture opened read-only for one refresh (retrying while a writer holds it)."""
+    @contextmanager
+    def _reading(self) -> Iterator[CaptureReader]:
+        """The capture opened read-only for one refresh (retrying while a writer holds it).
+
+        Every read of the block sees the same state of the file (one snapshot), so the
+        views drawn from one refresh agree on every count even while a run writes.
+        """
         if not self.store.database.exists:
             raise FileNotFoundError(f"{self.store.path} does not exist yet")
-        return self.store.read()
+        with self.store.read() as db, db.snapshot():
+            yield db
 
     def reload_runs(self) -> None:
         with self._guard("read the runs"):
             with self._reading() as db:
                 values = self._read_runs(db)
+            self._runs_progress = values.pop("_runs_progress")
+            if self.run is not None:  # the selected run's row says what its views say
+                values = agreeing({**values, "run": self.run}, self.runs)
+                del values["run"]
             self.param.update(**values)
 
     def _read_runs(self, db: CaptureReader) -> dict[str, Any]:
@@ -318,7 +356,11 @@ class DashboardState(param.Parameterized):
         )
         newest = db.runs(limit=1, columns=["run_id"])["run_id"].tolist()
         self._newest = newest[0] if newest else None
+        if len(runs):
+            errors = db.error_counts(runs["run_id"].astype(str).tolist())
+            runs = runs.assign(errors=runs["run_id"].map(errors).fillna(0).astype("int64"))
         return {
+            "_runs_progress": db.runs_progress(),
             "runs": runs,
             "plan_keys": db.plan_keys(),
             "message": "" if self._newest else f"{self.db} holds no runs yet",
@@ -332,7 +374,7 @@ class DashboardState(param.Parameterized):
             else:
                 with self._reading() as db:
                     values = self._read_run(db, keys)
-            self.param.update(**values)
+            self.param.update(**agreeing(values, self.runs))
 
     def _read_run(self, db: CaptureReader | None, keys: _Keys) -> dict[str, Any]:
         """Everything drawn for a run, read for the selection ``keys``."""
@@ -352,13 +394,23 @@ class DashboardState(param.Parameterized):
         if run is None:
             raise LookupError(f"run {keys.run_id} is not in {self.db}")
         stats = db.step_statistics(keys.run_id)
+        # records belong to the step that emitted them (the steps table's count credits a
+        # fanout's records to its parent too): the same numbers as the CLI and the notebook
+        emitted = db.records_by_step(keys.run_id)
+        stats = stats.assign(records=[emitted.get(path, 0) for path in stats["step_path"]])
         graph = self._graph(db, keys.run_id, run, stats)
+        metrics = db.statistics(keys.run_id)
+        # one count per number on screen: the requests captured (the run row's counter
+        # also counts requests still in flight) and the errors as the run list counts them
+        errors = db.error_counts([keys.run_id])[keys.run_id]
+        run = {**run, "requests": int(metrics.totals["requests"]), "errors": errors}
+        metrics.totals["errors"] = errors
         values: dict[str, Any] = {
             "run": run,
             "graph": graph,
             "steps": self._steps_frame(stats, graph),
             "waterfall": db.waterfall(keys.run_id),
-            "metrics": db.statistics(keys.run_id),
+            "metrics": metrics,
         }
         values.update(self._read_exchanges(db, keys))
         return values
@@ -462,11 +514,8 @@ class DashboardState(param.Parameterized):
             if signature == known and feed_events == self._feed_events:
                 return {}
             values: dict[str, Any] = {"_signature": signature, "_feed_events": feed_events}
-            if known is None or (signature.runs, signature.newest_run) != (
-                known.runs,
-                known.newest_run,
-            ):
-                values.update(self._read_runs(db))
+            if known is None or db.runs_progress() != self._runs_progress:
+                values.update(self._read_runs(db))  # a row of the run list changed
             if keys.run_id is not None:
                 values.update(self._read_run(db, keys))
         return values
@@ -499,6 +548,8 @@ class DashboardState(param.Parameterized):
             return
         self._signature = values.pop("_signature")
         self._feed_events = values.pop("_feed_events")
+        self._runs_progress = values.pop("_runs_progress", self._runs_progress)
+        values = agreeing(values, self.runs)
         newest = self._newest
         try:
             with self.batch():
