@@ -113,14 +113,19 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     )
 
 
-def agreeing(values: dict[str, Any], shown_runs: pd.DataFrame | None) -> dict[str, Any]:
-    """``values`` with the selected run's row of the run list set from ``values["run"]``.
+def agreeing(
+    values: dict[str, Any], shown_runs: pd.DataFrame | None, shown_run: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``values`` with the selected run's row of the run list set from the run's own read.
+
+    ``values`` may hold a new ``runs`` list, a new ``run`` or both; what it lacks is
+    taken from what is shown (``shown_runs``, ``shown_run``).
 
     The run list and the run's views are read in one snapshot, but from different
     tables; the selected run's status, duration and counts come from the run's own
     read, so the run list, the header, the step table and the metrics say the same.
     """
-    run = values.get("run")
+    run = values.get("run", shown_run)
     runs = values.get("runs", shown_runs)
     if not run or runs is None or not len(runs) or "run_id" not in runs:
         return values
@@ -311,7 +316,7 @@ class DashboardState(param.Parameterized):
                 if keys.run_id is not None:
                     values.update(self._read_run(db, keys))
             self._runs_progress = values.pop("_runs_progress")
-            self.param.update(**agreeing(values, self.runs))
+            self.param.update(**agreeing(values, self.runs, self.run))
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -342,10 +347,7 @@ class DashboardState(param.Parameterized):
             with self._reading() as db:
                 values = self._read_runs(db)
             self._runs_progress = values.pop("_runs_progress")
-            if self.run is not None:  # the selected run's row says what its views say
-                values = agreeing({**values, "run": self.run}, self.runs)
-                del values["run"]
-            self.param.update(**values)
+            self.param.update(**agreeing(values, self.runs, self.run))
 
     def _read_runs(self, db: CaptureReader) -> dict[str, Any]:
         runs = db.runs(
@@ -374,7 +376,7 @@ class DashboardState(param.Parameterized):
             else:
                 with self._reading() as db:
                     values = self._read_run(db, keys)
-            self.param.update(**agreeing(values, self.runs))
+            self.param.update(**agreeing(values, self.runs, self.run))
 
     def _read_run(self, db: CaptureReader | None, keys: _Keys) -> dict[str, Any]:
         """Everything drawn for a run, read for the selection ``keys``."""
@@ -504,19 +506,27 @@ class DashboardState(param.Parameterized):
 
     # -- live --------------------------------------------------------------------------------
 
-    def _read_changes(self, keys: _Keys, known: CaptureSignature | None) -> dict[str, Any]:
-        """(worker thread) What changed in the file since ``known``; {} when nothing did."""
+    def _read_changes(
+        self, keys: _Keys, known: CaptureSignature | None, known_runs: tuple[Any, ...]
+    ) -> dict[str, Any]:
+        """(worker thread) What changed in the file since ``known``; {} when nothing did.
+
+        ``known_runs`` is the run list's progress last read: the list is read again when
+        any run's row changed (a live run that is not the one shown, too).
+        """
         if not self.store.database.exists:
             return {}
-        with self._reading() as db:  # one connection for the whole refresh
+        with self._reading() as db:  # one snapshot for the whole refresh
             signature = db.signature(keys.run_id)
             feed_events = self.feed.events if self.feed is not None else -1
-            if signature == known and feed_events == self._feed_events:
+            runs_changed = known is None or db.runs_progress() != known_runs
+            run_changed = signature != known or feed_events != self._feed_events
+            if not (runs_changed or run_changed):
                 return {}
             values: dict[str, Any] = {"_signature": signature, "_feed_events": feed_events}
-            if known is None or db.runs_progress() != self._runs_progress:
-                values.update(self._read_runs(db))  # a row of the run list changed
-            if keys.run_id is not None:
+            if runs_changed:
+                values.update(self._read_runs(db))
+            if run_changed and keys.run_id is not None:
                 values.update(self._read_run(db, keys))
         return values
 
@@ -533,7 +543,9 @@ class DashboardState(param.Parameterized):
     async def _poll(self) -> None:
         keys = self._keys()
         try:
-            values = await asyncio.to_thread(self._read_changes, keys, self._signature)
+            values = await asyncio.to_thread(
+                self._read_changes, keys, self._signature, self._runs_progress
+            )
         except FileNotFoundError:
             return
         except CaptureLockTimeout as error:
@@ -549,7 +561,7 @@ class DashboardState(param.Parameterized):
         self._signature = values.pop("_signature")
         self._feed_events = values.pop("_feed_events")
         self._runs_progress = values.pop("_runs_progress", self._runs_progress)
-        values = agreeing(values, self.runs)
+        values = agreeing(values, self.runs, self.run)
         newest = self._newest
         try:
             with self.batch():
