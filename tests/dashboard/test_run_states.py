@@ -111,14 +111,19 @@ def aborting_plan(base_url: str) -> dict[str, Any]:
 
 
 def waiting_plan(base_url: str, key: str, waits: int = 1) -> dict[str, Any]:
-    """A quick step, then ``waits`` steps of 30 s each (the demo API's longest), then one."""
+    """A quick step, then ``waits`` steps of 25 s each (within their timeout), then one."""
     return {
         "key": key,
         "config": {"base_url": base_url},
         "steps": [
             {"name": "first", "url": "{config.base_url}/items/1"},
             *[
-                {"name": f"wait_{i}", "url": "{config.base_url}/slow", "params": {"delay": 30}}
+                {
+                    "name": f"wait_{i}",
+                    "url": "{config.base_url}/slow",
+                    "params": {"delay": 25},
+                    "timeout_seconds": 60,
+                }
                 for i in range(1, waits + 1)
             ],
             {"name": "after", "url": "{config.base_url}/items/2"},
@@ -276,8 +281,8 @@ def runs(demo_api_server: DemoAPI, tmp_path_factory: pytest.TempPathFactory) -> 
     ids["compensated"] = saga_run(api, path, compensation_fails=False)
     ids["compensation_failed"] = saga_run(api, path, compensation_fails=True)
     ids["stopped"] = stopped_run(api, path)
-    running = cli_run(  # 20 steps of 30 s: it runs as long as the module does
-        waiting_plan(api.url, "run-states-running", waits=20), path, folder / "running.json"
+    running = cli_run(  # 30 steps of 25 s: it runs longer than the module's tests
+        waiting_plan(api.url, "run-states-running", waits=30), path, folder / "running.json"
     )
     ids["running"] = newest_of(path, "run-states-running")
     try:
@@ -404,7 +409,9 @@ def shows_the_run(page: Any, path: Path, run_id: str, status: str) -> list[str]:
     want = expected(path, run_id)
     running = status == "running"
     problems = []
-    summary = page.locator(".orchestra-run-summary").text_content() or ""
+    summary = page.locator(".orchestra-run-summary").evaluate(  # its text is in a shadow root
+        "e => (e.shadowRoot ? e.shadowRoot.textContent : '') + e.textContent"
+    )
     requests = page.locator(".orchestra-run-summary .orchestra-run-requests").text_content()
     for text in (run_id, status, f"{want.errors:,} errors",
                  f"{int(want.totals['records']):,} records"):  # fmt: skip
@@ -499,9 +506,9 @@ def test_each_run_displays_the_same_in_every_view_and_clicks_are_clean(
 
     wait_until(waterfall_highlights_it, "the waterfall's highlight of the clicked exchange")
 
-    # click the graph node of the step with the most requests: the step table follows
+    # click the graph node of the (first) step with the most requests: the step table follows
     want = expected(runs.path, run_id)
-    busiest = max(want.steps, key=lambda p: (want.steps[p]["requests"], p))
+    busiest = max(want.steps, key=lambda p: want.steps[p]["requests"])  # the first of the most
     position = page.evaluate(NODE_POSITION_JS, busiest)
     page.mouse.click(position["x"], position["y"])
     expect(page.locator(".orchestra-steps .tabulator-selected")).to_contain_text(
