@@ -39,7 +39,6 @@ from orchestra.debug import Breakpoint, Debugger
 from orchestra.demo import DemoAPI
 from tests.dashboard._browser import (
     ARTIFACTS,
-    NODE_POSITION_JS,
     chromium,
     model_data,
     panel_serve,
@@ -322,8 +321,29 @@ def served(runs: Runs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
         context.close()
 
 
-# Where a node is drawn now (NODE_POSITION_JS without scrolling the graph into view again).
-NODE_AFTER_SCROLL_JS = NODE_POSITION_JS.replace("view.el.scrollIntoView({block: 'center'});", "")
+# Where a node is drawn, after scrolling it into view as a person would: the graph's own
+# scrolling box first (a tall graph scrolls inside its card), then the window.
+NODE_IN_VIEW_JS = """(path) => {
+  const doc = Bokeh.documents[0];
+  const source = doc.get_model_by_name('flow-graph-nodes');
+  const view = Bokeh.index.find_one(doc.get_model_by_name('flow-graph'));
+  const index = source.data.path.indexOf(path);
+  if (index < 0) return null;
+  const where = () => {
+    const canvas = (view.canvas_view ?? view).el.getBoundingClientRect();
+    return {x: canvas.left + view.frame.x_scale.compute(source.data.x[index]),
+            y: canvas.top + view.frame.y_scale.compute(source.data.y[index])};
+  };
+  for (let el = view.el; el; el = el.parentElement ?? el.getRootNode().host ?? null) {
+    const overflow = getComputedStyle(el).overflowY;
+    if (/(auto|scroll)/.test(overflow) && el.scrollHeight > el.clientHeight) {
+      const box = el.getBoundingClientRect();
+      el.scrollTop += where().y - (box.top + box.height / 2);
+    }
+  }
+  window.scrollBy(0, where().y - window.innerHeight / 2);
+  return where();
+}"""
 
 
 @dataclass
@@ -520,10 +540,8 @@ def test_each_run_displays_the_same_in_every_view_and_clicks_are_clean(
     # click the graph node of the (first) step with the most requests: the step table follows
     want = expected(runs.path, run_id)
     busiest = max(want.steps, key=lambda p: want.steps[p]["requests"])  # the first of the most
-    position = page.evaluate(NODE_POSITION_JS, busiest)  # centres the graph in the window
-    if not 0 < position["y"] < page.viewport_size["height"]:  # a graph taller than the window
-        page.evaluate(f"() => window.scrollBy(0, {position['y']} - window.innerHeight / 2)")
-        position = page.evaluate(NODE_AFTER_SCROLL_JS, busiest)
+    position = page.evaluate(NODE_IN_VIEW_JS, busiest)
+    assert 0 < position["y"] < page.viewport_size["height"], position
     page.mouse.click(position["x"], position["y"])
     expect(page.locator(".orchestra-steps .tabulator-selected")).to_contain_text(
         busiest, timeout=15_000
