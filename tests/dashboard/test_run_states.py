@@ -434,7 +434,8 @@ def shows_the_run(page: Any, path: Path, run_id: str, status: str) -> list[str]:
     running = status == "running"
     problems = []
     summary = page.locator(".orchestra-run-summary").evaluate(  # its text is in a shadow root
-        "e => (e.shadowRoot ? e.shadowRoot.textContent : '') + e.textContent"
+        "e => Array.from((e.shadowRoot ?? e).children)"
+        ".filter(c => c.tagName !== 'STYLE').map(c => c.textContent).join('')"
     )
     requests = page.locator(".orchestra-run-summary .orchestra-run-requests").text_content()
     for text in (run_id, status, f"{want.errors:,} errors",
