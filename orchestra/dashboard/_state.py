@@ -11,6 +11,15 @@ runs every ``refresh_interval`` seconds: it reads a cheap signature of the file
 in a worker thread (the kernel or server loop never waits on DuckDB), reads
 the rest only when something changed, and applies the result on the loop. A
 failure is logged with its traceback and shown in ``error`` — never swallowed.
+
+Every refresh reads inside one snapshot of the file (one read-only
+connection, one transaction), and the selected run's numbers come from that
+run's own read — requests as captured exchanges, errors counted once
+(:meth:`CaptureReader.error_counts`), records per step as emitted — and are
+copied into its row of the run list, so the header, the run list, the graph,
+the step table and the metrics agree on every count even while a run writes.
+The run list is read again whenever any run's row changed, so a live run's
+row follows it to its end.
 """
 
 from __future__ import annotations
