@@ -22,6 +22,36 @@ SELECT (SELECT count(*) FROM runs) AS runs,
 FROM (SELECT 1) AS one LEFT JOIN runs AS r ON r.run_id = $run
 """
 
+# What the run list shows of every run, cheap enough to compare on every poll: a run's row
+# changes (status, requests, errors, duration) while it runs and when it ends.
+RUNS_PROGRESS = """
+SELECT count(*) AS runs,
+       count(*) FILTER (WHERE status = 'running') AS running,
+       coalesce(sum(requests), 0) AS requests,
+       coalesce(sum(errors), 0) AS errors,
+       CAST(max(finished_at) AS VARCHAR) AS last_finished
+FROM runs
+"""
+
+# A run's errors as the dashboard counts them: every row of the errors table, except the
+# run-level row (kind 'run_…') that restates the error of the step that ended the run.
+RUN_ERROR_COUNTS = """
+SELECT e.run_id, count(*) AS errors
+FROM errors AS e
+WHERE e.run_id IN (SELECT unnest($runs))
+  AND NOT (starts_with(e.kind, 'run_') AND EXISTS (
+      SELECT 1 FROM errors AS s
+      WHERE s.run_id = e.run_id AND starts_with(s.kind, 'step_')
+        AND s.step_path IS NOT DISTINCT FROM e.step_path))
+GROUP BY e.run_id
+"""
+
+# Records per step path that emitted them (a fanout's records belong to its sub-step, as in
+# the run result, the CLI summary and the notebook).
+RECORDS_BY_STEP = """
+SELECT step_path, count(*) AS records FROM records WHERE run_id = $run GROUP BY step_path
+"""
+
 STEP_STATISTICS = """
 WITH finished AS (
     SELECT step_path,

@@ -16,6 +16,8 @@ sizes and timings only; bodies are read one exchange at a time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,6 +174,37 @@ class CaptureReader:
         if not rows:
             raise RunNotFound(f"no run {run!r} in {self.path}; `orchestra runs` lists them")
         raise RunNotFound(f"{run!r} matches {len(rows)} runs; give more of the id")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[CaptureReader]:
+        """Reads inside the block see one state of the file (one transaction).
+
+        A writer in this process may commit between two reads of one connection; inside a
+        snapshot it cannot change what they see, so views read in one refresh agree.
+        """
+        self.connection.execute("BEGIN TRANSACTION")
+        try:
+            yield self
+        finally:
+            self.connection.execute("ROLLBACK")
+
+    def runs_progress(self) -> tuple[Any, ...]:
+        """What changes when any run's row in the run list does (a cheap signature)."""
+        row = self.connection.execute(sql.RUNS_PROGRESS).fetchone()
+        return tuple(row) if row else ()
+
+    def error_counts(self, run_ids: list[str]) -> dict[str, int]:
+        """Errors per run, a run-level error that restates its step's error counted once."""
+        if not run_ids:
+            return {}
+        rows = self.rows(sql.RUN_ERROR_COUNTS, {"runs": list(run_ids)})
+        counts = {str(row["run_id"]): int(row["errors"]) for row in rows}
+        return {run_id: counts.get(run_id, 0) for run_id in run_ids}
+
+    def records_by_step(self, run_id: str) -> dict[str, int]:
+        """Records per step path that emitted them (not what a parent's executions reported)."""
+        rows = self.rows(sql.RECORDS_BY_STEP, {"run": run_id})
+        return {str(row["step_path"]): int(row["records"]) for row in rows}
 
     def plan(self, run_id: str) -> dict[str, Any] | None:
         """The plan JSON that ran (secrets as ``{"env": …}`` references), or None."""

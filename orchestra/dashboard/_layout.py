@@ -31,6 +31,7 @@ from orchestra.dashboard._style import (
     SKIPPED,
     format_ms,
 )
+from orchestra.events import worst_status
 
 NODE_RADIUS = 9
 LAYER_GAP = 62  # pixels between layers
@@ -332,17 +333,29 @@ def build(plan: dict[str, Any] | None, captured_paths: Iterable[str]) -> FlowGra
 # -- statuses -------------------------------------------------------------------------------
 
 
+# The statistics' count columns, each named by the step status it counts (the worst first
+# is decided by STATUS_SEVERITY, the one ordering the CLI and notebook use too), and the
+# node status each is drawn as.
+_COUNTED = {"failed": "failed", "cancelled": "cancelled", "ok": "ok", "skipped": "skipped"}
+_NODE_STATUS = {
+    "failed": FAILED,
+    "aborted": FAILED,
+    "interrupted": CANCELLED,
+    "cancelled": CANCELLED,
+    "ignored": SKIPPED,
+    "ok": OK,
+    "skipped": SKIPPED,
+}
+
+
 def _status_from_counts(stats: dict[str, Any], run_running: bool) -> str:
     if run_running and stats.get("running"):
         return RUNNING
-    if stats.get("failed"):
-        return FAILED
-    if stats.get("cancelled"):
-        return CANCELLED
-    if stats.get("ok"):
-        return OK
-    if stats.get("skipped"):
-        return SKIPPED
+    worst = worst_status(
+        {status: int(stats.get(column) or 0) for column, status in _COUNTED.items()}
+    )
+    if worst is not None:
+        return _NODE_STATUS[worst]
     if stats.get("requests"):
         return RUNNING if run_running else CANCELLED
     return PENDING
@@ -362,7 +375,8 @@ def with_statuses(
     when the in-process event feed says so (``live_running``), when it is a
     group or choice with work started under it, or when everything before it
     is done (its first request may still be in flight, so nothing is captured
-    yet).
+    yet). Once the run is over nothing is ``pending``: a node that never ran is
+    ``skipped``, as the CLI's run summary calls it.
     """
     graph = layout.copy()
     live = set(live_running)
@@ -383,7 +397,10 @@ def with_statuses(
         parent = graph.nodes.get(node.parent or "")
         if node.kind == "fanout" and node.status == PENDING and parent and parent.status in DONE:
             node.status = SKIPPED
-    if not run_running:
+    if not run_running:  # the run is over: what never ran reads as the CLI says it, skipped
+        for node in ordered:
+            if node.status == PENDING:
+                node.status = SKIPPED
         return graph
     for node in ordered:  # more items may come while the parent still pages
         parent = graph.nodes.get(node.parent or "")

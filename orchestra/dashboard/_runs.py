@@ -20,6 +20,16 @@ def status_style(value: Any) -> str:
     return f"color: {run_status_color(str(value))}; font-weight: 600"
 
 
+def duration_text(status: Any, started_at: Any, duration_ms: Any) -> str:
+    """How long the run took; for a run still running, how long it has run so far."""
+    if str(status) == "running" and pd.isna(duration_ms) and not pd.isna(started_at):
+        started = pd.Timestamp(started_at)
+        now = pd.Timestamp.now(tz="UTC")
+        now = now if started.tzinfo is not None else now.tz_localize(None)  # stored as UTC
+        return f"{format_ms(max((now - started).total_seconds(), 0.0) * 1000)} so far"
+    return format_ms(None if pd.isna(duration_ms) else duration_ms)
+
+
 def runs_table_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """The picker's rows: start as text, duration readable, counts as integers.
 
@@ -38,7 +48,14 @@ def runs_table_frame(runs: pd.DataFrame) -> pd.DataFrame:
             "status": runs["status"].astype(str),
             "started": pd.Series(started, index=runs.index, dtype=str),
             "duration": pd.Series(
-                [format_ms(value) for value in runs["duration_ms"]], index=runs.index, dtype=str
+                [
+                    duration_text(status, started, ms)
+                    for status, started, ms in zip(
+                        runs["status"], runs["started_at"], runs["duration_ms"], strict=True
+                    )
+                ],
+                index=runs.index,
+                dtype=str,
             ),
             "requests": runs["requests"].fillna(0).astype("int64"),
             "errors": runs["errors"].fillna(0).astype("int64"),

@@ -11,6 +11,15 @@ runs every ``refresh_interval`` seconds: it reads a cheap signature of the file
 in a worker thread (the kernel or server loop never waits on DuckDB), reads
 the rest only when something changed, and applies the result on the loop. A
 failure is logged with its traceback and shown in ``error`` — never swallowed.
+
+Every refresh reads inside one snapshot of the file (one read-only
+connection, one transaction), and the selected run's numbers come from that
+run's own read — requests as captured exchanges, errors counted once
+(:meth:`CaptureReader.error_counts`), records per step as emitted — and are
+copied into its row of the run list, so the header, the run list, the graph,
+the step table and the metrics agree on every count even while a run writes.
+The run list is read again whenever any run's row changed, so a live run's
+row follows it to its end.
 """
 
 from __future__ import annotations
@@ -113,6 +122,32 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     )
 
 
+def agreeing(
+    values: dict[str, Any], shown_runs: pd.DataFrame | None, shown_run: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``values`` with the selected run's row of the run list set from the run's own read.
+
+    ``values`` may hold a new ``runs`` list, a new ``run`` or both; what it lacks is
+    taken from what is shown (``shown_runs``, ``shown_run``).
+
+    The run list and the run's views are read in one snapshot, but from different
+    tables; the selected run's status, duration and counts come from the run's own
+    read, so the run list, the header, the step table and the metrics say the same.
+    """
+    run = values.get("run", shown_run)
+    runs = values.get("runs", shown_runs)
+    if not run or runs is None or not len(runs) or "run_id" not in runs:
+        return values
+    selected = runs["run_id"] == run["run_id"]
+    if not selected.any():
+        return values
+    runs = runs.copy()
+    for column in ("status", "duration_ms", "requests", "errors"):
+        if column in runs:
+            runs.loc[selected, column] = run.get(column)
+    return {**values, "runs": runs}
+
+
 def _empty_steps() -> pd.DataFrame:
     return typed_frame(STEP_DTYPES)
 
@@ -204,6 +239,7 @@ class DashboardState(param.Parameterized):
         self._signature: CaptureSignature | None = None
         self._feed_events = -1
         self._newest: str | None = None
+        self._runs_progress: tuple[Any, ...] = ()
         self._polling = False
         self.param.update(
             runs=pd.DataFrame({c: [] for c in RUN_COLUMNS}),
@@ -281,9 +317,15 @@ class DashboardState(param.Parameterized):
         return self.feed.attach(bus)
 
     def refresh(self) -> None:
-        """Read everything for the current selection now (synchronously)."""
-        self.reload_runs()
-        self.load_run()
+        """Read everything for the current selection now (synchronously), in one snapshot."""
+        with self._guard("refresh"):
+            keys = self._keys()
+            with self._reading() as db:
+                values = self._read_runs(db)
+                if keys.run_id is not None:
+                    values.update(self._read_run(db, keys))
+            self._runs_progress = values.pop("_runs_progress")
+            self.param.update(**agreeing(values, self.runs, self.run))
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -297,17 +339,24 @@ class DashboardState(param.Parameterized):
             self.exchange_id,
         )
 
-    def _reading(self) -> AbstractContextManager[CaptureReader]:
-        """The capture opened read-only for one refresh (retrying while a writer holds it)."""
+    @contextmanager
+    def _reading(self) -> Iterator[CaptureReader]:
+        """The capture opened read-only for one refresh (retrying while a writer holds it).
+
+        Every read of the block sees the same state of the file (one snapshot), so the
+        views drawn from one refresh agree on every count even while a run writes.
+        """
         if not self.store.database.exists:
             raise FileNotFoundError(f"{self.store.path} does not exist yet")
-        return self.store.read()
+        with self.store.read() as db, db.snapshot():
+            yield db
 
     def reload_runs(self) -> None:
         with self._guard("read the runs"):
             with self._reading() as db:
                 values = self._read_runs(db)
-            self.param.update(**values)
+            self._runs_progress = values.pop("_runs_progress")
+            self.param.update(**agreeing(values, self.runs, self.run))
 
     def _read_runs(self, db: CaptureReader) -> dict[str, Any]:
         runs = db.runs(
@@ -318,7 +367,11 @@ class DashboardState(param.Parameterized):
         )
         newest = db.runs(limit=1, columns=["run_id"])["run_id"].tolist()
         self._newest = newest[0] if newest else None
+        if len(runs):
+            errors = db.error_counts(runs["run_id"].astype(str).tolist())
+            runs = runs.assign(errors=runs["run_id"].map(errors).fillna(0).astype("int64"))
         return {
+            "_runs_progress": db.runs_progress(),
             "runs": runs,
             "plan_keys": db.plan_keys(),
             "message": "" if self._newest else f"{self.db} holds no runs yet",
@@ -332,7 +385,7 @@ class DashboardState(param.Parameterized):
             else:
                 with self._reading() as db:
                     values = self._read_run(db, keys)
-            self.param.update(**values)
+            self.param.update(**agreeing(values, self.runs, self.run))
 
     def _read_run(self, db: CaptureReader | None, keys: _Keys) -> dict[str, Any]:
         """Everything drawn for a run, read for the selection ``keys``."""
@@ -352,13 +405,23 @@ class DashboardState(param.Parameterized):
         if run is None:
             raise LookupError(f"run {keys.run_id} is not in {self.db}")
         stats = db.step_statistics(keys.run_id)
+        # records belong to the step that emitted them (the steps table's count credits a
+        # fanout's records to its parent too): the same numbers as the CLI and the notebook
+        emitted = db.records_by_step(keys.run_id)
+        stats = stats.assign(records=[emitted.get(path, 0) for path in stats["step_path"]])
         graph = self._graph(db, keys.run_id, run, stats)
+        metrics = db.statistics(keys.run_id)
+        # one count per number on screen: the requests captured (the run row's counter
+        # also counts requests still in flight) and the errors as the run list counts them
+        errors = db.error_counts([keys.run_id])[keys.run_id]
+        run = {**run, "requests": int(metrics.totals["requests"]), "errors": errors}
+        metrics.totals["errors"] = errors
         values: dict[str, Any] = {
             "run": run,
             "graph": graph,
             "steps": self._steps_frame(stats, graph),
             "waterfall": db.waterfall(keys.run_id),
-            "metrics": db.statistics(keys.run_id),
+            "metrics": metrics,
         }
         values.update(self._read_exchanges(db, keys))
         return values
@@ -452,22 +515,27 @@ class DashboardState(param.Parameterized):
 
     # -- live --------------------------------------------------------------------------------
 
-    def _read_changes(self, keys: _Keys, known: CaptureSignature | None) -> dict[str, Any]:
-        """(worker thread) What changed in the file since ``known``; {} when nothing did."""
+    def _read_changes(
+        self, keys: _Keys, known: CaptureSignature | None, known_runs: tuple[Any, ...]
+    ) -> dict[str, Any]:
+        """(worker thread) What changed in the file since ``known``; {} when nothing did.
+
+        ``known_runs`` is the run list's progress last read: the list is read again when
+        any run's row changed (a live run that is not the one shown, too).
+        """
         if not self.store.database.exists:
             return {}
-        with self._reading() as db:  # one connection for the whole refresh
+        with self._reading() as db:  # one snapshot for the whole refresh
             signature = db.signature(keys.run_id)
             feed_events = self.feed.events if self.feed is not None else -1
-            if signature == known and feed_events == self._feed_events:
+            runs_changed = known is None or db.runs_progress() != known_runs
+            run_changed = signature != known or feed_events != self._feed_events
+            if not (runs_changed or run_changed):
                 return {}
             values: dict[str, Any] = {"_signature": signature, "_feed_events": feed_events}
-            if known is None or (signature.runs, signature.newest_run) != (
-                known.runs,
-                known.newest_run,
-            ):
+            if runs_changed:
                 values.update(self._read_runs(db))
-            if keys.run_id is not None:
+            if run_changed and keys.run_id is not None:
                 values.update(self._read_run(db, keys))
         return values
 
@@ -484,7 +552,9 @@ class DashboardState(param.Parameterized):
     async def _poll(self) -> None:
         keys = self._keys()
         try:
-            values = await asyncio.to_thread(self._read_changes, keys, self._signature)
+            values = await asyncio.to_thread(
+                self._read_changes, keys, self._signature, self._runs_progress
+            )
         except FileNotFoundError:
             return
         except CaptureLockTimeout as error:
@@ -499,6 +569,8 @@ class DashboardState(param.Parameterized):
             return
         self._signature = values.pop("_signature")
         self._feed_events = values.pop("_feed_events")
+        self._runs_progress = values.pop("_runs_progress", self._runs_progress)
+        values = agreeing(values, self.runs, self.run)
         newest = self._newest
         try:
             with self.batch():

@@ -19,12 +19,13 @@ then its own) and keeps a single dispatch per event.
 Two counts are deliberately kept apart, because surfaces show them differently:
 
 - ``records`` — records emitted under the step's own path (``RecordEmitted``):
-  a fanout's records belong to the sub-step. The run result, the CLI summary
-  and the notebook show this.
+  a fanout's records belong to the sub-step. This is the count every surface
+  shows per step: the run result, the CLI summary, the notebook and the
+  dashboard's step table (which counts the capture's ``records`` table by path).
 - ``records_including_substeps`` — what the step's executions reported when
   they finished (``StepFinished.records``): a parent step counts the records
-  its fanout sub-steps emitted. The capture's ``steps`` table stores this, so
-  the dashboard's step table shows it.
+  its fanout sub-steps emitted. The capture's ``steps`` table stores this; no
+  surface shows it as the step's records.
 
 and likewise ``pages`` (pages the executions ran, a page that failed
 included, known when a step finishes) and ``pages_finished`` (pages that

@@ -145,7 +145,7 @@ def test_statuses_while_a_run_executes():
     # the event feed of an in-process run knows better than the file
     now = with_statuses(graph, {}, run_running=True, live_running={"first"})
     assert now.nodes["first"].status == "running"
-    # after the run: a failed item fails the step; what never ran stays pending
+    # after the run: a failed item fails the step; what never ran is skipped, not pending
     done = with_statuses(
         graph,
         stats(
@@ -158,7 +158,7 @@ def test_statuses_while_a_run_executes():
     )
     assert done.nodes["first.each"].status == "failed"
     assert done.nodes["both.left"].status == "cancelled"
-    assert done.nodes["last"].status == "pending"
+    assert done.nodes["last"].status == "skipped"
     assert graph.nodes["first"].status == "pending"  # the placed layout itself is untouched
 
 

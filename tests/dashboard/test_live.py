@@ -148,3 +148,69 @@ def sample(page) -> tuple[str, int, int]:
     requests = int((page.locator(".orchestra-run-requests").text_content() or "0").replace(",", ""))
     nodes = model_data(page, "flow-graph-nodes") or {"status": []}
     return (text.strip(), requests, nodes["status"].count("ok"))
+
+
+def test_every_view_agrees_on_a_live_run_and_the_run_list_follows_it_to_the_end(demo_api, tmp_path):
+    """A run written by another process, polled as the dashboard does: at every moment the
+    header (``run``), the run list's row, the step table and the metrics give the same
+    request count, and the run list's row ends as the run does (status, requests, time)."""
+    db = tmp_path / "live.duckdb"
+    orchestra.run({"key": "earlier", "steps": [{"name": "one", "url": f"{demo_api.url}/items/1"}]},
+                  db=db)  # fmt: skip
+    state = DashboardState(db, refresh_interval=0.1)  # follows the newest run
+    writer = subprocess.Popen(
+        [sys.executable, str(SLOW_RUN), demo_api.url, str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def shown() -> dict[str, object] | None:
+        if state.run is None or state.run["plan_key"] != "slow-live":
+            return None
+        row = state.runs[state.runs["run_id"] == state.run_id].iloc[0]
+        return {
+            "header": int(state.run["requests"]),
+            "run list": int(row["requests"]),
+            "step table": int(state.steps["requests"].sum()),
+            "metrics": int(state.metrics.totals["requests"]),
+            "status": (state.run["status"], row["status"]),
+            "errors": (int(state.run["errors"]), int(row["errors"])),
+        }
+
+    async def watch() -> list[dict[str, object]]:
+        samples = []
+        deadline = time.monotonic() + 120
+        while writer.poll() is None and time.monotonic() < deadline:
+            await state.poll()
+            sample = shown()
+            if sample is not None and (not samples or sample != samples[-1]):
+                samples.append(sample)
+            await asyncio.sleep(0.1)
+        for _ in range(3):  # the end as it was written
+            await state.poll()
+        samples.append(shown() or {})
+        return samples
+
+    try:
+        samples = asyncio.run(watch())
+        output = writer.communicate(timeout=30)[0]
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert writer.returncode == 0, output
+    assert state.error == ""
+    counts = ("header", "run list", "step table", "metrics")
+    for sample in samples:  # one snapshot per refresh: the four numbers are one number
+        assert len({sample[view] for view in counts}) == 1, samples
+        assert sample["status"][0] == sample["status"][1] and sample["errors"] == (0, 0)
+    running = [s for s in samples if s["status"] == ("running", "running")]
+    assert len({s["header"] for s in running}) >= 3, samples  # seen at several moments
+    final = samples[-1]
+    assert final["status"] == ("succeeded", "succeeded"), samples
+    assert final["run list"] == _slow_run.TOTAL_REQUESTS
+    row = state.runs[state.runs["run_id"] == state.run_id].iloc[0]
+    with CaptureStore(db).read() as reader:  # the row as the file has it, end included
+        run = reader.run(state.run_id)
+    assert run is not None and row["duration_ms"] == run["duration_ms"]
+    assert row["requests"] == run["requests"] == _slow_run.TOTAL_REQUESTS

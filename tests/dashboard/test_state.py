@@ -280,7 +280,7 @@ def test_a_failed_run_is_drawn_with_its_error_on_the_failed_step(demo_api_server
     dashboard = Dashboard(db=path, live=False)  # the graph draws on construction
     assert dashboard.state.error == ""
     nodes = dashboard.flow_graph.nodes.data
-    assert nodes["status"] == ["ok", "failed", "pending"]
+    assert nodes["status"] == ["ok", "failed", "skipped"]  # never pending once over
     assert nodes["error"][0] == nodes["error"][2] == ""
     assert nodes["error"][1].startswith("step 'broken'")
     assert list(dashboard.state.steps["requests"]) == [1, 2, 0]
