@@ -359,7 +359,10 @@ class Waterfall(Viewer):
             color="light",
         )
         self._mode.link(self, value="lanes")
-        self._bars_pane = pn.pane.Bokeh(self.figure, sizing_mode="stretch_width")
+        # a Bokeh pane's own ``visible`` follows its figure's: toggle a column around it
+        self._bars_pane = pn.Column(
+            pn.pane.Bokeh(self.figure, sizing_mode="stretch_width"), sizing_mode="stretch_width"
+        )
         self._aggregate_pane = pn.Column(
             pn.pane.Bokeh(self.aggregate, sizing_mode="stretch_width"),
             pn.pane.Bokeh(self.latency, sizing_mode="stretch_width"),
