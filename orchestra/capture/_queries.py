@@ -52,12 +52,12 @@ sent AS (
                AS last_answered
     FROM exchanges WHERE run_id = $run GROUP BY step_path
 ),
-unfinished AS (
+unfinished AS (  -- executions that sent requests but have no steps row yet
     SELECT e.step_path, count(DISTINCT e.execution_id) AS running
     FROM exchanges AS e
+    ANTI JOIN (SELECT execution_id FROM steps WHERE run_id = $run) AS s
+      ON s.execution_id = e.execution_id
     WHERE e.run_id = $run
-      AND NOT EXISTS (SELECT 1 FROM steps AS s
-                      WHERE s.run_id = e.run_id AND s.execution_id = e.execution_id)
     GROUP BY e.step_path
 )
 SELECT step_path,
@@ -225,26 +225,32 @@ ORDER BY start_ms, exchange_id LIMIT {int(limit)}
 
 
 RUN_TOTALS = """
-SELECT (SELECT count(*) FROM exchanges WHERE run_id = $run) AS requests,
-       (SELECT count(*) FROM exchanges WHERE run_id = $run
-          AND (status_code >= 400 OR status_code IS NULL)) AS failed_requests,
-       (SELECT count(*) FROM exchanges WHERE run_id = $run AND attempt > 1) AS retries,
-       (SELECT count(*) FROM events WHERE run_id = $run
-          AND type = 'retry_scheduled') AS retries_scheduled,
-       (SELECT coalesce(sum(delay_seconds), 0) FROM events WHERE run_id = $run
-          AND type = 'retry_scheduled') AS retry_wait_seconds,
-       (SELECT count(*) FROM events WHERE run_id = $run
-          AND type = 'rate_limit_wait') AS rate_limit_waits,
-       (SELECT coalesce(sum(delay_seconds), 0) FROM events WHERE run_id = $run
-          AND type = 'rate_limit_wait') AS rate_limit_wait_seconds,
+WITH sent AS (  -- one pass over the run's exchanges, one over its events
+    SELECT count(*) AS requests,
+           count(*) FILTER (WHERE status_code >= 400 OR status_code IS NULL) AS failed_requests,
+           count(*) FILTER (WHERE attempt > 1) AS retries,
+           CAST(coalesce(sum(response_size), 0) AS BIGINT) AS response_bytes,
+           date_diff('microsecond', min(started_at),
+               max(started_at + to_microseconds(CAST(coalesce(elapsed_ms, 0) * 1000
+                   AS BIGINT)))) / 1e6 AS span_seconds
+    FROM exchanges WHERE run_id = $run
+),
+waited AS (
+    SELECT count(*) FILTER (WHERE type = 'retry_scheduled') AS retries_scheduled,
+           coalesce(sum(delay_seconds) FILTER (WHERE type = 'retry_scheduled'), 0)
+               AS retry_wait_seconds,
+           count(*) FILTER (WHERE type = 'rate_limit_wait') AS rate_limit_waits,
+           coalesce(sum(delay_seconds) FILTER (WHERE type = 'rate_limit_wait'), 0)
+               AS rate_limit_wait_seconds
+    FROM events WHERE run_id = $run AND type IN ('retry_scheduled', 'rate_limit_wait')
+)
+SELECT sent.requests, sent.failed_requests, sent.retries,
+       waited.retries_scheduled, waited.retry_wait_seconds,
+       waited.rate_limit_waits, waited.rate_limit_wait_seconds,
        (SELECT count(*) FROM errors WHERE run_id = $run) AS errors,
        (SELECT count(*) FROM records WHERE run_id = $run) AS records,
-       (SELECT CAST(coalesce(sum(response_size), 0) AS BIGINT) FROM exchanges
-          WHERE run_id = $run) AS response_bytes,
-       (SELECT date_diff('microsecond', min(started_at),
-            max(started_at + to_microseconds(CAST(coalesce(elapsed_ms, 0) * 1000
-                AS BIGINT)))) / 1e6
-          FROM exchanges WHERE run_id = $run) AS span_seconds
+       sent.response_bytes, sent.span_seconds
+FROM sent, waited
 """
 
 REQUESTS_BY_STATUS = """
