@@ -164,6 +164,24 @@ def make_capture(s: h.Settings, db: Path, sizes: dict[str, int]) -> dict[str, st
     return ids
 
 
+def existing_runs(db: Path) -> dict[str, str]:
+    from orchestra.capture import CaptureStore
+
+    store = CaptureStore(db)
+    runs = store.runs()["run_id"].tolist()  # newest first: the small run was made last
+    store.close()
+    return {"big": runs[-1], "small": runs[0]}
+
+
+def requests(db: Path, run_id: str) -> int:
+    from orchestra.capture import CaptureStore
+
+    store = CaptureStore(db)
+    count = int(store.run(run_id)["requests"])
+    store.close()
+    return count
+
+
 def summary(values: list[float]) -> dict[str, Any]:
     return {
         "median_s": round(statistics.median(values), 3),
@@ -176,6 +194,12 @@ def summary(values: list[float]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = h.parser(__doc__.splitlines()[0])
     p.add_argument("--loads", type=int, default=None, help="page loads for the RSS check")
+    p.add_argument(
+        "--capture",
+        type=Path,
+        default=None,
+        help="reuse this capture file (made on first use): its oldest run is the big one",
+    )
     args = p.parse_args(argv)
     s = h.Settings.from_args(args)
     if not Path(CHROMIUM).exists():
@@ -186,8 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     with w.temp_dir("orchestra-bench-dashboard-") as tmp:
-        db = tmp / "dashboard.duckdb"
-        ids = make_capture(s, db, {"big": sizes["big"], "small": sizes["small"]})
+        db = args.capture or tmp / "dashboard.duckdb"
+        if args.capture is not None and args.capture.exists():
+            ids = existing_runs(db)
+            sizes = {name: requests(db, run_id) for name, run_id in ids.items()}
+        else:
+            ids = make_capture(s, db, {"big": sizes["big"], "small": sizes["small"]})
         noise = h.NoiseMeter()
         renders: dict[str, list[float]] = {"small": [], "big": []}
         switches: dict[str, list[float]] = {"to big": [], "to small": []}
