@@ -18,6 +18,8 @@ page through Playwright. Reported:
   count), alternating sizes for ``--runs`` rounds, and the ratio big/small;
 * run switch: clicking the other run in the run list until every view holds it;
 * click: clicking an exchange row until the inspector shows that exchange;
+* the server's CPU seconds per switch and per click (/proc): on a shared
+  machine the wall times above wait for other processes, this does not;
 * server RSS after each of ``--loads`` page loads (each tab closed, its
   session destroyed) and its growth per load after the first.
 
@@ -220,9 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         renders: dict[str, list[float]] = {"small": [], "big": []}
         switches: dict[str, list[float]] = {"to big": [], "to small": []}
         clicks: list[float] = []
+        server_cpu: dict[str, list[float]] = {"switch": [], "click": []}  # server CPU s each
         rss: list[float] = []
         with (
-            panel_serve(db, ids["small"], tmp / "small.log") as (small_url, _),
+            panel_serve(db, ids["small"], tmp / "small.log") as (small_url, small_server),
             panel_serve(db, ids["big"], tmp / "big.log") as (big_url, big_server),
             sync_playwright() as playwright,
         ):
@@ -235,10 +238,17 @@ def main(argv: list[str] | None = None) -> int:
                     if round_no >= s.warmup:
                         renders[name].append(seconds)
                         if name == "small":
-                            switches["to big"].append(switch(page, ids["big"], sizes["big"]))
-                            switches["to small"].append(switch(page, ids["small"], sizes["small"]))
+                            for target in ("big", "small"):
+                                cpu = h._proc_cpu(small_server.pid)
+                                switches[f"to {target}"].append(
+                                    switch(page, ids[target], sizes[target])
+                                )
+                                server_cpu["switch"].append(h._proc_cpu(small_server.pid) - cpu)
                         else:
-                            clicks += [click_exchange(page, row) for row in (1, 2, 3)]
+                            for row in (1, 2, 3):
+                                cpu = h._proc_cpu(big_server.pid)
+                                clicks.append(click_exchange(page, row))
+                                server_cpu["click"].append(h._proc_cpu(big_server.pid) - cpu)
                     context.close()
             for _ in range(loads):  # every tab closed; its session destroyed within ~2 s
                 _, page, context = load(browser, big_url, sizes["big"])
@@ -263,6 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         ["ratio big / small", f"{ratio:.2f}x"],
         ["run switch (median)", f"{switch_s:.3f} s"],
         ["click on an exchange (median)", f"{click_s:.3f} s"],
+        [
+            "server CPU per switch / click (median)",
+            f"{statistics.median(server_cpu['switch']):.3f} / "
+            f"{statistics.median(server_cpu['click']):.3f} s",
+        ],
         [f"server RSS after load 1 / {loads}", f"{rss[0]:.1f} / {rss[-1]:.1f} MB"],
         ["RSS growth per page load", f"{growth:+.2f} MB"],
     ]
@@ -292,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             "render": {name: summary(v) for name, v in renders.items()},
             "switch": {name: summary(v) for name, v in switches.items()},
             "click": summary(clicks),
+            "server_cpu_seconds": {name: summary(v) for name, v in server_cpu.items()},
             "rss_mb_after_each_load": rss,
             "targets": targets,
         },
