@@ -141,14 +141,8 @@ class Dashboard(Viewer):
             callback.stop()
         self._callbacks.clear()
 
-    def _release(self, session_context: Any) -> None:
-        """A served tab closed: stop polling, so nothing keeps its session's views alive."""
-        self.stop()
-
     def __panel__(self) -> pn.viewable.Viewable:
         self._start_polling()
-        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            pn.state.on_session_destroyed(self._release)
         section = {"sizing_mode": "stretch_width", "collapsible": True}
         return pn.Column(
             pn.pane.HTML(
