@@ -469,7 +469,7 @@ class Waterfall(Viewer):
             line_width=2,
             legend_label="in flight",
         )
-        plot.legend.location = "top_left"
+        plot.add_layout(plot.legend[0], "above")  # over the figure, never over the data
         plot.legend.orientation = "horizontal"
         plot.legend.label_text_font_size = "11px"
         plot.legend.click_policy = "hide"
@@ -515,7 +515,7 @@ class Waterfall(Viewer):
             line_dash="dotted",
             legend_label="slowest",
         )
-        plot.legend.location = "top_left"
+        plot.add_layout(plot.legend[0], "above")  # over the figure, never over the data
         plot.legend.orientation = "horizontal"
         plot.legend.label_text_font_size = "11px"
         return plot
