@@ -447,7 +447,7 @@ class Waterfall(Viewer):
 
     def _aggregate_figure(self) -> Any:
         plot = self._time_figure(
-            "waterfall-aggregate", 220, y_axis_label="requests", x_axis_label=None
+            "waterfall-aggregate", 260, y_axis_label="requests", x_axis_label=None
         )
         stacked = plot.vbar_stack(
             list(BUCKET_CLASSES),
@@ -492,7 +492,7 @@ class Waterfall(Viewer):
     def _latency_figure(self) -> Any:
         plot = self._time_figure(
             "waterfall-latency",
-            160,
+            220,
             y_axis_label="latency",
             x_axis_label="time since the run started",
         )
