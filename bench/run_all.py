@@ -26,6 +26,7 @@ BENCHMARKS = {
     "pagination": ["pagination.py"],
     "memory": ["memory.py"],
     "dlt": ["dlt_compare.py"],
+    "dashboard": ["dashboard.py"],
 }
 
 

@@ -82,12 +82,12 @@ sent AS (
                AS last_answered
     FROM exchanges WHERE run_id = $run GROUP BY step_path
 ),
-unfinished AS (
+unfinished AS (  -- executions that sent requests but have no steps row yet
     SELECT e.step_path, count(DISTINCT e.execution_id) AS running
     FROM exchanges AS e
+    ANTI JOIN (SELECT execution_id FROM steps WHERE run_id = $run) AS s
+      ON s.execution_id = e.execution_id
     WHERE e.run_id = $run
-      AND NOT EXISTS (SELECT 1 FROM steps AS s
-                      WHERE s.run_id = e.run_id AND s.execution_id = e.execution_id)
     GROUP BY e.step_path
 )
 SELECT step_path,
@@ -120,51 +120,167 @@ ORDER BY first_started NULLS LAST, step_path
 
 _RUN_START = "(SELECT started_at FROM runs WHERE run_id = $run)"
 
-WATERFALL_WAITS = f"""
-SELECT seq, type, step_path, exchange_id, delay_seconds * 1000.0 AS delay_ms,
-       date_diff('microsecond', {_RUN_START}, occurred_at) / 1000.0 AS start_ms,
-       json_extract_string(detail, '$.reason') AS reason,
-       json_extract(detail, '$.attempt')::BIGINT AS attempt
-FROM events
-WHERE run_id = $run AND type IN ('retry_scheduled', 'rate_limit_wait')
-ORDER BY seq
+# Every exchange (and wait) of the run as an interval on the run's clock, in ms.
+_INTERVALS = f"""
+intervals AS (
+    SELECT date_diff('microsecond', {_RUN_START}, started_at) / 1000.0 AS s,
+           coalesce(elapsed_ms, 0) AS d, status_code
+    FROM exchanges WHERE run_id = $run
+)"""
+# A bar overlaps the window [$start, $end] (an instant bar at $start counts).
+_OVERLAPS = "s <= $end AND s + d >= $start"
+
+WATERFALL_SPAN = f"""
+WITH {_INTERVALS},
+waits AS (
+    SELECT date_diff('microsecond', {_RUN_START}, occurred_at) / 1000.0
+               + coalesce(delay_seconds, 0) * 1000.0 AS e
+    FROM events WHERE run_id = $run AND type IN ('retry_scheduled', 'rate_limit_wait')
+)
+SELECT (SELECT count(*) FROM intervals) AS total,
+       greatest((SELECT max(s + d) FROM intervals), (SELECT max(e) FROM waits)) AS span_ms
+"""
+
+WATERFALL_IN_WINDOW = f"""
+WITH {_INTERVALS}
+SELECT count(*) AS n FROM intervals WHERE {_OVERLAPS}
+"""
+
+_STATUS_CLASS = """CASE WHEN status_code IS NULL THEN 'none'
+            WHEN status_code = 429 THEN 's429'
+            WHEN status_code >= 500 THEN 's5xx'
+            WHEN status_code >= 400 THEN 's4xx'
+            WHEN status_code >= 300 THEN 's3xx'
+            ELSE 's2xx' END"""
+
+# Per bucket of $width ms from $start: exchanges answered in it per status class (named
+# s2xx … none), their latency, how many were in flight at the bucket's end, waits begun.
+# Bucket -1 gathers what happened before the window, so the in-flight count starts right.
+WATERFALL_BUCKETS = f"""
+WITH {_INTERVALS},
+n AS (SELECT CAST(ceil(($end - $start) / $width) AS BIGINT) AS n),
+grid AS (SELECT range AS bucket FROM n, range(-1, n.n)),
+sent AS (
+    SELECT bucket, count(*) AS started
+    FROM (SELECT least(greatest(floor((s - $start) / $width), -1), n.n - 1) AS bucket
+          FROM intervals, n WHERE s <= $end)
+    GROUP BY bucket
+),
+answered AS (
+    SELECT bucket,
+           count(*) AS answered,
+           count(*) FILTER (WHERE cls = 's2xx') AS s2xx,
+           count(*) FILTER (WHERE cls = 's3xx') AS s3xx,
+           count(*) FILTER (WHERE cls = 's4xx') AS s4xx,
+           count(*) FILTER (WHERE cls = 's429') AS s429,
+           count(*) FILTER (WHERE cls = 's5xx') AS s5xx,
+           count(*) FILTER (WHERE cls = 'none') AS none,
+           quantile_cont(d, 0.5) AS p50_ms,
+           quantile_cont(d, 0.95) AS p95_ms,
+           max(d) AS max_ms
+    FROM (SELECT least(greatest(floor((s + d - $start) / $width), -1), n.n - 1) AS bucket,
+                 d, {_STATUS_CLASS} AS cls
+          FROM intervals, n WHERE s + d <= $end)
+    GROUP BY bucket
+),
+waited AS (
+    SELECT bucket,
+           count(*) FILTER (WHERE type = 'retry_scheduled') AS retry_waits,
+           count(*) FILTER (WHERE type = 'rate_limit_wait') AS rate_limit_waits
+    FROM (SELECT least(greatest(floor((w - $start) / $width), -1), n.n - 1) AS bucket, type
+          FROM (SELECT date_diff('microsecond', {_RUN_START}, occurred_at) / 1000.0 AS w, type
+                FROM events
+                WHERE run_id = $run AND type IN ('retry_scheduled', 'rate_limit_wait')), n
+          WHERE w <= $end)
+    GROUP BY bucket
+),
+counted AS (
+    SELECT grid.bucket,
+           coalesce(answered.answered, 0) AS answered,
+           coalesce(s2xx, 0) AS s2xx, coalesce(s3xx, 0) AS s3xx, coalesce(s4xx, 0) AS s4xx,
+           coalesce(s429, 0) AS s429, coalesce(s5xx, 0) AS s5xx, coalesce(none, 0) AS none,
+           p50_ms, p95_ms, max_ms,
+           coalesce(retry_waits, 0) AS retry_waits,
+           coalesce(rate_limit_waits, 0) AS rate_limit_waits,
+           sum(coalesce(started, 0)) OVER (ORDER BY grid.bucket)
+             - sum(coalesce(answered.answered, 0)) OVER (ORDER BY grid.bucket) AS in_flight
+    FROM grid
+    LEFT JOIN sent USING (bucket)
+    LEFT JOIN answered USING (bucket)
+    LEFT JOIN waited USING (bucket)
+)
+SELECT $start + bucket * $width AS start_ms, $start + (bucket + 1) * $width AS end_ms,
+       CAST(answered AS BIGINT) AS answered,
+       CAST(s2xx AS BIGINT) AS s2xx, CAST(s3xx AS BIGINT) AS s3xx,
+       CAST(s4xx AS BIGINT) AS s4xx, CAST(s429 AS BIGINT) AS s429,
+       CAST(s5xx AS BIGINT) AS s5xx, CAST(none AS BIGINT) AS none,
+       p50_ms, p95_ms, max_ms,
+       CAST(retry_waits AS BIGINT) AS retry_waits,
+       CAST(rate_limit_waits AS BIGINT) AS rate_limit_waits,
+       CAST(in_flight AS BIGINT) AS in_flight
+FROM counted WHERE bucket >= 0 ORDER BY bucket
+"""
+
+
+def waterfall_waits(limit: int) -> str:
+    """Retry and rate-limit waits overlapping the window [``$start``, ``$end``] (ms)."""
+    return f"""
+SELECT * FROM (
+    SELECT seq, type, step_path, exchange_id, delay_seconds * 1000.0 AS delay_ms,
+           date_diff('microsecond', {_RUN_START}, occurred_at) / 1000.0 AS start_ms,
+           json_extract_string(detail, '$.reason') AS reason,
+           json_extract(detail, '$.attempt')::BIGINT AS attempt
+    FROM events
+    WHERE run_id = $run AND type IN ('retry_scheduled', 'rate_limit_wait')
+)
+WHERE start_ms <= $end AND start_ms + coalesce(delay_ms, 0) >= $start
+ORDER BY seq LIMIT {int(limit)}
 """
 
 
 def waterfall_exchanges(limit: int) -> str:
-    """Exchanges as bars: offsets from the run's start, the first ``limit`` of them."""
+    """Exchanges overlapping the window [``$start``, ``$end``] (ms) as bars, at most ``limit``."""
     return f"""
-SELECT exchange_id, step_path, execution_id, item_index, page, attempt, method,
-       left({URL_PATH}, 200) AS url,
-       status_code, left(error, 200) AS error,
-       date_diff('microsecond', {_RUN_START}, started_at) / 1000.0 AS start_ms,
-       coalesce(elapsed_ms, 0) AS elapsed_ms
-FROM exchanges WHERE run_id = $run
-ORDER BY started_at, exchange_id LIMIT {int(limit)}
+SELECT * FROM (
+    SELECT exchange_id, step_path, execution_id, item_index, page, attempt, method,
+           left({URL_PATH}, 200) AS url,
+           status_code, left(error, 200) AS error,
+           date_diff('microsecond', {_RUN_START}, started_at) / 1000.0 AS start_ms,
+           coalesce(elapsed_ms, 0) AS elapsed_ms
+    FROM exchanges WHERE run_id = $run
+)
+WHERE start_ms <= $end AND start_ms + elapsed_ms >= $start
+ORDER BY start_ms, exchange_id LIMIT {int(limit)}
 """
 
 
 RUN_TOTALS = """
-SELECT (SELECT count(*) FROM exchanges WHERE run_id = $run) AS requests,
-       (SELECT count(*) FROM exchanges WHERE run_id = $run
-          AND (status_code >= 400 OR status_code IS NULL)) AS failed_requests,
-       (SELECT count(*) FROM exchanges WHERE run_id = $run AND attempt > 1) AS retries,
-       (SELECT count(*) FROM events WHERE run_id = $run
-          AND type = 'retry_scheduled') AS retries_scheduled,
-       (SELECT coalesce(sum(delay_seconds), 0) FROM events WHERE run_id = $run
-          AND type = 'retry_scheduled') AS retry_wait_seconds,
-       (SELECT count(*) FROM events WHERE run_id = $run
-          AND type = 'rate_limit_wait') AS rate_limit_waits,
-       (SELECT coalesce(sum(delay_seconds), 0) FROM events WHERE run_id = $run
-          AND type = 'rate_limit_wait') AS rate_limit_wait_seconds,
+WITH sent AS (  -- one pass over the run's exchanges, one over its events
+    SELECT count(*) AS requests,
+           count(*) FILTER (WHERE status_code >= 400 OR status_code IS NULL) AS failed_requests,
+           count(*) FILTER (WHERE attempt > 1) AS retries,
+           CAST(coalesce(sum(response_size), 0) AS BIGINT) AS response_bytes,
+           date_diff('microsecond', min(started_at),
+               max(started_at + to_microseconds(CAST(coalesce(elapsed_ms, 0) * 1000
+                   AS BIGINT)))) / 1e6 AS span_seconds
+    FROM exchanges WHERE run_id = $run
+),
+waited AS (
+    SELECT count(*) FILTER (WHERE type = 'retry_scheduled') AS retries_scheduled,
+           coalesce(sum(delay_seconds) FILTER (WHERE type = 'retry_scheduled'), 0)
+               AS retry_wait_seconds,
+           count(*) FILTER (WHERE type = 'rate_limit_wait') AS rate_limit_waits,
+           coalesce(sum(delay_seconds) FILTER (WHERE type = 'rate_limit_wait'), 0)
+               AS rate_limit_wait_seconds
+    FROM events WHERE run_id = $run AND type IN ('retry_scheduled', 'rate_limit_wait')
+)
+SELECT sent.requests, sent.failed_requests, sent.retries,
+       waited.retries_scheduled, waited.retry_wait_seconds,
+       waited.rate_limit_waits, waited.rate_limit_wait_seconds,
        (SELECT count(*) FROM errors WHERE run_id = $run) AS errors,
        (SELECT count(*) FROM records WHERE run_id = $run) AS records,
-       (SELECT CAST(coalesce(sum(response_size), 0) AS BIGINT) FROM exchanges
-          WHERE run_id = $run) AS response_bytes,
-       (SELECT date_diff('microsecond', min(started_at),
-            max(started_at + to_microseconds(CAST(coalesce(elapsed_ms, 0) * 1000
-                AS BIGINT)))) / 1e6
-          FROM exchanges WHERE run_id = $run) AS span_seconds
+       sent.response_bytes, sent.span_seconds
+FROM sent, waited
 """
 
 REQUESTS_BY_STATUS = """

@@ -42,7 +42,8 @@ EXCHANGE_LIST_COLUMNS = [
     "error",
 ]
 _LIST_SELECT = {"url": f"{sql.URL_PATH} AS url"}  # lists show the path and query
-WATERFALL_LIMIT = 20_000  # bars drawn at most; a larger run shows its first exchanges
+WATERFALL_LIMIT = 2_000  # bars drawn at most; a window holding more is drawn per time bucket
+WATERFALL_BUCKETS = 120  # time buckets of the aggregate waterfall
 # The tables holding a run's rows, each with the order its rows happened in; all but
 # steps are ordered by a unique key, which pages them (``table_rows(after=…)``).
 RUN_TABLES = {
@@ -75,11 +76,26 @@ class CaptureSignature:
 
 @dataclass
 class WaterfallRows:
-    """Exchanges and waits of a run, as offsets in milliseconds from the run's start."""
+    """A window of a run's waterfall, as offsets in milliseconds from the run's start.
+
+    When the window holds at most the limit asked, ``exchanges`` and ``waits`` are
+    its bars (``buckets`` empty); otherwise ``buckets`` summarises it per time
+    bucket (``exchanges`` and ``waits`` empty), so a read costs the same at any size.
+    """
 
     exchanges: pd.DataFrame
     waits: pd.DataFrame
-    total: int = 0  # exchanges in the run (``exchanges`` holds at most the limit asked)
+    total: int = 0  # exchanges in the run
+    buckets: pd.DataFrame = field(default_factory=pd.DataFrame)
+    start_ms: float = 0.0  # the window read
+    end_ms: float = 1.0
+    span_ms: float = 1.0  # the whole run, first send to last answer or wait
+    in_window: int = 0  # exchanges overlapping the window
+
+    @property
+    def aggregated(self) -> bool:
+        """True when the window is summarised per time bucket rather than drawn as bars."""
+        return not self.buckets.empty
 
 
 @dataclass
@@ -370,13 +386,39 @@ class CaptureReader:
         """One row per step path: executions by status, requests, retries, bytes, wall time."""
         return self.frame(sql.STEP_STATISTICS, {"run": run_id})
 
-    def waterfall(self, run_id: str, *, limit: int = WATERFALL_LIMIT) -> WaterfallRows:
-        """The first ``limit`` exchanges and every retry or rate-limit wait, on the run's clock."""
-        params = {"run": run_id}
-        exchanges = self.frame(sql.waterfall_exchanges(limit), params)
-        waits = self.frame(sql.WATERFALL_WAITS, params)
-        total = self.rows("SELECT count(*) AS n FROM exchanges WHERE run_id = $run", params)
-        return WaterfallRows(exchanges, waits, int(total[0]["n"]))
+    def waterfall(
+        self,
+        run_id: str,
+        *,
+        limit: int = WATERFALL_LIMIT,
+        start_ms: float | None = None,
+        end_ms: float | None = None,
+        buckets: int = WATERFALL_BUCKETS,
+    ) -> WaterfallRows:
+        """The run's waterfall between ``start_ms`` and ``end_ms`` (default: all of it).
+
+        A window overlapped by at most ``limit`` exchanges comes as bars (its exchanges,
+        retry and rate-limit waits); a busier one as ``buckets`` time buckets counted in
+        DuckDB: completions per status class, requests in flight, latency p50/p95/max,
+        waits begun.
+        """
+        span = self.rows(sql.WATERFALL_SPAN, {"run": run_id})[0]
+        total, span_ms = int(span["total"]), max(float(span["span_ms"] or 0.0), 1.0)
+        start = max(0.0, float(start_ms)) if start_ms is not None else 0.0
+        end = float(end_ms) if end_ms is not None else span_ms
+        end = max(end, start + 1e-3)
+        window = {"run": run_id, "start": start, "end": end}
+        in_window = int(self.rows(sql.WATERFALL_IN_WINDOW, window)[0]["n"])
+        rows = WaterfallRows(
+            pd.DataFrame(), pd.DataFrame(), total, pd.DataFrame(), start, end, span_ms, in_window
+        )
+        if in_window <= limit:
+            rows.exchanges = self.frame(sql.waterfall_exchanges(limit), window)
+            rows.waits = self.frame(sql.waterfall_waits(limit), window)
+        else:
+            width = (end - start) / max(int(buckets), 1)
+            rows.buckets = self.frame(sql.WATERFALL_BUCKETS, {**window, "width": width})
+        return rows
 
     def statistics(self, run_id: str) -> RunStatistics:
         """Totals (requests, retries, waits, errors, bytes, rate), status counts, percentiles."""

@@ -201,9 +201,12 @@ def test_statistics_steps_waterfall_and_signature(capture):
         assert by_status == {"200": 13, "404": 1, "503": 1}
         assert numbers.latency.set_index("step_path")["requests"].to_dict() == STEP_REQUESTS
         assert numbers.throughput["requests"].sum() == 15
-        waterfall = reader.waterfall(capture.good, limit=5)
-        assert waterfall.total == 15 and len(waterfall.exchanges) == 5
+        waterfall = reader.waterfall(capture.good)
+        assert waterfall.total == 15 and len(waterfall.exchanges) == 15
         assert (waterfall.exchanges["start_ms"] >= 0).all()
+        aggregated = reader.waterfall(capture.good, limit=5)  # more than 5: per time bucket
+        assert aggregated.aggregated and aggregated.exchanges.empty
+        assert aggregated.buckets["answered"].sum() == 15
         waits = waterfall.waits.groupby("type").size().to_dict()
         assert waits["retry_scheduled"] == 1 and waits["rate_limit_wait"] >= 1
         signature = reader.signature(capture.good)

@@ -1,0 +1,328 @@
+"""Dashboard: time to full render of a 10- and a 100,000-exchange run in headless Chromium.
+
+The capture is made by the engine as a user makes it: bench/fanout.py's plan
+run by ``orchestra.arun`` against the benchmark server (bench/server.py), once
+with 9 items (10 exchanges) and once with 99,999 (100,000 exchanges), into one
+DuckDB file — the real capture schema, real timings, retries-free. Rows are
+not synthesised, so the waterfall, step and latency aggregates see what a
+real run leaves.
+
+The dashboard is served by ``panel serve orchestra/dashboard/app.py`` (one
+server per run, ``--run``), with Bokeh's unused-session check shortened so a
+closed tab's session is destroyed within about two seconds. Debian's Chromium
+(``/usr/bin/chromium``, the flags of tests/dashboard/_browser.py) loads the
+page through Playwright. Reported:
+
+* time to full render per size (page load until the flow graph, the step
+  table, the waterfall and the throughput chart all hold the run's request
+  count), alternating sizes for ``--runs`` rounds, and the ratio big/small;
+* run switch: clicking the other run in the run list until every view holds it;
+* click: clicking an exchange row until the inspector shows that exchange;
+* the server's CPU seconds per switch and per click (/proc): on a shared
+  machine the wall times above wait for other processes, this does not;
+* server RSS after each of ``--loads`` page loads (each tab closed, its
+  session destroyed) and its growth per load after the first.
+
+Targets (issue 16): big/small render ratio <= 2; run switch and click <= 0.5 s
+on a quiet machine; server RSS flat across page loads (<= 2 MB per load).
+
+    python bench/dashboard.py [--smoke] [--runs 5] [--loads 20]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import _harness as h
+import _workloads as w
+
+sys.path.insert(0, str(h.ROOT))
+from tests.dashboard._browser import CHROMIUM, CHROMIUM_ARGS, free_port
+
+APP = h.ROOT / "orchestra" / "dashboard" / "app.py"
+RSS_GROWTH_PER_LOAD_MB = 2.0
+
+# Every view holds the run: graph nodes, waterfall (bars or buckets) and throughput chart
+# count ``expected`` requests (Bokeh models as the browser holds them).
+RENDERED_JS = """(expected) => {
+  const d = window.Bokeh && Bokeh.documents.length ? Bokeh.documents[0] : null;
+  if (!d) return false;
+  const data = (name) => { const m = d.get_model_by_name(name); return m ? m.data : null; };
+  const sum = (values) => Array.from(values || []).reduce((a, b) => a + b, 0);
+  const nodes = data('flow-graph-nodes'), bars = data('waterfall-bars');
+  const buckets = data('waterfall-buckets'), throughput = data('throughput');
+  if (!nodes || !bars || !buckets || !throughput) return false;
+  const drawn = buckets.answered.length ? sum(buckets.answered) : bars.exchange_id.length;
+  return sum(nodes.requests) === expected && drawn === expected
+    && sum(throughput.ok) + sum(throughput.failed) === expected;
+}"""
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextlib.contextmanager
+def panel_serve(db: Path, run_id: str, log: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``panel serve`` of one run; yields the page URL and the server process."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "panel", "serve", str(APP),
+        "--address", "127.0.0.1", "--port", str(port),
+        "--allow-websocket-origin", f"127.0.0.1:{port}",
+        "--check-unused-sessions", "1000", "--unused-session-lifetime", "1000",
+        "--args", "--db", str(db), "--run", run_id, "--interval", "0.5",
+    ]  # fmt: skip
+    with log.open("wb") as output:
+        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            import socket
+
+            deadline = time.monotonic() + 120
+            while True:
+                if server.poll() is not None:
+                    raise RuntimeError(f"panel serve exited: {log.read_text()}")
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("panel serve did not listen in 120 s")
+                time.sleep(0.2)
+            yield f"http://127.0.0.1:{port}/app", server
+        finally:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(10)
+
+
+def rendered(page: Any, expected: int, timeout_ms: float = 120_000) -> None:
+    page.wait_for_function(RENDERED_JS, arg=expected, timeout=timeout_ms)
+    page.locator(".orchestra-steps .tabulator-row").first.wait_for(timeout=timeout_ms)
+
+
+def load(browser: Any, url: str, expected: int) -> tuple[float, Any, Any]:
+    """Open the page; seconds until every view holds the run (the page stays open)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    started = time.perf_counter()
+    page.goto(url)
+    rendered(page, expected)
+    seconds = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"page errors: {errors}")
+    return seconds, page, context
+
+
+def switch(page: Any, run_id: str, expected: int) -> float:
+    started = time.perf_counter()
+    page.locator(".orchestra-runs .tabulator-row", has_text=run_id).first.click()
+    rendered(page, expected)
+    return time.perf_counter() - started
+
+
+def click_exchange(page: Any, row: int) -> float:
+    cells = page.locator(".orchestra-exchanges .tabulator-row").nth(row)
+    exchange_id = cells.locator("[tabulator-field=exchange_id]").text_content().strip()
+    cells.scroll_into_view_if_needed()
+    started = time.perf_counter()
+    # dispatched on the row: the inspector's detail, once shown, can overlap lower rows
+    cells.locator("[tabulator-field=url]").dispatch_event("click")
+    page.locator(".orchestra-request", has_text=f"Request #{exchange_id}").first.wait_for()
+    return time.perf_counter() - started
+
+
+def make_capture(s: h.Settings, db: Path, sizes: dict[str, int]) -> dict[str, str]:
+    """The engine's real runs into ``db``; returns the run id of each size's name."""
+    from orchestra.capture import CaptureStore
+
+    plan = w.fanout_plan(50)
+    ids: dict[str, str] = {}
+    with h.server(s) as srv:
+        for name, requests in sizes.items():
+            seconds, _ = s.run_async(
+                w.orchestra_run(
+                    plan, {"base_url": srv.url, "n": requests - 1}, db,
+                    expect_requests=requests,
+                )
+            )  # fmt: skip
+            store = CaptureStore(db)
+            ids[name] = str(store.runs(limit=1)["run_id"].iloc[0])
+            store.close()
+            print(f"captured the {requests:,}-exchange run {ids[name]} in {seconds:.1f} s")
+    return ids
+
+
+def server_failures(log: str) -> list[str]:
+    """The server's tracebacks, but Tornado's about a tab closed while a message was sent."""
+    blocks = log.split("Traceback (most recent call last):")[1:]
+    closed = ("WebSocketClosedError", "StreamClosedError")
+    return [block[:2000] for block in blocks if not any(c in block for c in closed)]
+
+
+def existing_runs(db: Path) -> dict[str, str]:
+    from orchestra.capture import CaptureStore
+
+    store = CaptureStore(db)
+    runs = store.runs()["run_id"].tolist()  # newest first: the small run was made last
+    store.close()
+    return {"big": runs[-1], "small": runs[0]}
+
+
+def requests(db: Path, run_id: str) -> int:
+    from orchestra.capture import CaptureStore
+
+    store = CaptureStore(db)
+    count = int(store.run(run_id)["requests"])
+    store.close()
+    return count
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    return {
+        "median_s": round(statistics.median(values), 3),
+        "min_s": round(min(values), 3),
+        "max_s": round(max(values), 3),
+        "all_s": [round(v, 3) for v in values],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = h.parser(__doc__.splitlines()[0])
+    p.add_argument("--loads", type=int, default=None, help="page loads for the RSS check")
+    p.add_argument(
+        "--capture",
+        type=Path,
+        default=None,
+        help="reuse this capture file (made on first use): its oldest run is the big one",
+    )
+    args = p.parse_args(argv)
+    s = h.Settings.from_args(args)
+    if not Path(CHROMIUM).exists():
+        print(f"{CHROMIUM} is missing: apt-get install -y chromium", file=sys.stderr)
+        return 1
+    sizes = {"small": 10, "big": 2_000 if s.smoke else 100_000}
+    loads = args.loads or (3 if s.smoke else 20)
+    from playwright.sync_api import sync_playwright
+
+    with w.temp_dir("orchestra-bench-dashboard-") as tmp:
+        db = args.capture or tmp / "dashboard.duckdb"
+        if args.capture is not None and args.capture.exists():
+            ids = existing_runs(db)
+            sizes = {name: requests(db, run_id) for name, run_id in ids.items()}
+        else:
+            ids = make_capture(s, db, {"big": sizes["big"], "small": sizes["small"]})
+        noise = h.NoiseMeter()
+        renders: dict[str, list[float]] = {"small": [], "big": []}
+        switches: dict[str, list[float]] = {"to big": [], "to small": []}
+        clicks: list[float] = []
+        server_cpu: dict[str, list[float]] = {"switch": [], "click": []}  # server CPU s each
+        rss: list[float] = []
+        with (
+            panel_serve(db, ids["small"], tmp / "small.log") as (small_url, small_server),
+            panel_serve(db, ids["big"], tmp / "big.log") as (big_url, big_server),
+            sync_playwright() as playwright,
+        ):
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            urls = {"small": small_url, "big": big_url}
+            for round_no in range(s.warmup + s.runs):
+                order = ["small", "big"] if round_no % 2 == 0 else ["big", "small"]
+                for name in order:
+                    seconds, page, context = load(browser, urls[name], sizes[name])
+                    if round_no >= s.warmup:
+                        renders[name].append(seconds)
+                        if name == "small":
+                            for target in ("big", "small"):
+                                cpu = h._proc_cpu(small_server.pid)
+                                switches[f"to {target}"].append(
+                                    switch(page, ids[target], sizes[target])
+                                )
+                                server_cpu["switch"].append(h._proc_cpu(small_server.pid) - cpu)
+                        else:
+                            for row in (1, 2, 3):
+                                cpu = h._proc_cpu(big_server.pid)
+                                clicks.append(click_exchange(page, row))
+                                server_cpu["click"].append(h._proc_cpu(big_server.pid) - cpu)
+                    context.close()
+            for _ in range(loads):  # every tab closed; its session destroyed within ~2 s
+                _, page, context = load(browser, big_url, sizes["big"])
+                context.close()
+                time.sleep(3)
+                rss.append(round(rss_mb(big_server.pid), 1))
+            browser.close()
+        logs = (tmp / "small.log").read_text() + (tmp / "big.log").read_text()
+        noise_report = noise.report()
+    failures = server_failures(logs)
+
+    small, big = statistics.median(renders["small"]), statistics.median(renders["big"])
+    ratio = big / small
+    growth = (rss[-1] - rss[0]) / max(len(rss) - 1, 1)
+    switch_s = statistics.median(switches["to big"] + switches["to small"])
+    click_s = statistics.median(clicks)
+    rows = [
+        [f"render {sizes['small']:,} exchanges", f"{small:.3f} s"],
+        [f"render {sizes['big']:,} exchanges", f"{big:.3f} s"],
+        ["ratio big / small", f"{ratio:.2f}x"],
+        ["run switch (median)", f"{switch_s:.3f} s"],
+        ["click on an exchange (median)", f"{click_s:.3f} s"],
+        [
+            "server CPU per switch / click (median)",
+            f"{statistics.median(server_cpu['switch']):.3f} / "
+            f"{statistics.median(server_cpu['click']):.3f} s",
+        ],
+        [f"server RSS after load 1 / {loads}", f"{rss[0]:.1f} / {rss[-1]:.1f} MB"],
+        ["RSS growth per page load", f"{growth:+.2f} MB"],
+    ]
+    print("\n" + h.table(rows, ["dashboard", "measured"]))
+    targets = [
+        h.target("dashboard: render big / small", ratio, "<=", 2.0, "x", s),
+        h.target("dashboard: run switch", switch_s, "<=", 0.5, " s", s),
+        h.target("dashboard: click on an exchange", click_s, "<=", 0.5, " s", s),
+        h.target(
+            "dashboard: server RSS growth per page load",
+            growth,
+            "<=",
+            RSS_GROWTH_PER_LOAD_MB,
+            " MB",
+            s,
+        ),
+    ]
+    h.print_targets(targets)
+    print("noise:", noise_report)
+    h.write_results(
+        "dashboard",
+        s,
+        {
+            "params": {"sizes": sizes, "loads": loads, "capture": "real engine runs"},
+            "machine": h.machine(s, False),
+            "noise": noise_report,
+            "render": {name: summary(v) for name, v in renders.items()},
+            "switch": {name: summary(v) for name, v in switches.items()},
+            "click": summary(clicks),
+            "server_cpu_seconds": {name: summary(v) for name, v in server_cpu.items()},
+            "rss_mb_after_each_load": rss,
+            "server_tracebacks": failures,
+            "targets": targets,
+        },
+    )
+    if failures:
+        print("\n\n".join(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
