@@ -17,6 +17,7 @@ import pytest
 
 import orchestra
 from orchestra.capture import CaptureStore, ExchangeFilter
+from orchestra.dashboard._state import DashboardState
 from orchestra.demo import DemoAPI
 from tests.dashboard._browser import free_port
 
@@ -31,7 +32,7 @@ def mixed_plan(base_url: str, closed_port: int) -> dict[str, Any]:
             {
                 "name": "items",
                 "url": "{config.base_url}/items",
-                "params": {"limit": 5, "offset": "{context.next_offset || `0`}"},
+                "params": {"limit": 15, "offset": "{context.next_offset || `0`}"},
                 "context_updates": {"next_offset": "response.body.next_offset"},
                 "while": "response.body.next_offset != null && response.body.offset < `5`",
                 "emit": False,
@@ -125,7 +126,7 @@ def test_the_run_has_every_kind_of_exchange_the_filters_need(mixed):
     with CaptureStore(mixed.path).read() as db:
         kinds = db.exchange_error_kinds(mixed.run_id)
         assert db.exchange_count(mixed.run_id) == len(sql_ids(mixed, "true"))
-        assert db.exchange_count(mixed.run_id, "items.detail") == 10
+        assert db.exchange_count(mixed.run_id, "items.detail") == 30
     assert kinds == {"cannot connect": 1}
 
 
@@ -213,3 +214,31 @@ def test_the_full_body_downloads_as_captured(mixed):
         assert db.exchange_body(mixed.run_id, large[0], "request") is None
         with pytest.raises(ValueError, match="side must be 'request' or 'response'"):
             db.exchange_body(mixed.run_id, large[0], "headers")
+
+
+def test_the_dashboard_state_reads_the_filtered_page_and_both_counts(mixed):
+    state = DashboardState(mixed.path, run=mixed.run_id)
+    everything = len(sql_ids(mixed, "true"))
+    assert (state.exchange_total, state.exchange_scope_total) == (everything, everything)
+    assert state.exchange_error_kinds == {"cannot connect": 1}
+    state.exchange_page = 1
+    state.exchange_filter = ExchangeFilter(status_class="2xx", sort="-elapsed_ms")
+    ok = sql_ids(mixed, "status_code BETWEEN 200 AND 299")
+    assert state.exchange_page == 0  # a new filter starts at its first page
+    assert (state.exchange_total, state.exchange_scope_total) == (len(ok), everything)
+    assert set(state.exchanges["exchange_id"]) <= set(ok)
+    times = state.exchanges["elapsed_ms"].tolist()
+    assert times == sorted(times, reverse=True)
+    state.step_path = "flaky"
+    assert (state.exchange_total, state.exchange_scope_total) == (1, 3)
+    assert state.exchange_filter.status_class == "2xx"  # a filter outlives a step change
+
+
+def test_inspecting_a_filtered_out_exchange_clears_the_filter_but_keeps_the_sort(mixed):
+    state = DashboardState(mixed.path, run=mixed.run_id)
+    state.exchange_filter = ExchangeFilter(status_class="5xx", sort="-exchange_id")
+    gone = sql_ids(mixed, "status_code = 404")[0]
+    state.select_exchange(gone)
+    assert state.exchange_filter == ExchangeFilter(sort="-exchange_id")
+    assert state.exchange_id == gone
+    assert gone in state.exchanges["exchange_id"].tolist()  # on the page turned to
