@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import orjson
-import panel as pn
 
 from orchestra.dashboard._exchange import BINARY_PREVIEW, BODY_LIMIT, CSV_ROWS, body
 from orchestra.dashboard._json_tree import CHILDREN_SHOWN, json_tree
@@ -47,35 +46,39 @@ def test_huge_json_stays_a_value_and_huge_text_and_binary_are_cut():
     assert binary.size == 3000  # bytes, decoded
 
 
-def _cards(viewable):
-    return [o for o in viewable.select(pn.Card)]
+def _open(tree, node_id, start=0):
+    """What the browser does when a node (or its "show more" line) is clicked."""
+    tree.request = orjson.dumps([node_id, start]).decode()
+    assert tree.request == ""  # handled, ready for the next click
+    return tree.nodes[node_id]
 
 
-def test_a_json_tree_builds_a_node_only_when_it_opens():
+def test_a_json_tree_sends_a_node_only_when_it_opens():
     value = {"items": [{"id": i, "tags": ["a"]} for i in range(CHILDREN_SHOWN * 2 + 5)], "n": 1}
-    root = json_tree(value, "body")
-    assert root.title == "body: {2 keys}"
-    assert [card.title for card in _cards(root)] == ["body: {2 keys}", "items: [205 items]"]
-    items = _cards(root)[1]
-    assert items.collapsed and items.objects == []  # nothing built, nothing sent
-    items.collapsed = False
-    assert len(_cards(items)) == 1 + CHILDREN_SHOWN  # the first hundred items
-    more = [b for b in items.select(pn.widgets.Button) if "more" in b.label]
-    assert [b.label for b in more] == ["show 100 more of 105"]
-    more[0].clicks += 1
-    more = [b for b in items.select(pn.widgets.Button) if "more" in b.label]
-    assert [b.label for b in more] == ["show 5 more of 5"]
-    first = _cards(items)[1]
-    assert first.title == "[0]: {2 keys}" and first.objects == []
-    first.collapsed = False
-    leaves = first.objects[0].object
-    assert "id</span>: <span style='color:#1a5fb4'>0</span>" in leaves
+    tree = json_tree(value, "body")
+    assert list(tree.nodes) == ["[]"]  # the first level only
+    assert tree.nodes["[]"]["entries"] == [
+        {"key": "items", "preview": "[205 items]", "id": '["items"]'},
+        {"key": "n", "preview": "1", "id": None},
+    ]
+    items = _open(tree, '["items"]')
+    assert (len(items["entries"]), items["total"]) == (CHILDREN_SHOWN, 205)
+    assert items["entries"][0] == {"key": "[0]", "preview": "{2 keys}", "id": '["items",0]'}
+    items = _open(tree, '["items"]', CHILDREN_SHOWN)  # "show more"
+    assert [e["key"] for e in items["entries"][-2:]] == ["[198]", "[199]"]
+    first = _open(tree, '["items",0]')
+    assert first["entries"] == [
+        {"key": "id", "preview": "0", "id": None},
+        {"key": "tags", "preview": "[1 item]", "id": '["items",0,"tags"]'},
+    ]
+    assert len(orjson.dumps(tree.nodes)) < 20_000  # previews, not the value
 
 
-def test_a_long_string_is_cut_in_the_tree():
-    root = json_tree({"padding": "p" * 100_000}, "body")
-    text = root.objects[0].object
-    assert f"({100_000:,} characters)" in text and len(text) < 1000
+def test_a_long_string_is_cut_in_the_tree_and_a_scalar_body_is_one_line():
+    tree = json_tree({"padding": "p" * 100_000}, "body")
+    shown = tree.nodes["[]"]["entries"][0]["preview"]
+    assert shown.endswith(f"… ({100_000:,} characters)") and len(shown) < 400
+    assert json_tree(42).nodes["[]"]["entries"] == [{"key": "value", "preview": "42", "id": None}]
 
 
 def test_status_classes_and_formats():

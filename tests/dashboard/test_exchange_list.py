@@ -8,6 +8,7 @@ plain SQL over the same file (what a user could check with ``duckdb``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,13 @@ import orchestra
 from orchestra.capture import CaptureStore, ExchangeFilter
 from orchestra.dashboard._state import DashboardState
 from orchestra.demo import DemoAPI
-from tests.dashboard._browser import free_port
+from tests.dashboard._browser import (
+    chromium,
+    free_port,
+    panel_serve,
+    requires_chromium,
+    wait_for_graph,
+)
 
 LARGE_KB = 1100  # a JSON body over a megabyte
 
@@ -242,3 +249,134 @@ def test_inspecting_a_filtered_out_exchange_clears_the_filter_but_keeps_the_sort
     assert state.exchange_filter == ExchangeFilter(sort="-exchange_id")
     assert state.exchange_id == gone
     assert gone in state.exchanges["exchange_id"].tolist()  # on the page turned to
+
+
+# -- in a real browser -----------------------------------------------------------------------
+
+
+def in_browser(test: Any) -> Any:
+    return requires_chromium(pytest.mark.timeout(300)(test))
+
+
+@pytest.fixture(scope="module")
+def served(mixed: Mixed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The dashboard over :func:`mixed` in Chromium; the page records errors and traffic."""
+    folder = tmp_path_factory.mktemp("served")
+    log = folder / "panel-serve.log"
+    with panel_serve(mixed.path, log) as url, chromium() as browser:
+        context = browser.new_context(
+            viewport={"width": 1500, "height": 1100}, accept_downloads=True
+        )
+        page = context.new_page()
+        page.errors = []
+        page.received = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page.on(
+            "console",
+            lambda message: page.errors.append(message.text) if message.type == "error" else None,
+        )
+        page.on(
+            "websocket",
+            lambda socket: socket.on(
+                "framereceived", lambda frame: page.received.append(len(frame))
+            ),
+        )
+        page.goto(url)
+        wait_for_graph(page)
+        page.folder, page.log = folder, log
+        yield page
+        context.close()
+
+
+@in_browser
+def test_filters_in_the_browser_change_the_counts_to_the_sql_numbers(served, mixed):
+    from playwright.sync_api import expect
+
+    page = served
+    everything = len(sql_ids(mixed, "true"))
+    match = page.locator(".orchestra-match")
+    expect(match).to_have_text(f"{everything} exchanges", timeout=20_000)
+
+    page.locator(".orchestra-status select").select_option(label="5xx")
+    failed = sql_ids(mixed, "status_code BETWEEN 500 AND 599")
+    expect(match).to_have_text(f"{len(failed)} of {everything} exchanges match")
+    ids = page.locator(".orchestra-exchanges .tabulator-row [tabulator-field=exchange_id]")
+    expect(ids).to_have_text([str(i) for i in failed])
+
+    page.locator(".orchestra-status select").select_option(label="any status")
+    url = page.locator(".orchestra-url input")
+    url.fill("/items/")
+    url.press("Enter")
+    details = sql_ids(mixed, "url LIKE '%/items/%'")
+    expect(match).to_have_text(f"{len(details)} of {everything} exchanges match")
+    url.fill("")
+    url.press("Enter")
+    expect(match).to_have_text(f"{everything} exchanges")
+    assert page.errors == []
+
+
+@in_browser
+def test_jumping_to_a_page(served, mixed):
+    from playwright.sync_api import expect
+
+    page = served
+    everything = sql_ids(mixed, "true")
+    assert len(everything) > 25, "one page only: nothing to jump to"
+    jump = page.locator(".orchestra-jump input")
+    jump.fill("2")
+    jump.press("Enter")
+    expect(page.locator(".orchestra-page")).to_have_text(
+        f"26-{len(everything)} of {len(everything)}"
+    )
+    ids = page.locator(".orchestra-exchanges .tabulator-row [tabulator-field=exchange_id]")
+    expect(ids).to_have_text([str(i) for i in everything[25:]])
+    jump.fill("1")
+    jump.press("Enter")
+    expect(page.locator(".orchestra-page")).to_have_text(f"1-25 of {len(everything)}")
+    assert page.errors == []
+
+
+@in_browser
+def test_a_large_json_body_opens_node_by_node_and_downloads_as_captured(served, mixed):
+    from playwright.sync_api import expect
+
+    page = served
+    with duckdb.connect(str(mixed.path), read_only=True) as db:
+        exchange_id, captured, items = db.execute(
+            "SELECT exchange_id, response_body, json_array_length(response_body, '$.items') "
+            "FROM exchanges WHERE run_id = ? AND step_path = 'large'",
+            [mixed.run_id],
+        ).fetchone()
+    assert len(captured) > 1024 * 1024
+    url = page.locator(".orchestra-url input")
+    url.fill("/large")
+    url.press("Enter")
+    expect(page.locator(".orchestra-match")).to_contain_text("1 of ")
+    before = sum(page.received)
+    page.locator(".orchestra-exchanges .tabulator-row").first.click()
+    response = page.locator(".orchestra-response")
+    items_node = response.locator(".orchestra-json-node", has_text=f"items: [{items:,} items]")
+    expect(items_node).to_be_visible(timeout=20_000)
+    shipped = sum(page.received) - before
+    assert shipped < 200_000, f"{shipped:,} bytes sent for a {len(captured):,}-byte body"
+    assert "item-1" not in response.inner_text()  # the items are not in the page yet
+
+    items_node.click()
+    first = response.locator(".orchestra-json-node", has_text="[0]: {")
+    expect(first).to_be_visible(timeout=20_000)
+    expect(response.locator(".orchestra-json-more")).to_have_text(
+        f"show 100 more of {items - 100:,}"
+    )
+    first.click()
+    expect(response.locator(".orchestra-json-leaf", has_text='name: "item-1"')).to_be_visible()
+    assert sum(page.received) - before < 400_000
+
+    with page.expect_download() as download:
+        page.locator(".orchestra-download-response button").click()
+    saved = page.folder / "downloaded.json"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == captured.encode()
+    assert download.value.suggested_filename == f"response-{exchange_id}.json"
+    page.screenshot(path=str(page.folder / "large-body.png"), full_page=True)
+    assert page.errors == []
+    assert "Traceback" not in page.log.read_text()
