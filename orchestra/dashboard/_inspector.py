@@ -1,11 +1,15 @@
-"""The exchange inspector: a step's exchanges page by page, and one exchange in full.
+"""The exchange inspector: a run's exchanges filtered, sorted and paged, and one in full.
 
 The list holds ids, page, fanout index, attempt, status and timing (no
-bodies); turning a page reads the next page from DuckDB. The selected
-exchange shows the masked request (method, URL, headers, body) and response
-(status, headers, body as a collapsible JSON tree, or as text for XML, CSV and
-other text) and a "copy as curl" action that copies the command the capture's
-curl exporter writes for it.
+bodies). Its filters (status class and code, error kind, URL substring, fanout
+item, page, attempt, text in a body), its sort and the page to jump to are
+set in the state's :class:`~orchestra.capture.ExchangeFilter`, and DuckDB
+answers with one page and the counts ("1,204 of 100,000 exchanges match").
+The selected exchange shows the masked request (method, URL, headers, body)
+and response (status, headers, body: a lazy JSON tree, pretty XML, a CSV
+table, or text; binary described), a download of each full body read from
+the capture when clicked, and a "copy as curl" action that copies the
+command the capture's curl exporter writes for it.
 """
 
 from __future__ import annotations
