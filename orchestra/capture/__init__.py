@@ -20,6 +20,7 @@ from orchestra.capture._diff import (
     StepDelta,
     diff_runs,
 )
+from orchestra.capture._exchange_filter import STATUS_CLASSES, ExchangeFilter
 from orchestra.capture._export import (
     JSONL_TABLES,
     curl_command,
@@ -47,6 +48,7 @@ __all__ = [
     "JSONL_TABLES",
     "MEMORY",
     "SCHEMA_VERSION",
+    "STATUS_CLASSES",
     "CaptureContextStore",
     "CaptureLockTimeout",
     "CaptureReader",
@@ -55,6 +57,7 @@ __all__ = [
     "CaptureWriter",
     "Database",
     "DiffInputError",
+    "ExchangeFilter",
     "RecordChange",
     "RecordDiff",
     "ReplayMiss",

@@ -16,6 +16,7 @@ sizes and timings only; bodies are read one exchange at a time.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import orjson
 import pandas as pd
 
 from orchestra.capture import _queries as sql
+from orchestra.capture._exchange_filter import ERROR_KIND, ExchangeFilter
 
 Params = list[Any] | dict[str, Any] | None
 
@@ -301,7 +303,10 @@ class CaptureReader:
 
     @staticmethod
     def _exchange_filter(
-        run_id: str, step_path: str | None, errors_only: bool
+        run_id: str,
+        step_path: str | None,
+        errors_only: bool,
+        filters: ExchangeFilter | None = None,
     ) -> tuple[str, dict[str, Any]]:
         where = ["run_id = $run"]
         params: dict[str, Any] = {"run": run_id}
@@ -310,7 +315,26 @@ class CaptureReader:
             params["step"] = step_path
         if errors_only:
             where.append(sql.FAILED_EXCHANGE)
+        if filters is not None:
+            more, more_params = filters.conditions()
+            where += more
+            params.update(more_params)
         return " AND ".join(where), params
+
+    @staticmethod
+    def _exchange_order(filters: ExchangeFilter | None) -> str:
+        """The ORDER BY of a list: the filter's sort column (checked), then the exchange id."""
+        if filters is None:
+            return "exchange_id"
+        column = filters.sort_column
+        if column not in EXCHANGE_LIST_COLUMNS:
+            raise ValueError(
+                f"cannot sort exchanges by {column!r}: sort by one of "
+                f"{', '.join(EXCHANGE_LIST_COLUMNS)} (a leading '-' sorts descending)"
+            )
+        direction = "DESC" if filters.descending else "ASC"
+        column = _LIST_SELECT.get(column, column).split(" AS ")[0]
+        return f"{column} {direction} NULLS LAST, exchange_id {direction}"
 
     def exchange_page(
         self,
@@ -320,34 +344,43 @@ class CaptureReader:
         offset: int = 0,
         limit: int = 25,
         errors_only: bool = False,
+        filters: ExchangeFilter | None = None,
     ) -> tuple[pd.DataFrame, int]:
         """One page of exchanges (``EXCHANGE_LIST_COLUMNS``, no bodies) and how many match.
 
-        ``step_path`` narrows to one step; ``errors_only`` to status >= 400 or none.
+        ``step_path`` narrows to one step; ``errors_only`` to status >= 400 or none;
+        ``filters`` by status, error kind, URL, item, page, attempt and body text, and
+        sorts (by exchange id without it).
         """
-        where, params = self._exchange_filter(run_id, step_path, errors_only)
+        where, params = self._exchange_filter(run_id, step_path, errors_only, filters)
+        order = self._exchange_order(filters)
         total = self.rows(f"SELECT count(*) AS n FROM exchanges WHERE {where}", params)[0]["n"]
         columns = ", ".join(_LIST_SELECT.get(c, c) for c in EXCHANGE_LIST_COLUMNS)
         page = self.frame(
             f"SELECT {columns} FROM exchanges WHERE {where} "
-            f"ORDER BY exchange_id LIMIT {int(limit)} OFFSET {int(offset)}",
+            f"ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}",
             params,
         )
         return page, int(total)
 
     def exchange_position(
-        self, run_id: str, step_path: str | None, exchange_id: int, errors_only: bool = False
+        self,
+        run_id: str,
+        step_path: str | None,
+        exchange_id: int,
+        errors_only: bool = False,
+        filters: ExchangeFilter | None = None,
     ) -> int | None:
-        """Where an exchange stands in its filtered list (to turn to its page), or None."""
-        where, params = self._exchange_filter(run_id, step_path, errors_only)
+        """Where an exchange stands in its filtered, sorted list (to turn to its page), or None."""
+        where, params = self._exchange_filter(run_id, step_path, errors_only, filters)
         params["id"] = exchange_id
         found = self.rows(
-            f"SELECT (SELECT count(*) FROM exchanges WHERE {where} AND exchange_id < $id) "
-            f"AS before, EXISTS (SELECT 1 FROM exchanges WHERE {where} AND exchange_id = $id) "
-            "AS present",
+            f"SELECT position FROM (SELECT exchange_id, row_number() OVER "
+            f"(ORDER BY {self._exchange_order(filters)}) - 1 AS position "
+            f"FROM exchanges WHERE {where}) WHERE exchange_id = $id",
             params,
-        )[0]
-        return int(found["before"]) if found["present"] else None
+        )
+        return int(found[0]["position"]) if found else None
 
     def exchange(self, run_id: str, exchange_id: int) -> dict[str, Any] | None:
         """One exchange with its (masked) headers and bodies, or None."""
@@ -355,6 +388,39 @@ class CaptureReader:
             "SELECT * FROM exchanges WHERE run_id = ? AND exchange_id = ?", [run_id, exchange_id]
         )
         return found[0] if found else None
+
+    def exchange_count(self, run_id: str, step_path: str | None = None) -> int:
+        """How many exchanges a run (or one of its step paths) holds, before any filter."""
+        where, params = self._exchange_filter(run_id, step_path, False)
+        return int(self.rows(f"SELECT count(*) AS n FROM exchanges WHERE {where}", params)[0]["n"])
+
+    def exchange_error_kinds(self, run_id: str, step_path: str | None = None) -> dict[str, int]:
+        """The kinds of transport error (``ReadError``…) among a run's exchanges, with counts."""
+        where, params = self._exchange_filter(run_id, step_path, False)
+        rows = self.rows(
+            f"SELECT {ERROR_KIND} AS kind, count(*) AS n FROM exchanges "
+            f"WHERE {where} AND error IS NOT NULL GROUP BY ALL ORDER BY n DESC, kind",
+            params,
+        )
+        return {row["kind"]: int(row["n"]) for row in rows}
+
+    def exchange_body(self, run_id: str, exchange_id: int, side: str) -> bytes | None:
+        """The full body of one side (``request`` or ``response``) as captured, masked.
+
+        A base64 body (binary) comes back decoded, text as UTF-8; None when the
+        exchange is not in the run or has no such body.
+        """
+        if side not in ("request", "response"):
+            raise ValueError(f"side must be 'request' or 'response' (got {side!r})")
+        found = self.rows(
+            f"SELECT {side}_body AS body, {side}_body_encoding AS encoding FROM exchanges "
+            "WHERE run_id = ? AND exchange_id = ?",
+            [run_id, exchange_id],
+        )
+        if not found or found[0]["body"] is None:
+            return None
+        text, encoding = found[0]["body"], found[0]["encoding"]
+        return base64.b64decode(text) if encoding == "base64" else text.encode()
 
     def last_response(self, run_id: str, step_path: str) -> dict[str, Any] | None:
         """The last response a step received: ``status_code``, ``response_body`` (+ encoding)."""

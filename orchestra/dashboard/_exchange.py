@@ -1,36 +1,46 @@
 """One captured exchange made ready to show: parsed headers, a body to render, a curl command.
 
 The inspector shows what the capture stored, which is masked already. A JSON
-body becomes a value for a collapsible tree; XML, CSV and other text stay
-text; a base64 (binary) body is described, never decoded into the page.
-Bodies past :data:`BODY_LIMIT` characters are cut, so one huge response
-cannot freeze the browser. The curl command comes from the capture's own
-exporter (``orchestra export --format curl``), one exchange at a time.
+body of any size becomes a value for a lazily built tree (the value stays on
+the server, see :mod:`orchestra.dashboard._json_tree`); XML is pretty-printed,
+CSV becomes its first :data:`CSV_ROWS` rows for a table, other text stays
+text; a base64 (binary) body is described, never decoded into the page. Text
+past :data:`BODY_LIMIT` characters is cut, so one huge response cannot freeze
+the browser; the full body is a download, read from the capture on click.
+The curl command comes from the capture's own exporter (``orchestra export
+--format curl``), one exchange at a time.
 """
 
 from __future__ import annotations
 
+import base64
+import csv
 from dataclasses import dataclass, field
 from typing import Any
+from xml.dom import minidom
+from xml.parsers.expat import ExpatError
 
 import orjson
 
 from orchestra import capture
 
-BODY_LIMIT = 200_000  # characters of a body sent to the browser
+BODY_LIMIT = 200_000  # characters of a text body sent to the browser
+JSON_LIMIT = 50_000_000  # characters of a JSON body parsed for the (lazy) tree
 BINARY_PREVIEW = 512  # characters of a base64 body shown
+CSV_ROWS = 100  # rows of a CSV body shown as a table
 
 
 @dataclass
 class Body:
-    """How to show one body: ``kind`` is json, text, binary or empty."""
+    """How to show one body: ``kind`` is json, xml, csv, text, binary or empty."""
 
     kind: str
-    value: Any = None  # the parsed JSON value (kind json)
-    text: str = ""  # the text to show (kind text/binary), cut to BODY_LIMIT
-    size: int = 0  # characters stored
+    value: Any = None  # the parsed JSON value (json), the first rows (csv: lists of cells)
+    text: str = ""  # the text to show (xml pretty-printed, text, binary), cut to BODY_LIMIT
+    size: int = 0  # characters stored (bytes for binary)
     truncated: bool = False
     content_type: str = ""
+    rows: int = 0  # data rows of a CSV body (without its header)
 
 
 @dataclass
@@ -66,6 +76,42 @@ def _content_type(headers: dict[str, str]) -> str:
     return ""
 
 
+def _json(text: str, content_type: str) -> Body | None:
+    looks_json = "json" in content_type or (not content_type and text.lstrip()[:1] in "{[")
+    if not looks_json or len(text) > JSON_LIMIT:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return Body("json", value=value, size=len(text), content_type=content_type)
+
+
+def _xml(text: str, content_type: str) -> Body | None:
+    if "xml" not in content_type or len(text) > BODY_LIMIT:
+        return None
+    try:  # expat refuses entity expansion attacks and never fetches external entities
+        pretty = minidom.parseString(text).toprettyxml(indent="  ")
+    except (ExpatError, ValueError):
+        return None
+    pretty = "\n".join(line for line in pretty.splitlines() if line.strip())
+    return Body("xml", text=pretty[:BODY_LIMIT], size=len(text), content_type=content_type)
+
+
+def _csv(text: str, content_type: str) -> Body | None:
+    if "csv" not in content_type:
+        return None
+    lines = text.splitlines()
+    try:
+        rows = list(csv.reader(lines[: CSV_ROWS + 1]))
+    except csv.Error:
+        return None
+    if not rows:
+        return None
+    rows_total = max(0, len(lines) - 1)
+    return Body("csv", value=rows, size=len(text), content_type=content_type, rows=rows_total)
+
+
 def body(text: str | None, *, encoding: str | None, content_type: str) -> Body:
     """Decide how a stored body is shown (see the module docstring)."""
     if text is None or text == "":
@@ -75,19 +121,17 @@ def body(text: str | None, *, encoding: str | None, content_type: str) -> Body:
         return Body(
             "binary",
             text=text[:BINARY_PREVIEW],
-            size=size,
+            size=len(base64.b64decode(text, validate=False)),
             truncated=size > BINARY_PREVIEW,
             content_type=content_type,
         )
+    shaped = _json(text, content_type) or _xml(text, content_type) or _csv(text, content_type)
+    if shaped is not None:
+        return shaped
     truncated = size > BODY_LIMIT
-    shown = text[:BODY_LIMIT]
-    looks_json = "json" in content_type or (not content_type and text.lstrip()[:1] in "{[")
-    if looks_json and not truncated:
-        try:
-            return Body("json", value=orjson.loads(text), size=size, content_type=content_type)
-        except orjson.JSONDecodeError:
-            pass
-    return Body("text", text=shown, size=size, truncated=truncated, content_type=content_type)
+    return Body(
+        "text", text=text[:BODY_LIMIT], size=size, truncated=truncated, content_type=content_type
+    )
 
 
 def curl_command(row: dict[str, Any]) -> str:

@@ -40,6 +40,7 @@ from orchestra.capture import (
     CaptureReader,
     CaptureSignature,
     CaptureStore,
+    ExchangeFilter,
     RunStatistics,
     WaterfallRows,
 )
@@ -107,6 +108,7 @@ class _Keys:
     page_size: int
     errors_only: bool
     exchange_id: int | None
+    exchange_filter: ExchangeFilter
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -175,6 +177,12 @@ class DashboardState(param.Parameterized):
     exchange_page = param.Integer(default=0, bounds=(0, None), doc="Page of the exchange list.")
     page_size = param.Integer(default=25, bounds=(1, 500), doc="Exchanges per page.")
     errors_only = param.Boolean(default=False, doc="List only failed exchanges (>= 400, none).")
+    exchange_filter = param.ClassSelector(
+        class_=ExchangeFilter,
+        default=ExchangeFilter(),
+        instantiate=False,
+        doc="The exchange list's other filters, body search and sort.",
+    )
     refresh_interval = param.Number(
         default=0.5, bounds=(0.05, None), doc="Seconds between polls of the file."
     )
@@ -192,6 +200,10 @@ class DashboardState(param.Parameterized):
     steps = param.DataFrame(default=None, allow_None=True, doc="One row per step path.")
     exchanges = param.DataFrame(default=None, allow_None=True, doc="The exchange list's page.")
     exchange_total = param.Integer(default=0, doc="Exchanges matching the list's filter.")
+    exchange_scope_total = param.Integer(
+        default=0, doc="Exchanges of the run (or the selected step) before any filter."
+    )
+    exchange_error_kinds = param.Dict(default={}, doc="Transport error kinds -> exchanges.")
     exchange = param.ClassSelector(
         class_=ExchangeView,
         default=None,
@@ -249,7 +261,15 @@ class DashboardState(param.Parameterized):
         self.param.watch(self._on_filters, ["plan_filter", "status_filter"])
         self.param.watch(
             self._on_selection,
-            ["run_id", "step_path", "exchange_page", "page_size", "errors_only", "exchange_id"],
+            [
+                "run_id",
+                "step_path",
+                "exchange_page",
+                "page_size",
+                "errors_only",
+                "exchange_filter",
+                "exchange_id",
+            ],
         )
         self.reload_runs()
         if run is not None:
@@ -297,15 +317,20 @@ class DashboardState(param.Parameterized):
                 if row is None:
                     raise LookupError(f"exchange {exchange_id} is not in run {self.run_id}")
                 step = row["step_path"] if self.step_path is not None else None
+                filters = self.exchange_filter
                 position = db.exchange_position(
-                    self.run_id, step, int(exchange_id), self.errors_only
+                    self.run_id, step, int(exchange_id), self.errors_only, filters
                 )
                 errors_only = self.errors_only and position is not None
-                if position is None:
-                    position = db.exchange_position(self.run_id, step, int(exchange_id), False)
+                if position is None:  # filtered out: list every exchange, in the same order
+                    filters = ExchangeFilter(sort=filters.sort)
+                    position = db.exchange_position(
+                        self.run_id, step, int(exchange_id), False, filters
+                    )
             self.param.update(
                 step_path=step,
                 errors_only=errors_only,
+                exchange_filter=filters,
                 exchange_page=(position or 0) // self.page_size,
                 exchange_id=int(exchange_id),
             )
@@ -337,6 +362,7 @@ class DashboardState(param.Parameterized):
             self.page_size,
             self.errors_only,
             self.exchange_id,
+            self.exchange_filter,
         )
 
     @contextmanager
@@ -396,6 +422,8 @@ class DashboardState(param.Parameterized):
                 "steps": _empty_steps(),
                 "exchanges": _empty_exchanges(),
                 "exchange_total": 0,
+                "exchange_scope_total": 0,
+                "exchange_error_kinds": {},
                 "exchange": None,
                 "waterfall": None,
                 "metrics": None,
@@ -463,8 +491,14 @@ class DashboardState(param.Parameterized):
             offset=keys.exchange_page * keys.page_size,
             limit=keys.page_size,
             errors_only=keys.errors_only,
+            filters=keys.exchange_filter,
         )
-        values: dict[str, Any] = {"exchanges": page, "exchange_total": total}
+        values: dict[str, Any] = {
+            "exchanges": page,
+            "exchange_total": total,
+            "exchange_scope_total": db.exchange_count(keys.run_id, keys.step_path),
+            "exchange_error_kinds": db.exchange_error_kinds(keys.run_id, keys.step_path),
+        }
         values["exchange"] = self._read_exchange(db, keys)
         return values
 
@@ -489,7 +523,7 @@ class DashboardState(param.Parameterized):
                 resets["exchange_id"] = None
             if "exchange_page" not in names:
                 resets["exchange_page"] = 0
-        elif "step_path" in names or "errors_only" in names or "page_size" in names:
+        elif names & {"step_path", "errors_only", "exchange_filter", "page_size"}:
             if "exchange_page" not in names:
                 resets["exchange_page"] = 0
             if "step_path" in names and "exchange_id" not in names:
@@ -502,7 +536,13 @@ class DashboardState(param.Parameterized):
             if "run_id" in names:
                 self._signature = None
                 self.load_run()
-            elif names & {"step_path", "exchange_page", "page_size", "errors_only"}:
+            elif names & {
+                "step_path",
+                "exchange_page",
+                "page_size",
+                "errors_only",
+                "exchange_filter",
+            }:
                 with self._guard("read the exchanges"):
                     with self._reading() as db:
                         values = self._read_exchanges(db, self._keys())

@@ -1,32 +1,84 @@
-"""How the inspector shows a stored body, and the small formatting helpers of the views."""
+"""How the inspector shows a stored body (the lazy JSON tree too), and the views' formatting."""
 
 from __future__ import annotations
 
 import orjson
 
-from orchestra.dashboard._exchange import BINARY_PREVIEW, BODY_LIMIT, body
+from orchestra.dashboard._exchange import BINARY_PREVIEW, BODY_LIMIT, CSV_ROWS, body
+from orchestra.dashboard._json_tree import CHILDREN_SHOWN, json_tree
 from orchestra.dashboard._style import format_bytes, format_ms, status_class
 
 
-def test_json_becomes_a_tree_and_other_text_stays_text():
+def test_each_kind_of_body_gets_its_view():
     shown = body('{"a": [1, 2]}', encoding="utf-8", content_type="application/json")
     assert (shown.kind, shown.value) == ("json", {"a": [1, 2]})
     assert body("[1]", encoding="utf-8", content_type="").kind == "json"  # no content type
     xml = body("<a><b>1</b></a>", encoding="utf-8", content_type="application/xml")
-    assert (xml.kind, xml.text) == ("text", "<a><b>1</b></a>")
-    assert body("id,name\n1,x", encoding="utf-8", content_type="text/csv").kind == "text"
+    assert (xml.kind, xml.text) == ("xml", '<?xml version="1.0" ?>\n<a>\n  <b>1</b>\n</a>')
+    csv = body('id,name\n1,x\n2,"y, z"\n', encoding="utf-8", content_type="text/csv")
+    assert (csv.kind, csv.value, csv.rows) == (
+        "csv",
+        [["id", "name"], ["1", "x"], ["2", "y, z"]],
+        2,
+    )
     broken = body("{not json", encoding="utf-8", content_type="application/json")
     assert (broken.kind, broken.text) == ("text", "{not json")
+    bad_xml = body("<a><b>", encoding="utf-8", content_type="text/xml")
+    assert (bad_xml.kind, bad_xml.text) == ("text", "<a><b>")
     assert body(None, encoding=None, content_type="").kind == "empty"
 
 
-def test_huge_and_binary_bodies_are_cut_before_the_browser():
+def test_a_long_csv_shows_its_first_rows():
+    text = "n\n" + "\n".join(str(i) for i in range(CSV_ROWS * 3))
+    shown = body(text, encoding="utf-8", content_type="text/csv; charset=utf-8")
+    assert shown.rows == CSV_ROWS * 3 and len(shown.value) == CSV_ROWS + 1
+
+
+def test_huge_json_stays_a_value_and_huge_text_and_binary_are_cut():
     huge = orjson.dumps({"rows": ["x" * 100] * 5000}).decode()
+    assert len(huge) > BODY_LIMIT
     shown = body(huge, encoding="utf-8", content_type="application/json")
-    assert shown.kind == "text" and shown.truncated
-    assert len(shown.text) == BODY_LIMIT and shown.size == len(huge)
+    assert shown.kind == "json" and shown.value == orjson.loads(huge) and shown.text == ""
+    text = body("y" * (BODY_LIMIT + 10), encoding="utf-8", content_type="text/plain")
+    assert text.kind == "text" and text.truncated and len(text.text) == BODY_LIMIT
     binary = body("QUJD" * 1000, encoding="base64", content_type="image/png")
     assert binary.kind == "binary" and len(binary.text) == BINARY_PREVIEW and binary.truncated
+    assert binary.size == 3000  # bytes, decoded
+
+
+def _open(tree, node_id, start=0):
+    """What the browser does when a node (or its "show more" line) is clicked."""
+    tree.request = orjson.dumps([node_id, start]).decode()
+    assert tree.request == ""  # handled, ready for the next click
+    return tree.nodes[node_id]
+
+
+def test_a_json_tree_sends_a_node_only_when_it_opens():
+    value = {"items": [{"id": i, "tags": ["a"]} for i in range(CHILDREN_SHOWN * 2 + 5)], "n": 1}
+    tree = json_tree(value, "body")
+    assert list(tree.nodes) == ["[]"]  # the first level only
+    assert tree.nodes["[]"]["entries"] == [
+        {"key": "items", "preview": "[205 items]", "id": '["items"]'},
+        {"key": "n", "preview": "1", "id": None},
+    ]
+    items = _open(tree, '["items"]')
+    assert (len(items["entries"]), items["total"]) == (CHILDREN_SHOWN, 205)
+    assert items["entries"][0] == {"key": "[0]", "preview": "{2 keys}", "id": '["items",0]'}
+    items = _open(tree, '["items"]', CHILDREN_SHOWN)  # "show more"
+    assert [e["key"] for e in items["entries"][-2:]] == ["[198]", "[199]"]
+    first = _open(tree, '["items",0]')
+    assert first["entries"] == [
+        {"key": "id", "preview": "0", "id": None},
+        {"key": "tags", "preview": "[1 item]", "id": '["items",0,"tags"]'},
+    ]
+    assert len(orjson.dumps(tree.nodes)) < 20_000  # previews, not the value
+
+
+def test_a_long_string_is_cut_in_the_tree_and_a_scalar_body_is_one_line():
+    tree = json_tree({"padding": "p" * 100_000}, "body")
+    shown = tree.nodes["[]"]["entries"][0]["preview"]
+    assert shown.endswith(f"… ({100_000:,} characters)") and len(shown) < 400
+    assert json_tree(42).nodes["[]"]["entries"] == [{"key": "value", "preview": "42", "id": None}]
 
 
 def test_status_classes_and_formats():
