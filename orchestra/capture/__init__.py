@@ -22,12 +22,15 @@ from orchestra.capture._diff import (
 )
 from orchestra.capture._export import (
     JSONL_TABLES,
+    RECORD_FORMATS,
     curl_command,
     curl_comment,
     export_curl,
     export_har,
     export_jsonl,
     export_plan,
+    export_plan_yaml,
+    export_records,
 )
 from orchestra.capture._read import (
     EXCHANGE_LIST_COLUMNS,
@@ -46,6 +49,7 @@ __all__ = [
     "EXCHANGE_LIST_COLUMNS",
     "JSONL_TABLES",
     "MEMORY",
+    "RECORD_FORMATS",
     "SCHEMA_VERSION",
     "CaptureContextStore",
     "CaptureLockTimeout",
@@ -73,4 +77,6 @@ __all__ = [
     "export_har",
     "export_jsonl",
     "export_plan",
+    "export_plan_yaml",
+    "export_records",
 ]
