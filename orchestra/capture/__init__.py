@@ -12,6 +12,7 @@ files (``orchestra export``); ``diff_runs`` compares two runs (``orchestra diff`
 from orchestra.capture._connection import MEMORY, CaptureLockTimeout, Database
 from orchestra.capture._context_store import CaptureContextStore
 from orchestra.capture._diff import (
+    DEFAULT_KEY,
     DiffInputError,
     RecordChange,
     RecordDiff,
@@ -46,6 +47,7 @@ from orchestra.capture._store import CaptureStore
 from orchestra.capture._writer import CaptureWriter
 
 __all__ = [
+    "DEFAULT_KEY",
     "EXCHANGE_LIST_COLUMNS",
     "JSONL_TABLES",
     "MEMORY",
