@@ -4,8 +4,9 @@ Everything shown comes from :func:`orchestra.capture.diff_runs` (the model
 ``orchestra diff`` and ``%flow diff`` render), nothing is recomputed here. By
 default run B is the selected run and run A the previous run of the same
 plan; both can be picked, and the key records are paired by (``id`` unless
-changed). The comparison is read only while the section is open, so a closed
-section costs nothing when runs are switched.
+changed). The section's tables are built when it is first opened and the
+comparison is read only while it is open, so a closed section costs nothing
+on page load or when runs are switched.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, cast
 import pandas as pd
 import panel as pn
 import param
+from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
 from orchestra.capture import DEFAULT_KEY, RunDiff, diff_runs
@@ -182,8 +184,10 @@ def verdict_html(diff: RunDiff) -> str:
 
 
 def _table(frame: pd.DataFrame, css: str) -> pn.widgets.Tabulator:
+    milliseconds = NumberFormatter(format="0,0.0", nan_format="-")
     return pn.widgets.Tabulator(
         frame,
+        formatters={column: milliseconds for column in frame.columns if "(ms)" in column},
         disabled=True,
         show_index=False,
         sizing_mode="stretch_width",
@@ -205,9 +209,9 @@ class DiffView(Viewer):
     def __init__(self, **params: Any):
         super().__init__(**params)
         self.diff: RunDiff | None = None
-        self._run_a = pn.widgets.Select(name="Run A (before)", width=420)
-        self._run_b = pn.widgets.Select(name="Run B (after)", width=420)
-        self._key = pn.widgets.TextInput(name="Key field", value=DEFAULT_KEY, width=180)
+        self._run_a = pn.widgets.Select(label="Run A (before)", width=420)
+        self._run_b = pn.widgets.Select(label="Run B (after)", width=420)
+        self._key = pn.widgets.TextInput(label="Key field", value=DEFAULT_KEY, width=180)
         self._verdict = pn.pane.HTML(
             "", sizing_mode="stretch_width", css_classes=["orchestra-diff-verdict"]
         )
@@ -224,8 +228,8 @@ class DiffView(Viewer):
         self._config = pn.pane.HTML(
             "", sizing_mode="stretch_width", css_classes=["orchestra-diff-config"]
         )
+        # the tables join the page when the section is first opened (a closed one costs nothing)
         self.card = pn.Card(
-            self._body(),
             title="Compare runs",
             collapsed=True,
             collapsible=True,
@@ -322,6 +326,8 @@ class DiffView(Viewer):
     def _compare(self, *events: param.parameterized.Event) -> None:
         if self._pairing or self.card.collapsed:
             return
+        if not len(self.card):
+            self.card.append(self._body())
         run_a, run_b, key = self._run_a.value, self._run_b.value, (self._key.value or "").strip()
         if not run_a or not run_b:
             plan = (self.state.run or {}).get("plan_key")

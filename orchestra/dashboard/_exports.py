@@ -32,7 +32,7 @@ from orchestra.capture import (
 from orchestra.dashboard._state import DashboardState
 
 WHOLE_RUN = "(whole run)"
-BUTTON = {"button_type": "light", "width": 190, "margin": (4, 6)}
+BUTTON = {"color": "light", "width": 190, "margin": (4, 6)}
 
 
 def _safe(name: str) -> str:
@@ -52,7 +52,7 @@ class ExportPanel(Viewer):
     def __init__(self, **params: Any):
         super().__init__(**params)
         self._records_of = pn.widgets.Select(
-            name="Records of", options=[WHOLE_RUN], value=WHOLE_RUN, width=220
+            label="Records of", options=[WHOLE_RUN], value=WHOLE_RUN, width=220
         )
         self.downloads: dict[str, pn.widgets.FileDownload] = {
             "plan-json": self._button("Plan · JSON", self._plan_json),
