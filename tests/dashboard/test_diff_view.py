@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from orchestra.capture import CaptureStore, RunDiff, diff_runs
+from orchestra.dashboard import Dashboard
 from orchestra.demo import DemoAPI
 from tests.dashboard._browser import ARTIFACTS, requires_chromium
 from tests.dashboard._runs_pair import (
@@ -31,8 +32,6 @@ from tests.dashboard._runs_pair import (
     serve,
     wait_until,
 )
-
-pytestmark = [requires_chromium, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +97,8 @@ def pre_text(page: Any, css: str) -> str:
     return page.locator(f".{css} pre").text_content() or ""
 
 
+@pytest.mark.timeout(300)
+@requires_chromium
 def test_two_runs_show_exactly_what_diff_runs_reports(served: Served, pair: PairRuns) -> None:
     from playwright.sync_api import expect
 
@@ -151,6 +152,8 @@ def test_two_runs_show_exactly_what_diff_runs_reports(served: Served, pair: Pair
     assert_clean(served)
 
 
+@pytest.mark.timeout(300)
+@requires_chromium
 def test_a_failed_run_compares_with_the_previous_run(served: Served, pair: PairRuns) -> None:
     page = served.page
     diff = diff_runs(CaptureStore(pair.path), pair.b, pair.failed)
@@ -167,3 +170,23 @@ def test_a_failed_run_compares_with_the_previous_run(served: Served, pair: PairR
     assert not diff.records.differs
     page.locator(".orchestra-diff").screenshot(path=str(served.downloads / "diff-failed.png"))
     assert_clean(served)
+
+
+def test_the_pair_follows_the_selected_run_and_its_previous_run(pair: PairRuns) -> None:
+    store = CaptureStore(pair.path)
+    dashboard = Dashboard(db=pair.path, run=pair.a, live=False)
+    view = dashboard.diff_view
+    assert view.previous_run(pair.failed) == pair.b and view.previous_run(pair.a) is None
+    assert len(view.card) == 0  # closed: nothing built, nothing read
+    view.card.collapsed = False
+    assert view.diff is None and "no earlier run of plan" in view._problem.object
+
+    dashboard.state.select_run(pair.b)
+    assert view.diff is not None and not view._problem.visible
+    assert view.diff.to_json() == diff_runs(store, pair.a, pair.b).to_json()
+
+    view.select(pair.failed, pair.a, key="name")
+    assert view.diff.to_json() == diff_runs(store, pair.failed, pair.a, key="name").to_json()
+    view.card.collapsed = True
+    dashboard.state.select_run(pair.failed)  # closed: the comparison stays as it was
+    assert (view.diff.run_a, view.diff.run_b) == (pair.failed, pair.a)
