@@ -12,6 +12,7 @@ on page load or when runs are switched.
 from __future__ import annotations
 
 import html
+import json
 from typing import Any, cast
 
 import pandas as pd
@@ -20,7 +21,7 @@ import param
 from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
-from orchestra.capture import DEFAULT_KEY, RunDiff, diff_runs
+from orchestra.capture import DEFAULT_KEY, RecordChange, RunDiff, diff_runs
 from orchestra.dashboard._state import DashboardState
 
 NO_RUN = ""
@@ -49,7 +50,9 @@ COUNT_DTYPES = {
     "same": "int64",
     "paired by": "str",
 }
-CHANGE_DTYPES = {"step": "str", "key": "str", "change": "str", "fields": "str"}
+CHANGE_DTYPES = {"step": "str", "key": "str", "change": "str", "fields": "str", "values": "str"}
+VALUE_CHARS = 200  # a record or value shown in the change list at most
+ABSENT = "(absent)"
 SHAPE_DTYPES = {"step": "str", "field": "str", "change": "str", "type A": "str", "type B": "str"}
 TABLE_DTYPES = (STEP_DTYPES, COUNT_DTYPES, CHANGE_DTYPES, SHAPE_DTYPES)
 
@@ -98,6 +101,32 @@ def count_frame(diff: RunDiff) -> pd.DataFrame:
     return _typed(rows, COUNT_DTYPES)
 
 
+def _at(value: Any, path: str) -> Any:
+    """The value at a dotted path of :func:`~orchestra.capture.changed_fields`, or ABSENT."""
+    if path == "(value)":
+        return value
+    for name in path.split("."):
+        if not isinstance(value, dict) or name not in value:
+            return ABSENT
+        value = value[name]
+    return value
+
+
+def _short(value: Any) -> str:
+    text = value if value is ABSENT else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
+
+
+def change_values(change: RecordChange) -> str:
+    """``field: before → after`` for a changed record; the record itself when added or removed."""
+    if change.change == "changed":
+        return "; ".join(
+            f"{path}: {_short(_at(change.before, path))} → {_short(_at(change.after, path))}"
+            for path in change.fields
+        )
+    return _short(change.after if change.change == "added" else change.before)
+
+
 def change_frame(diff: RunDiff) -> pd.DataFrame:
     """The records added, removed or changed (the first ``CHANGE_LIMIT``) with changed fields."""
     rows = [
@@ -106,6 +135,7 @@ def change_frame(diff: RunDiff) -> pd.DataFrame:
             "key": change.key,
             "change": change.change,
             "fields": ", ".join(change.fields),
+            "values": change_values(change),
         }
         for change in diff.records.changes
     ]

@@ -125,6 +125,14 @@ def test_two_runs_show_exactly_what_diff_runs_reports(served: Served, pair: Pair
         (c.step_path, c.key, c.change, ", ".join(c.fields)) for c in diff.records.changes
     ]
     assert ("page.tag", "2", "changed", "tag.query.tier, tag.query.v") in changes
+    values = table(page, "orchestra-diff-changes", ["step", "key", "values"])
+    assert (
+        "page.tag",
+        "2",
+        'tag.query.tier: "gold" → "silver"; tag.query.v: (absent) → "2"',
+    ) in values
+    added = dict(((s, k), v) for s, k, v in values)[("page.detail", "4")]
+    assert added.startswith('{"id": 4, "name": "item-4"')
     shapes = table(page, "orchestra-diff-shapes", ["step", "field", "change", "type B"])
     assert shapes == [("page.tag", "tag.query.v", "appeared", "VARCHAR")]
     assert [s.appeared for s in diff.shapes] == [{"tag.query.v": "VARCHAR"}]
