@@ -12,6 +12,7 @@ files (``orchestra export``); ``diff_runs`` compares two runs (``orchestra diff`
 from orchestra.capture._connection import MEMORY, CaptureLockTimeout, Database
 from orchestra.capture._context_store import CaptureContextStore
 from orchestra.capture._diff import (
+    DEFAULT_KEY,
     DiffInputError,
     RecordChange,
     RecordDiff,
@@ -23,12 +24,15 @@ from orchestra.capture._diff import (
 from orchestra.capture._exchange_filter import STATUS_CLASSES, ExchangeFilter
 from orchestra.capture._export import (
     JSONL_TABLES,
+    RECORD_FORMATS,
     curl_command,
     curl_comment,
     export_curl,
     export_har,
     export_jsonl,
     export_plan,
+    export_plan_yaml,
+    export_records,
 )
 from orchestra.capture._read import (
     EXCHANGE_LIST_COLUMNS,
@@ -44,9 +48,11 @@ from orchestra.capture._store import CaptureStore
 from orchestra.capture._writer import CaptureWriter
 
 __all__ = [
+    "DEFAULT_KEY",
     "EXCHANGE_LIST_COLUMNS",
     "JSONL_TABLES",
     "MEMORY",
+    "RECORD_FORMATS",
     "SCHEMA_VERSION",
     "STATUS_CLASSES",
     "CaptureContextStore",
@@ -76,4 +82,6 @@ __all__ = [
     "export_har",
     "export_jsonl",
     "export_plan",
+    "export_plan_yaml",
+    "export_records",
 ]

@@ -1,4 +1,4 @@
-"""Exports of a captured run: the plan JSON, HAR 1.2, curl commands, JSON Lines.
+"""Exports of a captured run: the plan (JSON, YAML), HAR 1.2, curl, JSON Lines, CSV, Parquet.
 
 Everything here reads what the capture stored, and the capture stores masked
 values only: a secret read from ``{"env": NAME}`` appears as the reference
@@ -7,12 +7,16 @@ header or query parameter) as ``***``. Exports never unmask, with one explicit
 exception: ``export_curl(reveal_secrets=True)`` puts the values of ``${NAME}``
 references back from the environment of the exporting process.
 
-* :func:`export_plan` — the exact plan JSON that ran (secrets as references).
+* :func:`export_plan` — the exact plan JSON that ran (secrets as references);
+  :func:`export_plan_yaml` — the same plan as YAML (``orchestra run`` reads it back).
 * :func:`export_har` — HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/)
   that browser developer tools import; Orchestra's own fields start with ``_``.
-* :func:`export_curl` — one runnable ``curl`` command per exchange.
+* :func:`export_curl` — one runnable ``curl`` command per exchange, of the run or
+  of a selection (a step, failed exchanges, chosen exchange ids).
 * :func:`export_jsonl` — one JSON object per line for records, exchanges, steps,
   errors or events, streamed in chunks so a large run never sits in memory at once.
+* :func:`export_records` — a run's (or one step's) records as a CSV or Parquet file,
+  written by DuckDB straight from the capture.
 """
 
 from __future__ import annotations
@@ -29,12 +33,14 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import orjson
+import yaml
 
 from orchestra.capture._read import PAGED_BY, RUN_TABLES
 from orchestra.capture._store import CaptureStore
 from orchestra.masking import MASK
 
 HAR_VERSION = "1.2"
+RECORD_FORMATS = ("csv", "parquet")
 JSONL_TABLES = tuple(RUN_TABLES)
 
 # Headers a replayed request must not carry: connection-level (hop-by-hop,
@@ -62,13 +68,18 @@ _CHUNK = 5000  # rows read per connection by export_jsonl
 
 
 def _run_and_exchanges(
-    store: CaptureStore, run: str | None
+    store: CaptureStore, run: str | None, selection: Mapping[str, Any] | None = None
 ) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
-    """The run's id, its row and every exchange (plain values, no NaN/NaT), in one read."""
+    """The run's id, its row and its exchanges (plain values, no NaN/NaT), in one read.
+
+    ``selection`` (``step_path``, ``errors_only``, ``exchange_ids``) narrows the exchanges.
+    """
     with store.read() as reader:
         run_id = reader.resolve_run(run)
         run_row = reader.run(run_id) or {"run_id": run_id}
-        return run_id, run_row, reader.table_rows("exchanges", run_id)
+        if not selection:
+            return run_id, run_row, reader.table_rows("exchanges", run_id)
+        return run_id, run_row, reader.exchanges_for_export(run_id, **selection)
 
 
 def _headers(text: str | None) -> dict[str, str]:
@@ -121,6 +132,13 @@ def _request_body_is_base64(headers: Mapping[str, str], body: str | None) -> boo
 def export_plan(store: CaptureStore, run: str | None = None) -> dict[str, Any]:
     """The exact plan JSON that ran (secrets stay ``{"env": NAME}`` references)."""
     return store.plan(run)
+
+
+def export_plan_yaml(store: CaptureStore, run: str | None = None) -> str:
+    """The plan that ran as YAML, keys in the plan's order (secrets stay references)."""
+    return yaml.safe_dump(
+        export_plan(store, run), sort_keys=False, allow_unicode=True, default_flow_style=False
+    )
 
 
 # -- HAR --------------------------------------------------------------------------------------
@@ -398,8 +416,14 @@ def export_curl(
     *,
     reveal_secrets: bool = False,
     environ: Mapping[str, str] | None = None,
+    step_path: str | None = None,
+    errors_only: bool = False,
+    exchange_ids: list[int] | None = None,
 ) -> str:
     """One runnable ``curl`` command per exchange of a run, each after a ``#`` comment.
+
+    ``step_path``, ``errors_only`` (status >= 400 or none) and ``exchange_ids``
+    narrow the exchanges to a selection (the dashboard's list, step or exchange).
 
     Secrets stay masked as they were stored: ``${NAME}`` (read from the
     environment at run time) is left in double quotes for the shell to expand,
@@ -408,7 +432,11 @@ def export_curl(
     ``environ`` (default ``os.environ``); a variable that is not set stays a
     reference, with a warning comment.
     """
-    run_id, run_row, exchanges = _run_and_exchanges(store, run)
+    selection: dict[str, Any] = {}
+    if step_path is not None or errors_only or exchange_ids is not None:
+        selection = {"step_path": step_path, "errors_only": errors_only,
+                     "exchange_ids": exchange_ids}  # fmt: skip
+    run_id, run_row, exchanges = _run_and_exchanges(store, run, selection)
     env = os.environ if environ is None else environ
     count = len(exchanges)
     lines = [
@@ -507,3 +535,32 @@ def export_jsonl(
         if len(rows) < _CHUNK:
             return
         last = rows[-1][key]
+
+
+# -- CSV and Parquet ---------------------------------------------------------------------------
+
+
+def export_records(
+    store: CaptureStore,
+    target: str | os.PathLike[str],
+    run: str | None = None,
+    *,
+    file_format: str = "csv",
+    step_path: str | None = None,
+) -> int:
+    """Write the records of a run (or of one step path) to ``target``; how many were written.
+
+    ``file_format`` is ``csv`` or ``parquet``. The whole run has the columns
+    ``seq, step_path, page, item_index, data`` (each record as JSON); one step whose
+    records are objects gets a column per top-level field (nested values as JSON).
+    DuckDB writes the file from the capture, so a large run never sits in memory.
+    """
+    if file_format not in RECORD_FORMATS:
+        raise ValueError(
+            f"file_format must be one of {', '.join(RECORD_FORMATS)} (got {file_format!r})"
+        )
+    with store.read() as reader:
+        run_id = reader.resolve_run(run)
+        return reader.copy_records(
+            run_id, os.fspath(target), step_path=step_path, file_format=file_format
+        )

@@ -380,3 +380,16 @@ RECORD_SHAPES = """
 SELECT step_path, CAST(json_group_structure(data) AS VARCHAR) AS shape
 FROM records WHERE run_id = $run GROUP BY step_path ORDER BY step_path
 """
+
+# -- exports: a selection of exchanges, records copied to a file -------------------------------
+
+EXPORT_EXCHANGE_IDS = "list_contains($ids, exchange_id)"
+
+
+def copy_records(columns: str, where: str, target: str, file_format: str) -> str:
+    """``COPY`` a run's records (``columns``, in emission order) to ``target`` (csv|parquet)."""
+    options = "FORMAT parquet" if file_format == "parquet" else "FORMAT csv, HEADER"
+    quoted = target.replace("'", "''")
+    return (
+        f"COPY (SELECT {columns} FROM records WHERE {where} ORDER BY seq) TO '{quoted}' ({options})"
+    )

@@ -527,3 +527,61 @@ class CaptureReader:
         """Per step path, the JSON structure DuckDB infers over all of its records."""
         rows = self.rows(sql.RECORD_SHAPES, {"run": run_id})
         return {row["step_path"]: orjson.loads(row["shape"]) for row in rows}
+
+    # -- exports -----------------------------------------------------------------------------
+
+    def exchanges_for_export(
+        self,
+        run_id: str,
+        *,
+        step_path: str | None = None,
+        errors_only: bool = False,
+        exchange_ids: list[int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Whole exchange rows (masked headers and bodies) of a selection, in order.
+
+        The selection is the exchange list's filter (``step_path``, ``errors_only``)
+        narrowed to ``exchange_ids`` when given.
+        """
+        where, params = self._exchange_filter(run_id, step_path, errors_only)
+        if exchange_ids is not None:
+            where += f" AND {sql.EXPORT_EXCHANGE_IDS}"
+            params["ids"] = [int(exchange_id) for exchange_id in exchange_ids]
+        return self.rows(f"SELECT * FROM exchanges WHERE {where} ORDER BY exchange_id", params)
+
+    def copy_records(
+        self, run_id: str, target: str, *, step_path: str | None = None, file_format: str = "csv"
+    ) -> int:
+        """Write a run's records (or one step's) to ``target`` as CSV or Parquet; the count.
+
+        A whole run has the columns ``seq, step_path, page, item_index, data`` (the
+        record as JSON). One step whose records are objects has a column per top-level
+        field: scalars typed as DuckDB infers them, objects and lists as JSON.
+        """
+        params: dict[str, Any] = {"run": run_id}
+        where = "run_id = $run"
+        columns = "seq, step_path, page, item_index, data"
+        if step_path is not None:
+            where += " AND step_path = $step"
+            params["step"] = step_path
+            fields = self._field_structure(self.record_shapes(run_id).get(step_path))
+            if fields:
+                params["structure"] = orjson.dumps(fields).decode()
+                columns = "unnest(json_transform(data, $structure))"
+            else:
+                columns = "seq, page, item_index, data"
+        written = self.rows(sql.copy_records(columns, where, target, file_format), params)
+        return int(written[0]["Count"]) if written else 0
+
+    @staticmethod
+    def _field_structure(shape: Any) -> dict[str, str] | None:
+        """The columns of a step's object records: each field's type, nesting as JSON."""
+        if not isinstance(shape, dict) or not shape:
+            return None
+        lowered = [name.lower() for name in shape]
+        if len(set(lowered)) < len(lowered):  # DuckDB's struct fields are case-insensitive
+            return None
+        return {
+            name: kind if isinstance(kind, str) and kind != "NULL" else "JSON"
+            for name, kind in shape.items()
+        }

@@ -1,5 +1,8 @@
 """The dashboard: every view over one state, inline in a notebook or served by Panel.
 
+The page: runs, the selected run's summary and downloads, flow graph and steps,
+exchanges, waterfall, metrics, and a comparison of two runs.
+
 ``Dashboard(db=...)`` is a ``pn.viewable.Viewer``: display it in a notebook
 cell, or serve it (``panel serve orchestra/dashboard/app.py --args --db FILE``,
 ``orchestra dashboard``, :func:`serve`). Each rendering starts a periodic
@@ -19,6 +22,8 @@ import param
 from panel.viewable import Viewer
 
 from orchestra.capture import CaptureStore
+from orchestra.dashboard._diff_view import DiffView
+from orchestra.dashboard._exports import ExportPanel
 from orchestra.dashboard._graph import FlowGraph
 from orchestra.dashboard._inspector import ExchangeInspector
 from orchestra.dashboard._live import LiveFeed
@@ -59,7 +64,7 @@ def run_summary(run: dict[str, Any] | None) -> str:
 
 
 class Dashboard(Viewer):
-    """Run picker, flow graph, step table, exchange inspector, waterfall and metrics.
+    """Run picker, flow graph, step table, exchanges, waterfall, metrics, exports and diff.
 
     >>> Dashboard(db="orchestra.duckdb")          # display in a notebook cell
     >>> Dashboard(db="orchestra.duckdb").state.select_run("20261122-091500-3f9a1c")
@@ -91,6 +96,8 @@ class Dashboard(Viewer):
         self.inspector = ExchangeInspector(state=state)
         self.waterfall = Waterfall(state=state)
         self.metrics = MetricsView(state=state)
+        self.exports = ExportPanel(state=state)
+        self.diff_view = DiffView(state=state)
         self._summary = pn.pane.HTML(
             "", sizing_mode="stretch_width", css_classes=["orchestra-run-summary"]
         )
@@ -154,6 +161,7 @@ class Dashboard(Viewer):
             self._message,
             pn.Card(self.run_picker, title="Runs", **section),
             self._summary,
+            pn.Card(self.exports, title="Export", collapsed=True, **section),
             pn.Row(
                 self._graph_card,
                 pn.Card(self.step_table, title="Steps", **section),
@@ -162,6 +170,7 @@ class Dashboard(Viewer):
             pn.Card(self.inspector, title="Exchanges", **section),
             pn.Card(self.waterfall, title="Waterfall", **section),
             pn.Card(self.metrics, title="Metrics", **section),
+            self.diff_view,
             sizing_mode="stretch_width",
             css_classes=["orchestra-dashboard"],
         )
