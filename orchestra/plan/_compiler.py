@@ -52,6 +52,17 @@ from orchestra.plan._models import (
     RequestSpec,
     SubStep,
 )
+from orchestra.plan._paginate import (
+    AutoPaginate,
+    CursorPaginate,
+    JsonLinkPaginate,
+    LinkHeaderPaginate,
+    OffsetPaginate,
+    PageNumberPaginate,
+    PaginateError,
+    body_path,
+    expand_step_data,
+)
 from orchestra.plan._references import check_references
 
 T = TypeVar("T")
@@ -147,6 +158,8 @@ class _Compiler:
         def p(suffix: str) -> str:
             return f"{plan_path}.{suffix}"
 
+        if isinstance(model, HttpStep) and model.paginate is not None:
+            model = self.expand_paginate(model, plan_path)
         http = model if isinstance(model, HttpStep) else None
         url = self.guarded(compile_template, model.url, p("url")) or compile_template("")
         headers = self.guarded(compile_value, model.headers, p("headers")) or compile_value({})
@@ -212,8 +225,69 @@ class _Compiler:
             compiled.concurrency = model.concurrency or self.limits.default_concurrency
             compiled.emit_mode = model.fanout_emit_mode
         if http is not None:
+            self._compile_pages(http, compiled)
             self._compile_children(http, compiled, depth)
         return compiled
+
+    def expand_paginate(self, model: HttpStep, plan_path: str) -> HttpStep:
+        """The step with its ``paginate`` preset replaced by the fields it stands for.
+
+        The preset's own JMESPath fields are compiled first, so a mistake is
+        reported at ``paginate.<field>``, not in the generated ``while``.
+        """
+        preset = model.paginate
+        where = f"{plan_path}.paginate"
+        paths = {
+            name: getattr(preset, name, None)
+            for name in ("next_path", "total_path", "total_pages_path", "cursor_path",
+                         "has_more_path")
+        }  # fmt: skip
+        failed = False
+        for name, text in paths.items():
+            if text is not None:
+                failed |= self.condition(body_path(text), f"{where}.{name}") is None
+        if model.records is not None:  # reported by _compile_pages if wrong
+            try:
+                compile_condition(body_path(model.records), path=f"{plan_path}.records")
+            except PlanError:
+                failed = True
+        if failed or isinstance(preset, AutoPaginate):
+            return model
+        assert isinstance(
+            preset,
+            (LinkHeaderPaginate, JsonLinkPaginate, OffsetPaginate, PageNumberPaginate,
+             CursorPaginate),
+        )  # fmt: skip
+        data = model.model_dump(by_alias=True, exclude_unset=True)
+        try:
+            expanded = expand_step_data(data, preset, model.records)
+        except PaginateError as error:
+            self.issue(f"{plan_path}.{error.field}", str(error), error.fix)
+            return model
+        return type(model).model_validate(expanded)
+
+    def _compile_pages(self, model: HttpStep, compiled: CompiledStep) -> None:
+        """``page_state``, ``page_state_updates``, ``next_url`` and ``records``."""
+        where = compiled.plan_path
+        if model.page_state:
+            compiled.page_state = self.guarded(
+                compile_value, model.page_state, f"{where}.page_state"
+            )
+        for key, text in model.page_state_updates.items():
+            expression = self.condition(text, f"{where}.page_state_updates.{key}")
+            if expression is not None:
+                compiled.page_state_updates[key] = expression
+                compiled.expressions.append((f"{where}.page_state_updates.{key}", expression))
+        compiled.next_url = self.condition(model.next_url, f"{where}.next_url")
+        if model.records is not None:
+            compiled.records = self.condition(body_path(model.records), f"{where}.records")
+        compiled.paginate_auto = isinstance(model.paginate, AutoPaginate)
+        if compiled.page_state is not None:
+            compiled.expressions += _value_expressions([compiled.page_state])
+        for name in ("next_url", "records"):
+            expression = getattr(compiled, name)
+            if expression is not None:
+                compiled.expressions.append((f"{where}.{name}", expression))
 
     def _compile_children(self, model: HttpStep, compiled: CompiledStep, depth: int) -> None:
         seen: set[str] = set()
