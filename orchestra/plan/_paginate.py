@@ -14,11 +14,12 @@ engine decides after the first response (:mod:`orchestra.engine._detect`).
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Annotated, Any, Literal
 
 import jmespath
 from jmespath import exceptions as jp_errors
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 from pydantic_core import PydanticCustomError
 
 from orchestra.plan._base import _Model
@@ -139,7 +140,12 @@ def body_path(text: str) -> str:
     except jp_errors.JMESPathError:
         if '"' not in text and "\\" not in text:
             text = f'"{text}"'
+    if _FIELD_CHAIN.match(text):
+        return f"response.body.{text}"
     return f"response.body | ({text})"
+
+
+_FIELD_CHAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 def _literal(value: Any) -> str:
@@ -294,7 +300,31 @@ def expand_step_data(data: dict[str, Any], preset: Any, records: str | None) -> 
         }
     if out.next_url is not None:
         data["next_url"] = out.next_url
-    condition = " && ".join(f"({c})" for c in out.conditions)
+    conditions = out.conditions
+    condition = conditions[0] if len(conditions) == 1 else " && ".join(f"({c})" for c in conditions)
     mine = data.get("while")
     data["while"] = condition if mine is None else f"({condition}) && ({bare_condition(mine)})"
     return data
+
+
+_PRESET_ADAPTER: TypeAdapter[Any] = TypeAdapter(Paginate)
+
+
+def expand_plan_data(data: Any) -> Any:
+    """A plan (or one step) as JSON data, with every ``paginate`` preset but ``auto``
+    replaced by the fields it stands for: what ``validate --explain`` and
+    ``%flow show --expanded`` print. ``data`` must be a valid plan."""
+    if isinstance(data, list):
+        return [expand_plan_data(item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    expanded = {
+        key: value if key in ("body", "config", "params", "headers", "page_state")
+        else expand_plan_data(value)
+        for key, value in data.items()
+    }  # fmt: skip
+    if "url" in expanded and expanded.get("paginate") is not None:
+        preset = _PRESET_ADAPTER.validate_python(normalize_paginate(expanded["paginate"]))
+        if not isinstance(preset, AutoPaginate):
+            expanded = expand_step_data(expanded, preset, expanded.get("records"))
+    return expanded
