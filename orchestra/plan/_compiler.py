@@ -60,6 +60,7 @@ from orchestra.plan._paginate import (
     OffsetPaginate,
     PageNumberPaginate,
     PaginateError,
+    body_key,
     body_path,
     expand_step_data,
 )
@@ -159,7 +160,7 @@ class _Compiler:
             return f"{plan_path}.{suffix}"
 
         if isinstance(model, HttpStep) and model.paginate is not None:
-            model = self.expand_paginate(model, plan_path)
+            model = self.expand_paginate(model, plan_path, name)
         http = model if isinstance(model, HttpStep) else None
         url = self.guarded(compile_template, model.url, p("url")) or compile_template("")
         headers = self.guarded(compile_value, model.headers, p("headers")) or compile_value({})
@@ -229,7 +230,7 @@ class _Compiler:
             self._compile_children(http, compiled, depth)
         return compiled
 
-    def expand_paginate(self, model: HttpStep, plan_path: str) -> HttpStep:
+    def expand_paginate(self, model: HttpStep, plan_path: str, name: str) -> HttpStep:
         """The step with its ``paginate`` preset replaced by the fields it stands for.
 
         The preset's own JMESPath fields are compiled first, so a mistake is
@@ -243,12 +244,12 @@ class _Compiler:
                          "has_more_path")
         }  # fmt: skip
         failed = False
-        for name, text in paths.items():
+        for field, text in paths.items():
             if text is not None:
-                failed |= self.condition(body_path(text), f"{where}.{name}") is None
+                failed |= self.condition(body_key(text), f"{where}.{field}") is None
         if model.records is not None:  # reported by _compile_pages if wrong
             try:
-                compile_condition(body_path(model.records), path=f"{plan_path}.records")
+                compile_condition(body_key(model.records), path=f"{plan_path}.records")
             except PlanError:
                 failed = True
         if failed or isinstance(preset, AutoPaginate):
@@ -262,7 +263,8 @@ class _Compiler:
         try:
             expanded = expand_step_data(data, preset, model.records)
         except PaginateError as error:
-            self.issue(f"{plan_path}.{error.field}", str(error), error.fix)
+            where = f"{plan_path}.{error.field} (step {name!r})"
+            self.issue(where, str(error), error.fix)
             return model
         return type(model).model_validate(expanded)
 
@@ -279,8 +281,10 @@ class _Compiler:
                 compiled.page_state_updates[key] = expression
                 compiled.expressions.append((f"{where}.page_state_updates.{key}", expression))
         compiled.next_url = self.condition(model.next_url, f"{where}.next_url")
-        if model.records is not None:
-            compiled.records = self.condition(body_path(model.records), f"{where}.records")
+        if model.records is not None and self.condition(
+            body_key(model.records), f"{where}.records"
+        ):
+            compiled.records = compile_condition(body_path(model.records), path=f"{where}.records")
         compiled.paginate_auto = isinstance(model.paginate, AutoPaginate)
         if compiled.page_state is not None:
             compiled.expressions += _value_expressions([compiled.page_state])

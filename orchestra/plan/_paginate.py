@@ -121,13 +121,29 @@ def normalize_paginate(value: Any) -> Any:
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise PydanticCustomError(
                 "paginate_type",
-                "unknown paginate preset {kind!r}; {hint}presets: {presets}",
-                {"kind": kind, "hint": hint, "presets": ", ".join(PRESETS)},
+                "unknown paginate preset {kind}; {hint}presets: {presets}",
+                {"kind": repr(kind), "hint": hint, "presets": ", ".join(PRESETS)},
             )
+    elif value is not None and not isinstance(value, _Preset):
+        raise PydanticCustomError(
+            "paginate_type",
+            "paginate is a preset name (paginate: link_header) or an object with a 'type' "
+            "(paginate: {type: cursor, cursor_path: next_cursor})",
+        )
     return value
 
 
 # -- expansion -------------------------------------------------------------
+
+
+def body_key(text: str) -> str:
+    """The JMESPath a preset's path means: itself, or ``"@odata.nextLink"`` quoted."""
+    try:
+        jmespath.compile(text)
+    except jp_errors.JMESPathError:
+        if _ODD_KEY.match(text):
+            return f'"{text}"'
+    return text
 
 
 def body_path(text: str) -> str:
@@ -135,16 +151,14 @@ def body_path(text: str) -> str:
 
     A key that is not valid JMESPath (``@odata.nextLink``) is read as one field name.
     """
-    try:
-        jmespath.compile(text)
-    except jp_errors.JMESPathError:
-        if '"' not in text and "\\" not in text:
-            text = f'"{text}"'
+    text = body_key(text)
     if _FIELD_CHAIN.match(text):
         return f"response.body.{text}"
     return f"response.body | ({text})"
 
 
+_ODD_KEY = re.compile(r"^[@$][A-Za-z0-9_.@$:-]*$")
+"""A key like ``@odata.nextLink``: not JMESPath, read as one field name."""
 _FIELD_CHAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
