@@ -85,9 +85,7 @@ def test_stripe_style_cursor_is_the_last_records_id_until_has_more_is_false(run_
         after = request.url.params.get("starting_after")
         start = 0 if after is None else [r["id"] for r in ROWS].index(after) + 1
         rows = chunk(start)
-        return httpx.Response(
-            200, json={"data": rows, "has_more": start + len(rows) < len(ROWS)}
-        )
+        return httpx.Response(200, json={"data": rows, "has_more": start + len(rows) < len(ROWS)})
 
     result = run_plan(
         run_mock,

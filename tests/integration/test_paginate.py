@@ -41,11 +41,15 @@ PRESETS = {
     ),
     "page_number_total_pages": (
         "/pages",
-        {"type": "page_number", "size_param": "per_page", "size": 100,
-         "total_pages_path": "total_pages"},
+        {
+            "type": "page_number",
+            "size_param": "per_page",
+            "size": 100,
+            "total_pages_path": "total_pages",
+        },
         {"records": "items"},
         10,
-    ),  # fmt: skip
+    ),
     "cursor": (
         "/cursor",
         {"type": "cursor", "cursor_path": "next_cursor", "cursor_param": "cursor"},
