@@ -21,10 +21,12 @@ from typing import Any
 from urllib.parse import urljoin
 
 import jsonschema
+import yaml
 
 from orchestra.engine import _gc
 from orchestra.engine._context import RunContext
 from orchestra.engine._decide import Verdict, check
+from orchestra.engine._detect_hook import detect_pagination
 from orchestra.engine._exchange import NEXT_URL, Exchange, exchange
 from orchestra.engine._hooks import StepCall, StepHook
 from orchestra.errors import (
@@ -32,6 +34,7 @@ from orchestra.errors import (
     ExpectationFailed,
     HTTPStatusError,
     LimitExceeded,
+    PlanError,
     RunError,
 )
 from orchestra.events import (
@@ -39,12 +42,13 @@ from orchestra.events import (
     FanoutItemFinished,
     FanoutStarted,
     PageFinished,
+    PaginationDetected,
     RecordEmitted,
     StepFinished,
     StepStarted,
 )
 from orchestra.expressions import truthy
-from orchestra.plan import CompiledStep
+from orchestra.plan import CompiledStep, compile_detected
 from orchestra.types import StepStatus
 
 CANCEL_REASONS: ContextVar[tuple[list[str], ...]] = ContextVar(
@@ -243,16 +247,14 @@ class StepRunner:
                 }
             for key, expression in step.context_updates.items():
                 run.context[key] = detached(expression.search(full))
+            if step.paginate_auto and page == 1:
+                # `paginate: auto` (issue 19 item 4): from here on the step runs as if
+                # the detected paginate/records had been written in the plan.
+                step = self._detected(step, response, execution_id, item_index)
+                paging = Paging.start(step, scope)
             records = None if step.records is None else page_records(step, full)
             if records is not None:
                 full["records"] = records
-            if step.paginate_auto and page == 1:
-                # ISSUE 19 ITEM 4 — `paginate: auto`: call
-                # orchestra.engine._detect.detect_pagination(url=response["url"],
-                # headers=response["headers"], body=response["body"]) here, emit
-                # PaginationDetected, and continue with the detected spec (see
-                # orchestra.plan.expand_step_data) as if it had been written.
-                pass
             if run.bus.wants(PageFinished):
                 run.bus.emit(
                     PageFinished(
@@ -287,6 +289,47 @@ class StepRunner:
             if paging is not None:
                 paging.advance(full)
             prev = response
+
+    def _detected(
+        self,
+        step: CompiledStep,
+        response: dict[str, Any],
+        execution_id: str,
+        item_index: int | None,
+    ) -> CompiledStep:
+        """``step`` recompiled with the pagination detected in its first ``response``,
+        announced as a :class:`PaginationDetected` event (with the YAML to paste)."""
+        run = self.run
+        detection = detect_pagination(
+            url=response["url"], headers=response["headers"], body=response["body"]
+        )
+        paste = {
+            key: value
+            for key, value in (("paginate", detection.paginate), ("records", detection.records))
+            if value is not None
+        }
+        run.bus.emit(
+            PaginationDetected(
+                run_id=run.run_id,
+                at=time.time(),
+                step_path=step.path,
+                execution_id=execution_id,
+                paginate=detection.paginate,
+                records=detection.records,
+                looks_paginated=tuple(detection.looks_paginated),
+                explanation=detection.explanation,
+                yaml=yaml.safe_dump(paste, sort_keys=False) if paste else "",
+                item_index=item_index,
+            )
+        )
+        try:
+            return compile_detected(step, detection.paginate, detection.records)
+        except PlanError as error:
+            raise RunError(
+                f"paginate: auto detected {paste or 'one page'}, which does not compile: {error}",
+                step_path=step.path,
+                fix="write paginate: and records: explicitly in the plan",
+            ) from None
 
     def _check(self, step: CompiledStep, full: dict[str, Any], result: Exchange) -> None:
         """``abort_when`` → ``expect`` → unhandled error status (the order: ``check``)."""

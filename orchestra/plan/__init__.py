@@ -10,7 +10,7 @@ from orchestra.plan._compiled import (
     CompiledStep,
     Credential,
 )
-from orchestra.plan._compiler import compile_auth, compile_plan
+from orchestra.plan._compiler import compile_auth, compile_detected, compile_plan
 from orchestra.plan._errors import issues_from_validation
 from orchestra.plan._loader import (
     PlanSource,
@@ -94,6 +94,7 @@ __all__ = [
     "SupportsToPlan",
     "TokenAuth",
     "compile_auth",
+    "compile_detected",
     "compile_plan",
     "decode_plan",
     "expand_plan_data",

@@ -13,6 +13,8 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+import pydantic
+
 from orchestra.errors import ExpressionSyntaxError, PlanError, PlanIssue
 from orchestra.expressions import (
     Expression,
@@ -42,6 +44,7 @@ from orchestra.plan._compiled import (
     CompiledStep,
     Credential,
 )
+from orchestra.plan._errors import issues_from_validation
 from orchestra.plan._models import (
     ChoiceStep,
     Compensation,
@@ -541,6 +544,39 @@ def compile_plan(
     (a notebook's earlier cells), so ``steps.<name>`` may refer to them.
     """
     return _Compiler(plan, known_steps).compile(source)
+
+
+def compile_detected(
+    step: CompiledStep, paginate: dict[str, Any] | None, records: str | None
+) -> CompiledStep:
+    """``step`` (written with ``paginate: auto``) recompiled as if ``paginate`` and
+    ``records`` had been written (a ``records`` the user gave wins); a detection that
+    does not compile raises :class:`PlanError` naming the step."""
+    model = step.model
+    assert isinstance(model, HttpStep)
+    data = model.model_dump(by_alias=True, exclude_unset=True)
+    data.pop("paginate", None)
+    if paginate is not None:
+        data["paginate"] = paginate
+    if records is not None and model.records is None:
+        data["records"] = records
+    try:
+        detected = type(model).model_validate(data)
+    except pydantic.ValidationError as error:
+        issues = issues_from_validation(error, type(model), data, (step.plan_path,))
+        raise PlanError(issues) from None
+    compiler = _Compiler(None)
+    compiled = compiler.compile_request(
+        detected,
+        name=step.name,
+        path=step.path,
+        plan_path=step.plan_path,
+        depth=step.depth,
+        kind=step.kind,
+    )
+    if compiler.issues:
+        raise PlanError(compiler.issues)
+    return compiled
 
 
 def compile_auth(model: StaticAuth | TokenAuth, *, source: str | None = None) -> CompiledAuth:

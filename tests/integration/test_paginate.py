@@ -9,6 +9,11 @@ counted, and the records are the items 1…1000 in order. The expanded form
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
+from dataclasses import dataclass
+
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -16,6 +21,7 @@ from click.testing import CliRunner
 import orchestra
 from orchestra.cli import main
 from orchestra.demo import DemoAPI
+from orchestra.events import PaginationDetected
 from orchestra.plan import expand_plan_data
 
 TOTAL = 1000
@@ -199,3 +205,74 @@ def test_validate_without_explain_prints_only_ok(tmp_path):
     result = CliRunner().invoke(main, ["validate", str(plan_file)])
     assert result.exit_code == 0
     assert result.output.strip().splitlines() == [f"ok  {plan_file} (1 step)"]
+
+
+# -- paginate: auto (the detector itself is orchestra.engine._detect) -----------------------
+
+
+@dataclass(frozen=True)
+class FakeDetection:
+    paginate: dict | None
+    records: str | None
+    looks_paginated: tuple[str, ...] = ()
+    explanation: str = "cursor in next_cursor"
+
+
+def install_detector(monkeypatch, detection: FakeDetection) -> list[dict]:
+    """A stand-in ``orchestra.engine._detect`` module; returns the calls it got."""
+    calls: list[dict] = []
+    module = types.ModuleType("orchestra.engine._detect")
+
+    def detect_pagination(*, url, headers, body):
+        calls.append({"url": url, "headers": headers, "body": body})
+        return detection
+
+    module.detect_pagination = detect_pagination  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "orchestra.engine._detect", module)
+    return calls
+
+
+def test_auto_continues_with_the_detected_spec_and_announces_it(demo_api, monkeypatch, tmp_path):
+    detected = {"type": "cursor", "cursor_path": "next_cursor", "cursor_param": "cursor"}
+    calls = install_detector(monkeypatch, FakeDetection(detected, "items"))
+    events: list[PaginationDetected] = []
+    capture = tmp_path / "auto.duckdb"
+    result = orchestra.run(
+        plan_for("/cursor", "auto", {"params": {"limit": 100}}),
+        {"base_url": demo_api.url},
+        db=str(capture),
+        subscribers=[lambda e: events.append(e) if isinstance(e, PaginationDetected) else None],
+    )
+    assert result.ok, result.error
+    assert len(calls) == 1 and calls[0]["url"].endswith("/cursor?limit=100")
+    assert result.steps["items"].pages == 10 and requests_to(demo_api, "/cursor") == 10
+    assert [record.data["id"] for record in result.records] == list(range(1, TOTAL + 1))
+    (event,) = events
+    assert event.step_path == "items" and event.paginate == detected
+    assert yaml.safe_load(event.yaml) == {"paginate": detected, "records": "items"}
+    with orchestra.CaptureStore(capture).read() as reader:
+        stored = reader.events(result.run_id)
+    assert list(stored["type"]).count("pagination_detected") == 1
+
+
+def test_auto_without_a_detector_runs_one_page_and_says_so(demo_api, monkeypatch):
+    monkeypatch.delitem(sys.modules, "orchestra.engine._detect", raising=False)
+    events: list[PaginationDetected] = []
+    result = orchestra.run(
+        plan_for("/cursor", "auto", {}),
+        {"base_url": demo_api.url},
+        subscribers=[lambda e: events.append(e) if isinstance(e, PaginationDetected) else None],
+    )
+    assert result.ok and result.steps["items"].pages == 1 and len(result.records) == 1
+    if importlib.util.find_spec("orchestra.engine._detect") is None:
+        (event,) = events
+        assert event.paginate is None and "one page" in event.explanation
+
+
+def test_an_invalid_detection_fails_the_step_with_a_fix(demo_api, monkeypatch):
+    install_detector(monkeypatch, FakeDetection({"type": "cursor"}, None))
+    result = orchestra.run(plan_for("/cursor", "auto", {}), {"base_url": demo_api.url})
+    assert result.status is orchestra.RunStatus.FAILED
+    message = str(result.error)
+    assert "paginate: auto detected" in message and "cursor_path" in message
+    assert "write paginate: and records: explicitly" in message
