@@ -325,8 +325,10 @@ class StepRunner:
         try:
             return compile_detected(step, detection.paginate, detection.records)
         except PlanError as error:
+            problems = "; ".join(f"{issue.path}: {issue.message}" for issue in error.issues)
             raise RunError(
-                f"paginate: auto detected {paste or 'one page'}, which does not compile: {error}",
+                f"paginate: auto detected {paste or 'one page'}, which does not compile: "
+                f"{problems}",
                 step_path=step.path,
                 fix="write paginate: and records: explicitly in the plan",
             ) from None
