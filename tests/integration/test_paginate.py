@@ -276,3 +276,31 @@ def test_an_invalid_detection_fails_the_step_with_a_fix(demo_api, monkeypatch):
     message = str(result.error)
     assert "paginate: auto detected" in message and "cursor_path" in message
     assert "write paginate: and records: explicitly" in message
+
+
+def test_a_paginated_sub_step_emits_its_own_records_per_item(demo_api):
+    plan = plan_for(
+        "/items",
+        {"type": "offset", "limit": 2, "max_pages": 1, "total_path": "total"},
+        {
+            "records": "items",
+            "emit": False,
+            "sub_steps": [
+                {
+                    "name": "pages",
+                    "iterate_over": "records",
+                    "url": "{config.base_url}/cursor",
+                    "params": {"limit": 5},
+                    "paginate": {"type": "cursor", "cursor_path": "next_cursor", "max_pages": 2},
+                    "records": "items",
+                }
+            ],
+        },
+    )
+    result = orchestra.run(plan, {"base_url": demo_api.url})
+    assert result.ok, result.error
+    assert requests_to(demo_api, "/items") == 1 and requests_to(demo_api, "/cursor") == 4
+    assert [record.step_path for record in result.records] == ["items.pages"] * 20
+    # two parent records, each paging twice through five records (items run concurrently)
+    assert sorted(record.data["id"] for record in result.records) == sorted([*range(1, 11)] * 2)
+    assert result.steps["items.pages"].records == 20
