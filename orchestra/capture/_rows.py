@@ -54,6 +54,7 @@ from orchestra.events import (
     DebugAction,
     Event,
     FanoutStarted,
+    PaginationDetected,
     RateLimitWait,
     RecordEmitted,
     RequestSent,
@@ -469,6 +470,7 @@ _EVENT_NAMES: dict[type, str] = {
     CompensationFinished: "compensation_finished",
     TokenRefreshed: "token_refreshed",
     DebugAction: "debug_action",
+    PaginationDetected: "pagination_detected",
 }
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import click
 import pydantic
+import yaml
 
 from orchestra._run import build_runner
 from orchestra._version import __version__
@@ -51,7 +52,7 @@ from orchestra.cli._summary import StepClock, one_line, render_summary, run_stat
 from orchestra.engine import Runner
 from orchestra.errors import ConfigError, PlanError, RunError
 from orchestra.events import Subscriber
-from orchestra.plan import CompiledPlan, load_plan, plan_json_schema
+from orchestra.plan import CompiledPlan, expand_plan_data, load_plan, plan_json_schema
 from orchestra.types import RunStatus
 
 EXIT_OK = 0
@@ -420,7 +421,13 @@ main.add_command(diff_command)
 
 @main.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-def validate(plans: tuple[Path, ...]) -> None:
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Also print each valid plan as YAML with every paginate preset expanded into "
+    "the fields it stands for (page_state, page_state_updates, next_url, while).",
+)
+def validate(plans: tuple[Path, ...], explain: bool) -> None:
     """Check that each PLAN loads: fields, types, expressions and templates.
 
     Prints `ok  PATH (N steps)` for a valid plan and the problems (each with
@@ -431,6 +438,7 @@ def validate(plans: tuple[Path, ...]) -> None:
     Examples:
       orchestra validate plan.json
       orchestra validate plans/*.json plans/*.yaml
+      orchestra validate --explain plan.yaml
     """
     invalid = 0
     for path in plans:
@@ -442,9 +450,17 @@ def validate(plans: tuple[Path, ...]) -> None:
             continue
         count = sum(1 for _ in compiled.walk())
         click.echo(f"ok  {path} ({count} step{'' if count == 1 else 's'})")
+        if explain:
+            click.echo(explained_plan(compiled))
     if invalid and len(plans) > 1:
         click.echo(f"{invalid} of {len(plans)} plans are invalid", err=True)
     _exit(EXIT_INVALID if invalid else EXIT_OK)
+
+
+def explained_plan(compiled: CompiledPlan) -> str:
+    """The plan as YAML with its ``paginate`` presets expanded (``validate --explain``)."""
+    expanded = expand_plan_data(compiled.to_dict())
+    return yaml.safe_dump(expanded, sort_keys=False, allow_unicode=True, width=100)
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)

@@ -100,6 +100,10 @@ def parse_link_header(value: str | None) -> dict[str, str]:
     return links
 
 
+NEXT_URL = "next_url"
+"""Scope key of the URL a page requests when the step's ``next_url`` gave one."""
+
+
 def _stringify_params(params: dict[str, Any]) -> dict[str, Any]:
     return {
         key: [stringify(v) for v in value] if isinstance(value, list) else stringify(value)
@@ -116,9 +120,11 @@ def build_request(
     Returns the request and the auth credential added to it (None when the
     step sets its own, or for token requests, which never carry auth).
     """
-    url = step.url.render_url(scope)
+    next_url = scope.get(NEXT_URL) if step.next_url is not None else None
+    url = next_url or step.url.render_url(scope)
     headers = {k: stringify(v) for k, v in step.headers.render(scope).items() if v is not None}
-    params = _stringify_params(step.params.render(scope))
+    # a next_url is the whole next request: its query already says what the params said
+    params = {} if next_url else _stringify_params(step.params.render(scope))
     credential = None if step.kind == "auth" else run.auth.apply(headers, params)
     content: bytes | None = None
     data = None

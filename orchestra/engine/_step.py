@@ -18,19 +18,23 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin
 
 import jsonschema
+import yaml
 
 from orchestra.engine import _gc
 from orchestra.engine._context import RunContext
 from orchestra.engine._decide import Verdict, check
-from orchestra.engine._exchange import Exchange, exchange
+from orchestra.engine._detect_hook import detect_pagination
+from orchestra.engine._exchange import NEXT_URL, Exchange, exchange
 from orchestra.engine._hooks import StepCall, StepHook
 from orchestra.errors import (
     AbortError,
     ExpectationFailed,
     HTTPStatusError,
     LimitExceeded,
+    PlanError,
     RunError,
 )
 from orchestra.events import (
@@ -38,12 +42,13 @@ from orchestra.events import (
     FanoutItemFinished,
     FanoutStarted,
     PageFinished,
+    PaginationDetected,
     RecordEmitted,
     StepFinished,
     StepStarted,
 )
 from orchestra.expressions import truthy
-from orchestra.plan import CompiledStep
+from orchestra.plan import CompiledStep, compile_detected
 from orchestra.types import StepStatus
 
 CANCEL_REASONS: ContextVar[tuple[list[str], ...]] = ContextVar(
@@ -193,6 +198,7 @@ class StepRunner:
         run = self.run
         model = step.model
         prev: dict[str, Any] | None = None
+        paging = Paging.start(step, scope)
         while True:
             outcome.pages += 1
             page = outcome.pages
@@ -206,6 +212,8 @@ class StepRunner:
             if model.delay_seconds:
                 await run.sleep(model.delay_seconds)
             page_scope = {**scope, "prev": prev}
+            if paging is not None:
+                page_scope.update(paging.scope())
             if self.page_hooks:  # only a debugger's run has them: one truth test per page
                 for hook in self.page_hooks:
                     call = StepCall(run, step, page_scope, execution_id, item_index, page)
@@ -239,6 +247,14 @@ class StepRunner:
                 }
             for key, expression in step.context_updates.items():
                 run.context[key] = detached(expression.search(full))
+            if step.paginate_auto and page == 1:
+                # `paginate: auto` (issue 19 item 4): from here on the step runs as if
+                # the detected paginate/records had been written in the plan.
+                step = self._detected(step, response, execution_id, item_index)
+                paging = Paging.start(step, scope)
+            records = None if step.records is None else page_records(step, full)
+            if records is not None:
+                full["records"] = records
             if run.bus.wants(PageFinished):
                 run.bus.emit(
                     PageFinished(
@@ -250,26 +266,72 @@ class StepRunner:
                         status_code=result.status_code,
                     )
                 )
-            if step.emits and not step.is_fanout:
-                outcome.records += 1
-                run.bus.emit(
-                    RecordEmitted(
-                        run_id=run.run_id,
-                        at=time.time(),
-                        step_path=step.path,
-                        record=result.body,
-                        page=page,
-                        item_index=item_index,
-                        exchange_id=result.exchange_id,
+            if step.emits and (records is not None or not step.is_fanout):
+                for record in [result.body] if records is None else records:
+                    outcome.records += 1
+                    run.bus.emit(
+                        RecordEmitted(
+                            run_id=run.run_id,
+                            at=time.time(),
+                            step_path=step.path,
+                            record=record,
+                            page=page,
+                            item_index=item_index,
+                            exchange_id=result.exchange_id,
+                        )
                     )
-                )
             for sub in step.sub_steps:
                 outcome.records += await self._fanout(sub, full, execution_id)
             if step.break_when is not None and truthy(step.break_when.search(full)):
                 return
             if step.while_ is None or not truthy(step.while_.search(full)):
                 return
+            if paging is not None:
+                paging.advance(full)
             prev = response
+
+    def _detected(
+        self,
+        step: CompiledStep,
+        response: dict[str, Any],
+        execution_id: str,
+        item_index: int | None,
+    ) -> CompiledStep:
+        """``step`` recompiled with the pagination detected in its first ``response``,
+        announced as a :class:`PaginationDetected` event (with the YAML to paste)."""
+        run = self.run
+        detection = detect_pagination(
+            url=response["url"], headers=response["headers"], body=response["body"]
+        )
+        paste = {
+            key: value
+            for key, value in (("paginate", detection.paginate), ("records", detection.records))
+            if value is not None
+        }
+        run.bus.emit(
+            PaginationDetected(
+                run_id=run.run_id,
+                at=time.time(),
+                step_path=step.path,
+                execution_id=execution_id,
+                paginate=detection.paginate,
+                records=detection.records,
+                looks_paginated=tuple(detection.looks_paginated),
+                explanation=detection.explanation,
+                yaml=yaml.safe_dump(paste, sort_keys=False) if paste else "",
+                item_index=item_index,
+            )
+        )
+        try:
+            return compile_detected(step, detection.paginate, detection.records)
+        except PlanError as error:
+            problems = "; ".join(f"{issue.path}: {issue.message}" for issue in error.issues)
+            raise RunError(
+                f"paginate: auto detected {paste or 'one page'}, which does not compile: "
+                f"{problems}",
+                step_path=step.path,
+                fix="write paginate: and records: explicitly in the plan",
+            ) from None
 
     def _check(self, step: CompiledStep, full: dict[str, Any], result: Exchange) -> None:
         """``abort_when`` → ``expect`` → unhandled error status (the order: ``check``)."""
@@ -387,6 +449,9 @@ class StepRunner:
                     )
                 if not sub.emits or outcome.status is not StepStatus.OK:
                     continue
+                if sub.records is not None:  # its records were emitted page by page
+                    emitted += outcome.records
+                    continue
                 enriched = _enrich(item, sub.name, outcome.output())
                 if page_buffer is not None:
                     page_buffer[index] = enriched
@@ -419,6 +484,76 @@ class StepRunner:
                 RecordEmitted(run_id=run.run_id, at=time.time(), step_path=sub.path, record=page)
             )
         return emitted
+
+
+def page_records(step: CompiledStep, full: dict[str, Any]) -> list[Any]:
+    """The page's records as the step's ``records`` path selects them (null: none)."""
+    assert step.records is not None
+    found = step.records.search(full)
+    if found is None:
+        return []
+    if not isinstance(found, list):
+        written = getattr(step.model, "records", None)
+        raise RunError(
+            f"records {written!r} gave {type(found).__name__}, not a list",
+            step_path=step.path,
+            fix="point records at the list of records in the body, e.g. records: data "
+            "(or records: '@' for a body that is a list)",
+        )
+    return found
+
+
+@dataclass(slots=True)
+class Paging:
+    """What a step carries from one page to the next: ``page_state`` and ``next_url``."""
+
+    step: CompiledStep
+    state: dict[str, Any] | None
+    next_url: str | None = None
+
+    @classmethod
+    def start(cls, step: CompiledStep, scope: dict[str, Any]) -> Paging | None:
+        if step.page_state is None and not step.page_state_updates and step.next_url is None:
+            return None
+        state = None
+        if step.page_state is not None or step.page_state_updates:
+            rendered = {} if step.page_state is None else step.page_state.render(scope)
+            state = dict(rendered) if isinstance(rendered, dict) else {}
+        return cls(step, state)
+
+    def scope(self) -> dict[str, Any]:
+        """The page scope's ``page_state`` and ``next_url`` (null on the first page)."""
+        values: dict[str, Any] = {NEXT_URL: self.next_url}
+        if self.state is not None:
+            values["page_state"] = self.state
+        return values
+
+    def advance(self, full: dict[str, Any]) -> None:
+        """After a page that leads to another: the next ``page_state`` and URL."""
+        step = self.step
+        if self.state is not None and step.page_state_updates:
+            self.state = {
+                **self.state,
+                **{k: detached(e.search(full)) for k, e in step.page_state_updates.items()},
+            }
+        if step.next_url is not None:
+            self.next_url = _next_url(step, full)
+
+
+def _next_url(step: CompiledStep, full: dict[str, Any]) -> str | None:
+    """The next page's URL: absolute, or relative to this page's URL; null: the step's URL."""
+    assert step.next_url is not None
+    found = step.next_url.search(full)
+    if found is None or found == "":
+        return None
+    if not isinstance(found, str):
+        raise RunError(
+            f"next_url {step.next_url.source!r} gave {type(found).__name__}, not a URL",
+            step_path=step.path,
+            fix="point next_url (or paginate.next_path) at the next page's URL",
+        )
+    response = full.get("response") or {}
+    return urljoin(str(response.get("url") or ""), found)
 
 
 def _enrich(item: Any, name: str, output: Any) -> Any:

@@ -222,3 +222,24 @@ class DebugAction(Event):
     page: int | None = None
     item_index: int | None = None
     detail: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class PaginationDetected(Event):
+    """What ``paginate: auto`` found in a step's first response (issue 19 item 4).
+
+    ``paginate`` is the explicit preset a user would write (None: one page),
+    ``records`` the JMESPath of the records list (None: the body is one record),
+    ``looks_paginated`` the fields that look like pagination but matched no rule
+    (non-empty means a warning), ``explanation`` one line for people and
+    ``yaml`` the ``paginate:``/``records:`` lines to paste into the plan.
+    """
+
+    step_path: str
+    execution_id: str
+    paginate: dict[str, Any] | None
+    records: str | None
+    looks_paginated: tuple[str, ...] = ()
+    explanation: str = ""
+    yaml: str = ""
+    item_index: int | None = None

@@ -18,7 +18,14 @@ import yaml
 from orchestra.expressions import scope_references
 from orchestra.notebook._display import STATUS_COLOURS, badge
 from orchestra.notebook._flow import NotebookFlow
-from orchestra.plan import CompiledChoice, CompiledNode, CompiledParallel, CompiledStep, load_plan
+from orchestra.plan import (
+    CompiledChoice,
+    CompiledNode,
+    CompiledParallel,
+    CompiledStep,
+    expand_plan_data,
+    load_plan,
+)
 
 
 def plan_yaml(plan: dict[str, Any]) -> str:
@@ -34,10 +41,12 @@ class FlowView:
     text: str
 
     @classmethod
-    def of(cls, flow: NotebookFlow, fmt: str = "yaml") -> FlowView:
+    def of(cls, flow: NotebookFlow, fmt: str = "yaml", *, expanded: bool = False) -> FlowView:
         import json
 
         plan = flow.masker.value(flow.plan())  # as written: secrets are {env: NAME} already
+        if expanded:
+            plan = expand_plan_data(plan)
         text = json.dumps(plan, indent=2, ensure_ascii=False) if fmt == "json" else plan_yaml(plan)
         statuses = []
         for step in flow:

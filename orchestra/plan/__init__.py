@@ -10,7 +10,7 @@ from orchestra.plan._compiled import (
     CompiledStep,
     Credential,
 )
-from orchestra.plan._compiler import compile_auth, compile_plan
+from orchestra.plan._compiler import compile_auth, compile_detected, compile_plan
 from orchestra.plan._errors import issues_from_validation
 from orchestra.plan._loader import (
     PlanSource,
@@ -44,6 +44,7 @@ from orchestra.plan._models import (
     SubStep,
     TokenAuth,
 )
+from orchestra.plan._paginate import PRESETS, expand_plan_data, expand_step_data
 from orchestra.plan._parse import (
     MAX_ALIASES,
     MAX_EXPANDED_NODES,
@@ -58,6 +59,7 @@ __all__ = [
     "MAX_EXPANDED_NODES",
     "MAX_INT_DIGITS",
     "MAX_NESTING",
+    "PRESETS",
     "ApiKeyAuth",
     "Auth",
     "BasicAuth",
@@ -92,8 +94,11 @@ __all__ = [
     "SupportsToPlan",
     "TokenAuth",
     "compile_auth",
+    "compile_detected",
     "compile_plan",
     "decode_plan",
+    "expand_plan_data",
+    "expand_step_data",
     "issues_from_validation",
     "load_plan",
     "parse_text",

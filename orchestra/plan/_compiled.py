@@ -51,6 +51,11 @@ class CompiledStep:
     compensate: CompiledStep | None = None
     kind: str = "http"
     expressions: list[tuple[str, Expression]] = field(default_factory=list)
+    page_state: ValueTemplate | None = None  # initial values, rendered when the step starts
+    page_state_updates: dict[str, Expression] = field(default_factory=dict)
+    next_url: Expression | None = None  # the next page's URL, from the response
+    records: Expression | None = None  # the list of records in a page (over the scope)
+    paginate_auto: bool = False  # ``paginate: auto``: detect after the first response
 
     @property
     def is_fanout(self) -> bool:

@@ -13,6 +13,8 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+import pydantic
+
 from orchestra.errors import ExpressionSyntaxError, PlanError, PlanIssue
 from orchestra.expressions import (
     Expression,
@@ -42,6 +44,7 @@ from orchestra.plan._compiled import (
     CompiledStep,
     Credential,
 )
+from orchestra.plan._errors import issues_from_validation
 from orchestra.plan._models import (
     ChoiceStep,
     Compensation,
@@ -51,6 +54,18 @@ from orchestra.plan._models import (
     Plan,
     RequestSpec,
     SubStep,
+)
+from orchestra.plan._paginate import (
+    AutoPaginate,
+    CursorPaginate,
+    JsonLinkPaginate,
+    LinkHeaderPaginate,
+    OffsetPaginate,
+    PageNumberPaginate,
+    PaginateError,
+    body_key,
+    body_path,
+    expand_step_data,
 )
 from orchestra.plan._references import check_references
 
@@ -147,6 +162,8 @@ class _Compiler:
         def p(suffix: str) -> str:
             return f"{plan_path}.{suffix}"
 
+        if isinstance(model, HttpStep) and model.paginate is not None:
+            model = self.expand_paginate(model, plan_path, name)
         http = model if isinstance(model, HttpStep) else None
         url = self.guarded(compile_template, model.url, p("url")) or compile_template("")
         headers = self.guarded(compile_value, model.headers, p("headers")) or compile_value({})
@@ -212,8 +229,72 @@ class _Compiler:
             compiled.concurrency = model.concurrency or self.limits.default_concurrency
             compiled.emit_mode = model.fanout_emit_mode
         if http is not None:
+            self._compile_pages(http, compiled)
             self._compile_children(http, compiled, depth)
         return compiled
+
+    def expand_paginate(self, model: HttpStep, plan_path: str, name: str) -> HttpStep:
+        """The step with its ``paginate`` preset replaced by the fields it stands for.
+
+        The preset's own JMESPath fields are compiled first, so a mistake is
+        reported at ``paginate.<field>``, not in the generated ``while``.
+        """
+        preset = model.paginate
+        where = f"{plan_path}.paginate"
+        paths = {
+            name: getattr(preset, name, None)
+            for name in ("next_path", "total_path", "total_pages_path", "cursor_path",
+                         "has_more_path")
+        }  # fmt: skip
+        failed = False
+        for field, text in paths.items():
+            if text is not None:
+                failed |= self.condition(body_key(text), f"{where}.{field}") is None
+        if model.records is not None:  # reported by _compile_pages if wrong
+            try:
+                compile_condition(body_key(model.records), path=f"{plan_path}.records")
+            except PlanError:
+                failed = True
+        if failed or isinstance(preset, AutoPaginate):
+            return model
+        assert isinstance(
+            preset,
+            (LinkHeaderPaginate, JsonLinkPaginate, OffsetPaginate, PageNumberPaginate,
+             CursorPaginate),
+        )  # fmt: skip
+        data = model.model_dump(by_alias=True, exclude_unset=True)
+        try:
+            expanded = expand_step_data(data, preset, model.records)
+        except PaginateError as error:
+            where = f"{plan_path}.{error.field} (step {name!r})"
+            self.issue(where, str(error), error.fix)
+            return model
+        return type(model).model_validate(expanded)
+
+    def _compile_pages(self, model: HttpStep, compiled: CompiledStep) -> None:
+        """``page_state``, ``page_state_updates``, ``next_url`` and ``records``."""
+        where = compiled.plan_path
+        if model.page_state:
+            compiled.page_state = self.guarded(
+                compile_value, model.page_state, f"{where}.page_state"
+            )
+        for key, text in model.page_state_updates.items():
+            expression = self.condition(text, f"{where}.page_state_updates.{key}")
+            if expression is not None:
+                compiled.page_state_updates[key] = expression
+                compiled.expressions.append((f"{where}.page_state_updates.{key}", expression))
+        compiled.next_url = self.condition(model.next_url, f"{where}.next_url")
+        if model.records is not None and self.condition(
+            body_key(model.records), f"{where}.records"
+        ):
+            compiled.records = compile_condition(body_path(model.records), path=f"{where}.records")
+        compiled.paginate_auto = isinstance(model.paginate, AutoPaginate)
+        if compiled.page_state is not None:
+            compiled.expressions += _value_expressions([compiled.page_state])
+        for name in ("next_url", "records"):
+            expression = getattr(compiled, name)
+            if expression is not None:
+                compiled.expressions.append((f"{where}.{name}", expression))
 
     def _compile_children(self, model: HttpStep, compiled: CompiledStep, depth: int) -> None:
         seen: set[str] = set()
@@ -463,6 +544,39 @@ def compile_plan(
     (a notebook's earlier cells), so ``steps.<name>`` may refer to them.
     """
     return _Compiler(plan, known_steps).compile(source)
+
+
+def compile_detected(
+    step: CompiledStep, paginate: dict[str, Any] | None, records: str | None
+) -> CompiledStep:
+    """``step`` (written with ``paginate: auto``) recompiled as if ``paginate`` and
+    ``records`` had been written (a ``records`` the user gave wins); a detection that
+    does not compile raises :class:`PlanError` naming the step."""
+    model = step.model
+    assert isinstance(model, HttpStep)
+    data = model.model_dump(by_alias=True, exclude_unset=True)
+    data.pop("paginate", None)
+    if paginate is not None:
+        data["paginate"] = paginate
+    if records is not None and model.records is None:
+        data["records"] = records
+    try:
+        detected = type(model).model_validate(data)
+    except pydantic.ValidationError as error:
+        issues = issues_from_validation(error, type(model), data, (step.plan_path,))
+        raise PlanError(issues) from None
+    compiler = _Compiler(None)
+    compiled = compiler.compile_request(
+        detected,
+        name=step.name,
+        path=step.path,
+        plan_path=step.plan_path,
+        depth=step.depth,
+        kind=step.kind,
+    )
+    if compiler.issues:
+        raise PlanError(compiler.issues)
+    return compiled
 
 
 def compile_auth(model: StaticAuth | TokenAuth, *, source: str | None = None) -> CompiledAuth:

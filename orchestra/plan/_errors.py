@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from orchestra.errors import PlanIssue
+from orchestra.plan._paginate import PRESETS
 from orchestra.plan._steps import CONTROL_KEYS, STEP_TAGS, HttpStep
 
 
@@ -19,9 +20,12 @@ def format_path(loc: tuple[Any, ...]) -> str:
     The tags of the step union (``HttpStep``, ``ParallelStep``…) are left out.
     """
     text = ""
+    after = None
     for part in loc:
-        if part in STEP_TAGS:
+        if part in STEP_TAGS or (after == "paginate" and part in PRESETS):
+            after = part
             continue
+        after = part
         if isinstance(part, int):
             text += f"[{part}]"
         else:
@@ -143,6 +147,7 @@ def issues_from_validation(
                 "step_name",
                 "duplicate_alias",
                 "context_key",
+                "paginate_type",
             ):
                 shown = repr(item["input"])
                 if len(shown) < 80:

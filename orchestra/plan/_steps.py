@@ -20,6 +20,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from orchestra.plan._base import Expect, Retry, _Model, check_step_name
+from orchestra.plan._paginate import Paginate, normalize_paginate
 
 ResponseFormat = Literal["auto", "json", "xml", "csv", "text", "binary"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -88,6 +89,35 @@ class HttpStep(RequestSpec):
     )
     on_error: Literal["abort", "continue"] = "abort"
     breakpoint: bool = Field(False, description="Pause here when debugging.")
+    paginate: Paginate | None = Field(
+        None,
+        description="A pagination preset (link_header, json_link, offset, page_number, cursor, "
+        "auto); expanded into page_state, next_url and while when the plan loads.",
+    )
+    records: str | None = Field(
+        None,
+        description="JMESPath over each page's body selecting the list whose elements are "
+        "emitted one record each (records: data, records: '@'). Without it a page is a record.",
+    )
+    page_state: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Values carried from page to page (page_state.<key>); templates, "
+        "rendered when the step starts.",
+    )
+    page_state_updates: dict[str, str] = Field(
+        default_factory=dict,
+        description="JMESPath evaluated after each page; the next page sees the new page_state.",
+    )
+    next_url: str | None = Field(
+        None,
+        description="JMESPath giving the next page's URL (absolute or relative); that page "
+        "requests it as it is, without the step's params.",
+    )
+
+    @field_validator("paginate", mode="before")
+    @classmethod
+    def _paginate_shorthand(cls, value: Any) -> Any:
+        return normalize_paginate(value)
 
     @model_validator(mode="before")
     @classmethod

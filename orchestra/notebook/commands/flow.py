@@ -27,8 +27,12 @@ def load(ctx: CommandContext, words: list[str]) -> FlowView:
 
 
 def show(ctx: CommandContext, words: list[str]) -> FlowView:
-    args = parser("show", (("--format",), {"choices": ["yaml", "json"], "default": "yaml"}))
-    return FlowView.of(ctx.flow, args.parse(words).format)
+    args = parser(
+        "show",
+        (("--format",), {"choices": ["yaml", "json"], "default": "yaml"}),
+        (("--expanded",), {"action": "store_true"}),
+    ).parse(words)
+    return FlowView.of(ctx.flow, args.format, expanded=args.expanded)
 
 
 def graph(ctx: CommandContext, words: list[str]) -> FlowGraph:
@@ -55,9 +59,10 @@ LOAD = Command(
 SHOW = Command(
     "show",
     show,
-    usage="show [--format yaml|json]",
-    what="The current flow as plan YAML (or JSON), with each step's status.",
-    example="%flow show",
+    usage="show [--format yaml|json] [--expanded]",
+    what="The current flow as plan YAML (or JSON), with each step's status; --expanded "
+    "replaces each paginate preset by the fields it stands for (page_state, next_url, while).",
+    example="%flow show --expanded",
 )
 GRAPH = Command(
     "graph",
