@@ -82,6 +82,18 @@ EXPECTED: dict[str, tuple[dict[str, Any] | None, str | None, tuple[str, ...]]] =
 }
 
 
+# path -> how the explanation starts (what was found, and what is sent back)
+EXPLAINED = {
+    "/github/items": 'Link header with rel="next"; records: @ (10 in this response)',
+    "/graph/items": 'a next-page URL in the body at "@odata.nextLink"; records: value (',
+    "/stripe/items": "has_more with the last record's id, sent back as ?starting_after=; ",
+    "/slack/members": "a cursor in the body at response_metadata.next_cursor, sent back as ?cur",
+    "/pages": "page numbers with a total; records: items",
+    "/tickets": "offset and limit with a total at total; records: data (10 in this response)",
+    "/api/contacts?limit=10": "a next offset in the body at next_offset, sent back as ?offset=",
+}
+
+
 @pytest.fixture
 def client(demo_api: DemoAPI) -> httpx.Client:
     return httpx.Client(base_url=demo_api.url, timeout=10)
@@ -99,6 +111,7 @@ def test_each_demo_shape_is_detected_exactly(client: httpx.Client, path: str) ->
     assert detection.records == records
     assert detection.looks_paginated == looks_paginated
     assert "\n" not in detection.explanation
+    assert detection.explanation.startswith(EXPLAINED.get(path, ""))
     if records is not None:
         assert f"records: {records} (" in detection.explanation
     else:
