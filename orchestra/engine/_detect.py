@@ -114,7 +114,7 @@ def detect_pagination(*, url: str, headers: Mapping[str, str], body: Any) -> Det
     records_path = None if records is None else _records_path(records)
     if rule is not None:
         return Detection(rule.spec, records_path, (), f"{rule.reason}; {note}")
-    suspicious = tuple(_looks_paginated(body, records))
+    suspicious = (*_looks_paginated(body, records), *_paging_headers(headers, body, records))
     if suspicious:
         fields = ", ".join(suspicious)
         reason = f"one page, but {fields} look like pagination and match no rule (write paginate:)"
@@ -196,7 +196,7 @@ def _cursor_field(body: Any) -> _Rule | None:
 
 def _page_or_offset(body: Any, query: dict[str, str], count: int | None) -> _Rule | None:
     total_pages = _first_int(body, TOTAL_PAGES_FIELDS)
-    total = _first_int(body, TOTAL_FIELDS)
+    total = _total(body, query, count)
     if total_pages is None and total is None:
         return None
     page = _first_int(body, ("page",))
@@ -212,6 +212,16 @@ def _page_or_offset(body: Any, query: dict[str, str], count: int | None) -> _Rul
         spec |= {"limit_param": "limit", "offset_param": "offset", "total_path": total[0]}
         return _Rule(spec, f"offset and limit with a total at {total[0]}")
     return None
+
+
+def _total(body: Any, query: dict[str, str], count: int | None) -> tuple[str, int] | None:
+    """The total of the collection; a ``count`` that equals a full page counts this page."""
+    total = _first_int(body, TOTAL_FIELDS)
+    if total is None or not total[0].endswith("count") or total[1] != count:
+        return total
+    size = _first_int(body, ("limit", *PAGE_SIZE_FIELDS))
+    page_size = size[1] if size else _int(query.get("limit") or query.get("per_page"))
+    return None if page_size is not None and count == page_size else total
 
 
 def _page_number(
@@ -319,8 +329,21 @@ def _looks_paginated(body: Any, records: Path | None) -> Iterator[str]:
         if words & TOTAL_WORDS:
             if _is_int(value) and count is not None and value > count:
                 yield jmespath_of(path)
-        elif words & PAGING_WORDS and value not in (None, False, "", [], {}):
+        elif words & PAGING_WORDS and _present(value):
             yield jmespath_of(path)
+
+
+def _paging_headers(headers: Mapping[str, str], body: Any, records: Path | None) -> Iterator[str]:
+    """Headers like ``X-Total-Count`` above the records returned, or ``X-Next-Page``."""
+    count = _count(body, records)
+    for name, value in headers.items():
+        words = {word.lower() for word in _WORD.findall(str(name))}
+        total = _int(str(value).strip())
+        if words & TOTAL_WORDS:
+            if total is not None and count is not None and total > count:
+                yield f"{name} header"
+        elif words & {"next", "cursor"} and str(value).strip():
+            yield f"{name} header"
 
 
 def _fields(body: dict[str, Any]) -> Iterator[tuple[Path, Any]]:
@@ -349,6 +372,11 @@ def _lookup(body: Any, path: Path) -> tuple[bool, Any]:
 
 def _field(body: Any, name: str) -> Any:
     return body.get(name) if isinstance(body, dict) else None
+
+
+def _present(value: Any) -> bool:
+    """Whether a field holds something (``0`` does; null, false and empty text do not)."""
+    return value is not None and value is not False and value != ""
 
 
 def _is_int(value: Any) -> bool:

@@ -363,3 +363,27 @@ def test_rules_apply_in_the_documented_order() -> None:
         ("cursor", "next_offset"),
         ("cursor", "data[-1].id"),
     ]
+
+
+def test_a_count_equal_to_a_full_page_is_not_taken_for_the_total() -> None:
+    page_count = detect_body({"items": [{}] * 10, "count": 10, "offset": 0, "limit": 10})
+    assert page_count.paginate is None and page_count.looks_paginated == ("offset",)
+    total_count = detect_body({"items": [{}] * 10, "count": 25, "offset": 0, "limit": 10})
+    assert total_count.paginate == {
+        "type": "offset",
+        "limit": 10,
+        "limit_param": "limit",
+        "offset_param": "offset",
+        "total_path": "count",
+    }
+    last = detect_body({"items": [{}] * 4, "count": 4, "offset": 0, "limit": 10})
+    assert last.paginate is not None and last.paginate["total_path"] == "count"
+
+
+def test_paging_headers_without_a_link_header_warn() -> None:
+    headers = {"X-Total-Count": "120", "Content-Length": "999", "X-Next-Page": "2"}
+    detection = detect_body([{"id": 1}] * 10, headers)
+    assert detection.paginate is None
+    assert detection.looks_paginated == ("X-Total-Count header", "X-Next-Page header")
+    quiet = detect_body([{"id": 1}] * 10, {"X-Total-Count": "10", "X-Next-Page": ""})
+    assert quiet.looks_paginated == ()
