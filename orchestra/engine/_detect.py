@@ -30,6 +30,7 @@ only list-valued field (Slack's ``members``).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -145,8 +146,8 @@ def jmespath_of(path: Path) -> str:
 
 
 def _quoted(segment: str) -> str:
-    escaped = segment.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    """A JMESPath quoted identifier: the segment as a JSON string."""
+    return json.dumps(segment, ensure_ascii=False)
 
 
 # -- the rules -----------------------------------------------------------------
@@ -179,7 +180,7 @@ def _next_url(body: Any) -> _Rule | None:
 def _looks_like_url(value: Any) -> bool:
     if not isinstance(value, str) or not value or any(c.isspace() for c in value):
         return False
-    return value.startswith(("http://", "https://", "/", "?", "./", "../"))
+    return value.startswith(("http://", "https://", "/", "?", "."))  # "." for relative paths
 
 
 def _cursor_field(body: Any) -> _Rule | None:

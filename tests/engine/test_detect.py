@@ -11,7 +11,7 @@ import httpx
 import jmespath
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from orchestra.demo import DemoAPI
@@ -237,6 +237,8 @@ def test_an_opaque_next_is_not_a_url_but_looks_paginated() -> None:
 def test_odd_keys_are_quoted_as_jmespath_identifiers() -> None:
     assert jmespath_of(("@odata.nextLink",)) == '"@odata.nextLink"'
     assert jmespath_of(("a b", 'say "hi"', "ok_1")) == '"a b"."say \\"hi\\"".ok_1'
+    assert jmespath_of(("line\nbreak",)) == '"line\\nbreak"'
+    assert jmespath.search(jmespath_of(("line\nbreak", "x")), {"line\nbreak": {"x": 1}}) == 1
     body = {"_embedded": {"my-things": [{"id": 1}]}, "_links": {"next": {"href": "/p2"}}}
     detection = detect_body(body)
     assert detection.records == '_embedded."my-things"'
@@ -324,6 +326,7 @@ json_values = st.recursive(
     ),
     url=st.text(max_size=30) | st.just("http://[::1/x?page=2&limit=3"),
 )
+@example(body={"\n": {"next": True}}, headers={}, url="")  # a key that must be escaped
 def test_never_raises_and_its_paths_evaluate(body: Any, headers: dict[str, str], url: str) -> None:
     detection = detect_pagination(url=url, headers=headers, body=body)
     assert detection.explanation and "\n" not in detection.explanation
