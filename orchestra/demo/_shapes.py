@@ -37,6 +37,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from orchestra.demo import _data
@@ -50,11 +51,14 @@ STRIPE_MAX_LIMIT = 100
 STRIPE_PREFIX = "item_"
 
 
-def _item_range(request: web.Request, start: int, size: int) -> tuple[list[Any], int]:
-    """Items after offset ``start`` (``size`` of them at most) and the offset that follows."""
-    total = request.app[STATE].settings.total_items
-    stop = max(start, min(start + size, total))
-    return _data.items(start + 1, stop + 1), stop
+def _item_range(request: web.Request, start: int, size: int) -> tuple[orjson.Fragment, int]:
+    """Items after offset ``start`` (``size`` at most), serialised, and the offset that follows.
+
+    The serialised ranges are cached by the server state, like ``/items`` pages.
+    """
+    state = request.app[STATE]
+    stop = max(start, min(start + size, state.settings.total_items))
+    return state.items_json(start + 1, stop + 1), stop
 
 
 def _total(request: web.Request) -> int:
