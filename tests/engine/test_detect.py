@@ -4,6 +4,7 @@ YAML to paste, hand-made edge cases, and that no JSON body makes it raise."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin
 
@@ -95,8 +96,9 @@ EXPLAINED = {
 
 
 @pytest.fixture
-def client(demo_api: DemoAPI) -> httpx.Client:
-    return httpx.Client(base_url=demo_api.url, timeout=10)
+def client(demo_api: DemoAPI) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=demo_api.url, timeout=10) as http:
+        yield http
 
 
 def detect(response: httpx.Response) -> Detection:
