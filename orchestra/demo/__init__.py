@@ -1,6 +1,8 @@
 """A real local HTTP API that behaves like the APIs Orchestra flows talk to.
 
-Offset, page, cursor and Link-header pagination; detail endpoints for fanout;
+Offset, page, cursor and Link-header pagination; collections shaped like
+GitHub, Microsoft Graph, Stripe, Slack and HAL APIs; ``/tickets`` with an
+``updated_since`` filter for incremental sync; detail endpoints for fanout;
 OAuth2 with expiring tokens; API-key and Basic auth; rate limits with 429 and
 ``Retry-After``; flaky, slow and failing endpoints; XML, CSV, binary and large
 bodies; create/delete resources for sagas. One call starts it::

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from orchestra.demo import _auth, _behaviour, _formats, _pagination, _resources
+from orchestra.demo import _auth, _behaviour, _formats, _pagination, _resources, _shapes
 from orchestra.demo._http import JSON, error_response, json_response
 from orchestra.demo._state import STATE, DemoState
 
@@ -21,6 +21,7 @@ ENDPOINTS: dict[str, str] = {
     "GET /pages": "page-number pagination: ?page=1&per_page=10",
     "GET /cursor": "cursor pagination: ?limit=10&cursor=<next_cursor>",
     "GET /link": "RFC 8288 Link-header pagination: ?page=1&per_page=10",
+    **_shapes.ENDPOINTS,
     "GET /api/contacts": "contacts: ?limit=100&offset=0 -> contacts, has_more, next_offset",
     "GET /api/contacts/{id}/details": "contact details for ids c-1 .. c-<total_contacts>",
     "POST /oauth/token": "OAuth2 client_credentials and refresh_token grants",
@@ -45,7 +46,7 @@ ENDPOINTS: dict[str, str] = {
     "POST|GET /shipments, GET|DELETE /shipments/{id}": "shipments for saga tests",
     "POST|GET|DELETE /fail-switch": "make paths under a prefix fail with a status",
     "GET /_stats": "request counters (not counted themselves)",
-    "POST /_reset": "reset counters, windows, tokens, resources and fail switches",
+    "POST /_reset": "reset counters, windows, tokens, resources, tickets and fail switches",
 }
 
 
@@ -105,6 +106,7 @@ def build_app(state: DemoState | None = None) -> web.Application:
             web.get("/pages", _pagination.list_pages),
             web.get("/cursor", _pagination.list_cursor),
             web.get("/link", _pagination.list_link),
+            *_shapes.ROUTES,
             web.get("/api/contacts", _pagination.list_contacts),
             web.get("/api/contacts/{id}/details", _pagination.contact_details),
             web.post("/oauth/token", _auth.token),

@@ -9,12 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import time
+from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import orjson
 
 CATEGORIES = ("alpha", "beta", "gamma")
+TICKET_STATUSES = ("open", "pending", "solved")
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken")
 LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson")
 COMPANIES = ("Acme Corp", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries")
@@ -39,6 +41,24 @@ def updated_at(i: int) -> str:
     """ISO 8601 UTC time ``i`` hours after 2024-01-01 (wrapping after a century)."""
     seconds = _EPOCH_2024 + (i % _HOURS_PER_CENTURY) * 3600
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 timestamp as an aware UTC datetime (naive means UTC); ValueError if bad."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def ticket(i: int) -> dict[str, Any]:
+    """Ticket ``i`` as first created: ``updated_at`` is ``i`` hours after 2024-01-01."""
+    return {
+        "id": i,
+        "subject": f"ticket-{i}",
+        "status": TICKET_STATUSES[i % len(TICKET_STATUSES)],
+        "updated_at": updated_at(i),
+    }
 
 
 def item_detail(i: int) -> dict[str, Any]:

@@ -28,6 +28,7 @@ class SettingsOverrides(TypedDict, total=False):
 
     total_items: int
     total_contacts: int
+    total_tickets: int
     token_ttl_seconds: float
     rate_limit: int
     rate_window_seconds: float
@@ -144,6 +145,17 @@ class DemoAPI:
     def reset(self) -> None:
         """Same as ``POST /_reset``, run on the server's loop."""
         self._call(self.state.reset)
+
+    def add_tickets(self, *bodies: dict[str, Any]) -> list[dict[str, Any]]:
+        """Create tickets (like ``POST /tickets``), each newer than every earlier change."""
+        return self._call(lambda: [self.state.tickets.create(body) for body in bodies])
+
+    def update_ticket(self, ticket_id: int, **changes: Any) -> dict[str, Any]:
+        """Change ticket ``ticket_id`` (like ``PATCH /tickets/{id}``) and restamp it."""
+        record = self._call(lambda: self.state.tickets.update(ticket_id, changes))
+        if record is None:
+            raise KeyError(f"no ticket {ticket_id} on the demo API")
+        return record
 
     def __enter__(self) -> DemoAPI:
         if self._thread is None:

@@ -12,6 +12,7 @@ import secrets
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -29,6 +30,7 @@ class DemoSettings:
 
     total_items: int = 1000
     total_contacts: int = 250
+    total_tickets: int = 100
     token_ttl_seconds: float = 3600
     rate_limit: int = 5
     rate_window_seconds: float = 1.0
@@ -85,6 +87,63 @@ class ResourceStore:
         self.next_number = 1
 
 
+@dataclass(slots=True)
+class TicketStore:
+    """The ``/tickets`` collection for incremental sync: every write moves ``updated_at``.
+
+    Ticket ``i`` of the initial ``initial`` starts at :func:`_data.updated_at` ``(i)``;
+    each create or update stamps the record one hour after the latest stamp so far,
+    so a change is always newer than everything a previous run has seen.
+    """
+
+    initial: int
+    records: dict[int, dict[str, Any]] = field(default_factory=dict)
+    clock: int = 0
+
+    def __post_init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Back to the initial tickets ``1`` .. ``initial``."""
+        self.records = {i: _data.ticket(i) for i in range(1, self.initial + 1)}
+        self.clock = self.initial
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A new ticket with the next id, ``body``'s fields and a fresh ``updated_at``."""
+        number = max(self.records, default=0) + 1
+        record = {**_data.ticket(number), **_client_fields(body)}
+        record["updated_at"] = self._tick()
+        self.records[number] = record
+        return record
+
+    def update(self, number: int, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Merge ``changes`` into ticket ``number`` and restamp it; None if unknown."""
+        record = self.records.get(number)
+        if record is None:
+            return None
+        record.update(_client_fields(changes))
+        record["updated_at"] = self._tick()
+        return record
+
+    def updated_after(self, since: datetime | None) -> list[dict[str, Any]]:
+        """Tickets updated strictly after ``since`` (all if None), oldest change first."""
+        chosen = [
+            r
+            for r in self.records.values()
+            if since is None or _data.parse_time(r["updated_at"]) > since
+        ]
+        return sorted(chosen, key=lambda r: (r["updated_at"], r["id"]))
+
+    def _tick(self) -> str:
+        self.clock += 1
+        return _data.updated_at(self.clock)
+
+
+def _client_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """What a client may set on a ticket: everything but ``id`` and ``updated_at``."""
+    return {k: v for k, v in body.items() if k not in ("id", "updated_at")}
+
+
 class DemoState:
     """Everything a demo server remembers between requests."""
 
@@ -105,6 +164,7 @@ class DemoState:
         self.orders = ResourceStore("ord")
         self.payments = ResourceStore("pay")
         self.shipments = ResourceStore("shp")
+        self.tickets = TicketStore(self.settings.total_tickets)
         self._items_cache: dict[tuple[int, int], orjson.Fragment] = {}
         self._items_cache_bytes = 0
 
@@ -148,7 +208,7 @@ class DemoState:
 
     def reset(self) -> None:
         """Forget counters, flaky counters, rate windows, retry-after hits,
-        fail switches, issued tokens, orders, payments and shipments."""
+        fail switches, issued tokens, orders, payments, shipments and tickets."""
         self.requests_total = 0
         self.by_path.clear()
         self.token_requests = 0
@@ -163,6 +223,7 @@ class DemoState:
         self.orders.clear()
         self.payments.clear()
         self.shipments.clear()
+        self.tickets.clear()
 
     # -- tokens -----------------------------------------------------------
 
