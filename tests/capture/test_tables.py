@@ -239,6 +239,27 @@ def test_records_that_do_not_fit_the_type_do_not_break_the_view(tmp_path: Path) 
     assert column_types(path, "data_all.odd") == types
 
 
+def test_a_run_end_types_the_views_from_a_sample(tmp_path: Path, monkeypatch) -> None:
+    """A field first seen past the sample is a column once ``refresh_tables()`` ran."""
+    monkeypatch.setattr(tables, "SAMPLE_RECORDS", 2)
+    store = CaptureStore(tmp_path / "sample.duckdb")
+    with store.database.connect(write=True) as connection:
+        connection.execute("INSERT INTO runs (run_id, started_at) VALUES ('r', now()::TIMESTAMP)")
+        connection.execute("INSERT INTO steps (run_id, step_path) VALUES ('r', 's')")
+        for seq, record in enumerate([{"a": 1}, {"a": 2}, {"a": 3, "late": "x"}]):
+            connection.execute(
+                "INSERT INTO records (run_id, seq, step_path, data) VALUES ('r', ?, 's', ?)",
+                [seq, orjson.dumps(record).decode()],
+            )
+        tables.refresh_run(connection, "r")
+    path = tmp_path / "sample.duckdb"
+    assert list(column_types(path, "data.s")) == ["run_id", "a"]
+    assert query(path, "SELECT a FROM data.s") == [(1,), (2,), (3,)]
+    store.refresh_tables()
+    assert list(column_types(path, "data.s")) == ["run_id", "a", "late"]
+    assert store.table("s")["late"].fillna("-").tolist() == ["-", "-", "x"]
+
+
 def test_merged_types_follow_duckdb() -> None:
     assert tables.merge({"a": "BIGINT"}, {"a": "DOUBLE", "b": ["VARCHAR"]}) == {
         "a": "DOUBLE",
