@@ -199,18 +199,32 @@ def create_views(connection: duckdb.DuckDBPyConnection, step_path: str,
     )
 
 
-def _stored_structure(connection: duckdb.DuckDBPyConnection, step_path: str) -> Structure | None:
-    row = connection.execute(
-        "SELECT comment FROM duckdb_views() WHERE schema_name = ? AND view_name = ? "
+def _stored_structures(connection: duckdb.DuckDBPyConnection) -> dict[str, Structure]:
+    """The types the ``data_all`` views were made for (kept as their comments), by step."""
+    rows = connection.execute(
+        "SELECT view_name, comment FROM duckdb_views() WHERE schema_name = ? "
         "AND database_name = current_database()",
-        [ALL_SCHEMA, step_path],
-    ).fetchone()
-    if row is None or not row[0]:
-        return None
-    try:
-        return orjson.loads(row[0])
-    except orjson.JSONDecodeError:
-        return None
+        [ALL_SCHEMA],
+    ).fetchall()
+    found = {}
+    for step_path, comment in rows:
+        try:
+            found[step_path] = orjson.loads(comment) if comment else None
+        except orjson.JSONDecodeError:
+            found[step_path] = None
+    return found
+
+
+def _run_structures(connection: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Structure]:
+    """Per step path, the normalized type of the run's first ``SAMPLE_RECORDS`` records."""
+    rows = connection.execute(
+        "SELECT step_path, json_group_structure(data) FROM ("
+        "  SELECT step_path, data FROM main.records WHERE run_id = ?"
+        f"  QUALIFY row_number() OVER (PARTITION BY step_path) <= {int(SAMPLE_RECORDS)}"
+        ") GROUP BY step_path ORDER BY step_path",
+        [run_id],
+    ).fetchall()
+    return {step_path: normalize(orjson.loads(shape)) for step_path, shape in rows}
 
 
 def record_steps(connection: duckdb.DuckDBPyConnection, run_id: str | None = None) -> list[str]:
@@ -226,15 +240,17 @@ def record_steps(connection: duckdb.DuckDBPyConnection, run_id: str | None = Non
 def refresh_run(connection: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
     """At a run's end: the views of the steps it emitted, typed for old and new records.
 
-    Returns the step paths whose views were made. Each statement commits on its
-    own (a failed one would abort a transaction, and with it the fallback).
+    Returns the step paths whose views were (re)made: none when the run's records fit
+    the types already there, the usual case, which costs no write. Each statement
+    commits on its own (a failed one would abort a transaction, and the fallback).
     """
     done = []
-    for step_path in record_steps(connection, run_id):
-        inferred = infer(connection, step_path, run_id, sample=SAMPLE_RECORDS)
-        structure = merge(_stored_structure(connection, step_path), inferred)
-        _create_or_fall_back(connection, step_path, structure)
-        done.append(step_path)
+    stored = _stored_structures(connection)
+    for step_path, inferred in _run_structures(connection, run_id).items():
+        structure = merge(stored.get(step_path), inferred)
+        if structure != stored.get(step_path):  # else the views stand (they pick the run)
+            _create_or_fall_back(connection, step_path, structure)
+            done.append(step_path)
     return done
 
 
