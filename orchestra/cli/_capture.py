@@ -381,7 +381,7 @@ def export_command(
     step: str | None,
     reveal_secrets: bool,
 ) -> None:
-    """Export a captured RUN: its plan, HAR, curl commands or JSON Lines.
+    """Export a captured RUN: its plan, HAR, curl commands, JSON Lines or a step as Parquet.
 
     RUN is a run id, a unique prefix of one, or `last` (the default): see
     `orchestra runs`. Secrets stay masked as they were captured: values read
