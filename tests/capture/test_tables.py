@@ -199,6 +199,23 @@ def test_step_without_records_in_the_run_says_so(runs: Runs) -> None:
         runs.store.table("users.echo", runs.b)
 
 
+def test_a_failed_run_keeps_its_typed_tables(demo_api_server: DemoAPI, tmp_path: Path) -> None:
+    path = tmp_path / "failed.duckdb"
+    plan = {
+        "key": "fails",
+        "steps": [
+            {"name": "listing", "url": f"{demo_api_server.url}/items", "params": {"limit": 3}},
+            {"name": "boom", "url": f"{demo_api_server.url}/status/500"},
+        ],
+    }
+    result = orchestra.run(plan, db=str(path))
+    assert result.status == "failed"
+    assert query(path, "SELECT len(items), items[3].name FROM data.listing") == [(3, "item-3")]
+    assert result.table("listing")["total"].tolist() == [
+        query(path, "SELECT total FROM data.listing")[0][0]
+    ]
+
+
 def test_records_that_do_not_fit_the_type_do_not_break_the_view(tmp_path: Path) -> None:
     """A step whose records disagree in type: the view still reads every record."""
     store = CaptureStore(tmp_path / "odd.duckdb")
