@@ -115,27 +115,14 @@ def merge(a: Structure, b: Structure) -> Structure:
     return "JSON"
 
 
-def infer(
-    connection: duckdb.DuckDBPyConnection,
-    step_path: str,
-    run_id: str | None = None,
-    *,
-    sample: int | None = None,
-) -> Structure | None:
-    """The normalized structure of a step's records (one run's, or all), or None if none.
-
-    ``sample``: look at that many records only (the first stored), as ``read_json`` does.
-    """
-    where = "step_path = ?"
+def infer(connection: duckdb.DuckDBPyConnection, step_path: str,
+          run_id: str | None = None) -> Structure | None:  # fmt: skip
+    """The normalized structure of a step's records (one run's, or all), or None if none."""
+    query = "SELECT json_group_structure(data) FROM main.records WHERE step_path = ?"
     params = [step_path]
     if run_id is not None:
-        where += " AND run_id = ?"
+        query += " AND run_id = ?"
         params.append(run_id)
-    limit = "" if sample is None else f" LIMIT {int(sample)}"
-    query = (
-        "SELECT json_group_structure(data) FROM "
-        f"(SELECT data FROM main.records WHERE {where}{limit})"
-    )
     row = connection.execute(query, params).fetchone()
     if row is None or row[0] is None:
         return None
