@@ -5,11 +5,13 @@ surface that adds the capture subscriber, so every run from Python lands in a
 DuckDB file — ``orchestra.duckdb`` in the working directory unless ``db=`` (or
 the ``ORCHESTRA_DB`` environment variable) says otherwise; ``db=None`` turns
 capture off. ``replay="RUN_ID"`` answers requests from that captured run
-instead of the network.
+instead of the network. A captured run's ``result.table("users")`` reads that
+step's records back from the file as typed columns (``CaptureStore.table``).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -70,7 +72,9 @@ def build_runner(
     if isinstance(context_store, CaptureContextStore):  # masks with the run's secrets
         context_store.masker = runner.masker
         context_store.run_id = runner.run_id  # and names the run that saved the values
-    runner.result.db = None if store is None else store.path
+    if store is not None:
+        runner.result.db = store.path
+        runner.result.table_reader = functools.partial(store.table, run=runner.run_id)
     return runner, store
 
 

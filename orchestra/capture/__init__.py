@@ -7,6 +7,9 @@ records, errors, events, the plan, statistics) — the one way the CLI, the
 notebook, the debugger and the dashboard read a capture. ``export_plan``,
 ``export_har``, ``export_curl`` and ``export_jsonl`` turn a captured run into
 files (``orchestra export``); ``diff_runs`` compares two runs (``orchestra diff``).
+Each step's records are also typed tables: views ``data.<step>`` (latest run)
+and ``data_all.<step>`` (every run, ``run_id``) in the file, and
+``CaptureStore.table(step)`` as a DataFrame (``_tables.py``).
 """
 
 from orchestra.capture._connection import MEMORY, CaptureLockTimeout, Database
@@ -45,12 +48,15 @@ from orchestra.capture._read import (
 from orchestra.capture._replay import ReplayMiss, ReplayTransport
 from orchestra.capture._schema import SCHEMA_VERSION, SchemaVersionError
 from orchestra.capture._store import CaptureStore
+from orchestra.capture._tables import ALL_SCHEMA, LATEST_SCHEMA, TableNotFound
 from orchestra.capture._writer import CaptureWriter
 
 __all__ = [
+    "ALL_SCHEMA",
     "DEFAULT_KEY",
     "EXCHANGE_LIST_COLUMNS",
     "JSONL_TABLES",
+    "LATEST_SCHEMA",
     "MEMORY",
     "RECORD_FORMATS",
     "SCHEMA_VERSION",
@@ -74,6 +80,7 @@ __all__ = [
     "SchemaVersionError",
     "ShapeDiff",
     "StepDelta",
+    "TableNotFound",
     "WaterfallRows",
     "curl_command",
     "curl_comment",

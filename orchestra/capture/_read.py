@@ -27,6 +27,7 @@ import orjson
 import pandas as pd
 
 from orchestra.capture import _queries as sql
+from orchestra.capture import _tables as tables
 from orchestra.capture._exchange_filter import ERROR_KIND, ExchangeFilter
 
 Params = list[Any] | dict[str, Any] | None
@@ -585,3 +586,47 @@ class CaptureReader:
             name: kind if isinstance(kind, str) and kind != "NULL" else "JSON"
             for name, kind in shape.items()
         }
+
+    # -- typed tables: each step's records as columns (``_tables.py``) -------------------------
+
+    def record_steps(self, run_id: str | None = None) -> list[str]:
+        """The step paths that emitted records (in a run, or in the whole file), sorted."""
+        return tables.record_steps(self.connection, run_id)
+
+    def table_run(self, step_path: str, run: str | None = None) -> str:
+        """The run whose records ``table`` reads: ``run`` resolved, or by default the latest
+        run that ran the step (the run ``data.<step>`` shows).
+
+        Raises :class:`TableNotFound` naming the steps with records if this one has none.
+        """
+        steps = tables.record_steps(self.connection)
+        if step_path not in steps:
+            listed = ", ".join(steps) if steps else "none yet"
+            raise tables.TableNotFound(
+                f"step {step_path!r} emitted no records in {self.path} "
+                f"(steps with records: {listed})"
+            )
+        if run in (None, "last", "latest"):
+            run_id = tables.latest_run_of(self.connection, step_path) or self.resolve_run(None)
+        else:
+            run_id = self.resolve_run(run)
+        if step_path not in tables.record_steps(self.connection, run_id):
+            listed = ", ".join(tables.record_steps(self.connection, run_id)) or "none"
+            raise tables.TableNotFound(
+                f"step {step_path!r} emitted no records in run {run_id} (steps with records "
+                f"in that run: {listed}); `orchestra runs` lists the runs"
+            )
+        return run_id
+
+    def table_select(self, step_path: str, run_id: str) -> str:
+        """The SQL of one run's records of a step as typed columns (types inferred over them)."""
+        structure = tables.infer(self.connection, step_path, run_id)
+        where = f"run_id = {tables.literal(run_id)} AND step_path = {tables.literal(step_path)}"
+        return tables.typed_select(structure, where)
+
+    def table(self, step_path: str, run_id: str) -> pd.DataFrame:
+        """One run's records of a step as a DataFrame of typed columns (``run_id`` first).
+
+        Nested objects come back as dicts, lists as arrays/lists.
+        """
+        return self.frame(self.table_select(step_path, run_id))

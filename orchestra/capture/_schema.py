@@ -3,6 +3,11 @@
 Every table is documented column by column in README.md ("Capture tables").
 Timestamps are UTC ``TIMESTAMP`` values; bodies and headers are stored as text
 (headers as JSON objects), masked before they are written.
+
+Besides these tables (schema ``main``), a file holds views: the typed tables
+of each step's records in the schemas ``data`` and ``data_all``, made by
+``_tables.py`` over ``main.records``; they are not part of the schema version
+(any file can have them made again: ``CaptureStore.refresh_tables()``).
 """
 
 from __future__ import annotations

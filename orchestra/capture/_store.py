@@ -2,8 +2,9 @@
 
 ``CaptureStore.read()`` opens the file for a batch of named reads (a
 :class:`~orchestra.capture.CaptureReader`); the methods here (``runs()``,
-``exchanges()``, ``plan()``, …) are one-question shortcuts over it, each on a
-connection of its own; ``sql()`` runs the user's own SQL.
+``exchanges()``, ``plan()``, ``table()`` …) are one-question shortcuts over it, each
+on a connection of its own; ``sql()`` runs the user's own SQL (the typed tables
+included: ``SELECT name, address.city FROM data.users``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 
 from orchestra.capture._connection import Database
 from orchestra.capture._read import CaptureReader, RunNotFound
+from orchestra.capture._tables import literal, refresh_all
 from orchestra.capture._writer import CaptureWriter
 
 
@@ -123,6 +125,44 @@ class CaptureStore:
         if found is None:
             raise RunNotFound(f"run {run_id} has no stored plan")
         return found
+
+    # -- typed tables ------------------------------------------------------------------------
+
+    def table(self, step_path: str, run: str | None = None) -> pd.DataFrame:
+        """A step's records as typed columns: ``run_id`` plus one column per field.
+
+        ``run`` as for :meth:`resolve_run`; by default the latest run that ran the step
+        (what ``data.<step>`` shows). Nested objects come back as dicts, lists as lists.
+        Raises ``TableNotFound`` (naming the steps that emitted records) if there are none.
+        """
+        self._require_file()
+        with self.read() as reader:
+            return reader.table(step_path, reader.table_run(step_path, run))
+
+    def export_table(self, step_path: str, output: str | Path,
+                     run: str | None = None) -> tuple[str, int]:  # fmt: skip
+        """Write a step's typed records (one run, as :meth:`table`) to a Parquet file.
+
+        Returns the run id and the number of rows written.
+        """
+        self._require_file()
+        with self.read() as reader:
+            run_id = reader.table_run(step_path, run)
+            select = reader.table_select(step_path, run_id)
+            target = literal(str(Path(output)))
+            written = reader.connection.execute(f"COPY ({select}) TO {target} (FORMAT parquet)")
+            row = written.fetchone()
+        return run_id, int(row[0]) if row else 0
+
+    def refresh_tables(self) -> list[str]:
+        """(Re)create the ``data`` and ``data_all`` views of every step with records.
+
+        Runs do this for their own steps when they end; call it for a file written
+        before typed tables existed. Returns the step paths that have views.
+        """
+        self._require_file()
+        with self.database.connect(write=True) as connection:
+            return refresh_all(connection)
 
     def close(self) -> None:
         self.database.close()

@@ -21,7 +21,8 @@ split between the event loop and one writer thread accordingly:
   after the run starts (the run row is visible within a second; a shorter run
   makes a single flush, at its end), a flush with nothing new (no rows, the
   same run row) leaves the file alone, and ``RunFinished`` writes everything
-  before the run returns. If another process holds the file, the built batches
+  before the run returns, then (re)creates the typed views of the steps the run
+  emitted (``_tables.py``). If another process holds the file, the built batches
   stay in memory and the next flush retries: nothing captured is dropped.
 
 A one-request run (a notebook cell) makes one flush, on a pooled DuckDB
@@ -57,6 +58,7 @@ from orchestra.capture._rows import (
     mask_column,
 )
 from orchestra.capture._schema import COLUMNS, TABLES
+from orchestra.capture._tables import refresh_run
 from orchestra.events import Event, RunFinished, RunStarted
 from orchestra.masking import Masker
 
@@ -464,7 +466,17 @@ class CaptureWriter:
             self._carry = []
             self._written_run = run_row
             self.flushes += 1
+            if final and run_row is not None:
+                self._refresh_tables(connection, run_row[0])
             self._attacher.committed(connection, last=final)
+
+    def _refresh_tables(self, connection: Any, run_id: str) -> None:
+        """The typed views of the run's steps (``_tables.py``); the rows are already safe."""
+        try:
+            refresh_run(connection, run_id)
+        except Exception as error:  # the records are committed: a view is not worth failing for
+            logger.warning("capture: typed tables of run %s not refreshed: %s (run "
+                           "CaptureStore.refresh_tables() to retry)", run_id, error)  # fmt: skip
 
     def stats(self) -> dict[str, Any]:
         return {"flushes": self.flushes, "pending": self._builder.rows}

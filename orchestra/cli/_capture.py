@@ -29,6 +29,7 @@ from orchestra.capture import (
     ReplayMiss,
     RunNotFound,
     SchemaVersionError,
+    TableNotFound,
     export_curl,
     export_har,
     export_jsonl,
@@ -37,7 +38,7 @@ from orchestra.capture import (
 from orchestra.cli._summary import format_seconds
 from orchestra.types import RunStatus
 
-FORMATS = ("plan", "har", "curl", "jsonl")
+FORMATS = ("plan", "har", "curl", "jsonl", "parquet")
 DB_HELP = f"Capture file (default: ${DB_ENV}, else orchestra.duckdb in the working directory)."
 
 
@@ -73,7 +74,7 @@ def open_existing(path: str, *, option: str = "--db") -> CaptureStore:
 
 
 def capture_error(error: Exception, path: str) -> click.ClickException:
-    if isinstance(error, RunNotFound | SchemaVersionError | FileNotFoundError):
+    if isinstance(error, RunNotFound | SchemaVersionError | FileNotFoundError | TableNotFound):
         return CaptureInputError(str(error))
     if isinstance(error, CaptureLockTimeout):
         return click.ClickException(str(error))
@@ -82,6 +83,7 @@ def capture_error(error: Exception, path: str) -> click.ClickException:
 
 CAPTURE_ERRORS = (
     RunNotFound,
+    TableNotFound,
     SchemaVersionError,
     FileNotFoundError,
     CaptureLockTimeout,
@@ -309,6 +311,19 @@ def _write_output(output: Path, text: str, *, private: bool) -> None:
         raise CaptureInputError(f"--output {str(output)!r}: cannot write it: {error}") from None
 
 
+def _export_parquet(store: CaptureStore, run: str, step: str, output: Path | None) -> None:
+    if output is None:
+        raise CaptureInputError("--format parquet writes a file: give --output FILE")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        run_id, rows = store.export_table(step, output, run)
+    except CAPTURE_ERRORS as error:
+        raise capture_error(error, store.path) from None
+    except OSError as error:
+        raise CaptureInputError(f"--output {str(output)!r}: cannot write it: {error}") from None
+    click.echo(f"wrote {rows} records of step {step} (run {run_id}) to {output}", err=True)
+
+
 def _render(store: CaptureStore, run_id: str, fmt: str, table: str, reveal: bool) -> str:
     if fmt == "plan":
         return json.dumps(export_plan(store, run_id), indent=2, ensure_ascii=False) + "\n"
@@ -328,11 +343,13 @@ def _render(store: CaptureStore, run_id: str, fmt: str, table: str, reveal: bool
     type=click.Choice(FORMATS),
     required=True,
     help="plan: the plan JSON that ran (secrets as {env: NAME}); har: HAR 1.2 for browser "
-    "dev tools; curl: one curl command per exchange; jsonl: one JSON object per line.",
+    "dev tools; curl: one curl command per exchange; jsonl: one JSON object per line; "
+    "parquet: one step's records as typed columns (needs --step and --output).",
 )
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help=DB_HELP)
 @click.option(
     "--output",
+    "--out",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file instead of stdout.",
@@ -342,6 +359,12 @@ def _render(store: CaptureStore, run_id: str, fmt: str, table: str, reveal: bool
     type=click.Choice(JSONL_TABLES),
     default=None,
     help="With --format jsonl: which rows (default: records).",
+)
+@click.option(
+    "--step",
+    default=None,
+    metavar="STEP",
+    help="With --format parquet: the step path whose records to write (e.g. users, items.detail).",
 )
 @click.option(
     "--reveal-secrets",
@@ -355,9 +378,10 @@ def export_command(
     db: str | None,
     output: Path | None,
     table: str | None,
+    step: str | None,
     reveal_secrets: bool,
 ) -> None:
-    """Export a captured RUN: its plan, HAR, curl commands or JSON Lines.
+    """Export a captured RUN: its plan, HAR, curl commands, JSON Lines or a step as Parquet.
 
     RUN is a run id, a unique prefix of one, or `last` (the default): see
     `orchestra runs`. Secrets stay masked as they were captured: values read
@@ -371,13 +395,25 @@ def export_command(
       orchestra export 20261122-0915 --format plan > plan.json
       orchestra export last --format curl | less
       orchestra export last --format jsonl --table exchanges --db ci/capture.duckdb
+      orchestra export --format parquet --step users --output users.parquet
+
+    With --format parquet and RUN `last`, the run is the latest that ran the step
+    (the one the capture file's view data.STEP shows).
     """
     if reveal_secrets and fmt != "curl":
         raise CaptureInputError("--reveal-secrets applies to --format curl only")
     if table is not None and fmt != "jsonl":
         raise CaptureInputError("--table applies to --format jsonl only")
+    if (step is not None) != (fmt == "parquet"):
+        raise CaptureInputError(
+            "--format parquet needs --step STEP" if step is None
+            else "--step applies to --format parquet only"
+        )  # fmt: skip
     path = db_path(db)
     store = open_existing(path)
+    if step is not None:
+        _export_parquet(store, run, step, output)
+        return
     try:
         run_id = store.resolve_run(run)
         text = _render(store, run_id, fmt, table or "records", reveal_secrets)

@@ -69,10 +69,21 @@ class RunResult(RunTotals):
     context: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)  # masked
     db: str | None = None  # the capture file the run was written to, if any
+    # reads a step's typed table from that file (set by orchestra.run, which owns capture)
+    table_reader: Callable[[str], Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.status is RunStatus.SUCCEEDED
+
+    def table(self, step_path: str) -> Any:
+        """This run's records of a step as a DataFrame of typed columns, read from its capture."""
+        if self.table_reader is None:
+            raise RunError(
+                f"run {self.run_id} was not captured, so it has no typed tables: run it with "
+                "a capture file (db=...), or use records_of(step_path) for the raw records"
+            )
+        return self.table_reader(step_path)
 
     def records_of(self, step_path: str) -> list[Any]:
         return [r.data for r in self.records if r.step_path == step_path]

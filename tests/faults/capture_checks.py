@@ -73,14 +73,15 @@ def secret_leaks_in_db(db: Path) -> list[str]:
     """``table.column (form)`` for every text column holding a form of the secret."""
     found = []
     with connect(db) as connection:
-        columns = connection.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE data_type IN ('VARCHAR', 'JSON') ORDER BY table_name, column_name"
+        columns = connection.execute(  # the typed-table views (schemas data, data_all) too
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "WHERE data_type IN ('VARCHAR', 'JSON') ORDER BY ALL"
         ).fetchall()
-        for table, column in columns:
+        for schema, table, column in columns:
             for name, form in secret_forms().items():
                 query = (
-                    f'SELECT count(*) FROM "{table}" WHERE contains(CAST("{column}" AS VARCHAR), ?)'
+                    f'SELECT count(*) FROM "{schema}"."{table}" '
+                    f'WHERE contains(CAST("{column}" AS VARCHAR), ?)'
                 )
                 if connection.execute(query, [form]).fetchone()[0]:
                     found.append(f"{table}.{column} ({name})")

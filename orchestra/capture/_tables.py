@@ -1,0 +1,262 @@
+"""Typed tables: each step's records as columns, in the capture file's ``data`` schemas.
+
+Records are stored as JSON text (``records.data``). Here DuckDB infers one type
+per step path from its records (``json_group_structure``: nested objects become
+STRUCTs, lists LISTs) and ``json_transform`` turns each record into those
+columns. A record that does not fit gets NULL where it does not fit (the
+transform is not strict), so odd records never break a table; a field whose
+records disagree (a number here, a string there) stays ``JSON``.
+
+Two views per step path that emitted records, named by the step path itself
+(``data.users``, ``data."items.detail"``: the same name as everywhere else,
+and two paths can never collide as they could once mangled into identifiers):
+
+* ``data_all.<step>`` — every run's records, with a ``run_id`` column;
+* ``data.<step>`` — the records of the latest run that ran the step (by
+  ``runs.started_at``), so ``SELECT name, address.city FROM data.users`` reads
+  the newest extraction; ``data_all`` picks another run by ``run_id``.
+
+A plain ``duckdb.connect(file)`` sees them: they are views stored in the file,
+over its ``main.records`` table. The capture writer (re)creates the views of
+the steps a run emitted when the run ends; the inferred type of each step is
+kept as its ``data_all`` view's comment and merged with the type of the new
+run's first ``SAMPLE_RECORDS`` records, so the end of a run costs the same
+whatever the run's or the file's size (inferring over all of 100k records
+takes ~0.4 s of DuckDB on a quiet core, over 20k ~0.06 s); a field first seen
+past the sample is not a column until ``CaptureStore.refresh_tables()``,
+which rebuilds every view from all records (and makes them for files written
+before typed tables).
+
+DataFrames and Parquet exports (``CaptureReader.table``/``table_select``) infer
+the type over the one run they read, so they do not depend on the views.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import duckdb
+import orjson
+
+logger = logging.getLogger("orchestra.capture")
+
+LATEST_SCHEMA = "data"
+ALL_SCHEMA = "data_all"
+RUN_COLUMN = "run_id"
+# A record field that clashes with the added run_id column keeps its value under this name.
+RECORD_RUN_COLUMN = "record_run_id"
+VALUE_COLUMN = "value"  # the one column of a step whose records are not objects
+_INTEGERS = {"UBIGINT", "HUGEINT", "UHUGEINT"}  # widened to BIGINT (pandas int64)
+_NUMBERS = ("BIGINT", "DOUBLE")
+# The views' types come from at most this many records of each run (DuckDB's read_json
+# samples as many by default): inference costs ~4 us a record, and a run's end should not
+# grow with its size. DataFrames and exports infer over every record they read.
+SAMPLE_RECORDS = 20_480
+
+Structure = Any  # json_group_structure's output, parsed: a type name, a dict or a one-item list
+
+
+class TableNotFound(LookupError):
+    """No typed table for that step: it emitted no records (the message lists those that did)."""
+
+
+def quote(identifier: str) -> str:
+    """A SQL identifier in double quotes."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+# -- inferring types ---------------------------------------------------------------------------
+
+
+def normalize(structure: Structure) -> Structure:
+    """DuckDB's inferred structure made usable as a table type.
+
+    Integers become ``BIGINT`` (not ``UBIGINT``/``HUGEINT``); a field that was
+    always null, and an empty object, become ``JSON``.
+    """
+    if isinstance(structure, dict):
+        if not structure:
+            return "JSON"
+        return {key: normalize(value) for key, value in structure.items()}
+    if isinstance(structure, list):
+        return [normalize(structure[0])] if structure else ["JSON"]
+    if structure in _INTEGERS:
+        return "BIGINT"
+    if structure == "NULL":
+        return "JSON"
+    return structure
+
+
+def merge(a: Structure, b: Structure) -> Structure:
+    """The structure both records shaped like ``a`` and records shaped like ``b`` fit.
+
+    Mirrors ``json_group_structure``: objects merge their fields, lists their
+    items, BIGINT and DOUBLE widen to DOUBLE, anything else that differs is JSON.
+    """
+    if a is None or a == b:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, dict) and isinstance(b, dict):
+        merged = dict(a)
+        for key, value in b.items():
+            merged[key] = merge(a.get(key), value) if key in a else value
+        return merged
+    if isinstance(a, list) and isinstance(b, list):
+        return [merge(a[0], b[0])]
+    if a in _NUMBERS and b in _NUMBERS:
+        return "DOUBLE"
+    return "JSON"
+
+
+def infer(connection: duckdb.DuckDBPyConnection, step_path: str,
+          run_id: str | None = None) -> Structure | None:  # fmt: skip
+    """The normalized structure of a step's records (one run's, or all), or None if none."""
+    query = "SELECT json_group_structure(data) FROM main.records WHERE step_path = ?"
+    params = [step_path]
+    if run_id is not None:
+        query += " AND run_id = ?"
+        params.append(run_id)
+    row = connection.execute(query, params).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return normalize(orjson.loads(row[0]))
+
+
+# -- the SQL of a typed table --------------------------------------------------------------------
+
+
+def _columns(structure: Structure) -> str:
+    """The typed columns selected from ``v``, the transformed record."""
+    if not isinstance(structure, dict):
+        return f"v AS {VALUE_COLUMN}"
+    columns = []
+    for key in structure:
+        alias = RECORD_RUN_COLUMN if key.lower() == RUN_COLUMN else key
+        columns.append(f"v.{quote(key)} AS {quote(alias)}")
+    return ", ".join(columns)
+
+
+def typed_select(structure: Structure, where: str) -> str:
+    """``run_id`` plus one column per field, for the records matching ``where``, in order."""
+    shape = literal(orjson.dumps(structure).decode())
+    return (
+        f"SELECT {RUN_COLUMN}, {_columns(structure)} FROM ("
+        f"SELECT run_id, seq, json_transform(data, {shape}) AS v FROM main.records "
+        f"WHERE {where}) ORDER BY run_id, seq"
+    )
+
+
+def _latest_run(step_path: str) -> str:
+    return (
+        "(SELECT s.run_id FROM main.steps AS s JOIN main.runs AS r USING (run_id) "
+        f"WHERE s.step_path = {literal(step_path)} "
+        "ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1)"
+    )
+
+
+def latest_run_of(connection: duckdb.DuckDBPyConnection, step_path: str) -> str | None:
+    """The run ``data.<step>`` shows: the latest that ran the step, or None."""
+    row = connection.execute(f"SELECT {_latest_run(step_path)}").fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+# -- the views -------------------------------------------------------------------------------
+
+
+def create_views(connection: duckdb.DuckDBPyConnection, step_path: str,
+                 structure: Structure) -> None:  # fmt: skip
+    """(Re)create ``data_all.<step>`` and ``data.<step>`` for records of this structure."""
+    name = quote(step_path)
+    for schema in (ALL_SCHEMA, LATEST_SCHEMA):
+        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    select = typed_select(structure, f"step_path = {literal(step_path)}")
+    connection.execute(f"CREATE OR REPLACE VIEW {ALL_SCHEMA}.{name} AS {select}")
+    comment = literal(orjson.dumps(structure).decode())
+    connection.execute(f"COMMENT ON VIEW {ALL_SCHEMA}.{name} IS {comment}")
+    connection.execute(
+        f"CREATE OR REPLACE VIEW {LATEST_SCHEMA}.{name} AS SELECT * FROM {ALL_SCHEMA}.{name} "
+        f"WHERE run_id = {_latest_run(step_path)}"
+    )
+
+
+def _stored_structures(connection: duckdb.DuckDBPyConnection) -> dict[str, Structure]:
+    """The types the ``data_all`` views were made for (kept as their comments), by step."""
+    rows = connection.execute(
+        "SELECT view_name, comment FROM duckdb_views() WHERE schema_name = ? "
+        "AND database_name = current_database()",
+        [ALL_SCHEMA],
+    ).fetchall()
+    found = {}
+    for step_path, comment in rows:
+        try:
+            found[step_path] = orjson.loads(comment) if comment else None
+        except orjson.JSONDecodeError:
+            found[step_path] = None
+    return found
+
+
+def _run_structures(connection: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Structure]:
+    """Per step path, the normalized type of the run's first ``SAMPLE_RECORDS`` records."""
+    rows = connection.execute(
+        "SELECT step_path, json_group_structure(data) FROM ("
+        "  SELECT step_path, data FROM main.records WHERE run_id = ?"
+        f"  QUALIFY row_number() OVER (PARTITION BY step_path) <= {int(SAMPLE_RECORDS)}"
+        ") GROUP BY step_path ORDER BY step_path",
+        [run_id],
+    ).fetchall()
+    return {step_path: normalize(orjson.loads(shape)) for step_path, shape in rows}
+
+
+def record_steps(connection: duckdb.DuckDBPyConnection, run_id: str | None = None) -> list[str]:
+    """The step paths that emitted records (in a run, or in the file), sorted."""
+    query = "SELECT DISTINCT step_path FROM main.records"
+    params: list[Any] = []
+    if run_id is not None:
+        query += " WHERE run_id = ?"
+        params.append(run_id)
+    return [row[0] for row in connection.execute(query + " ORDER BY 1", params).fetchall()]
+
+
+def refresh_run(connection: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """At a run's end: the views of the steps it emitted, typed for old and new records.
+
+    Returns the step paths whose views were (re)made: none when the run's records fit
+    the types already there, the usual case, which costs no write. Each statement
+    commits on its own (a failed one would abort a transaction, and the fallback).
+    """
+    done = []
+    stored = _stored_structures(connection)
+    for step_path, inferred in _run_structures(connection, run_id).items():
+        structure = merge(stored.get(step_path), inferred)
+        if structure != stored.get(step_path):  # else the views stand (they pick the run)
+            _create_or_fall_back(connection, step_path, structure)
+            done.append(step_path)
+    return done
+
+
+def refresh_all(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    """Rebuild every view, its types inferred over all records of the step; drop the
+    views of steps without records."""
+    for schema in (LATEST_SCHEMA, ALL_SCHEMA):
+        connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    steps = record_steps(connection)
+    for step_path in steps:
+        _create_or_fall_back(connection, step_path, infer(connection, step_path))
+    return steps
+
+
+def _create_or_fall_back(connection: duckdb.DuckDBPyConnection, step_path: str,
+                         structure: Structure) -> None:  # fmt: skip
+    """Typed views, or (fields DuckDB cannot hold as columns) one JSON ``value`` column."""
+    try:
+        create_views(connection, step_path, structure)
+    except duckdb.Error as error:
+        logger.warning("typed table %s: %s; its records stay one JSON column", step_path, error)
+        create_views(connection, step_path, "JSON")
