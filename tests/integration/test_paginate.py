@@ -9,7 +9,6 @@ counted, and the records are the items 1…1000 in order. The expanded form
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import types
 from dataclasses import dataclass
@@ -255,18 +254,51 @@ def test_auto_continues_with_the_detected_spec_and_announces_it(demo_api, monkey
     assert list(stored["type"]).count("pagination_detected") == 1
 
 
-def test_auto_without_a_detector_runs_one_page_and_says_so(demo_api, monkeypatch):
-    monkeypatch.delitem(sys.modules, "orchestra.engine._detect", raising=False)
+AUTO_SHAPES = {
+    # path, params, the records path announced, the first record's id
+    "/github/items": ({"per_page": 100}, "@", 1),
+    "/graph/items": ({"$top": 100}, "value", 1),
+    "/stripe/items": ({"limit": 100}, "data", "item_1"),
+    "/slack/members": ({"limit": 100}, "members", None),
+    "/hal/items": ({"size": 100}, "_embedded.items", 1),
+    "/cursor": ({"limit": 100}, "items", 1),
+}
+
+
+@pytest.mark.parametrize("path", sorted(AUTO_SHAPES))
+def test_auto_with_the_real_detector_reads_every_page_of_each_shape(demo_api, path):
+    params, records_path, first_id = AUTO_SHAPES[path]
     events: list[PaginationDetected] = []
     result = orchestra.run(
-        plan_for("/cursor", "auto", {}),
+        plan_for(path, "auto", {"params": params}),
         {"base_url": demo_api.url},
         subscribers=[lambda e: events.append(e) if isinstance(e, PaginationDetected) else None],
     )
-    assert result.ok and result.steps["items"].pages == 1 and len(result.records) == 1
-    if importlib.util.find_spec("orchestra.engine._detect") is None:
-        (event,) = events
-        assert event.paginate is None and "one page" in event.explanation
+    assert result.ok, result.error
+    (event,) = events
+    assert event.paginate is not None and event.records == records_path
+    assert len(result.records) == TOTAL, event.explanation
+    assert requests_to(demo_api, path) == result.steps["items"].pages >= TOTAL // 100
+    if first_id is not None:
+        assert result.records[0].data["id"] == first_id
+    pasted = yaml.safe_load(event.yaml)
+    again = orchestra.run(
+        plan_for(path, pasted["paginate"], {"params": params, "records": pasted["records"]}),
+        {"base_url": demo_api.url},
+    )
+    assert again.ok and len(again.records) == TOTAL
+
+
+def test_auto_on_an_unknown_shape_reads_one_page_and_names_the_suspect_fields(demo_api):
+    events: list[PaginationDetected] = []
+    result = orchestra.run(
+        plan_for("/search", "auto", {"params": {"size": 10}}),
+        {"base_url": demo_api.url},
+        subscribers=[lambda e: events.append(e) if isinstance(e, PaginationDetected) else None],
+    )
+    assert result.ok and result.steps["items"].pages == 1
+    (event,) = events
+    assert event.paginate is None and set(event.looks_paginated) >= {"total", "nxt"}
 
 
 def test_an_invalid_detection_fails_the_step_with_a_fix(demo_api, monkeypatch):
