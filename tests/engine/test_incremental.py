@@ -100,7 +100,9 @@ def test_incremental_on_a_fanout_sub_step_is_refused():
     plan = events_plan()
     sub = {**plan["steps"][0], "name": "detail"}
     plan["steps"][0] = {"name": "parent", "url": "http://api/p", "sub_steps": [sub]}
-    assert "steps[0].sub_steps[0].incremental (step 'detail')" in problems(plan)
+    text = problems(plan)
+    assert "steps[0].sub_steps[0].incremental (step 'detail')" in text
+    assert "incremental works on a top-level step" in text
 
 
 def test_a_param_the_step_already_sets_is_refused():
