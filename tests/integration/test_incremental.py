@@ -102,3 +102,26 @@ def test_the_cursor_is_a_context_value_and_end_value_caps_it(demo_api: DemoAPI, 
     assert result.context["incremental.tickets"] == "2024-01-01T10:00:00Z"
     # asc: the page holding a ticket beyond end_value is the last one read
     assert result.steps["tickets"].pages == 2
+
+
+def test_a_replay_sets_the_cursor_like_any_context_value(demo_api: DemoAPI, tmp_path):
+    db = str(tmp_path / "sync.duckdb")
+    config = {"base_url": demo_api.url}
+    first = orchestra.run(sync_plan(), config, db=db)
+    demo_api.add_tickets({"subject": "new"})
+    second = orchestra.run(sync_plan(), config, db=db)
+    assert first.ok and second.ok and ids(second) == [TICKETS + 1]
+
+    def replay(**options: object) -> orchestra.RunResult:
+        return orchestra.run(
+            sync_plan(), config, db=None, replay=second.run_id, replay_db=db, **options
+        )
+
+    cursor = first.context["incremental.tickets"]
+    replayed = replay(context={"incremental.tickets": cursor})
+    assert replayed.ok, replayed.error
+    assert ids(replayed) == ids(second)
+    # without it (no capture of its own) the replay starts from initial_value: a request
+    # the second run never made
+    missed = replay()
+    assert not missed.ok and "updated_since" in str(missed.error)
