@@ -116,3 +116,21 @@ def test_the_expanded_plan_shows_the_parameter_reading_the_context():
     params = expanded["steps"][0]["params"]
     assert params["since"] == '{context."incremental.events"}'
     assert params["until"] == 99
+
+
+def test_the_debugger_shows_and_edits_the_cursor_like_any_context_value():
+    from tests.debug.test_debugger import Session, on_a_loop
+
+    @on_a_loop
+    async def debug() -> None:
+        server = NewestFirst(newest=30)
+        session = Session(events_plan(initial_value=3), handler=server, start="start")
+        assert await session.settle() == "events · before the step"
+        context = session.debugger.current.call.scope["context"]
+        assert context["incremental.events"] == 3
+        context["incremental.events"] = 25
+        assert await session.resume("continue") is None
+        assert server.requests[0].params["since"] == "25"
+        assert session.runner.context.context["incremental.events"] == 30
+
+    debug()
