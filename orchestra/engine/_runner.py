@@ -198,15 +198,22 @@ class Runner:
         merged = {**self.plan.model.config, **self.config_overrides}
         return self.plan.key, config_fingerprint(merged)
 
+    def _persistent_keys(self) -> list[str]:
+        """``persistent_context`` plus each ``incremental`` step's cursor field."""
+        return [*self.plan.model.persistent_context, *self.plan.incremental_defaults()]
+
     def _load_context(self) -> dict[str, Any]:
-        keys = self.plan.model.persistent_context
-        if self.context_store is None or not keys:
+        keys = self._persistent_keys()
+        if not keys:
             return {}
-        loaded = self.context_store.load(*self._context_key())
-        return {key: loaded[key] for key in keys if key in loaded}
+        loaded = {} if self.context_store is None else self.context_store.load(*self._context_key())
+        values = {key: loaded[key] for key in keys if key in loaded}
+        for key, initial in self.plan.incremental_defaults().items():
+            values.setdefault(key, initial)  # no successful run saved a cursor yet
+        return values
 
     def _save_context(self, run: RunContext) -> None:
-        keys = self.plan.model.persistent_context
+        keys = self._persistent_keys()
         if self.context_store is None or not keys:
             return
         limits = run.limits

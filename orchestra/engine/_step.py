@@ -48,7 +48,7 @@ from orchestra.events import (
     StepStarted,
 )
 from orchestra.expressions import truthy
-from orchestra.plan import CompiledStep, compile_detected
+from orchestra.plan import CompiledIncremental, CompiledStep, Incremental, compile_detected
 from orchestra.types import StepStatus
 
 CANCEL_REASONS: ContextVar[tuple[list[str], ...]] = ContextVar(
@@ -92,6 +92,7 @@ class StepOutcome:
     records: int = 0
     error: RunError | None = None
     details: dict[str, Any] = field(default_factory=dict)  # e.g. the branch a choice took
+    cursor: Any = None  # ``incremental``: the highest cursor value among the records so far
 
     def output(self) -> Any:
         """What enriches a fanout item: the extracted values, else the last body."""
@@ -150,6 +151,9 @@ class StepRunner:
                 scope = call.scope
             try:
                 await self._pages(step, scope, execution_id, item_index, outcome)
+                if step.incremental is not None and outcome.cursor is not None:
+                    # only once every page is read; saved only if the run succeeds
+                    run.context[step.incremental.key] = outcome.cursor
             except RunError as error:  # as errors.step_context, without a generator per step
                 raise error.with_step(step.path) from error.__cause__
             if outcome.status is StepStatus.RUNNING:
@@ -282,6 +286,12 @@ class StepRunner:
                     )
             for sub in step.sub_steps:
                 outcome.records += await self._fanout(sub, full, execution_id)
+            if (
+                step.incremental is not None
+                and records is not None
+                and track_cursor(step.incremental, records, run.context, outcome)
+            ):
+                return  # row_order: the records passed the previous cursor or end_value
             if step.break_when is not None and truthy(step.break_when.search(full)):
                 return
             if step.while_ is None or not truthy(step.while_.search(full)):
@@ -484,6 +494,45 @@ class StepRunner:
                 RecordEmitted(run_id=run.run_id, at=time.time(), step_path=sub.path, record=page)
             )
         return emitted
+
+
+def track_cursor(
+    incremental: CompiledIncremental,
+    records: list[Any],
+    context: dict[str, Any],
+    outcome: StepOutcome,
+) -> bool:
+    """Raise ``outcome.cursor`` to the page's highest cursor value (up to ``end_value``);
+    whether ``row_order`` says the step has read everything new."""
+    spec = incremental.spec
+    previous = context.get(incremental.key)
+    stop = False
+    for record in records:
+        value = incremental.cursor.search(record)
+        if value is None:
+            continue
+        beyond_end = spec.end_value is not None and _after(value, spec.end_value, spec)
+        if beyond_end:
+            stop |= spec.row_order is not None
+            continue
+        highest = previous if outcome.cursor is None else outcome.cursor
+        if highest is None or _after(value, highest, spec):  # never moves back
+            outcome.cursor = value
+        if spec.row_order == "desc" and previous is not None and not _after(value, previous, spec):
+            stop = True
+    return stop
+
+
+def _after(value: Any, other: Any, spec: Incremental) -> bool:
+    try:
+        return bool(value > other)
+    except TypeError:
+        raise RunError(
+            f"incremental cursor_path {spec.cursor_path!r} gave {value!r}, which cannot be "
+            f"compared with {other!r}",
+            fix="point cursor_path at a value of one type in every record (a timestamp "
+            "string or a number), and give initial_value/end_value of that type",
+        ) from None
 
 
 def page_records(step: CompiledStep, full: dict[str, Any]) -> list[Any]:

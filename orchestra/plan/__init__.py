@@ -12,6 +12,7 @@ from orchestra.plan._compiled import (
 )
 from orchestra.plan._compiler import compile_auth, compile_detected, compile_plan
 from orchestra.plan._errors import issues_from_validation
+from orchestra.plan._incremental import CompiledIncremental, Incremental, context_key
 from orchestra.plan._loader import (
     PlanSource,
     SupportsToPlan,
@@ -71,6 +72,7 @@ __all__ = [
     "CompiledAuth",
     "CompiledBranch",
     "CompiledChoice",
+    "CompiledIncremental",
     "CompiledNode",
     "CompiledParallel",
     "CompiledPlan",
@@ -79,6 +81,7 @@ __all__ = [
     "Expect",
     "FlowAuth",
     "HttpStep",
+    "Incremental",
     "Limits",
     "OAuth2ClientCredentials",
     "OAuth2RefreshToken",
@@ -96,6 +99,7 @@ __all__ = [
     "compile_auth",
     "compile_detected",
     "compile_plan",
+    "context_key",
     "decode_plan",
     "expand_plan_data",
     "expand_step_data",

@@ -15,6 +15,7 @@ from typing import Any
 from orchestra.expressions import Expression, Template, ValueTemplate
 from orchestra.plan._auth_models import FlowAuth, OAuth2RefreshToken, StaticAuth, TokenAuth
 from orchestra.plan._base import SecretRef
+from orchestra.plan._incremental import CompiledIncremental
 from orchestra.plan._models import ChoiceStep, HttpStep, ParallelStep, Plan, RequestSpec, SubStep
 
 
@@ -56,6 +57,7 @@ class CompiledStep:
     next_url: Expression | None = None  # the next page's URL, from the response
     records: Expression | None = None  # the list of records in a page (over the scope)
     paginate_auto: bool = False  # ``paginate: auto``: detect after the first response
+    incremental: CompiledIncremental | None = None  # ``incremental:`` (plan/_incremental.py)
 
     @property
     def is_fanout(self) -> bool:
@@ -195,6 +197,14 @@ class CompiledPlan:
         """Every step in plan order: HTTP steps with their sub-steps, groups, choices."""
         for step in self.steps:
             yield from step.walk()
+
+    def incremental_defaults(self) -> dict[str, Any]:
+        """Each ``incremental`` step's context key and its ``initial_value``."""
+        return {
+            step.incremental.key: step.incremental.spec.initial_value
+            for step in self.walk()
+            if isinstance(step, CompiledStep) and step.incremental is not None
+        }
 
     def find(self, path_or_name: str) -> CompiledNode:
         for step in self.walk():

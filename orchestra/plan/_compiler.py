@@ -45,6 +45,11 @@ from orchestra.plan._compiled import (
     Credential,
 )
 from orchestra.plan._errors import issues_from_validation
+from orchestra.plan._incremental import (
+    CompiledIncremental,
+    context_key,
+    cursor_param_template,
+)
 from orchestra.plan._models import (
     ChoiceStep,
     Compensation,
@@ -164,6 +169,8 @@ class _Compiler:
 
         if isinstance(model, HttpStep) and model.paginate is not None:
             model = self.expand_paginate(model, plan_path, name)
+        if isinstance(model, HttpStep) and model.incremental is not None:
+            model = self.expand_incremental(model, plan_path, name)
         http = model if isinstance(model, HttpStep) else None
         url = self.guarded(compile_template, model.url, p("url")) or compile_template("")
         headers = self.guarded(compile_value, model.headers, p("headers")) or compile_value({})
@@ -230,6 +237,7 @@ class _Compiler:
             compiled.emit_mode = model.fanout_emit_mode
         if http is not None:
             self._compile_pages(http, compiled)
+            self._compile_incremental(http, compiled)
             self._compile_children(http, compiled, depth)
         return compiled
 
@@ -270,6 +278,46 @@ class _Compiler:
             self.issue(where, str(error), error.fix)
             return model
         return type(model).model_validate(expanded)
+
+    def expand_incremental(self, model: HttpStep, plan_path: str, name: str) -> HttpStep:
+        """The step with ``incremental.param`` (and ``end_param``) added to its ``params``."""
+        spec = model.incremental
+        assert spec is not None
+        where = f"{plan_path}.incremental (step {name!r})"
+        if isinstance(model, SubStep):
+            self.issue(
+                where,
+                "incremental works on a top-level step, not on a fanout sub-step",
+                "move incremental to the step that lists the records",
+            )
+        if model.records is None and not isinstance(model.paginate, AutoPaginate):
+            self.issue(
+                where,
+                "incremental reads its cursor from each record, but the step has no 'records'",
+                "add records: <path of the list in the body> (records: data, or '@' for a list)",
+            )
+        template = cursor_param_template(name)
+        if model.params.get(spec.param, template) != template:  # equal: already expanded
+            self.issue(
+                where,
+                f"the step's params already set {spec.param!r}, which incremental sends",
+                f"remove params.{spec.param} (incremental sends the saved cursor)",
+            )
+        added: dict[str, Any] = {spec.param: template}
+        if spec.end_param is not None:
+            if spec.end_value is None:
+                self.issue(where, "end_param is set but end_value is not", "add end_value")
+            added[spec.end_param] = spec.end_value
+        return model.model_copy(update={"params": {**model.params, **added}})
+
+    def _compile_incremental(self, model: HttpStep, compiled: CompiledStep) -> None:
+        spec = model.incremental
+        if spec is None:
+            return
+        cursor = self.condition(spec.cursor_path, f"{compiled.plan_path}.incremental.cursor_path")
+        if cursor is not None:
+            compiled.incremental = CompiledIncremental(spec, context_key(compiled.name), cursor)
+            compiled.expressions.append((f"{compiled.plan_path}.incremental.cursor_path", cursor))
 
     def _compile_pages(self, model: HttpStep, compiled: CompiledStep) -> None:
         """``page_state``, ``page_state_updates``, ``next_url`` and ``records``."""

@@ -23,6 +23,7 @@ from pydantic import Field, TypeAdapter
 from pydantic_core import PydanticCustomError
 
 from orchestra.plan._base import _Model
+from orchestra.plan._incremental import cursor_param_template
 
 
 class _Preset(_Model):
@@ -341,4 +342,10 @@ def expand_plan_data(data: Any) -> Any:
         preset = _PRESET_ADAPTER.validate_python(normalize_paginate(expanded["paginate"]))
         if not isinstance(preset, AutoPaginate):
             expanded = expand_step_data(expanded, preset, expanded.get("records"))
+    incremental = expanded.get("incremental")
+    if "url" in expanded and isinstance(incremental, dict) and expanded.get("name"):
+        added: dict[str, Any] = {incremental["param"]: cursor_param_template(expanded["name"])}
+        if incremental.get("end_param"):
+            added[incremental["end_param"]] = incremental.get("end_value")
+        expanded["params"] = {**(expanded.get("params") or {}), **added}
     return expanded

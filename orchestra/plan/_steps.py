@@ -20,6 +20,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from orchestra.plan._base import Expect, Retry, _Model, check_step_name
+from orchestra.plan._incremental import Incremental
 from orchestra.plan._paginate import Paginate, normalize_paginate
 
 ResponseFormat = Literal["auto", "json", "xml", "csv", "text", "binary"]
@@ -98,6 +99,11 @@ class HttpStep(RequestSpec):
         None,
         description="JMESPath over each page's body selecting the list whose elements are "
         "emitted one record each (records: data, records: '@'). Without it a page is a record.",
+    )
+    incremental: Incremental | None = Field(
+        None,
+        description="Fetch only records changed since the last successful run: the highest "
+        "cursor_path value is kept per plan key and config and sent as param (needs records).",
     )
     page_state: dict[str, Any] = Field(
         default_factory=dict,
