@@ -153,12 +153,13 @@ _STATUS_CLASS = """CASE WHEN status_code IS NULL THEN 'none'
             WHEN status_code >= 300 THEN 's3xx'
             ELSE 's2xx' END"""
 
-# Per bucket of $width ms from $start: exchanges answered in it per status class (named
+# Per bucket of $width ms from $start ($buckets of them, passed in: recomputing the count
+# from the width can round up to one too many): exchanges answered in it per status class (named
 # s2xx … none), their latency, how many were in flight at the bucket's end, waits begun.
 # Bucket -1 gathers what happened before the window, so the in-flight count starts right.
 WATERFALL_BUCKETS = f"""
 WITH {_INTERVALS},
-n AS (SELECT CAST(ceil(($end - $start) / $width) AS BIGINT) AS n),
+n AS (SELECT CAST($buckets AS BIGINT) AS n),
 grid AS (SELECT range AS bucket FROM n, range(-1, n.n)),
 sent AS (
     SELECT bucket, count(*) AS started

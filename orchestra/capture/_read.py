@@ -483,8 +483,9 @@ class CaptureReader:
             rows.exchanges = self.frame(sql.waterfall_exchanges(limit), window)
             rows.waits = self.frame(sql.waterfall_waits(limit), window)
         else:
-            width = (end - start) / max(int(buckets), 1)
-            rows.buckets = self.frame(sql.WATERFALL_BUCKETS, {**window, "width": width})
+            count = max(int(buckets), 1)
+            params = {**window, "width": (end - start) / count, "buckets": count}
+            rows.buckets = self.frame(sql.WATERFALL_BUCKETS, params)
         return rows
 
     def statistics(self, run_id: str) -> RunStatistics:

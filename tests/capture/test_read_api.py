@@ -207,6 +207,9 @@ def test_statistics_steps_waterfall_and_signature(capture):
         aggregated = reader.waterfall(capture.good, limit=5)  # more than 5: per time bucket
         assert aggregated.aggregated and aggregated.exchanges.empty
         assert aggregated.buckets["answered"].sum() == 15
+        # 15.07 / (15.07 / 120) is 120.00000000000001 in floats: still exactly 120 buckets
+        awkward = reader.waterfall(capture.good, limit=0, start_ms=0.0, end_ms=15.07)
+        assert len(awkward.buckets) == 120
         waits = waterfall.waits.groupby("type").size().to_dict()
         assert waits["retry_scheduled"] == 1 and waits["rate_limit_wait"] >= 1
         signature = reader.signature(capture.good)
