@@ -74,14 +74,15 @@ class DetectedPagination:
         """One masked warning per step whose response looked paginated but matched no rule."""
         return [masker.text(d.warning()) for d in self.found.values() if d.unmatched]
 
-    def lines(self, masker: Masker) -> list[str]:
-        """Per choice: ``step <path>: <explanation>``, then the YAML to paste, indented."""
+    def lines(self, masker: Masker, *, warnings: bool = True) -> list[str]:
+        """Per choice: ``step <path>: <explanation>``, its warning (unless ``warnings`` is
+        false: the caller shows them apart), then the YAML to paste, indented."""
         out: list[str] = []
         for detected in self.found.values():
             event = detected.event
             times = f" ({detected.executions} executions)" if detected.executions > 1 else ""
             out.append(masker.text(f"step {event.step_path}{times}: {event.explanation}"))
-            if detected.unmatched:
+            if warnings and detected.unmatched:
                 out.append("  warning: " + masker.text(detected.warning()))
             if event.yaml:
                 out.append("  paste into the step instead of paginate: auto:")

@@ -3,7 +3,9 @@
 A ``%%flow`` cell and ``%flow run`` return a :class:`FlowRun`, so Jupyter
 shows it and binds it to ``_`` (and to ``--out NAME``). It shows the status,
 each step path's method, masked URL, HTTP statuses, attempts, pages, fanout
-counts, records and timing; for each root step the extracted values, the
+counts, records and timing; what ``paginate: auto`` chose, with the YAML to
+paste (a response that looked paginated but matched no rule is a warning,
+even in a ``--quiet`` cell's one line); for each root step the extracted values, the
 context it changed and its last response body as a collapsible JSON tree; and
 an error with the failing expression underlined in the cell's source.
 
@@ -202,16 +204,20 @@ class FlowRun:
     # -- HTML ---------------------------------------------------------------------------
 
     def _repr_html_(self) -> str:
-        if self.quiet:
-            return f"<div>{badge(self.status)} {html.escape(self._headline())}</div>"
+        if self.quiet:  # one line, and the warnings that must not go unsaid
+            warnings = "".join(
+                _warning_html(text) for text in self.snapshot.detected.warnings(self._masker)
+            )
+            return f"<div>{badge(self.status)} {html.escape(self._headline())}</div>{warnings}"
         out = [CSS, '<div style="font-size:13px">']
         out.append(f"<div>{badge(self.status)} {html.escape(self._headline())}</div>")
         out.append(self._table_html())
+        out.append(self._detected_html())
         for name in self.roots:
             out.append(self._root_html(name))
         out.append(self._error_html())
-        for text in [*self._stale_notes(), *self.notes]:
-            out.append(f'<div style="color:#8a6d00">⚠ {html.escape(text)}</div>')
+        for text in self._notes():
+            out.append(_warning_html(text))
         out.append("</div>")
         return "".join(out)
 
@@ -281,6 +287,18 @@ class FlowRun:
             out.append(f"<div><b>{label}</b>{html_tree(failed.get('body'), self.limits)}</div>")
         return "".join(out)
 
+    def _detected_html(self) -> str:
+        lines = self.snapshot.detected.lines(self._masker, warnings=False)
+        if not lines:
+            return ""
+        text = html.escape("\n".join(lines))
+        return f'<div><b>paginate: auto detected</b><pre style="margin:2px 0">{text}</pre></div>'
+
+    def _notes(self) -> list[str]:
+        """The warnings under the output: paginate: auto that read one page, stale steps …"""
+        detected = self.snapshot.detected.warnings(self._masker)
+        return [*detected, *self._stale_notes(), *self.notes]
+
     def _stale_notes(self) -> list[str]:
         if not self.stale:
             return []
@@ -296,7 +314,8 @@ class FlowRun:
         symbol = SYMBOLS.get(self.status, "•")
         lines = [f"{symbol} {self.status} · {self._headline()}"]
         if self.quiet:
-            return lines[0]
+            warnings = self.snapshot.detected.warnings(self._masker)
+            return "\n".join([lines[0], *(f"  ⚠ {text}" for text in warnings)])
         for path, s in self.snapshot.paths.items():
             line = f"  {self._masker.text(path)}: {s.status}"
             if s.method:
@@ -311,6 +330,10 @@ class FlowRun:
             if s.records:
                 line += f" · {_plural(s.records, 'record')}"
             lines.append(line + f" · {_timing(s)}")
+        detected = self.snapshot.detected.lines(self._masker, warnings=False)
+        if detected:
+            lines.append("  paginate: auto detected:")
+            lines.extend(f"    {line}" for line in detected)
         for name in self.roots:
             scope = self._published.get(name)
             if not isinstance(scope, dict):
@@ -336,11 +359,15 @@ class FlowRun:
                     f"  last response (status {failed.get('status_code')}, from the capture):"
                     "\n    " + preview.replace("\n", "\n    ")
                 )
-        lines.extend(f"  ⚠ {text}" for text in [*self._stale_notes(), *self.notes])
+        lines.extend(f"  ⚠ {text}" for text in self._notes())
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
+
+
+def _warning_html(text: str) -> str:
+    return f'<div style="color:#8a6d00">⚠ {html.escape(text)}</div>'
 
 
 def _plural(count: int, word: str) -> str:
