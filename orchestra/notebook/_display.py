@@ -3,11 +3,13 @@
 A ``%%flow`` cell and ``%flow run`` return a :class:`FlowRun`, so Jupyter
 shows it and binds it to ``_`` (and to ``--out NAME``). It shows the status,
 each step path's method, masked URL, HTTP statuses, attempts, pages, fanout
-counts, records and timing; what ``paginate: auto`` chose, with the YAML to
-paste (a response that looked paginated but matched no rule is a warning,
-even in a ``--quiet`` cell's one line); for each root step the extracted values, the
-context it changed and its last response body as a collapsible JSON tree; and
-an error with the failing expression underlined in the cell's source.
+counts, records and timing (a step the finished run never reached is
+``skipped``, as in the CLI summary and the dashboard); what ``paginate:
+auto`` chose, with the YAML to paste (a response that looked paginated but
+matched no rule is a warning, even in a ``--quiet`` cell's one line); for
+each root step the extracted values, the context it changed and its last
+response body as a collapsible JSON tree; and an error with the failing
+expression underlined in the cell's source.
 
 Everything shown or returned is masked with the run's masker: the values
 kept for later cells are raw, the values a user sees are not.
@@ -25,8 +27,10 @@ from orchestra.engine import RunResult
 from orchestra.events import StepTotals
 from orchestra.masking import Masker
 from orchestra.notebook._errors import locate, underline_html, underline_text
+from orchestra.notebook._flow import SKIPPED
 from orchestra.notebook._jsontree import CSS, Limits, html_tree, text_preview
 from orchestra.notebook._monitor import RunSnapshot
+from orchestra.types import RunStatus
 
 STATUS_COLOURS = {
     "succeeded": "#2ca02c",
@@ -93,6 +97,7 @@ class FlowRun:
     duration_ms: float | None
     snapshot: RunSnapshot
     roots: list[str]
+    planned: list[str] = field(default_factory=list)  # every step path of the plan that ran
     db: str | None = None
     stale: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -188,6 +193,14 @@ class FlowRun:
         span = locate(source, error, self.roots)
         return (source, span) if source and span else None
 
+    @property
+    def skipped(self) -> list[str]:
+        """Step paths of the plan that the finished run never ran (masked)."""
+        if self.status in (RunStatus.RUNNING, "paused"):
+            return []
+        ran = self.snapshot.paths
+        return [self._masker.text(path) for path in self.planned if path not in ran]
+
     def _headline(self) -> str:
         stats = self.snapshot.paths.values()
         requests = sum(s.requests for s in stats)
@@ -237,6 +250,9 @@ class FlowRun:
                 str(s.records),
                 _timing(s),
             ]
+            rows.append("<tr>" + "".join(f"<td style='{CELL_STYLE}'>{c}</td>" for c in cells))
+        for path in self.skipped:
+            cells = [f"<code>{html.escape(path)}</code>", badge(SKIPPED), *["—"] * 7]
             rows.append("<tr>" + "".join(f"<td style='{CELL_STYLE}'>{c}</td>" for c in cells))
         header = "".join(f"<th style='{CELL_STYLE}'>{h}</th>" for h in head)
         return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -330,6 +346,7 @@ class FlowRun:
             if s.records:
                 line += f" · {_plural(s.records, 'record')}"
             lines.append(line + f" · {_timing(s)}")
+        lines.extend(f"  {path}: {SKIPPED}" for path in self.skipped)
         detected = self.snapshot.detected.lines(self._masker, warnings=False)
         if detected:
             lines.append("  paginate: auto detected:")
