@@ -170,7 +170,9 @@ def _exit_code(status: RunStatus, assertion_failures: int, signum: int | None = 
     default=None,
     help="Progress bars on stderr (default: only when stderr is a terminal).",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress and no summary; errors only.")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress and no summary; errors and warnings only."
+)
 @click.option(
     "--with-demo-api",
     is_flag=True,

@@ -86,3 +86,32 @@ def test_quiet_still_warns_on_stderr(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert f"Warning: {WARNING}" in result.stderr
+
+
+def test_a_fanout_announces_one_choice_once_with_its_executions(tmp_path: Path) -> None:
+    plan = tmp_path / "fanout.yaml"
+    plan.write_text(
+        """\
+key: announce-fanout
+config: {base_url: "http://127.0.0.1:1"}
+steps:
+  - name: items
+    url: "{config.base_url}/items"
+    params: {limit: 3}
+    sub_steps:
+      - name: graph
+        iterate_over: response.body.items
+        url: "{config.base_url}/graph/items"
+        params: {"$top": 100}
+        paginate: auto
+"""
+    )
+    args = ["run", str(plan), "--with-demo-api", "--no-progress", "--no-capture"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith("  step ")]
+    assert lines == [
+        '  step items.graph (3 executions): a next-page URL in the body at "@odata.nextLink"; '
+        "records: value (100 in this response)"
+    ]
+    assert result.stderr == ""
