@@ -51,7 +51,7 @@ from orchestra.cli._signals import StopSignals, describe, exit_code
 from orchestra.cli._summary import StepClock, one_line, render_summary, run_status, step_rows
 from orchestra.engine import Runner
 from orchestra.errors import ConfigError, PlanError, RunError
-from orchestra.events import Subscriber
+from orchestra.events import DetectedPagination, Subscriber
 from orchestra.plan import CompiledPlan, expand_plan_data, load_plan, plan_json_schema
 from orchestra.types import RunStatus
 
@@ -170,7 +170,9 @@ def _exit_code(status: RunStatus, assertion_failures: int, signum: int | None = 
     default=None,
     help="Progress bars on stderr (default: only when stderr is a terminal).",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress and no summary; errors only.")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress and no summary; errors and warnings only."
+)
 @click.option(
     "--with-demo-api",
     is_flag=True,
@@ -299,9 +301,15 @@ def _run_and_report(
     show_progress = sys.stderr.isatty() if progress is None else progress
     display = ProgressDisplay(enabled=show_progress and not quiet)
     clock = StepClock()
+    detected = DetectedPagination()
     try:
         runner = _build_runner(
-            compiled, config, auth, [display, clock], keep_records=keep_records, capture=capture
+            compiled,
+            config,
+            auth,
+            [display, clock, detected],
+            keep_records=keep_records,
+            capture=capture,
         )
     except pydantic.ValidationError as error:
         raise click.BadParameter(_auth_problem(error), param_hint="--auth") from None
@@ -317,7 +325,15 @@ def _run_and_report(
 
     with StopSignals() as signals:  # until the reports are written
         code = _run_and_write_reports(
-            compiled, runner, display, clock, writer, signals, junit, records, quiet, capture
+            compiled,
+            runner,
+            (display, clock, detected),
+            writer,
+            signals,
+            junit,
+            records,
+            quiet,
+            capture,
         )
     _exit(code)
 
@@ -325,8 +341,7 @@ def _run_and_report(
 def _run_and_write_reports(
     compiled: CompiledPlan,
     runner: Runner,
-    display: ProgressDisplay,
-    clock: StepClock,
+    listeners: tuple[ProgressDisplay, StepClock, DetectedPagination],
     writer: RecordsWriter | None,
     signals: StopSignals,
     junit: Path | None,
@@ -335,6 +350,7 @@ def _run_and_write_reports(
     capture: CapturePlan,
 ) -> int:
     """Run, then print the summary and write the reports; the command's exit code."""
+    display, clock, detected = listeners
     try:
         interrupted = _execute(runner, signals)
     finally:
@@ -360,8 +376,13 @@ def _run_and_write_reports(
     if capture.path is not None and not captured(capture.path, result.run_id):
         problems.append(f"--db {capture.path!r}: the run was not captured (the log above says why)")
     hint = replay_miss_hint(capture, result.error)
+    for warning in detected.warnings(masker):
+        click.echo(f"Warning: {warning}", err=True)
     if not quiet:
-        click.echo(render_summary(result, rows, masker, interrupted=interrupted, cause=cause))
+        summary = render_summary(
+            result, rows, masker, interrupted=interrupted, cause=cause, detected=detected
+        )
+        click.echo(summary)
         if hint:
             click.echo(masker.text(hint))
         click.echo("\n".join(capture_lines(capture, result.run_id)))

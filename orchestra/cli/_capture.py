@@ -257,6 +257,8 @@ def runs_command(db: str | None, plan_key: str | None, status: str | None, limit
         with store.read() as reader:
             frame = reader.runs(plan_key=plan_key, status=status, limit=limit)
             total = reader.run_count()
+            # a run-level error restating its step's error counts once, as in the dashboard
+            errors = reader.error_counts(frame["run_id"].astype(str).tolist())
     except FileNotFoundError:
         click.echo(f"no runs yet: {store.path} holds no Orchestra capture")
         return
@@ -282,7 +284,7 @@ def runs_command(db: str | None, plan_key: str | None, status: str | None, limit
             _started(row["started_at"]),
             _duration(row),
             _count(row["requests"]),
-            _count(row["errors"]),
+            _count(errors[str(row["run_id"])]),
             _count(row["records"]),
         ]
         for row in frame.to_dict("records")

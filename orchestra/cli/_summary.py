@@ -11,7 +11,7 @@ from typing import Any
 
 from orchestra.engine import RunResult
 from orchestra.errors import RunError
-from orchestra.events import RunTotals, StepFinished, StepStarted
+from orchestra.events import DetectedPagination, RunTotals, StepFinished, StepStarted
 from orchestra.masking import Masker
 from orchestra.plan import CompiledPlan
 from orchestra.types import RunStatus
@@ -130,8 +130,10 @@ def render_summary(
     *,
     interrupted: bool = False,
     cause: str = "Ctrl-C",
+    detected: DetectedPagination | None = None,
 ) -> str:
-    """The summary as text (masked); ``cause`` names what interrupted the run."""
+    """The summary as text (masked); ``cause`` names what interrupted the run and
+    ``detected`` what ``paginate: auto`` chose (with the YAML to paste)."""
     status = run_status(result, interrupted=interrupted)
     responses = ", ".join(
         f"{code}: {count}" for code, count in sorted(result.responses_by_status.items())
@@ -175,6 +177,10 @@ def render_summary(
         ]
         headers = ["step", "executions", "status", "pages", "records", "errors", "time"]
         lines += _table(headers, table, right={1, 3, 4, 5, 6})
+
+    if detected:
+        lines += ["", "paginate: auto detected:"]
+        lines += ["  " + line for line in detected.lines(masker)]
 
     error_type, error_step, message = error_parts(result.error, masker)
     if error_type:

@@ -1,6 +1,7 @@
 """The typed event stream out of the engine and the bus that delivers it."""
 
 from orchestra.events._bus import EventBus, Subscriber
+from orchestra.events._detected import Detected, DetectedPagination
 from orchestra.events._totals import STATUS_SEVERITY, RunTotals, StepTotals, worst_status
 from orchestra.events._types import (
     AssertionFailed,
@@ -35,6 +36,8 @@ __all__ = [
     "CompensationFinished",
     "CompensationStarted",
     "DebugAction",
+    "Detected",
+    "DetectedPagination",
     "Event",
     "EventBus",
     "FanoutItemFinished",

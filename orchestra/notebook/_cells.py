@@ -18,7 +18,7 @@ from orchestra.capture import CaptureStore
 from orchestra.errors import PlanError
 from orchestra.notebook._cell import CellSyntaxError
 from orchestra.notebook._errors import FlowError, Span, locate, underline_text
-from orchestra.notebook._flow import NotebookFlow
+from orchestra.notebook._flow import SKIPPED, NotebookFlow
 
 if TYPE_CHECKING:
     from orchestra.notebook._display import FlowRun
@@ -45,8 +45,8 @@ def record_flow_run(flow: NotebookFlow, execution: Execution, view: FlowRun) -> 
     befores = execution.root_contexts
     context: dict[str, Any] = {}
     for index, step in enumerate(flow.steps):
-        if step.name not in paths:
-            step.forget()
+        if step.name not in paths:  # the run is over and never reached it
+            step.forget(SKIPPED)
             continue
         before = befores.get(step.name, context)
         later = [s.name for s in flow.steps[index + 1 :]]

@@ -3,9 +3,13 @@
 A ``%%flow`` cell and ``%flow run`` return a :class:`FlowRun`, so Jupyter
 shows it and binds it to ``_`` (and to ``--out NAME``). It shows the status,
 each step path's method, masked URL, HTTP statuses, attempts, pages, fanout
-counts, records and timing; for each root step the extracted values, the
-context it changed and its last response body as a collapsible JSON tree; and
-an error with the failing expression underlined in the cell's source.
+counts, records and timing (a step the finished run never reached is
+``skipped``, as in the CLI summary and the dashboard); what ``paginate:
+auto`` chose, with the YAML to paste (a response that looked paginated but
+matched no rule is a warning, even in a ``--quiet`` cell's one line); for
+each root step the extracted values, the context it changed and its last
+response body as a collapsible JSON tree; and an error with the failing
+expression underlined in the cell's source.
 
 Everything shown or returned is masked with the run's masker: the values
 kept for later cells are raw, the values a user sees are not.
@@ -23,8 +27,10 @@ from orchestra.engine import RunResult
 from orchestra.events import StepTotals
 from orchestra.masking import Masker
 from orchestra.notebook._errors import locate, underline_html, underline_text
+from orchestra.notebook._flow import SKIPPED
 from orchestra.notebook._jsontree import CSS, Limits, html_tree, text_preview
 from orchestra.notebook._monitor import RunSnapshot
+from orchestra.types import RunStatus
 
 STATUS_COLOURS = {
     "succeeded": "#2ca02c",
@@ -91,6 +97,7 @@ class FlowRun:
     duration_ms: float | None
     snapshot: RunSnapshot
     roots: list[str]
+    planned: list[str] = field(default_factory=list)  # every step path of the plan that ran
     db: str | None = None
     stale: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -186,6 +193,14 @@ class FlowRun:
         span = locate(source, error, self.roots)
         return (source, span) if source and span else None
 
+    @property
+    def skipped(self) -> list[str]:
+        """Step paths of the plan that the finished run never ran (masked)."""
+        if self.status in (RunStatus.RUNNING, "paused"):
+            return []
+        ran = self.snapshot.paths
+        return [self._masker.text(path) for path in self.planned if path not in ran]
+
     def _headline(self) -> str:
         stats = self.snapshot.paths.values()
         requests = sum(s.requests for s in stats)
@@ -202,16 +217,20 @@ class FlowRun:
     # -- HTML ---------------------------------------------------------------------------
 
     def _repr_html_(self) -> str:
-        if self.quiet:
-            return f"<div>{badge(self.status)} {html.escape(self._headline())}</div>"
+        if self.quiet:  # one line, and the warnings that must not go unsaid
+            warnings = "".join(
+                _warning_html(text) for text in self.snapshot.detected.warnings(self._masker)
+            )
+            return f"<div>{badge(self.status)} {html.escape(self._headline())}</div>{warnings}"
         out = [CSS, '<div style="font-size:13px">']
         out.append(f"<div>{badge(self.status)} {html.escape(self._headline())}</div>")
         out.append(self._table_html())
+        out.append(self._detected_html())
         for name in self.roots:
             out.append(self._root_html(name))
         out.append(self._error_html())
-        for text in [*self._stale_notes(), *self.notes]:
-            out.append(f'<div style="color:#8a6d00">⚠ {html.escape(text)}</div>')
+        for text in self._notes():
+            out.append(_warning_html(text))
         out.append("</div>")
         return "".join(out)
 
@@ -231,6 +250,9 @@ class FlowRun:
                 str(s.records),
                 _timing(s),
             ]
+            rows.append("<tr>" + "".join(f"<td style='{CELL_STYLE}'>{c}</td>" for c in cells))
+        for path in self.skipped:
+            cells = [f"<code>{html.escape(path)}</code>", badge(SKIPPED), *["—"] * 7]
             rows.append("<tr>" + "".join(f"<td style='{CELL_STYLE}'>{c}</td>" for c in cells))
         header = "".join(f"<th style='{CELL_STYLE}'>{h}</th>" for h in head)
         return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -281,6 +303,18 @@ class FlowRun:
             out.append(f"<div><b>{label}</b>{html_tree(failed.get('body'), self.limits)}</div>")
         return "".join(out)
 
+    def _detected_html(self) -> str:
+        lines = self.snapshot.detected.lines(self._masker, warnings=False)
+        if not lines:
+            return ""
+        text = html.escape("\n".join(lines))
+        return f'<div><b>paginate: auto detected</b><pre style="margin:2px 0">{text}</pre></div>'
+
+    def _notes(self) -> list[str]:
+        """The warnings under the output: paginate: auto that read one page, stale steps …"""
+        detected = self.snapshot.detected.warnings(self._masker)
+        return [*detected, *self._stale_notes(), *self.notes]
+
     def _stale_notes(self) -> list[str]:
         if not self.stale:
             return []
@@ -296,7 +330,8 @@ class FlowRun:
         symbol = SYMBOLS.get(self.status, "•")
         lines = [f"{symbol} {self.status} · {self._headline()}"]
         if self.quiet:
-            return lines[0]
+            warnings = self.snapshot.detected.warnings(self._masker)
+            return "\n".join([lines[0], *(f"  ⚠ {text}" for text in warnings)])
         for path, s in self.snapshot.paths.items():
             line = f"  {self._masker.text(path)}: {s.status}"
             if s.method:
@@ -311,6 +346,11 @@ class FlowRun:
             if s.records:
                 line += f" · {_plural(s.records, 'record')}"
             lines.append(line + f" · {_timing(s)}")
+        lines.extend(f"  {path}: {SKIPPED}" for path in self.skipped)
+        detected = self.snapshot.detected.lines(self._masker, warnings=False)
+        if detected:
+            lines.append("  paginate: auto detected:")
+            lines.extend(f"    {line}" for line in detected)
         for name in self.roots:
             scope = self._published.get(name)
             if not isinstance(scope, dict):
@@ -336,11 +376,15 @@ class FlowRun:
                     f"  last response (status {failed.get('status_code')}, from the capture):"
                     "\n    " + preview.replace("\n", "\n    ")
                 )
-        lines.extend(f"  ⚠ {text}" for text in [*self._stale_notes(), *self.notes])
+        lines.extend(f"  ⚠ {text}" for text in self._notes())
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
+
+
+def _warning_html(text: str) -> str:
+    return f'<div style="color:#8a6d00">⚠ {html.escape(text)}</div>'
 
 
 def _plural(count: int, word: str) -> str:

@@ -44,7 +44,8 @@ PLAN_SETTINGS = (
 )
 """Top-level plan fields a flow keeps besides its steps."""
 
-NOT_RUN = "pending"
+NOT_RUN = "pending"  # no run has reached the step yet (a --no-run cell, a loaded plan)
+SKIPPED = "skipped"  # the last run is over and never ran it (as the CLI and dashboard say)
 STALE = "stale"
 
 
@@ -56,7 +57,7 @@ class FlowStep:
     spec: dict[str, Any]  # the step as written in the cell (plan JSON)
     source: str | None = None  # the cell text, to point at expressions in errors
     cell_id: str | None = None
-    status: str = NOT_RUN  # pending | ok | failed | aborted | interrupted | stale | …
+    status: str = NOT_RUN  # pending | skipped | ok | failed | aborted | interrupted | stale …
     published: dict[str, Any] = field(default_factory=dict)  # steps.<name> values it set
     context_before: dict[str, Any] | None = None
     context_after: dict[str, Any] | None = None
@@ -68,8 +69,8 @@ class FlowStep:
     def has_run(self) -> bool:
         return self.run_id is not None
 
-    def forget(self) -> None:
-        self.status, self.published, self.run_id = NOT_RUN, {}, None
+    def forget(self, status: str = NOT_RUN) -> None:
+        self.status, self.published, self.run_id = status, {}, None
         self.context_before = self.context_after = None
         self.stale_because, self.paths = None, {}
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import copy
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestra.events import (
+    DetectedPagination,
     Event,
+    PaginationDetected,
     RateLimitWait,
     RunFinished,
     RunStarted,
@@ -40,6 +42,7 @@ class RunSnapshot:
     duration_ms: float | None
     error: str | None
     error_step: str | None
+    detected: DetectedPagination = field(default_factory=DetectedPagination)
 
 
 class RunMonitor:
@@ -55,8 +58,13 @@ class RunMonitor:
         self.error: str | None = None
         self.error_step: str | None = None
         self.version = 0  # bumped on every event: redraw only when it moved
+        self._detected = DetectedPagination()  # what paginate: auto chose, per step path
         self._handlers = self._totals.handlers(
-            {RunStarted: self._run_started, RunFinished: self._run_finished},
+            {
+                RunStarted: self._run_started,
+                RunFinished: self._run_finished,
+                PaginationDetected: self._detected,
+            },
             counted=COUNTED,
         )
 
@@ -82,4 +90,5 @@ class RunMonitor:
                 duration_ms=self.duration_ms,
                 error=self.error,
                 error_step=self.error_step,
+                detected=self._detected.copy(),
             )

@@ -17,7 +17,7 @@ import yaml
 
 from orchestra.expressions import scope_references
 from orchestra.notebook._display import STATUS_COLOURS, badge
-from orchestra.notebook._flow import NotebookFlow
+from orchestra.notebook._flow import NOT_RUN, SKIPPED, STALE, NotebookFlow
 from orchestra.plan import (
     CompiledChoice,
     CompiledNode,
@@ -124,9 +124,12 @@ class FlowGraph:
     def __init__(self, flow: NotebookFlow) -> None:
         self.nodes: list[Node] = []
         statuses: dict[str, str] = {}
+        ran = set()  # roots a run reached: their sub-steps it never ran are skipped
         for step in flow:
             statuses.update(step.paths)
             statuses[step.name] = step.status
+            if step.has_run:
+                ran.add(step.name)
         try:
             compiled = load_plan(flow.plan()) if len(flow) else None
         except Exception:  # an unfinished flow still gets a picture of its names
@@ -138,7 +141,8 @@ class FlowGraph:
 
         def visit(node: CompiledNode, depth: int, parent: int | None) -> None:
             index = len(self.nodes)
-            status = statuses.get(node.path, statuses.get(node.name, "pending"))
+            unrun = SKIPPED if node.path.split(".")[0] in ran else NOT_RUN
+            status = statuses.get(node.path, statuses.get(node.name, unrun))
             self.nodes.append(
                 Node(node.name, node.path, depth, _label(node), status, parent, _uses(node))
             )
@@ -193,7 +197,7 @@ class FlowGraph:
                     'marker-end="url(#orc-arrow)"/>'
                 )
             colour = STATUS_COLOURS.get(node.status, "#7f7f7f")
-            dash = ' stroke-dasharray="4 3"' if node.status in ("stale", "pending") else ""
+            dash = ' stroke-dasharray="4 3"' if node.status in (STALE, NOT_RUN, SKIPPED) else ""
             out.append(
                 f'<rect x="{x}" y="{y}" width="{width}" height="28" rx="5" fill="white" '
                 f'stroke="{colour}" stroke-width="2"{dash}/>'

@@ -190,3 +190,17 @@ def test_a_large_body_is_shown_truncated(flow):
     assert "bytes as JSON" in cell.html and "more" in cell.html
     assert len(cell.texts()[-1]) < 10_000
     assert value(flow, "len(str(_.body)) > 2_000_000") == "True"  # the value itself is whole
+
+
+def test_paginate_auto_is_announced_in_the_cell_output(flow):
+    """What ``paginate: auto`` chose, and the warning when it read one page, in a real kernel."""
+    cell = flow.run(
+        '%%flow graph\nurl: "{config.base_url}/graph/items"\nparams: {"$top": 100}\npaginate: auto'
+    ).check()
+    assert "paginate: auto detected" in cell.html and "type: json_link" in cell.html
+    assert "records: value" in cell.html and "1000 records" in cell.html
+    cell = flow.run(
+        '%%flow search --quiet\nurl: "{config.base_url}/search"\nparams: {size: 10}\npaginate: auto'
+    ).check()
+    warning = "step search: the response looks paginated (fields: total, nxt)"
+    assert warning in cell.html and warning in cell.texts()[-1]

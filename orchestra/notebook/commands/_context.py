@@ -208,6 +208,7 @@ class CommandContext:
             duration_ms=execution.monitor.duration_ms,
             snapshot=execution.monitor.snapshot(),
             roots=[node.name for node in plan.steps],
+            planned=[node.path for node in plan.walk()],
             db=result.db,
             limits=self.limits(),
             _masker=execution.runner.masker,

@@ -22,8 +22,13 @@ def runs(ctx: CommandContext, words: list[str]) -> Any:
         (("--limit", "-n"), {"type": int, "default": 20}),
         (("--all",), {"action": "store_true"}),
     ).parse(words)
+    store = ctx.store()
     try:
-        frame = ctx.store().runs(plan_key=None if args.all else ctx.flow.key, limit=args.limit)
+        frame = store.runs(plan_key=None if args.all else ctx.flow.key, limit=args.limit)
+        if not frame.empty:  # a run error restating its step's error counts once (CLI, dashboard)
+            run_ids = frame["run_id"].astype(str)
+            with store.read() as reader:
+                frame["errors"] = run_ids.map(reader.error_counts(run_ids.tolist()))
     except FileNotFoundError as error:
         raise FlowError(str(error)) from None
     return masked(frame[[c for c in RUN_COLUMNS if c in frame.columns]], ctx.flow.masker)

@@ -62,3 +62,25 @@ def test_cell_and_run_errors(ctx):
         run_cell(ctx, "a", "name: b\nurl: http://x")
     run_cell(ctx, "", "config: {page: 2}")
     assert ctx.flow.config["page"] == 2 and not len(ctx.flow)
+
+
+def test_a_step_the_finished_run_never_reached_is_skipped_as_in_the_cli(ctx):
+    """``pending``: no run has reached it yet; ``skipped``: the run is over and did not."""
+    ctx.settings.raise_on_failure = False
+    run_cell(ctx, "missing --no-run", 'url: "{config.base_url}/status/404"')
+    run_cell(ctx, "after --no-run", ITEMS)
+    assert "# after: pending" in repr(run_line(ctx, "show"))
+    view = run_line(ctx, "run")
+    assert view.status == "failed"
+    assert ctx.flow.find("after").status == "skipped"
+    assert "  after: skipped" in repr(view).splitlines()
+    assert "<code>after</code></td><td style='text-align:left;padding:1px 8px'>" in (
+        view._repr_html_()
+    )
+    assert ">skipped</span>" in view._repr_html_() and view.skipped == ["after"]
+    assert "# after: skipped" in repr(run_line(ctx, "show"))
+    graph = run_line(ctx, "graph")
+    assert [(node.name, node.status) for node in graph.nodes] == [
+        ("missing", "failed"),
+        ("after", "skipped"),
+    ]
