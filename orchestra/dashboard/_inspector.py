@@ -26,7 +26,7 @@ from panel.viewable import Viewer
 
 from orchestra.capture import STATUS_CLASSES, ExchangeFilter
 from orchestra.dashboard._exchange import Body, ExchangeView
-from orchestra.dashboard._json_tree import json_tree
+from orchestra.dashboard._json_tree import JsonTree, json_tree
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import STATUS_CLASS_COLORS, format_bytes, format_ms, status_class
 
@@ -166,6 +166,48 @@ def match_label(matching: int, scope: int) -> str:
 
 def _int_filter(name: str, width: int = 70) -> pn.widgets.IntInput:
     return pn.widgets.IntInput(label=name, value=None, start=0, width=width)
+
+
+# What differs between two exchanges' panes of one type. The inspector sets these on
+# the panes shown rather than showing new ones: new Bokeh models make Bokeh walk every
+# model of the document (~0.1 s on a large run's page), new values cost next to nothing.
+_PANE_VALUES: dict[type, tuple[str, ...]] = {
+    pn.pane.Markdown: ("object",),
+    pn.pane.HTML: ("object",),
+    pn.widgets.FileDownload: ("callback", "filename", "label"),
+    pn.widgets.TextAreaInput: ("value",),
+}
+
+
+def _same_layout(shown: Any, wanted: Any) -> bool:
+    """Whether ``shown`` can show what ``wanted`` does by taking its values."""
+    if type(shown) is not type(wanted) or shown.css_classes != wanted.css_classes:
+        return False
+    if isinstance(shown, JsonTree) or type(shown) in _PANE_VALUES:
+        return True
+    if isinstance(shown, pn.layout.ListPanel):
+        return len(shown.objects) == len(wanted.objects) and all(
+            _same_layout(a, b) for a, b in zip(shown.objects, wanted.objects, strict=True)
+        )
+    return False
+
+
+def _copy_values(shown: Any, wanted: Any) -> None:
+    if isinstance(shown, JsonTree):
+        shown.replace_value(wanted.value)
+    elif isinstance(shown, pn.layout.ListPanel):
+        if isinstance(shown, pn.Card) and shown.title != wanted.title:
+            shown.title = wanted.title
+        for a, b in zip(shown.objects, wanted.objects, strict=True):
+            _copy_values(a, b)
+    else:
+        changed = {
+            name: getattr(wanted, name)
+            for name in _PANE_VALUES[type(shown)]
+            if getattr(shown, name) != getattr(wanted, name)
+        }
+        if changed:
+            shown.param.update(**changed)
 
 
 class ExchangeInspector(Viewer):
@@ -400,12 +442,13 @@ class ExchangeInspector(Viewer):
             self._detail.objects = [pn.pane.Markdown("*Select an exchange to inspect it.*")]
             return
         self._curl.value = view.curl
-        self._detail.objects = [
-            self._request(view),
-            self._response(view),
-            copy_button(view.curl),
-            self._curl,
-        ]
+        wanted = [self._request(view), self._response(view), copy_button(view.curl)]
+        shown = self._detail.objects[:-1]
+        if len(shown) == len(wanted) and all(map(_same_layout, shown, wanted)):
+            for old, new in zip(shown, wanted, strict=True):
+                _copy_values(old, new)
+            return
+        self._detail.objects = [*wanted, self._curl]
 
     def _download(self, view: ExchangeView, side: str, body: Body) -> pn.widgets.FileDownload:
         """A button that reads the full body from the capture when clicked (not before)."""
