@@ -174,10 +174,44 @@ class Database:
                     connection.close()
                     raise
                 self._schema_checked = True
-            elif read_only and not _has_schema(connection):
+            elif read_only and not self._reader_schema_ok(connection):
                 connection.close()
                 raise FileNotFoundError(f"{self.path} holds no Orchestra capture yet")
             return connection
+
+    def _reader_schema_ok(self, connection: duckdb.DuckDBPyConnection) -> bool:
+        """Whether the file holds the tables: asked once per file (path and inode).
+
+        The question costs ~9 ms, a dashboard opens the file for every poll and
+        click, and a file's tables are never dropped: a file replaced at the same
+        path has another inode and is asked again.
+        """
+        key = _file_key(self.path)
+        if key is not None and key in _schema_ok:
+            return True
+        if not _has_schema(connection):
+            return False
+        if key is not None:
+            _schema_ok.add(key)
+        return True
+
+    def stamp(self) -> tuple[int, ...] | None:
+        """What changes whenever a write reaches the file or its WAL (``None``: no file).
+
+        Inode, size and modification time of both: a poller that finds the same
+        stamp as at its last read need not open the file to learn nothing changed.
+        """
+        if self.is_memory:
+            return None
+        stamp: list[int] = []
+        for path in (self.path, self.path + ".wal"):
+            try:
+                info = os.stat(path)
+            except OSError:
+                stamp.extend((0, -1, 0))
+                continue
+            stamp.extend((info.st_ino, info.st_size, info.st_mtime_ns))
+        return tuple(stamp) if stamp[1] >= 0 else None
 
     def attacher(self) -> Attacher:
         """The writer's way in: one private instance, the file attached per flush."""

@@ -26,25 +26,37 @@ from panel.viewable import Viewer
 
 from orchestra.capture import STATUS_CLASSES, ExchangeFilter
 from orchestra.dashboard._exchange import Body, ExchangeView
-from orchestra.dashboard._json_tree import json_tree
+from orchestra.dashboard._json_tree import JsonTree, json_tree
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import STATUS_CLASS_COLORS, format_bytes, format_ms, status_class
 
-_COPY_JS = """
-const text = area.value;
-const done = () => {
-  button.label = 'Copied ✓';
-  setTimeout(() => { button.label = label; }, 1500);
-};
-if (navigator.clipboard && window.isSecureContext) {
-  navigator.clipboard.writeText(text).then(done, () => { fallback(); });
-} else { fallback(); }
-function fallback() {
-  const node = document.createElement('textarea');
-  node.value = text; document.body.appendChild(node); node.select();
-  document.execCommand('copy'); node.remove(); done();
-}
-"""
+# A plain HTML button: a Panel js_on_click link would make Panel search the whole
+# Bokeh document for linked models each time the inspector's contents change (~0.1 s
+# of server CPU per click on a large run's page).
+_COPY_JS = (
+    "const b = this, text = b.dataset.curl;"
+    "const done = () => { b.textContent = 'Copied \u2713';"
+    " setTimeout(() => { b.textContent = 'Copy as curl'; }, 1500); };"
+    "const fallback = () => { const node = document.createElement('textarea');"
+    " node.value = text; document.body.appendChild(node); node.select();"
+    " document.execCommand('copy'); node.remove(); done(); };"
+    "if (navigator.clipboard && window.isSecureContext) {"
+    " navigator.clipboard.writeText(text).then(done, fallback); } else { fallback(); }"
+)
+_COPY_STYLE = (
+    "background:#0072b5;color:#fff;border:1px solid #0072b5;border-radius:4px;"
+    "padding:6px 12px;font-size:14px;cursor:pointer;width:130px"
+)
+
+
+def copy_button(curl: str) -> pn.pane.HTML:
+    """A "Copy as curl" button that puts ``curl`` on the clipboard (in the browser only)."""
+    return pn.pane.HTML(
+        f'<button type="button" data-curl="{html.escape(curl)}" style="{_COPY_STYLE}"'
+        f' onclick="{html.escape(_COPY_JS)}">Copy as curl</button>',
+        css_classes=["orchestra-copy-curl"],
+        margin=(5, 10),
+    )
 
 
 def exchange_status_style(value: Any) -> str:
@@ -156,6 +168,48 @@ def _int_filter(name: str, width: int = 70) -> pn.widgets.IntInput:
     return pn.widgets.IntInput(label=name, value=None, start=0, width=width)
 
 
+# What differs between two exchanges' panes of one type. The inspector sets these on
+# the panes shown rather than showing new ones: new Bokeh models make Bokeh walk every
+# model of the document (~0.1 s on a large run's page), new values cost next to nothing.
+_PANE_VALUES: dict[type, tuple[str, ...]] = {
+    pn.pane.Markdown: ("object",),
+    pn.pane.HTML: ("object",),
+    pn.widgets.FileDownload: ("callback", "filename", "label"),
+    pn.widgets.TextAreaInput: ("value",),
+}
+
+
+def _same_layout(shown: Any, wanted: Any) -> bool:
+    """Whether ``shown`` can show what ``wanted`` does by taking its values."""
+    if type(shown) is not type(wanted) or shown.css_classes != wanted.css_classes:
+        return False
+    if isinstance(shown, JsonTree) or type(shown) in _PANE_VALUES:
+        return True
+    if isinstance(shown, pn.layout.ListPanel):
+        return len(shown.objects) == len(wanted.objects) and all(
+            _same_layout(a, b) for a, b in zip(shown.objects, wanted.objects, strict=True)
+        )
+    return False
+
+
+def _copy_values(shown: Any, wanted: Any) -> None:
+    if isinstance(shown, JsonTree):
+        shown.replace_value(wanted.value)
+    elif isinstance(shown, pn.layout.ListPanel):
+        if isinstance(shown, pn.Card) and shown.title != wanted.title:
+            shown.title = wanted.title
+        for a, b in zip(shown.objects, wanted.objects, strict=True):
+            _copy_values(a, b)
+    else:
+        changed = {
+            name: getattr(wanted, name)
+            for name in _PANE_VALUES[type(shown)]
+            if getattr(shown, name) != getattr(wanted, name)
+        }
+        if changed:
+            shown.param.update(**changed)
+
+
 class ExchangeInspector(Viewer):
     """The selected step's exchanges (filtered, sorted, paginated) and one exchange in full."""
 
@@ -191,13 +245,6 @@ class ExchangeInspector(Viewer):
             sizing_mode="stretch_width",
             disabled=True,
             css_classes=["orchestra-curl"],
-        )
-        self._copy = pn.widgets.Button(
-            label="Copy as curl", color="primary", width=130, css_classes=["orchestra-copy-curl"]
-        )
-        self._copy.js_on_click(
-            args={"area": self._curl, "button": self._copy, "label": "Copy as curl"},
-            code=_COPY_JS,
         )
         self._detail = pn.Column(sizing_mode="stretch_width", css_classes=["orchestra-exchange"])
         self._all_steps.on_click(lambda event: setattr(state, "step_path", None))
@@ -395,13 +442,13 @@ class ExchangeInspector(Viewer):
             self._detail.objects = [pn.pane.Markdown("*Select an exchange to inspect it.*")]
             return
         self._curl.value = view.curl
-        self._copy.label = "Copy as curl"
-        self._detail.objects = [
-            self._request(view),
-            self._response(view),
-            pn.Row(self._copy),
-            self._curl,
-        ]
+        wanted = [self._request(view), self._response(view), copy_button(view.curl)]
+        shown = self._detail.objects[:-1]
+        if len(shown) == len(wanted) and all(map(_same_layout, shown, wanted)):
+            for old, new in zip(shown, wanted, strict=True):
+                _copy_values(old, new)
+            return
+        self._detail.objects = [*wanted, self._curl]
 
     def _download(self, view: ExchangeView, side: str, body: Body) -> pn.widgets.FileDownload:
         """A button that reads the full body from the capture when clicked (not before)."""

@@ -61,6 +61,7 @@ def _entries(value: Any, path: list[Any], start: int) -> list[dict[str, Any]]:
 _ESM = """
 export function render({ model, el }) {
   const open = new Set();
+  let generation = model.generation;
   const root = document.createElement('div');
   root.className = 'orchestra-json-tree';
   root.style.cssText = 'font:12px monospace;word-break:break-all;max-height:420px;overflow:auto';
@@ -111,12 +112,14 @@ export function render({ model, el }) {
     parent.appendChild(list);
   }
   function redraw() {
+    if (model.generation !== generation) { open.clear(); generation = model.generation; }
     const top = root.scrollTop;
     root.replaceChildren();
     draw(root, '[]');
     root.scrollTop = top;
   }
   model.on('nodes', redraw);
+  model.on('generation', redraw);
   redraw();
 }
 """
@@ -127,6 +130,7 @@ class JsonTree(JSComponent):
 
     nodes = param.Dict(default={}, doc="The nodes sent so far: id -> entries and total.")
     request = param.String(default="", doc="Set by the browser: [node id, first child].")
+    generation = param.Integer(default=0, doc="Counts the values shown (the browser closes all).")
 
     _esm = _ESM
 
@@ -134,6 +138,12 @@ class JsonTree(JSComponent):
         super().__init__(**params)
         self.value = value
         self.param.watch(self._on_request, "request")
+        self.open_node(ROOT)
+
+    def replace_value(self, value: Any) -> None:
+        """Show another value in this tree (cheaper for the server than a new tree)."""
+        self.value = value if isinstance(value, dict | list) else {"value": value}
+        self.param.update(generation=self.generation + 1, nodes={})
         self.open_node(ROOT)
 
     def open_node(self, node_id: str, start: int = 0) -> None:

@@ -25,7 +25,9 @@ row follows it to its end.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -54,6 +56,7 @@ logger = logging.getLogger("orchestra.dashboard")
 
 RUN_STATUSES = [status.value for status in RunStatus]
 RUN_COLUMNS = ["run_id", "plan_key", "status", "started_at", "duration_ms", "requests", "errors"]
+FULL_READ_SECONDS = 5.0  # a poll reads the file at least this often, even if it looks unchanged
 RUNS_LIMIT = 500  # the run picker lists the newest runs; filters narrow it
 STEP_COLUMNS = [
     "step_path",
@@ -253,6 +256,10 @@ class DashboardState(param.Parameterized):
         self._newest: str | None = None
         self._runs_progress: tuple[Any, ...] = ()
         self._polling = False
+        self._stamp: tuple[int, ...] | None = None  # the file as the last poll read it
+        self._stamp_read_at = 0.0
+        # what select_exchange read for the selection it makes: its watchers use it
+        self._prefetched: tuple[_Keys, dict[str, Any]] | None = None
         self.param.update(
             runs=pd.DataFrame({c: [] for c in RUN_COLUMNS}),
             steps=_empty_steps(),
@@ -313,27 +320,53 @@ class DashboardState(param.Parameterized):
             return
         with self._guard("select the exchange"):
             with self._reading() as db:
-                row = db.exchange(self.run_id, int(exchange_id))
-                if row is None:
-                    raise LookupError(f"exchange {exchange_id} is not in run {self.run_id}")
-                step = row["step_path"] if self.step_path is not None else None
-                filters = self.exchange_filter
-                position = db.exchange_position(
-                    self.run_id, step, int(exchange_id), self.errors_only, filters
-                )
-                errors_only = self.errors_only and position is not None
-                if position is None:  # filtered out: list every exchange, in the same order
-                    filters = ExchangeFilter(sort=filters.sort)
-                    position = db.exchange_position(
-                        self.run_id, step, int(exchange_id), False, filters
-                    )
-            self.param.update(
-                step_path=step,
-                errors_only=errors_only,
-                exchange_filter=filters,
-                exchange_page=(position or 0) // self.page_size,
-                exchange_id=int(exchange_id),
+                selection, values = self._read_selected_exchange(db, int(exchange_id))
+            # one open per click: the watchers draw what was read here (the file is
+            # closed while the views redraw, so a writer elsewhere is not held up)
+            self._prefetched = (self._keys_with(selection), values)
+            try:
+                self.param.update(**selection)
+            finally:
+                self._prefetched = None
+
+    def _read_selected_exchange(
+        self, db: CaptureReader, exchange_id: int
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The selection that shows ``exchange_id``, and what the views draw for it."""
+        assert self.run_id is not None
+        row = db.exchange(self.run_id, exchange_id)
+        if row is None:
+            raise LookupError(f"exchange {exchange_id} is not in run {self.run_id}")
+        step = row["step_path"] if self.step_path is not None else None
+        filters = self.exchange_filter
+        position = db.exchange_position(
+            self.run_id, step, int(exchange_id), self.errors_only, filters
+        )
+        errors_only = self.errors_only and position is not None
+        if position is None:  # filtered out: list every exchange, in the same order
+            filters = ExchangeFilter(sort=filters.sort)
+            position = db.exchange_position(self.run_id, step, int(exchange_id), False, filters)
+        selection = {
+            "step_path": step,
+            "errors_only": errors_only,
+            "exchange_filter": filters,
+            "exchange_page": (position or 0) // self.page_size,
+            "exchange_id": exchange_id,
+        }
+        keys = self._keys_with(selection)
+        if (
+            keys.step_path == self.step_path
+            and keys.exchange_page == self.exchange_page
+            and (
+                keys.errors_only == self.errors_only
+                and keys.exchange_filter == self.exchange_filter
             )
+        ):
+            return selection, {"exchange": self._read_exchange(db, keys)}
+        return selection, self._read_exchanges(db, keys)
+
+    def _keys_with(self, selection: dict[str, Any]) -> _Keys:
+        return dataclasses.replace(self._keys(), **selection)
 
     def attach(self, bus: EventBus) -> LiveFeed:
         """Follow a run of this process through its event bus (``runner.bus``)."""
@@ -411,6 +444,10 @@ class DashboardState(param.Parameterized):
             else:
                 with self._reading() as db:
                     values = self._read_run(db, keys)
+                    # what the next poll compares with: this read, not a second one
+                    signature = db.signature(keys.run_id)
+                self._signature = signature
+                self._feed_events = self.feed.events if self.feed is not None else -1
             self.param.update(**agreeing(values, self.runs, self.run))
 
     def _read_run(self, db: CaptureReader | None, keys: _Keys) -> dict[str, Any]:
@@ -534,7 +571,7 @@ class DashboardState(param.Parameterized):
         self.error = ""
         with self.batch():
             if "run_id" in names:
-                self._signature = None
+                self._signature = None  # until load_run reads the new run's
                 self.load_run()
             elif names & {
                 "step_path",
@@ -544,14 +581,25 @@ class DashboardState(param.Parameterized):
                 "exchange_filter",
             }:
                 with self._guard("read the exchanges"):
-                    with self._reading() as db:
-                        values = self._read_exchanges(db, self._keys())
+                    values = self._prefetch("exchanges")
+                    if values is None:
+                        with self._reading() as db:
+                            values = self._read_exchanges(db, self._keys())
                     self.param.update(**values)
             elif "exchange_id" in names:
                 with self._guard("read the exchange"):
-                    with self._reading() as db:
-                        exchange = self._read_exchange(db, self._keys())
-                    self.exchange = exchange
+                    values = self._prefetch("exchange")
+                    if values is None:
+                        with self._reading() as db:
+                            values = {"exchange": self._read_exchange(db, self._keys())}
+                    self.param.update(**values)
+
+    def _prefetch(self, wanted: str) -> dict[str, Any] | None:
+        """What select_exchange read for the current selection, if it read ``wanted``."""
+        if self._prefetched is None:
+            return None
+        keys, values = self._prefetched
+        return values if keys == self._keys() and wanted in values else None
 
     # -- live --------------------------------------------------------------------------------
 
@@ -589,12 +637,25 @@ class DashboardState(param.Parameterized):
         finally:
             self._polling = False
 
+    def _unchanged_since_read(self, stamp: tuple[int, ...] | None) -> bool:
+        """Nothing was written since the last poll's read: no need to open the file."""
+        feed_events = self.feed.events if self.feed is not None else -1
+        return (
+            stamp is not None
+            and self._signature is not None
+            and stamp == self._stamp
+            and feed_events == self._feed_events
+            and time.monotonic() - self._stamp_read_at < FULL_READ_SECONDS
+        )
+
     async def _poll(self) -> None:
         keys = self._keys()
+        known = self._signature
+        stamp = self.store.database.stamp()  # before the read: a later write is seen next
+        if self._unchanged_since_read(stamp):
+            return
         try:
-            values = await asyncio.to_thread(
-                self._read_changes, keys, self._signature, self._runs_progress
-            )
+            values = await asyncio.to_thread(self._read_changes, keys, known, self._runs_progress)
         except FileNotFoundError:
             return
         except CaptureLockTimeout as error:
@@ -603,9 +664,10 @@ class DashboardState(param.Parameterized):
         except Exception as error:
             self.report("refresh", error)
             return
+        if self._keys() != keys or self._signature is not known:
+            return  # the selection moved meanwhile: the next poll reads it
+        self._stamp, self._stamp_read_at = stamp, time.monotonic()
         if not values:
-            return
-        if self._keys() != keys:  # the selection moved meanwhile: the next poll reads it
             return
         self._signature = values.pop("_signature")
         self._feed_events = values.pop("_feed_events")
