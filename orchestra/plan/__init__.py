@@ -1,5 +1,6 @@
 """The plan format: pydantic models, loading from JSON/YAML, compiling, JSON Schema."""
 
+from orchestra.plan._caps import CAP_NAMES, ReadCaps, describe_cap
 from orchestra.plan._compiled import (
     CompiledAuth,
     CompiledBranch,
@@ -56,6 +57,7 @@ from orchestra.plan._parse import (
 from orchestra.plan._schema import plan_json_schema
 
 __all__ = [
+    "CAP_NAMES",
     "MAX_ALIASES",
     "MAX_EXPANDED_NODES",
     "MAX_INT_DIGITS",
@@ -89,6 +91,7 @@ __all__ = [
     "Plan",
     "PlanSource",
     "RateLimit",
+    "ReadCaps",
     "Retry",
     "SecretRef",
     "StaticAuth",
@@ -101,6 +104,7 @@ __all__ = [
     "compile_plan",
     "context_key",
     "decode_plan",
+    "describe_cap",
     "expand_plan_data",
     "expand_step_data",
     "issues_from_validation",
