@@ -12,7 +12,10 @@ from orchestra.plan._compiled import (
     Credential,
 )
 from orchestra.plan._compiler import compile_auth, compile_detected, compile_plan
+from orchestra.plan._curl_import import step_from_curl
 from orchestra.plan._errors import issues_from_validation
+from orchestra.plan._har_import import steps_from_har
+from orchestra.plan._imported import Imported, ImportedPlan, combined_plan
 from orchestra.plan._incremental import CompiledIncremental, Incremental, context_key
 from orchestra.plan._loader import (
     PlanSource,
@@ -83,6 +86,8 @@ __all__ = [
     "Expect",
     "FlowAuth",
     "HttpStep",
+    "Imported",
+    "ImportedPlan",
     "Incremental",
     "Limits",
     "OAuth2ClientCredentials",
@@ -99,6 +104,7 @@ __all__ = [
     "SubStep",
     "SupportsToPlan",
     "TokenAuth",
+    "combined_plan",
     "compile_auth",
     "compile_detected",
     "compile_plan",
@@ -111,5 +117,7 @@ __all__ = [
     "load_plan",
     "parse_text",
     "plan_json_schema",
+    "step_from_curl",
+    "steps_from_har",
     "validate_plan_data",
 ]
