@@ -15,7 +15,14 @@ from orchestra.plan._compiler import compile_auth, compile_detected, compile_pla
 from orchestra.plan._curl_import import step_from_curl
 from orchestra.plan._errors import issues_from_validation
 from orchestra.plan._har_import import steps_from_har
-from orchestra.plan._imported import Imported, ImportedPlan, combined_plan
+from orchestra.plan._imported import (
+    Imported,
+    ImportedPlan,
+    combined_plan,
+    name_from_url,
+    renamed_config,
+    renamed_env,
+)
 from orchestra.plan._incremental import CompiledIncremental, Incremental, context_key
 from orchestra.plan._loader import (
     PlanSource,
@@ -115,8 +122,11 @@ __all__ = [
     "expand_step_data",
     "issues_from_validation",
     "load_plan",
+    "name_from_url",
     "parse_text",
     "plan_json_schema",
+    "renamed_config",
+    "renamed_env",
     "step_from_curl",
     "steps_from_har",
     "validate_plan_data",
