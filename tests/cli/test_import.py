@@ -19,10 +19,8 @@ def test_import_curl_then_run_the_plan(demo_api: DemoAPI, tmp_path: Path):
         """-H 'Content-Type: application/json' --data-raw '{"name": "ann"}'"""
     )
     plan_file = tmp_path / "users.yaml"
-    imported = CliRunner().invoke(
-        main, ["import", "curl", command, "--name", "users", "--key", "users", "-o",
-               str(plan_file)],  # fmt: skip
-    )
+    args = ["import", "curl", command, "--name", "users", "--key", "users"]
+    imported = CliRunner().invoke(main, [*args, "-o", str(plan_file)])
     assert imported.exit_code == 0, imported.output
     assert "tok-9" not in imported.output and "tok-9" not in plan_file.read_text()
     assert "secrets: the plan reads API_TOKEN from the environment" in imported.stderr

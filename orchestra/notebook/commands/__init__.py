@@ -8,7 +8,8 @@ group of commands:
 
 * :mod:`.run` — ``run``; :mod:`.cell` — the ``%%flow`` cell and whole-flow runs;
 * :mod:`.flow` — ``load``, ``show``, ``graph``, ``reset``;
-* :mod:`.export` — ``export``; :mod:`.sql` — ``sql``; :mod:`.runs` — ``runs``;
+* :mod:`.export` — ``export``; :mod:`.importing` — ``import`` (and ``%%flow import``);
+  :mod:`.sql` — ``sql``; :mod:`.runs` — ``runs``;
   :mod:`.diff` — ``diff``;
 * :mod:`.settings` — ``config``, ``secret``;
 * :mod:`.debug` — ``debug``, ``break``, the stepping commands, ``where``,
@@ -28,6 +29,7 @@ from orchestra.notebook.commands import (
     diff,
     export,
     flow,
+    importing,
     rerun,
     run,
     runs,
@@ -79,6 +81,7 @@ COMMANDS: dict[str, Command] = {
         flow.SHOW,
         flow.GRAPH,
         export.EXPORT,
+        importing.IMPORT,
         sql.SQL,
         settings.CONFIG,
         settings.SECRET,
@@ -126,4 +129,6 @@ def run_cell(ctx: CommandContext, line: str, body: str) -> Any:
     words = expand(split(line), ctx.evaluate)
     if len(words) == 2 and words[0] == "edit":  # `%%flow edit STEP`: a step named edit
         return rerun.edit_cell(ctx, words[1], body)  # takes one word, so this is no step name
+    if len(words) >= 2 and words[0] == "import" and words[1] in importing.KINDS:
+        return importing.import_cell(ctx, words[1:], body)  # likewise
     return cell(ctx, words, line, body)
