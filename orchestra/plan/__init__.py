@@ -12,6 +12,7 @@ from orchestra.plan._compiled import (
     Credential,
 )
 from orchestra.plan._compiler import compile_auth, compile_detected, compile_plan
+from orchestra.plan._curl import SECRET_REFERENCE, curl_text, shell_quote
 from orchestra.plan._curl_import import step_from_curl
 from orchestra.plan._errors import issues_from_validation
 from orchestra.plan._har_import import steps_from_har
@@ -73,6 +74,7 @@ __all__ = [
     "MAX_INT_DIGITS",
     "MAX_NESTING",
     "PRESETS",
+    "SECRET_REFERENCE",
     "ApiKeyAuth",
     "Auth",
     "BasicAuth",
@@ -116,6 +118,7 @@ __all__ = [
     "compile_detected",
     "compile_plan",
     "context_key",
+    "curl_text",
     "decode_plan",
     "describe_cap",
     "expand_plan_data",
@@ -127,6 +130,7 @@ __all__ = [
     "plan_json_schema",
     "renamed_config",
     "renamed_env",
+    "shell_quote",
     "step_from_curl",
     "steps_from_har",
     "validate_plan_data",
