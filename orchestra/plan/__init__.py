@@ -66,6 +66,7 @@ from orchestra.plan._parse import (
     decode_plan,
 )
 from orchestra.plan._schema import plan_json_schema
+from orchestra.plan._step_curl import step_to_curl
 
 __all__ = [
     "CAP_NAMES",
@@ -132,6 +133,7 @@ __all__ = [
     "renamed_env",
     "shell_quote",
     "step_from_curl",
+    "step_to_curl",
     "steps_from_har",
     "validate_plan_data",
 ]

@@ -76,15 +76,19 @@ def curl_text(
     body: str | None = None,
     *,
     base64_body: bool = False,
+    user: str | None = None,
 ) -> str:
     """The ``curl`` command for one request, one option per line (``\\`` continued).
 
     ``body`` is the request body as text; with ``base64_body`` it is base64 that
-    the command decodes (``printf … | base64 -d | curl --data-binary @-``).
+    the command decodes (``printf … | base64 -d | curl --data-binary @-``);
+    ``user`` (``name:password``) is sent as HTTP Basic with ``-u``.
     """
     method = (method or "GET").upper()
     verb = "--head" if method == "HEAD" else f"-X {method}"
     args = [f"curl {verb} {shell_quote(url)}"]
+    if user is not None:
+        args.append(f"-u {shell_quote(user)}")
     compressed = False
     for name, value in headers.items():
         lower = name.lower()
