@@ -15,6 +15,7 @@ from orchestra.plan._compiler import compile_auth, compile_detected, compile_pla
 from orchestra.plan._curl import SECRET_REFERENCE, curl_text, shell_quote
 from orchestra.plan._curl_import import step_from_curl
 from orchestra.plan._errors import issues_from_validation
+from orchestra.plan._flow_cells import plan_to_flow_cell, plan_to_flow_cells
 from orchestra.plan._har_import import steps_from_har
 from orchestra.plan._imported import (
     Imported,
@@ -129,6 +130,8 @@ __all__ = [
     "name_from_url",
     "parse_text",
     "plan_json_schema",
+    "plan_to_flow_cell",
+    "plan_to_flow_cells",
     "renamed_config",
     "renamed_env",
     "shell_quote",
