@@ -1,5 +1,6 @@
 """The plan format: pydantic models, loading from JSON/YAML, compiling, JSON Schema."""
 
+from orchestra.plan._caps import CAP_NAMES, ReadCaps, describe_cap
 from orchestra.plan._compiled import (
     CompiledAuth,
     CompiledBranch,
@@ -11,7 +12,19 @@ from orchestra.plan._compiled import (
     Credential,
 )
 from orchestra.plan._compiler import compile_auth, compile_detected, compile_plan
+from orchestra.plan._curl import SECRET_REFERENCE, curl_text, shell_quote
+from orchestra.plan._curl_import import step_from_curl
 from orchestra.plan._errors import issues_from_validation
+from orchestra.plan._flow_cells import plan_to_flow_cell, plan_to_flow_cells
+from orchestra.plan._har_import import steps_from_har
+from orchestra.plan._imported import (
+    Imported,
+    ImportedPlan,
+    combined_plan,
+    name_from_url,
+    renamed_config,
+    renamed_env,
+)
 from orchestra.plan._incremental import CompiledIncremental, Incremental, context_key
 from orchestra.plan._loader import (
     PlanSource,
@@ -54,13 +67,16 @@ from orchestra.plan._parse import (
     decode_plan,
 )
 from orchestra.plan._schema import plan_json_schema
+from orchestra.plan._step_curl import step_to_curl
 
 __all__ = [
+    "CAP_NAMES",
     "MAX_ALIASES",
     "MAX_EXPANDED_NODES",
     "MAX_INT_DIGITS",
     "MAX_NESTING",
     "PRESETS",
+    "SECRET_REFERENCE",
     "ApiKeyAuth",
     "Auth",
     "BasicAuth",
@@ -81,6 +97,8 @@ __all__ = [
     "Expect",
     "FlowAuth",
     "HttpStep",
+    "Imported",
+    "ImportedPlan",
     "Incremental",
     "Limits",
     "OAuth2ClientCredentials",
@@ -89,6 +107,7 @@ __all__ = [
     "Plan",
     "PlanSource",
     "RateLimit",
+    "ReadCaps",
     "Retry",
     "SecretRef",
     "StaticAuth",
@@ -96,16 +115,28 @@ __all__ = [
     "SubStep",
     "SupportsToPlan",
     "TokenAuth",
+    "combined_plan",
     "compile_auth",
     "compile_detected",
     "compile_plan",
     "context_key",
+    "curl_text",
     "decode_plan",
+    "describe_cap",
     "expand_plan_data",
     "expand_step_data",
     "issues_from_validation",
     "load_plan",
+    "name_from_url",
     "parse_text",
     "plan_json_schema",
+    "plan_to_flow_cell",
+    "plan_to_flow_cells",
+    "renamed_config",
+    "renamed_env",
+    "shell_quote",
+    "step_from_curl",
+    "step_to_curl",
+    "steps_from_har",
     "validate_plan_data",
 ]
