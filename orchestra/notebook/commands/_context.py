@@ -230,7 +230,7 @@ class CommandContext:
             limits=self.limits(),
             _masker=execution.runner.masker,
             _published=execution.published,
-            _context_before=execution.context_before,
+            _context_before=execution.context_shown,
             _context_after=execution.context_after,
             _result=result,
             _sources=sources,
