@@ -24,7 +24,12 @@ Targets: Orchestra's wall time <= 0.1x dlt (parquet)'s (issue 19) and <= 0.2x
 dlt (default)'s (issue 6). Needs ``dlt[duckdb]`` (bench/requirements.txt);
 without it the script says so and writes nothing.
 
+``--breakdown`` adds the CPU seconds of the run with and without records and
+capture and of the ``CREATE TABLE``; ``--profile`` saves a pyinstrument profile
+(``dlt-profile.txt``) of one Orchestra extraction.
+
     python bench/dlt_compare.py [--smoke] [--runs 5] [--pages 500] [--no-default]
+                                [--breakdown] [--profile]
 """
 
 from __future__ import annotations
@@ -181,11 +186,74 @@ def check_rows(s: h.Settings, url: str, pages: int, per_page: int, tmp) -> dict:
     return found
 
 
+def breakdown(s: h.Settings, url: str, pages: int, per_page: int, tmp, rounds: int = 3) -> dict:
+    """Where Orchestra's CPU goes: the median process CPU seconds (both threads) of the
+    run as benchmarked, without storing records (``emit: false``), without capture, and
+    of the materialising ``CREATE TABLE``."""
+    import duckdb
+
+    def variant(emit: bool) -> dict:
+        plan = extraction_plan(pages, per_page)
+        if not emit:
+            plan["steps"][0]["emit"] = False
+        return plan
+
+    cases = {
+        "run, records captured": (variant(True), True),
+        "run, emit: false (bodies captured, no records)": (variant(False), True),
+        "run, records, no capture": (variant(True), False),
+        "run, emit: false, no capture": (variant(False), False),
+    }
+    found: dict = {}
+    tables = []
+    for name, (plan, capture) in cases.items():
+        spent = []
+        for i in range(rounds):
+            db = tmp / f"breakdown-{len(found)}-{i}.duckdb" if capture else None
+            started = time.process_time()
+            s.run_async(w.orchestra_run(plan, {"base_url": url}, db, expect_requests=pages))
+            spent.append(time.process_time() - started)
+            if capture and plan["steps"][0].get("emit", True):
+                started = time.process_time()
+                with duckdb.connect(str(db)) as con:
+                    con.execute("CREATE TABLE items AS SELECT * EXCLUDE (run_id) FROM data.items")
+                tables.append(time.process_time() - started)
+        found[name] = round(sorted(spent)[len(spent) // 2], 4)
+    found["CREATE TABLE items AS SELECT * FROM data.items"] = round(
+        sorted(tables)[len(tables) // 2], 4
+    )
+    return found
+
+
+def profile(s: h.Settings, url: str, pages: int, per_page: int, tmp) -> str | None:
+    """A pyinstrument profile (text) of one timed Orchestra extraction, saved next to the
+    results (the event loop's thread; the capture writer's thread shows as the wait at
+    the run's end)."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        print("pyinstrument is not installed: no profile (pip install -r bench/requirements.txt)")
+        return None
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    profiler.start()
+    orchestra_extract(s, url, pages, per_page, tmp / "profile.duckdb")
+    profiler.stop()
+    path = s.results_dir / "dlt-profile.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    print(f"profile: {path}")
+    return str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = h.parser(__doc__.splitlines()[0])
     p.add_argument("--pages", type=int, default=None, help="pages (default 500)")
     p.add_argument("--per-page", type=int, default=100)
     p.add_argument("--no-default", action="store_true", help="leave out dlt's default loader")
+    p.add_argument("--profile", action="store_true", help="save a pyinstrument profile (text)")
+    p.add_argument(
+        "--breakdown", action="store_true", help="CPU of the run with/without records, capture"
+    )
     args = p.parse_args(argv)
     s = h.Settings.from_args(args)
     try:
@@ -240,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         results = h.alternate(contenders, s, server=srv)
         noise_report = noise.report()
+        cpu = breakdown(s, srv.url, pages, per_page, tmp) if args.breakdown else None
+        if cpu:
+            print("Orchestra's CPU seconds (median):", cpu)
+        saved = profile(s, srv.url, pages, per_page, tmp) if args.profile else None
 
     h.print_results(
         f"paginated extraction into DuckDB, {rows:,} rows", results, reference="orchestra"
@@ -283,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
             "contenders": h.summaries(results),
             "ratios": ratios,
             "rows_check": checked,
+            "cpu_breakdown_s": cpu,
+            "profile": saved,
             "targets": targets,
         },
     )
