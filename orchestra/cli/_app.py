@@ -409,7 +409,9 @@ def _run_and_write_reports(
     problems = []
     if junit is not None:
         try:
-            tree = build_junit(result, rows, masker, interrupted=interrupted, cause=cause)
+            tree = build_junit(
+                result, rows, masker, interrupted=interrupted, cause=cause, detected=detected
+            )
             write_junit(junit, tree)
         except OSError as error:
             problems.append(f"--junit {str(junit)!r}: cannot write it: {error}")
