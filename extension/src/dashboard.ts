@@ -18,8 +18,7 @@ export interface IDashboardArgs {
 
 /** The capture file of a directory relative to the server root, as an absolute path. */
 export function captureOf(directory: string): string {
-  const root = PageConfig.getOption('serverRoot') || '.';
-  return PathExt.join(root, directory, DEFAULT_CAPTURE).replace(/^(?!\/|~)/, './');
+  return resolveCapture(directory ? `${directory}/${DEFAULT_CAPTURE}` : DEFAULT_CAPTURE);
 }
 
 /** Absolute paths and `~` stay; a relative one is taken from the server root. */

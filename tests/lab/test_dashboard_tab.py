@@ -1,0 +1,54 @@
+"""The dashboard inside JupyterLab: the launcher card opens a tab on the capture of the directory.
+
+The tab is an iframe on ``<base_url>orchestra-dashboard/``, which
+jupyter-server-proxy serves by starting ``orchestra dashboard`` behind the
+Jupyter server; the flow graph of the captured run must arrive in it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import orchestra
+from tests.dashboard._browser import wait_for_graph
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def dashboard_frame(lab, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for frame in lab.page.frames:
+            if "/orchestra-dashboard/" in frame.url:
+                return frame
+        lab.page.wait_for_timeout(200)  # lets Playwright take in frame events
+    raise AssertionError(f"no dashboard frame; frames: {[f.url for f in lab.page.frames]}")
+
+
+def test_the_launcher_card_opens_the_dashboard_of_the_directory_in_a_tab(jupyterlab, demo_api):
+    plan = {"key": "lab-tab", "steps": [{"name": "one", "url": f"{demo_api.url}/items/1"}]}
+    result = orchestra.run(plan, db=jupyterlab.root / "orchestra.duckdb")
+    assert result.status == "succeeded", result.error
+
+    jupyterlab.open("notebook.ipynb")
+    page = jupyterlab.page
+    page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
+    card = page.locator(".jp-LauncherCard", has_text="Orchestra dashboard")
+    card.wait_for(timeout=30_000)
+    jupyterlab.screenshot("launcher-card")
+    card.click()
+
+    tab = page.locator(".lm-TabBar-tab", has_text="Dashboard: orchestra.duckdb")
+    tab.wait_for(timeout=30_000)
+    frame = dashboard_frame(jupyterlab)
+    assert f"db={jupyterlab.root}" in frame.url.replace("%2F", "/")
+    wait_for_graph(frame, timeout=120_000)
+    nodes = frame.evaluate(
+        "() => Array.from(Bokeh.documents[0].get_model_by_name('flow-graph-nodes').data.path)"
+    )
+    assert nodes == ["one"]
+    page.wait_for_timeout(1500)  # let the views draw for the screenshot
+    jupyterlab.screenshot("dashboard-tab")
+    assert jupyterlab.console_errors == []
