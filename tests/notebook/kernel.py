@@ -183,6 +183,12 @@ class KernelSession:
             model_id, {"method": "custom", "content": {"event": "click"}}, timeout=timeout
         )
 
+    def complete(self, code: str, cursor_pos: int | None = None) -> dict[str, Any]:
+        """A ``complete_request`` as JupyterLab sends on Tab; the reply's content."""
+        cursor = len(code) if cursor_pos is None else cursor_pos
+        reply = self.client.complete(code, cursor, reply=True, timeout=60)
+        return reply["content"]
+
     def shutdown(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=False)
