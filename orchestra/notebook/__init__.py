@@ -12,7 +12,8 @@ cell by cell), ``_cell`` and ``_cells`` (reading a cell body, what cells and
 whole-flow runs share), ``_execute`` and ``_kernel`` (running on a worker
 loop, interrupts), ``_monitor`` and ``_progress`` (events → progress bars),
 ``_completion`` (Tab completion, with ``_yaml_cursor`` and
-``_plan_fields``), ``_display``, ``_jsontree`` and ``_views`` (rich output), ``_export``,
+``_plan_fields``), ``_diagnostics`` (the cell's problems as you type, on
+a comm), ``_display``, ``_jsontree`` and ``_views`` (rich output), ``_export``,
 ``_errors``, ``_args``, ``_help`` and ``_secrets``; the debugger's
 ``_debug_session`` (a paused run across cells), ``_debug_panel`` (its
 buttons) and ``_debug_scope`` (the paused scope as an object), on top of
@@ -25,6 +26,7 @@ import contextlib
 from typing import Any
 
 from orchestra.notebook import _completion as completion
+from orchestra.notebook import _diagnostics as diagnostics
 from orchestra.notebook._magic import FlowMagic
 
 __all__ = ["FlowMagic", "load_ipython_extension", "unload_ipython_extension"]
@@ -35,6 +37,7 @@ def load_ipython_extension(ipython: Any) -> None:
     magic = FlowMagic(shell=ipython)
     ipython.register_magics(magic)
     completion.install(ipython, lambda: magic.current)
+    diagnostics.register(lambda: magic.context)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -51,3 +54,4 @@ def unload_ipython_extension(ipython: Any) -> None:
         ipython.magics_manager.magics[kind].pop("flow", None)
     ipython.magics_manager.registry.pop("FlowMagic", None)
     completion.uninstall(ipython)
+    diagnostics.unregister()
