@@ -1,0 +1,149 @@
+/**
+ * Orchestra's JupyterLab extension: `%%flow` cells as YAML with their
+ * expressions marked and the loader's problems underlined as you type, and the
+ * run dashboard in a Lab tab (launcher card, command palette, `%flow dashboard`
+ * outputs).
+ */
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import {
+  ICommandPalette,
+  IFrame,
+  InputDialog,
+  MainAreaWidget,
+  WidgetTracker
+} from '@jupyterlab/apputils';
+import {
+  EditorExtensionRegistry,
+  IEditorExtensionRegistry
+} from '@jupyterlab/codemirror';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { ILauncher } from '@jupyterlab/launcher';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { Kernel } from '@jupyterlab/services';
+
+import {
+  IDashboardArgs,
+  captureOf,
+  createDashboardWidget,
+  resolveCapture
+} from './dashboard';
+import { diagnosticsLinter } from './diagnostics';
+import { flowCellExtension } from './flowcell';
+import { dashboardRendererFactory } from './mime';
+
+const OPEN_DASHBOARD = 'orchestra:open-dashboard';
+const OPEN_DASHBOARD_OF = 'orchestra:open-dashboard-of';
+
+/** `%%flow` cells: YAML, expression marks and diagnostics from the cell's kernel. */
+const flowCells: JupyterFrontEndPlugin<void> = {
+  id: 'orchestra-jupyterlab:flow-cells',
+  description: '%%flow cells as YAML with expressions marked and diagnostics as you type.',
+  autoStart: true,
+  requires: [IEditorExtensionRegistry],
+  optional: [INotebookTracker],
+  activate: (
+    app: JupyterFrontEnd,
+    extensions: IEditorExtensionRegistry,
+    notebooks: INotebookTracker | null
+  ) => {
+    extensions.addExtension({
+      name: 'orchestra:flow-cells',
+      factory: options => {
+        const model = options.model;
+        const kernel = (): Kernel.IKernelConnection | null => {
+          const panel = notebooks?.find(candidate =>
+            candidate.content.widgets.some(cell => cell.model === model)
+          );
+          return panel?.sessionContext.session?.kernel ?? null;
+        };
+        return EditorExtensionRegistry.createImmutableExtension(
+          flowCellExtension(diagnosticsLinter(kernel))
+        );
+      }
+    });
+  }
+};
+
+/** The dashboard in a main-area tab: command, palette entries, launcher card, MIME output. */
+const dashboard: JupyterFrontEndPlugin<void> = {
+  id: 'orchestra-jupyterlab:dashboard',
+  description: 'The Orchestra run dashboard in a JupyterLab tab.',
+  autoStart: true,
+  requires: [IRenderMimeRegistry],
+  optional: [ILauncher, ICommandPalette, ILayoutRestorer, IDefaultFileBrowser],
+  activate: (
+    app: JupyterFrontEnd,
+    rendermime: IRenderMimeRegistry,
+    launcher: ILauncher | null,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null,
+    browser: IDefaultFileBrowser | null
+  ) => {
+    const tracker = new WidgetTracker<MainAreaWidget<IFrame>>({
+      namespace: 'orchestra-dashboard'
+    });
+    const currentDirectory = () => browser?.model.path ?? '';
+
+    app.commands.addCommand(OPEN_DASHBOARD, {
+      label: args => (args.isLauncher ? 'Orchestra dashboard' : 'Open Orchestra Dashboard'),
+      caption: 'The run dashboard of the capture file (orchestra.duckdb) of the current directory',
+      execute: async args => {
+        const given = args as IDashboardArgs;
+        const db = given.db ? resolveCapture(given.db) : captureOf(currentDirectory());
+        const run = given.run ?? null;
+        const existing = tracker.find(
+          widget => widget.node.dataset.db === db && (widget.node.dataset.run ?? '') === (run ?? '')
+        );
+        if (existing) {
+          app.shell.activateById(existing.id);
+          return existing;
+        }
+        const widget = createDashboardWidget(db, run);
+        widget.node.dataset.db = db;
+        if (run) {
+          widget.node.dataset.run = run;
+        }
+        await tracker.add(widget);
+        app.shell.add(widget, 'main');
+        app.shell.activateById(widget.id);
+        return widget;
+      }
+    });
+
+    app.commands.addCommand(OPEN_DASHBOARD_OF, {
+      label: 'Open Orchestra Dashboard of a Capture File…',
+      caption: 'The run dashboard of a chosen capture file',
+      execute: async () => {
+        const answer = await InputDialog.getText({
+          title: 'Capture file (relative to the Jupyter root, or absolute)',
+          text: captureOf(currentDirectory())
+        });
+        if (answer.button.accept && answer.value) {
+          return app.commands.execute(OPEN_DASHBOARD, { db: answer.value });
+        }
+      }
+    });
+
+    launcher?.add({ command: OPEN_DASHBOARD, category: 'Other', rank: 0, args: { isLauncher: true } });
+    palette?.addItem({ command: OPEN_DASHBOARD, category: 'Orchestra' });
+    palette?.addItem({ command: OPEN_DASHBOARD_OF, category: 'Orchestra' });
+    void restorer?.restore(tracker, {
+      command: OPEN_DASHBOARD,
+      args: widget => ({ db: widget.node.dataset.db ?? '', run: widget.node.dataset.run ?? null }),
+      name: widget => `${widget.node.dataset.db}#${widget.node.dataset.run ?? ''}`
+    });
+
+    rendermime.addFactory(
+      dashboardRendererFactory(args =>
+        app.commands.execute(OPEN_DASHBOARD, { db: args.db ?? '', run: args.run ?? null })
+      )
+    );
+  }
+};
+
+export default [flowCells, dashboard];
