@@ -9,7 +9,7 @@ group of commands:
 * :mod:`.run` — ``run``; :mod:`.cell` — the ``%%flow`` cell and whole-flow runs;
 * :mod:`.flow` — ``load``, ``show``, ``graph``, ``reset``;
 * :mod:`.export` — ``export``; :mod:`.sql` — ``sql``; :mod:`.runs` — ``runs``;
-  :mod:`.diff` — ``diff``;
+  :mod:`.diff` — ``diff``; :mod:`.dashboard` — ``dashboard``;
 * :mod:`.settings` — ``config``, ``secret``;
 * :mod:`.debug` — ``debug``, ``break``, the stepping commands, ``where``,
   ``set``, ``eval``; :mod:`.rerun` — ``edit`` (and ``%%flow edit``), ``rerun``;
@@ -24,6 +24,7 @@ from orchestra.notebook._args import command_name, expand, parser, split
 from orchestra.notebook._export import ExportedText
 from orchestra.notebook._help import command_help, doc, line_help
 from orchestra.notebook.commands import (
+    dashboard,
     debug,
     diff,
     export,
@@ -85,6 +86,7 @@ COMMANDS: dict[str, Command] = {
         flow.RESET,
         runs.RUNS,
         diff.DIFF,
+        dashboard.DASHBOARD,
         debug.DEBUG,
         debug.BREAK,
         debug.STEP,
