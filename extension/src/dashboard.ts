@@ -4,12 +4,24 @@
  * showing the capture file given in the URL.
  */
 import { IFrame, MainAreaWidget } from '@jupyterlab/apputils';
+import { LabIcon } from '@jupyterlab/ui-components';
 import { PageConfig, PathExt, URLExt } from '@jupyterlab/coreutils';
 
 /** The path under the Jupyter base URL where the proxied dashboard answers. */
 export const PROXY_PATH = 'orchestra-dashboard/';
 /** The capture file `orchestra` writes by default, in the working directory. */
 export const DEFAULT_CAPTURE = 'orchestra.duckdb';
+
+/** The dashboard's icon: a flow graph of three steps. */
+export const dashboardIcon = new LabIcon({
+  name: 'orchestra:dashboard',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="16" height="16">' +
+    '<g class="jp-icon3" fill="#616161">' +
+    '<circle cx="5" cy="6" r="3"/><circle cx="19" cy="6" r="3"/><circle cx="12" cy="18" r="3"/>' +
+    '<path d="M7.5 7.5l3.5 8 1.2-.5-3.5-8zM16.5 7.5l-3.5 8-1.2-.5 3.5-8zM8 5.4h8v1.2H8z"/>' +
+    '</g></svg>'
+});
 
 export interface IDashboardArgs {
   db?: string;
@@ -63,5 +75,6 @@ export function createDashboardWidget(db: string, run?: string | null): MainArea
   widget.title.label = `Dashboard: ${PathExt.basename(db)}`;
   widget.title.caption = `Orchestra dashboard of ${db}${run ? ` (run ${run})` : ''}`;
   widget.title.closable = true;
+  widget.title.icon = dashboardIcon;
   return widget;
 }

@@ -14,7 +14,7 @@ export const COMM_TARGET = 'orchestra.diagnostics';
 /** Milliseconds after typing stops before the cell is checked. */
 export const DEBOUNCE_MS = 400;
 /** A kernel that refused the comm is asked again after this many milliseconds. */
-const RETRY_MS = 5000;
+const RETRY_MS = 1500;
 
 /** One problem as the kernel reports it (0-based, relative to the cell text). */
 export interface IKernelDiagnostic {

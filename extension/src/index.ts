@@ -30,6 +30,7 @@ import {
   IDashboardArgs,
   captureOf,
   createDashboardWidget,
+  dashboardIcon,
   resolveCapture
 } from './dashboard';
 import { diagnosticsLinter } from './diagnostics';
@@ -92,6 +93,7 @@ const dashboard: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(OPEN_DASHBOARD, {
       label: args => (args.isLauncher ? 'Orchestra dashboard' : 'Open Orchestra Dashboard'),
       caption: 'The run dashboard of the capture file (orchestra.duckdb) of the current directory',
+      icon: args => (args.isLauncher ? dashboardIcon : undefined),
       execute: async args => {
         const given = args as IDashboardArgs;
         const db = given.db ? resolveCapture(given.db) : captureOf(currentDirectory());
