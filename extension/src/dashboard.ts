@@ -26,6 +26,8 @@ export const dashboardIcon = new LabIcon({
 export interface IDashboardArgs {
   db?: string;
   run?: string | null;
+  /** Open beside the current widget (split right) rather than as a tab over it. */
+  split?: boolean;
 }
 
 /** The capture file of a directory relative to the server root, as an absolute path. */

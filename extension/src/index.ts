@@ -111,7 +111,8 @@ const dashboard: JupyterFrontEndPlugin<void> = {
           widget.node.dataset.run = run;
         }
         await tracker.add(widget);
-        app.shell.add(widget, 'main');
+        // From a notebook output: beside the notebook, which stays in view.
+        app.shell.add(widget, 'main', given.split ? { mode: 'split-right' } : undefined);
         app.shell.activateById(widget.id);
         return widget;
       }
@@ -142,7 +143,11 @@ const dashboard: JupyterFrontEndPlugin<void> = {
 
     rendermime.addFactory(
       dashboardRendererFactory(args =>
-        app.commands.execute(OPEN_DASHBOARD, { db: args.db ?? '', run: args.run ?? null })
+        app.commands.execute(OPEN_DASHBOARD, {
+          db: args.db ?? '',
+          run: args.run ?? null,
+          split: true
+        })
       )
     );
   }

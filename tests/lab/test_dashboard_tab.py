@@ -13,6 +13,7 @@ import pytest
 
 import orchestra
 from tests.dashboard._browser import wait_for_graph
+from tests.lab._jupyterlab import write_notebook
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -51,4 +52,38 @@ def test_the_launcher_card_opens_the_dashboard_of_the_directory_in_a_tab(jupyter
     assert nodes == ["one"]
     page.wait_for_timeout(1500)  # let the views draw for the screenshot
     jupyterlab.screenshot("dashboard-tab")
+    assert jupyterlab.console_errors == []
+
+
+def test_flow_dashboard_output_opens_the_tab_and_leaves_a_button(jupyterlab, demo_api):
+    db = jupyterlab.root / "magic.duckdb"
+    plan = {"key": "lab-magic", "steps": [{"name": "two", "url": f"{demo_api.url}/items/2"}]}
+    assert orchestra.run(plan, db=db).status == "succeeded"
+    write_notebook(
+        jupyterlab.root / "magic.ipynb", ["%load_ext orchestra", f"%flow dashboard --db {db}"]
+    )
+    jupyterlab.open("magic.ipynb")
+    page = jupyterlab.page
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+    tab = page.locator(".lm-TabBar-tab", has_text="Dashboard: magic.duckdb")
+    tab.wait_for(timeout=60_000)  # the output opened it, beside the notebook
+    button = page.locator(".jp-OrchestraDashboardLink-button")
+    button.wait_for(timeout=10_000)
+    assert button.inner_text() == "Open Orchestra dashboard"
+    frame = dashboard_frame(jupyterlab)
+    wait_for_graph(frame, timeout=120_000)
+    assert frame.evaluate(
+        "() => Array.from(Bokeh.documents[0].get_model_by_name('flow-graph-nodes').data.path)"
+    ) == ["two"]
+
+    # Closed, the button opens it again (one tab per capture file).
+    tab.locator(".lm-TabBar-tabCloseIcon").click()
+    tab.wait_for(state="detached", timeout=10_000)
+    button.click()
+    tab.wait_for(timeout=30_000)
+    assert page.locator(".lm-TabBar-tab", has_text="Dashboard: magic.duckdb").count() == 1
+    wait_for_graph(dashboard_frame(jupyterlab), timeout=120_000)
+    page.wait_for_timeout(1500)
+    jupyterlab.screenshot("dashboard-from-magic")
     assert jupyterlab.console_errors == []
