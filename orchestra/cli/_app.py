@@ -643,4 +643,8 @@ def lab(jupyter_args: tuple[str, ...]) -> None:
     command, note = lab_command(list(jupyter_args), Path.cwd())
     if note:
         click.echo(note, err=True)
+    if os.name == "posix":  # Jupyter in this process: signals (Ctrl-C, SIGTERM) reach it as is
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(command[0], command)
     raise SystemExit(subprocess.call(command))

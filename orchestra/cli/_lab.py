@@ -39,4 +39,7 @@ def lab_command(arguments: list[str], cwd: Path) -> tuple[list[str], str]:
             f"{quickstart.parents[1]} to open it"
         )
         return command, note
+    if not any("root_dir" in arg or "notebook_dir" in arg for arg in arguments):
+        # Jupyter would serve the notebook's own directory; the checkout's is the one to see.
+        command.append(f"--ServerApp.root_dir={cwd.resolve()}")
     return [*command, relative.as_posix()], ""
