@@ -39,6 +39,8 @@ import { dashboardRendererFactory } from './mime';
 
 const OPEN_DASHBOARD = 'orchestra:open-dashboard';
 const OPEN_DASHBOARD_OF = 'orchestra:open-dashboard-of';
+const OPEN_DASHBOARD_OF_FILE = 'orchestra:open-dashboard-of-file';
+const CAPTURE_FILE_TYPE = 'orchestra-capture';
 
 /** `%%flow` cells: YAML, expression marks and diagnostics from the cell's kernel. */
 const flowCells: JupyterFrontEndPlugin<void> = {
@@ -130,6 +132,31 @@ const dashboard: JupyterFrontEndPlugin<void> = {
           return app.commands.execute(OPEN_DASHBOARD, { db: answer.value });
         }
       }
+    });
+
+    // A capture file in the file browser: right-click, "Open in Orchestra Dashboard".
+    app.docRegistry.addFileType({
+      name: CAPTURE_FILE_TYPE,
+      displayName: 'Orchestra capture (DuckDB)',
+      extensions: ['.duckdb'],
+      mimeTypes: ['application/vnd.duckdb'],
+      contentType: 'file',
+      fileFormat: 'base64',
+      icon: dashboardIcon
+    });
+    app.commands.addCommand(OPEN_DASHBOARD_OF_FILE, {
+      label: 'Open in Orchestra Dashboard',
+      icon: dashboardIcon,
+      isVisible: () => !!browser?.selectedItems().next()?.value,
+      execute: () => {
+        const item = browser?.selectedItems().next()?.value;
+        return item ? app.commands.execute(OPEN_DASHBOARD, { db: item.path }) : undefined;
+      }
+    });
+    app.contextMenu.addItem({
+      command: OPEN_DASHBOARD_OF_FILE,
+      selector: `.jp-DirListing-item[data-file-type="${CAPTURE_FILE_TYPE}"]`,
+      rank: 1
     });
 
     launcher?.add({ command: OPEN_DASHBOARD, category: 'Other', rank: 0, args: { isLauncher: true } });

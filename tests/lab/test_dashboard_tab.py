@@ -87,3 +87,25 @@ def test_flow_dashboard_output_opens_the_tab_and_leaves_a_button(jupyterlab, dem
     page.wait_for_timeout(1500)
     jupyterlab.screenshot("dashboard-from-magic")
     assert jupyterlab.console_errors == []
+
+
+def test_a_capture_file_opens_from_the_file_browser_menu(jupyterlab, demo_api):
+    plan = {"key": "lab-picked", "steps": [{"name": "three", "url": f"{demo_api.url}/items/3"}]}
+    assert orchestra.run(plan, db=jupyterlab.root / "picked.duckdb").status == "succeeded"
+    jupyterlab.open("notebook.ipynb")
+    page = jupyterlab.page
+    page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:refresh')")
+    item = page.locator(
+        '.jp-DirListing-item[data-file-type="orchestra-capture"]', has_text="picked"
+    )
+    item.wait_for(timeout=30_000)
+    item.click(button="right")
+    page.locator(".lm-Menu-item", has_text="Open in Orchestra Dashboard").click()
+
+    page.locator(".lm-TabBar-tab", has_text="Dashboard: picked.duckdb").wait_for(timeout=30_000)
+    frame = dashboard_frame(jupyterlab)
+    wait_for_graph(frame, timeout=120_000)
+    assert frame.evaluate(
+        "() => Array.from(Bokeh.documents[0].get_model_by_name('flow-graph-nodes').data.path)"
+    ) == ["three"]
+    assert jupyterlab.console_errors == []
