@@ -575,6 +575,12 @@ def demo_api(host: str, port: int, total_items: int | None) -> None:
     help="Host[:port] the page may be loaded from (repeatable; '*': any), behind a proxy.",
 )
 @click.option(
+    "--unix-socket",
+    default=None,
+    metavar="PATH",
+    help="Serve on this Unix socket instead of a TCP port (behind a proxy; not on Windows).",
+)
+@click.option(
     "--db-from-url",
     is_flag=True,
     help="Let each browser tab name its capture file and run in the URL (?db=FILE&run=ID).",
@@ -587,6 +593,7 @@ def dashboard(
     show: bool,
     prefix: str,
     origins: tuple[str, ...],
+    unix_socket: str | None,
     db_from_url: bool,
 ) -> None:
     """Serve the run dashboard of a capture file until Ctrl-C.
@@ -606,17 +613,21 @@ def dashboard(
         raise CaptureInputError("--db: ':memory:' holds nothing another process can read")
     from orchestra.dashboard import serve  # Panel and Bokeh load only here
 
-    where = f"http://{host}:{port}{prefix.rstrip('/')}/"
+    where = f"unix:{unix_socket}:" if unix_socket else f"http://{host}:{port}"
+    where += f"{prefix.rstrip('/')}/"
     click.echo(f"Orchestra dashboard of {path} at {where} (Ctrl-C stops)", err=True)
     options: dict[str, Any] = {"url_args": db_from_url}
     if prefix:
         options["prefix"] = prefix
     if origins:
         options["websocket_origin"] = list(origins)
+    if unix_socket:
+        options["unix_socket"] = unix_socket
     try:
         serve(path, port, show, address=host, run=run_id, **options)
     except OSError as error:
-        raise click.ClickException(f"cannot serve on {host}:{port}: {error}") from None
+        place = unix_socket or f"{host}:{port}"
+        raise click.ClickException(f"cannot serve on {place}: {error}") from None
 
 
 @main.command(
