@@ -4,7 +4,8 @@ The page may reach only the local Jupyter server (every other request is
 aborted and recorded), so BokehJS, Panel and Tabulator must come with the
 notebook output, not from a CDN. Picking another run in the run picker must
 update every view — the header, the flow graph, the steps, the waterfall and
-the metrics — and the browser console must stay free of errors.
+the metrics — a run written meanwhile by another process must appear, and the
+browser console must stay free of errors.
 """
 
 from __future__ import annotations
@@ -101,5 +102,16 @@ def test_the_inline_dashboard_renders_offline_and_follows_a_run_switch(jupyterla
     bars = model_data(page, "waterfall-bars")
     assert bars is not None and len(bars["exchange_id"]) == 4
     jupyterlab.screenshot("inline-dashboard-second-run")
+
+    # A run written by another process while the dashboard is shown: the poller lists it.
+    third = orchestra.run(first_plan, db=db)
+    expect(page.locator(".orchestra-runs .tabulator-row", has_text=third.run_id)).to_have_count(
+        1, timeout=30_000
+    )
+    page.locator(".orchestra-runs .tabulator-row", has_text=third.run_id).first.click()
+    wait_for_nodes(page, ["items", "one"])
+    expect(summary).to_contain_text(third.run_id)
+    expect(page.locator(".orchestra-steps .tabulator-row")).to_have_count(2)
+    jupyterlab.screenshot("inline-dashboard-new-run")
     assert outside == []
     assert jupyterlab.console_errors == []
