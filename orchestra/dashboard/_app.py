@@ -28,6 +28,7 @@ from orchestra.dashboard._graph import FlowGraph
 from orchestra.dashboard._inspector import ExchangeInspector
 from orchestra.dashboard._live import LiveFeed
 from orchestra.dashboard._metrics import MetricsView
+from orchestra.dashboard._offline import keep_stylesheets_inline
 from orchestra.dashboard._runs import RunPicker
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._steps import StepTable
@@ -176,10 +177,14 @@ class Dashboard(Viewer):
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        # A notebook needs Panel's JavaScript (and Tabulator's) before the first display.
+        # A notebook needs Panel's JavaScript (and Tabulator's) before the first display,
+        # inlined into the output: a notebook must work with no internet, so never a CDN.
         if not pn.extension._loaded:
-            pn.extension(*EXTENSIONS)
-        return super()._repr_mimebundle_(include, exclude)
+            pn.extension(*EXTENSIONS, inline=True)
+        view = self._create_view()
+        if pn.config.inline:
+            keep_stylesheets_inline(view)
+        return view._repr_mimebundle_(include, exclude)
 
 
 def _from_url(args: dict[str, list[bytes]], db: str, run: str | None) -> tuple[str, str | None]:
