@@ -48,13 +48,18 @@ export function flowCellExtension(extra: Extension = []): Extension {
     // An editor created with its text already in place switches right after creation
     // (no dispatch is allowed while the view is being built).
     ViewPlugin.define(view => {
+      let live = true;
       queueMicrotask(() => {
-        const effect = reconfigure(view.state, view.state.doc);
+        const effect = live ? reconfigure(view.state, view.state.doc) : null;
         if (effect) {
           view.dispatch({ effects: effect });
         }
       });
-      return {};
+      return {
+        destroy: () => {
+          live = false;
+        }
+      };
     })
   ];
 }
