@@ -109,3 +109,26 @@ def test_a_capture_file_opens_from_the_file_browser_menu(jupyterlab, demo_api):
         "() => Array.from(Bokeh.documents[0].get_model_by_name('flow-graph-nodes').data.path)"
     ) == ["three"]
     assert jupyterlab.console_errors == []
+
+
+def test_the_palette_opens_a_chosen_capture_file_relative_to_the_root(jupyterlab, demo_api):
+    (jupyterlab.root / "sub").mkdir()
+    plan = {"key": "lab-chosen", "steps": [{"name": "four", "url": f"{demo_api.url}/items/4"}]}
+    assert orchestra.run(plan, db=jupyterlab.root / "sub" / "chosen.duckdb").status == "succeeded"
+    jupyterlab.open("notebook.ipynb")
+    page = jupyterlab.page
+    page.keyboard.press("Control+Shift+C")  # the command palette
+    page.keyboard.type("Capture File")
+    page.locator(".lm-CommandPalette-item", has_text="Dashboard of a Capture File").click()
+    field = page.locator(".jp-Dialog input")
+    field.wait_for(timeout=10_000)
+    field.fill("sub/chosen.duckdb")
+    page.locator(".jp-Dialog-button.jp-mod-accept").click()
+
+    page.locator(".lm-TabBar-tab", has_text="Dashboard: chosen.duckdb").wait_for(timeout=30_000)
+    frame = dashboard_frame(jupyterlab)
+    wait_for_graph(frame, timeout=120_000)
+    assert frame.evaluate(
+        "() => Array.from(Bokeh.documents[0].get_model_by_name('flow-graph-nodes').data.path)"
+    ) == ["four"]
+    assert jupyterlab.console_errors == []
