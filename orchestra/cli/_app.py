@@ -638,8 +638,9 @@ def dashboard(
 def lab(jupyter_args: tuple[str, ...]) -> None:
     """Open JupyterLab on the quickstart notebook; other options go to Jupyter.
 
-    Run from the Orchestra checkout it opens notebooks/quickstart.ipynb; a file
-    or directory among the options opens that instead. `%%flow` cells read as
+    Run from the Orchestra checkout it opens notebooks/quickstart.ipynb;
+    elsewhere it copies the quickstart to ./orchestra-quickstart.ipynb (once)
+    and opens that. A file or directory among the options opens that instead. `%%flow` cells read as
     YAML with problems underlined as you type, and the launcher's "Orchestra
     dashboard" card opens the dashboard in a tab.
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from orchestra.cli._lab import QUICKSTART, lab_command, quickstart_notebook
+from orchestra.cli._lab import COPY_NAME, QUICKSTART, lab_command, quickstart_notebook
 from tests.dashboard._browser import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,10 +35,20 @@ def test_a_path_among_the_options_is_opened_instead(tmp_path):
     assert note == ""
 
 
-def test_elsewhere_it_says_where_the_quickstart_is(tmp_path):
+def test_elsewhere_it_opens_a_copy_of_the_quickstart_made_once(tmp_path):
+    command, note = lab_command(["--no-browser"], tmp_path)
+    copy = tmp_path / COPY_NAME
+    assert command == [
+        sys.executable, "-m", "jupyterlab", "--no-browser",
+        f"--ServerApp.root_dir={tmp_path.resolve()}", COPY_NAME,
+    ]  # fmt: skip
+    assert note == f"orchestra lab: copied the quickstart notebook to {copy}"
+    assert copy.read_bytes() == (REPO / QUICKSTART).read_bytes()
+
+    copy.write_text("{}")  # the user's edits are never overwritten
     command, note = lab_command([], tmp_path)
-    assert command == [sys.executable, "-m", "jupyterlab"]
-    assert str(REPO / QUICKSTART) in note and "orchestra lab" in note
+    assert command[-1] == COPY_NAME and note == ""
+    assert copy.read_text() == "{}"
 
 
 @pytest.mark.timeout(180)
