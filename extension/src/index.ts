@@ -159,7 +159,12 @@ const dashboard: JupyterFrontEndPlugin<void> = {
       rank: 1
     });
 
-    launcher?.add({ command: OPEN_DASHBOARD, category: 'Other', rank: 0, args: { isLauncher: true } });
+    launcher?.add({
+      command: OPEN_DASHBOARD,
+      category: 'Orchestra',
+      rank: 0,
+      args: { isLauncher: true }
+    });
     palette?.addItem({ command: OPEN_DASHBOARD, category: 'Orchestra' });
     palette?.addItem({ command: OPEN_DASHBOARD_OF, category: 'Orchestra' });
     void restorer?.restore(tracker, {
