@@ -28,6 +28,7 @@ from orchestra.dashboard._graph import FlowGraph
 from orchestra.dashboard._inspector import ExchangeInspector
 from orchestra.dashboard._live import LiveFeed
 from orchestra.dashboard._metrics import MetricsView
+from orchestra.dashboard._offline import keep_stylesheets_inline
 from orchestra.dashboard._runs import RunPicker
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._steps import StepTable
@@ -176,10 +177,23 @@ class Dashboard(Viewer):
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        # A notebook needs Panel's JavaScript (and Tabulator's) before the first display.
+        # A notebook needs Panel's JavaScript (and Tabulator's) before the first display,
+        # inlined into the output: a notebook must work with no internet, so never a CDN.
         if not pn.extension._loaded:
-            pn.extension(*EXTENSIONS)
-        return super()._repr_mimebundle_(include, exclude)
+            pn.extension(*EXTENSIONS, inline=True)
+        view = self._create_view()
+        if pn.config.inline:
+            keep_stylesheets_inline(view)
+        return view._repr_mimebundle_(include, exclude)
+
+
+def _from_url(args: dict[str, list[bytes]], db: str, run: str | None) -> tuple[str, str | None]:
+    """The capture file and run a tab's URL asks for (``db``, ``run``), else the defaults."""
+    if args.get("db") and args["db"][0]:
+        db = str(Path(args["db"][0].decode()).expanduser().resolve())
+    if args.get("run") and args["run"][0]:
+        run = args["run"][0].decode()
+    return db, run
 
 
 def serve(
@@ -190,19 +204,26 @@ def serve(
     address: str = "127.0.0.1",
     run: str | None = None,
     threaded: bool = False,
+    url_args: bool = False,
     **kwargs: Any,
 ) -> Any:
     """Serve the dashboard of ``db`` on ``address:port`` (blocks unless ``threaded``).
 
     Every browser tab gets its own :class:`Dashboard`. ``orchestra dashboard``
     calls this; ``threaded=True`` returns the server thread (``.stop()``).
+    ``url_args=True`` lets each tab name its capture file and run in its URL
+    (``?db=/path/capture.duckdb&run=ID``, ``~`` expanded), the way the
+    JupyterLab tab opens the capture of the directory it was opened from.
     """
     from orchestra._run import default_db
 
     path = str(Path(db if db is not None else default_db()).resolve())
 
     def app() -> pn.viewable.Viewable:
-        return Dashboard(db=path, run=run).__panel__()
+        tab_db, tab_run = path, run
+        if url_args:
+            tab_db, tab_run = _from_url(pn.state.session_args, tab_db, tab_run)
+        return Dashboard(db=tab_db, run=tab_run).__panel__()
 
     if address in ("0.0.0.0", "::"):  # every interface: pages come from any host name
         origins = ["*"]
