@@ -120,4 +120,4 @@ def test_the_inline_dashboard_renders_offline_and_follows_a_run_switch(jupyterla
     expect(page.locator(".orchestra-steps .tabulator-row")).to_have_count(2, timeout=30_000)
     jupyterlab.screenshot("inline-dashboard-new-run")
     assert outside == []
-    assert jupyterlab.console_errors == []
+    assert not jupyterlab.console_errors, "\n\n".join(jupyterlab.console_errors)
