@@ -4,8 +4,9 @@ The page may reach only the local Jupyter server (every other request is
 aborted and recorded), so BokehJS, Panel and Tabulator must come with the
 notebook output, not from a CDN. Picking another run in the run picker must
 update every view — the header, the flow graph, the steps, the waterfall and
-the metrics — a run written meanwhile by another process must appear, and the
-browser console must stay free of errors.
+the metrics — runs written meanwhile, by the notebook's own ``%%flow`` cell
+or by another process, must appear, and the browser console must stay free
+of errors.
 """
 
 from __future__ import annotations
@@ -83,35 +84,40 @@ def test_the_inline_dashboard_renders_offline_and_follows_a_run_switch(jupyterla
 
     write_notebook(
         jupyterlab.root / "inline.ipynb",
-        ["%load_ext orchestra", f"%flow dashboard --inline --db {db} --run {first.run_id}"],
+        [
+            "%load_ext orchestra",
+            f"%config FlowMagic.db = {str(db)!r}",
+            f"%flow dashboard --inline --run {first.run_id}",
+            f'%%flow later\nurl: "{demo_api.url}/items/9"',  # the notebook's own run, after it
+        ],
     )
     jupyterlab.open("inline.ipynb")
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     wait_for_nodes(page, ["items", "one"], timeout=120_000)
     summary = page.locator(".orchestra-run-summary")
     expect(summary).to_contain_text(first.run_id, timeout=30_000)
-    expect(page.locator(".orchestra-steps .tabulator-row")).to_have_count(2)
+    expect(page.locator(".orchestra-steps .tabulator-row")).to_have_count(2, timeout=30_000)
+    runs = page.locator(".orchestra-runs .tabulator-row")
+    expect(runs).to_have_count(3, timeout=30_000)  # the `later` cell's run joined the picker
     jupyterlab.screenshot("inline-dashboard-first-run")
 
     page.locator(".orchestra-runs .tabulator-row", has_text=second.run_id).first.click()
     wait_for_nodes(page, ["alpha", "beta", "gamma", "delta"])
-    expect(summary).to_contain_text(second.run_id)
+    expect(summary).to_contain_text(second.run_id, timeout=30_000)
     expect(summary).to_contain_text("4 requests")
-    expect(page.locator(".orchestra-steps .tabulator-row")).to_have_count(4)
-    expect(page.locator(".orchestra-metric-requests")).to_contain_text("4")
+    expect(page.locator(".orchestra-steps .tabulator-row")).to_have_count(4, timeout=30_000)
+    expect(page.locator(".orchestra-metric-requests")).to_contain_text("4", timeout=30_000)
     bars = model_data(page, "waterfall-bars")
     assert bars is not None and len(bars["exchange_id"]) == 4
     jupyterlab.screenshot("inline-dashboard-second-run")
 
     # A run written by another process while the dashboard is shown: the poller lists it.
     third = orchestra.run(first_plan, db=db)
-    expect(page.locator(".orchestra-runs .tabulator-row", has_text=third.run_id)).to_have_count(
-        1, timeout=30_000
-    )
+    expect(runs).to_have_count(4, timeout=30_000)
     page.locator(".orchestra-runs .tabulator-row", has_text=third.run_id).first.click()
     wait_for_nodes(page, ["items", "one"])
-    expect(summary).to_contain_text(third.run_id)
-    expect(page.locator(".orchestra-steps .tabulator-row")).to_have_count(2)
+    expect(summary).to_contain_text(third.run_id, timeout=30_000)
+    expect(page.locator(".orchestra-steps .tabulator-row")).to_have_count(2, timeout=30_000)
     jupyterlab.screenshot("inline-dashboard-new-run")
     assert outside == []
-    assert jupyterlab.console_errors == []
+    assert not jupyterlab.console_errors, "\n\n".join(jupyterlab.console_errors)
