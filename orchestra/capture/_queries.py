@@ -247,7 +247,8 @@ SELECT * FROM (
            left({URL_PATH}, 200) AS url,
            status_code, left(error, 200) AS error,
            date_diff('microsecond', {_RUN_START}, started_at) / 1000.0 AS start_ms,
-           coalesce(elapsed_ms, 0) AS elapsed_ms
+           coalesce(elapsed_ms, 0) AS elapsed_ms,
+           least(first_byte_ms, elapsed_ms) AS first_byte_ms
     FROM exchanges WHERE run_id = $run
 )
 WHERE start_ms <= $end AND start_ms + elapsed_ms >= $start
