@@ -1,0 +1,119 @@
+"""Waterfall bars split into waiting for the first byte and reading the body.
+
+A real run against the demo API: ``/slow-body`` sends its headers at once and
+its body later (short wait, long read), ``/slow`` waits before it answers at
+all (long wait, short read). The bars' data must put the split where the
+capture's ``first_byte_ms`` says, the tooltip must name both parts, and a bar
+without a recorded first byte stays whole. In Chromium the bars arrive with
+their split and nothing errs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import orchestra
+from orchestra import RunStatus
+from orchestra.capture import CaptureStore
+from orchestra.dashboard import Dashboard
+from orchestra.dashboard._waterfall import lay_out
+from tests.dashboard._browser import chromium, model_data, panel_serve, requires_chromium
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def capture(demo_api_server, tmp_path_factory) -> tuple[Path, str]:
+    demo_api_server.reset()
+    path = tmp_path_factory.mktemp("first-byte") / "capture.duckdb"
+    plan = {
+        "key": "first-byte",
+        "config": {"base_url": demo_api_server.url},
+        "steps": [
+            {"name": "body", "url": "{config.base_url}/slow-body?delay=0.3"},
+            {"name": "wait", "url": "{config.base_url}/slow?delay=0.3"},
+        ],
+    }
+    result = orchestra.run(plan, db=path)
+    assert result.status is RunStatus.SUCCEEDED, result.error
+    return path, result.run_id
+
+
+def captured(path: Path, run_id: str) -> dict[str, tuple[float, float, float]]:
+    """Per step: (start offset, first byte, elapsed) in ms, straight from SQL."""
+    with duckdb.connect(str(path), read_only=True) as db:
+        rows = db.execute(
+            "SELECT step_path, date_diff('microsecond', (SELECT started_at FROM runs "
+            "WHERE run_id = $run), started_at) / 1000.0, first_byte_ms, elapsed_ms "
+            "FROM exchanges WHERE run_id = $run",
+            {"run": run_id},
+        ).fetchall()
+    return {step: (start, first, elapsed) for step, start, first, elapsed in rows}
+
+
+def test_bars_split_where_the_first_byte_came(capture):
+    path, run_id = capture
+    expected = captured(path, run_id)
+    with CaptureStore(path).read() as reader:
+        rows = reader.waterfall(run_id)
+    bars = lay_out(rows, ["body", "wait"], "step")["bars"]
+    by_step = {step: i for i, step in enumerate(bars["step"])}
+    for step, (start, first, _elapsed) in expected.items():
+        i = by_step[step]
+        assert bars["left"][i] == pytest.approx(start)
+        assert bars["body_left"][i] == pytest.approx(start + first)
+        assert bars["left"][i] < bars["body_left"][i] <= bars["right"][i]
+        assert bars["phases"][i].startswith("waiting ") and " · reading body " in bars["phases"][i]
+    _body_start, body_first, body_elapsed = expected["body"]
+    _wait_start, wait_first, wait_elapsed = expected["wait"]
+    assert body_first < body_elapsed / 2  # headers at once, the body 300 ms later
+    assert wait_first > wait_elapsed / 2  # 300 ms before any answer, read at once
+
+
+def test_a_bar_without_a_first_byte_is_whole(capture):
+    path, run_id = capture
+    with CaptureStore(path).read() as reader:
+        rows = reader.waterfall(run_id)
+    rows.exchanges["first_byte_ms"] = float("nan")  # as an older capture reads
+    bars = lay_out(rows, [], "step")["bars"]
+    assert bars["body_left"] == bars["left"]
+    assert set(bars["phases"]) == {"first byte not recorded"}
+
+
+def test_the_dashboard_draws_the_split(capture):
+    path, run_id = capture
+    dashboard = Dashboard(db=path, run=run_id)
+    bars = dashboard.waterfall.bars.data
+    assert len(bars["exchange_id"]) == 2
+    assert all(a < b for a, b in zip(bars["left"], bars["body_left"], strict=True))
+    assert "pale: waiting for the first byte" in dashboard.waterfall._note.object
+
+
+@requires_chromium
+def test_the_browser_gets_the_split_bars(capture, tmp_path):
+    path, run_id = capture
+    expected = captured(path, run_id)
+    log = tmp_path / "panel-serve.log"
+    with panel_serve(path, log) as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        page.wait_for_function(
+            "() => { const d = window.Bokeh && Bokeh.documents.length ? Bokeh.documents[0] : null;"
+            " const s = d ? d.get_model_by_name('waterfall-bars') : null;"
+            " return !!s && s.data.exchange_id.length === 2; }",
+            timeout=60_000,
+        )
+        bars = model_data(page, "waterfall-bars")
+    assert bars is not None
+    for i, step in enumerate(bars["step"]):
+        start, first, _ = expected[step]
+        assert bars["body_left"][i] == pytest.approx(start + first)
+        assert bars["phases"][i].startswith("waiting ")
+    assert errors == []
+    assert "Traceback" not in log.read_text()
