@@ -413,7 +413,10 @@ class Waterfall(Viewer):
             tools="xpan,xwheel_zoom,reset",
             active_scroll="xwheel_zoom",
             toolbar_location="above",
-            output_backend="webgl",
+            # canvas: at most WATERFALL_LIMIT bars or the buckets are drawn, which a 2D canvas
+            # paints in milliseconds; WebGL costs more than it saves here (shader set-up,
+            # and a copy of each frame onto the page, slow without a GPU)
+            output_backend="canvas",
             **options,
         )
         plot.xaxis.formatter = ms_ticks()
