@@ -551,16 +551,20 @@ def export_records(
     """Write the records of a run (or of one step path) to ``target``; how many were written.
 
     ``file_format`` is ``csv`` or ``parquet``. The whole run has the columns
-    ``seq, step_path, page, item_index, data`` (each record as JSON); one step whose
-    records are objects gets a column per top-level field (nested values as JSON).
-    DuckDB writes the file from the capture, so a large run never sits in memory.
+    ``seq, step_path, page, item_index, data`` (each record as JSON). One step is
+    written as its typed table — the same columns as ``CaptureStore.table`` and
+    ``orchestra export --format parquet --step`` (``run_id``, then a column per
+    field; nested values as STRUCTs and LISTs in Parquet, JSON text in CSV); with
+    ``run`` left out (or ``last``) that is the latest run that ran the step. A step
+    without records in the run raises ``TableNotFound`` naming the steps that have
+    some. DuckDB writes the file from the capture, so a large run never sits in memory.
     """
     if file_format not in RECORD_FORMATS:
         raise ValueError(
             f"file_format must be one of {', '.join(RECORD_FORMATS)} (got {file_format!r})"
         )
     with store.read() as reader:
-        run_id = reader.resolve_run(run)
+        run_id = reader.resolve_run(run) if step_path is None else reader.table_run(step_path, run)
         return reader.copy_records(
             run_id, os.fspath(target), step_path=step_path, file_format=file_format
         )

@@ -231,3 +231,18 @@ def test_a_version_2_file_gains_first_byte_ms_unknown_for_its_old_rows(tmp_path,
         assert 0 < new["first_byte_ms"] <= new["elapsed_ms"]
         bars = reader.waterfall(result.run_id).exchanges
         assert bars["first_byte_ms"].tolist() == [pytest.approx(new["first_byte_ms"])]
+
+
+def test_a_version_2_file_read_without_migrating_has_no_first_byte(tmp_path, demo_api):
+    import duckdb
+
+    path = tmp_path / "v2.duckdb"
+    result = orchestra.run({"key": "m", "step": {"url": f"{demo_api.url}/health"}}, db=path)
+    with duckdb.connect(str(path)) as connection:  # as version 2 wrote it
+        connection.execute("ALTER TABLE exchanges DROP COLUMN first_byte_ms")
+        connection.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with CaptureStore(path).read() as reader:  # read-only: not migrated
+        assert not reader.has_column("exchanges", "first_byte_ms")
+        bars = reader.waterfall(result.run_id).exchanges
+        assert len(bars) == 1 and bars["first_byte_ms"].isna().all()
+        assert reader.exchange(result.run_id, int(bars["exchange_id"][0])) is not None
