@@ -229,15 +229,21 @@ def _har_response(exchange: dict[str, Any]) -> dict[str, Any]:
 
 def _har_entry(exchange: dict[str, Any], page_id: str) -> dict[str, Any]:
     elapsed = exchange["elapsed_ms"]
-    wait = round(float(elapsed), 3) if elapsed is not None and elapsed >= 0 else 0.0
+    total = round(float(elapsed), 3) if elapsed is not None and elapsed >= 0 else 0.0
+    # waiting for the first byte, then receiving the body, where the transport told when
+    # the first byte came (first_byte_ms); all of it is "wait" where it did not
+    first_byte = exchange.get("first_byte_ms")
+    wait = total
+    if first_byte is not None and first_byte == first_byte and first_byte >= 0:  # not NaN
+        wait = min(round(float(first_byte), 3), total)
     return {
         "pageref": page_id,
         "startedDateTime": _iso(exchange["started_at"]),
-        "time": wait,
+        "time": total,
         "request": _har_request(exchange),
         "response": _har_response(exchange),
         "cache": {},
-        "timings": {"send": 0, "wait": wait, "receive": 0},
+        "timings": {"send": 0, "wait": wait, "receive": round(total - wait, 3)},
         "_orchestra": {
             "run_id": exchange["run_id"],
             "exchange_id": exchange["exchange_id"],
