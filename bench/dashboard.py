@@ -18,8 +18,10 @@ page through Playwright. Reported:
   count), alternating sizes for ``--runs`` rounds, and the ratio big/small;
 * run switch: clicking the other run in the run list until every view holds it;
 * click: clicking an exchange row until the inspector shows that exchange;
-* the server's CPU seconds per switch and per click (/proc): on a shared
-  machine the wall times above wait for other processes, this does not;
+* the server's and the browser's CPU seconds per switch and per click (/proc;
+  the browser is every Chromium process): on a shared machine the wall times
+  above wait for other processes, these do not, and they say which side a
+  switch or click spends its time on;
 * server RSS after each of ``--loads`` page loads (each tab closed, its
   session destroyed) and its growth per load after the first.
 
@@ -63,6 +65,19 @@ RENDERED_JS = """(expected) => {
   return sum(nodes.requests) === expected && drawn === expected
     && sum(throughput.ok) + sum(throughput.failed) === expected;
 }"""
+
+
+def browser_cpu() -> float:
+    """CPU seconds of every Chromium process (the browser, its renderers, GPU and utility)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            comm = stat.read_text().split("(", 1)[1].split(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if "chrom" in comm:
+            total += h._proc_cpu(int(stat.parent.name))
+    return total
 
 
 def rss_mb(pid: int) -> float:
@@ -230,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         switches: dict[str, list[float]] = {"to big": [], "to small": []}
         clicks: list[float] = []
         server_cpu: dict[str, list[float]] = {"switch": [], "click": []}  # server CPU s each
+        chromium_cpu: dict[str, list[float]] = {"switch": [], "click": []}  # browser CPU s
         rss: list[float] = []
         with (
             panel_serve(db, ids["small"], tmp / "small.log") as (small_url, small_server),
@@ -246,16 +262,18 @@ def main(argv: list[str] | None = None) -> int:
                         renders[name].append(seconds)
                         if name == "small":
                             for target in ("big", "small"):
-                                cpu = h._proc_cpu(small_server.pid)
+                                cpu, chromium = h._proc_cpu(small_server.pid), browser_cpu()
                                 switches[f"to {target}"].append(
                                     switch(page, ids[target], sizes[target])
                                 )
                                 server_cpu["switch"].append(h._proc_cpu(small_server.pid) - cpu)
+                                chromium_cpu["switch"].append(browser_cpu() - chromium)
                         else:
                             for row in (1, 2, 3):
-                                cpu = h._proc_cpu(big_server.pid)
+                                cpu, chromium = h._proc_cpu(big_server.pid), browser_cpu()
                                 clicks.append(click_exchange(page, row))
                                 server_cpu["click"].append(h._proc_cpu(big_server.pid) - cpu)
+                                chromium_cpu["click"].append(browser_cpu() - chromium)
                     context.close()
             for _ in range(loads):  # every tab closed; its session destroyed within ~2 s
                 _, page, context = load(browser, big_url, sizes["big"])
@@ -282,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
             "server CPU per switch / click (median)",
             f"{statistics.median(server_cpu['switch']):.3f} / "
             f"{statistics.median(server_cpu['click']):.3f} s",
+        ],
+        [
+            "browser CPU per switch / click (median)",
+            f"{statistics.median(chromium_cpu['switch']):.3f} / "
+            f"{statistics.median(chromium_cpu['click']):.3f} s",
         ],
         [f"server RSS after load 1 / {loads}", f"{rss[0]:.1f} / {rss[-1]:.1f} MB"],
         ["RSS growth per page load", f"{growth:+.2f} MB"],
@@ -313,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             "switch": {name: summary(v) for name, v in switches.items()},
             "click": summary(clicks),
             "server_cpu_seconds": {name: summary(v) for name, v in server_cpu.items()},
+            "browser_cpu_seconds": {name: summary(v) for name, v in chromium_cpu.items()},
             "rss_mb_after_each_load": rss,
             "server_tracebacks": failures,
             "targets": targets,

@@ -497,6 +497,9 @@ class ExchangeInspector(Viewer):
             f"<span style='color:{color};font-weight:700;font-size:15px'>{shown}</span>"
             f" &nbsp;{format_ms(row.get('elapsed_ms'))} · {format_bytes(row.get('response_size'))}"
         )
+        first_byte = row.get("first_byte_ms")
+        if first_byte is not None and first_byte == first_byte:  # not NaN
+            summary += f" · first byte after {format_ms(first_byte)}"
         if row.get("error"):
             summary += f"<br><span style='color:#d93025'>{html.escape(str(row['error']))}</span>"
         body = view.response_body

@@ -19,6 +19,7 @@ import orchestra
 from orchestra import RunStatus
 from orchestra.capture import CaptureStore
 from orchestra.dashboard import Dashboard
+from orchestra.dashboard._style import format_ms
 from orchestra.dashboard._waterfall import lay_out
 from tests.dashboard._browser import chromium, model_data, panel_serve, requires_chromium
 
@@ -90,6 +91,12 @@ def test_the_dashboard_draws_the_split(capture):
     assert len(bars["exchange_id"]) == 2
     assert all(a < b for a, b in zip(bars["left"], bars["body_left"], strict=True))
     assert "pale: waiting for the first byte" in dashboard.waterfall._note.object
+    # the inspector names it too
+    body = int(bars["exchange_id"][bars["step"].index("body")])
+    dashboard.state.select_exchange(body)
+    summary = dashboard.inspector._detail.objects[1].objects[0].object
+    first = captured(path, run_id)["body"][1]
+    assert f"first byte after {format_ms(first)}" in summary
 
 
 @requires_chromium
