@@ -10,6 +10,7 @@ their split and nothing errs.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import duckdb
@@ -99,6 +100,19 @@ def test_the_dashboard_draws_the_split(capture):
     assert f"first byte after {format_ms(first)}" in summary
 
 
+def cell_colour(page, selector: str) -> list[str]:
+    """The text and computed colour of the first cell matching ``selector`` (a table may
+    redraw its rows meanwhile: read again until the cell is in the page)."""
+    deadline = time.monotonic() + 30
+    while True:
+        found = page.locator(selector).first.evaluate(
+            "(e) => [e.textContent, e.isConnected ? getComputedStyle(e).color : '']"
+        )
+        if found[1] or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
 @requires_chromium
 def test_the_browser_gets_the_split_bars(capture, tmp_path):
     path, run_id = capture
@@ -117,6 +131,18 @@ def test_the_browser_gets_the_split_bars(capture, tmp_path):
             timeout=60_000,
         )
         bars = model_data(page, "waterfall-bars")
+        # status cells are coloured in the browser from their value (no per-cell styles sent)
+        colours = {
+            table: cell_colour(page, f".orchestra-{table} [tabulator-field={field}] span")
+            for table, field in (("runs", "status"), ("steps", "status"),
+                                 ("exchanges", "status_code"))
+        }  # fmt: skip
+    green = "rgb(39, 165, 103)"  # ok, succeeded, 2xx
+    assert colours == {
+        "runs": ["succeeded", green],
+        "steps": ["ok", green],
+        "exchanges": ["200", green],
+    }
     assert bars is not None
     for i, step in enumerate(bars["step"]):
         start, first, _ = expected[step]
