@@ -34,6 +34,7 @@ on a quiet machine; server RSS flat across page loads (<= 2 MB per load).
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
 import subprocess
 import sys
@@ -68,15 +69,27 @@ RENDERED_JS = """(expected) => {
 
 
 def browser_cpu() -> float:
-    """CPU seconds of every Chromium process (the browser, its renderers, GPU and utility)."""
-    total = 0.0
+    """CPU seconds of this benchmark's Chromium (browser, renderers, GPU and utility processes:
+    the descendants of this process named chrom*; other programs' browsers do not count)."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            comm = stat.read_text().split("(", 1)[1].split(")", 1)[0]
-        except (OSError, IndexError):
+            text = stat.read_text()
+        except OSError:
             continue
-        if "chrom" in comm:
-            total += h._proc_cpu(int(stat.parent.name))
+        pid = int(stat.parent.name)
+        names[pid] = text.split("(", 1)[1].rsplit(")", 1)[0]
+        parents[pid] = int(text.rsplit(")", 1)[1].split()[1])
+    me, total = os.getpid(), 0.0
+    for pid, name in names.items():
+        if "chrom" not in name:
+            continue
+        ancestor, hops = parents.get(pid, 0), 0
+        while ancestor not in (0, 1, me) and hops < 50:
+            ancestor, hops = parents.get(ancestor, 0), hops + 1
+        if ancestor == me:
+            total += h._proc_cpu(pid)
     return total
 
 
