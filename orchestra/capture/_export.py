@@ -16,7 +16,8 @@ references back from the environment of the exporting process.
 * :func:`export_jsonl` — one JSON object per line for records, exchanges, steps,
   errors or events, streamed in chunks so a large run never sits in memory at once.
 * :func:`export_records` — a run's (or one step's) records as a CSV or Parquet file,
-  written by DuckDB straight from the capture.
+  written by DuckDB straight from the capture; one step is its typed table, the
+  same file ``orchestra export --format parquet --step`` writes.
 """
 
 from __future__ import annotations
