@@ -18,8 +18,10 @@ page through Playwright. Reported:
   count), alternating sizes for ``--runs`` rounds, and the ratio big/small;
 * run switch: clicking the other run in the run list until every view holds it;
 * click: clicking an exchange row until the inspector shows that exchange;
-* the server's CPU seconds per switch and per click (/proc): on a shared
-  machine the wall times above wait for other processes, this does not;
+* the server's and the browser's CPU seconds per switch and per click (/proc;
+  the browser is every Chromium process): on a shared machine the wall times
+  above wait for other processes, these do not, and they say which side a
+  switch or click spends its time on;
 * server RSS after each of ``--loads`` page loads (each tab closed, its
   session destroyed) and its growth per load after the first.
 
@@ -32,6 +34,7 @@ on a quiet machine; server RSS flat across page loads (<= 2 MB per load).
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
 import subprocess
 import sys
@@ -63,6 +66,31 @@ RENDERED_JS = """(expected) => {
   return sum(nodes.requests) === expected && drawn === expected
     && sum(throughput.ok) + sum(throughput.failed) === expected;
 }"""
+
+
+def browser_cpu() -> float:
+    """CPU seconds of this benchmark's Chromium (browser, renderers, GPU and utility processes:
+    the descendants of this process named chrom*; other programs' browsers do not count)."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        names[pid] = text.split("(", 1)[1].rsplit(")", 1)[0]
+        parents[pid] = int(text.rsplit(")", 1)[1].split()[1])
+    me, total = os.getpid(), 0.0
+    for pid, name in names.items():
+        if "chrom" not in name:
+            continue
+        ancestor, hops = parents.get(pid, 0), 0
+        while ancestor not in (0, 1, me) and hops < 50:
+            ancestor, hops = parents.get(ancestor, 0), hops + 1
+        if ancestor == me:
+            total += h._proc_cpu(pid)
+    return total
 
 
 def rss_mb(pid: int) -> float:
@@ -230,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         switches: dict[str, list[float]] = {"to big": [], "to small": []}
         clicks: list[float] = []
         server_cpu: dict[str, list[float]] = {"switch": [], "click": []}  # server CPU s each
+        chromium_cpu: dict[str, list[float]] = {"switch": [], "click": []}  # browser CPU s
         rss: list[float] = []
         with (
             panel_serve(db, ids["small"], tmp / "small.log") as (small_url, small_server),
@@ -246,16 +275,18 @@ def main(argv: list[str] | None = None) -> int:
                         renders[name].append(seconds)
                         if name == "small":
                             for target in ("big", "small"):
-                                cpu = h._proc_cpu(small_server.pid)
+                                cpu, chromium = h._proc_cpu(small_server.pid), browser_cpu()
                                 switches[f"to {target}"].append(
                                     switch(page, ids[target], sizes[target])
                                 )
                                 server_cpu["switch"].append(h._proc_cpu(small_server.pid) - cpu)
+                                chromium_cpu["switch"].append(browser_cpu() - chromium)
                         else:
                             for row in (1, 2, 3):
-                                cpu = h._proc_cpu(big_server.pid)
+                                cpu, chromium = h._proc_cpu(big_server.pid), browser_cpu()
                                 clicks.append(click_exchange(page, row))
                                 server_cpu["click"].append(h._proc_cpu(big_server.pid) - cpu)
+                                chromium_cpu["click"].append(browser_cpu() - chromium)
                     context.close()
             for _ in range(loads):  # every tab closed; its session destroyed within ~2 s
                 _, page, context = load(browser, big_url, sizes["big"])
@@ -282,6 +313,11 @@ def main(argv: list[str] | None = None) -> int:
             "server CPU per switch / click (median)",
             f"{statistics.median(server_cpu['switch']):.3f} / "
             f"{statistics.median(server_cpu['click']):.3f} s",
+        ],
+        [
+            "browser CPU per switch / click (median)",
+            f"{statistics.median(chromium_cpu['switch']):.3f} / "
+            f"{statistics.median(chromium_cpu['click']):.3f} s",
         ],
         [f"server RSS after load 1 / {loads}", f"{rss[0]:.1f} / {rss[-1]:.1f} MB"],
         ["RSS growth per page load", f"{growth:+.2f} MB"],
@@ -313,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             "switch": {name: summary(v) for name, v in switches.items()},
             "click": summary(clicks),
             "server_cpu_seconds": {name: summary(v) for name, v in server_cpu.items()},
+            "browser_cpu_seconds": {name: summary(v) for name, v in chromium_cpu.items()},
             "rss_mb_after_each_load": rss,
             "server_tracebacks": failures,
             "targets": targets,

@@ -16,7 +16,8 @@ references back from the environment of the exporting process.
 * :func:`export_jsonl` — one JSON object per line for records, exchanges, steps,
   errors or events, streamed in chunks so a large run never sits in memory at once.
 * :func:`export_records` — a run's (or one step's) records as a CSV or Parquet file,
-  written by DuckDB straight from the capture.
+  written by DuckDB straight from the capture; one step is its typed table, the
+  same file ``orchestra export --format parquet --step`` writes.
 """
 
 from __future__ import annotations
@@ -213,15 +214,21 @@ def _har_response(exchange: dict[str, Any]) -> dict[str, Any]:
 
 def _har_entry(exchange: dict[str, Any], page_id: str) -> dict[str, Any]:
     elapsed = exchange["elapsed_ms"]
-    wait = round(float(elapsed), 3) if elapsed is not None and elapsed >= 0 else 0.0
+    total = round(float(elapsed), 3) if elapsed is not None and elapsed >= 0 else 0.0
+    # waiting for the first byte, then receiving the body, where the transport told when
+    # the first byte came (first_byte_ms); all of it is "wait" where it did not
+    first_byte = exchange.get("first_byte_ms")
+    wait = total
+    if first_byte is not None and first_byte == first_byte and first_byte >= 0:  # not NaN
+        wait = min(round(float(first_byte), 3), total)
     return {
         "pageref": page_id,
         "startedDateTime": _iso(exchange["started_at"]),
-        "time": wait,
+        "time": total,
         "request": _har_request(exchange),
         "response": _har_response(exchange),
         "cache": {},
-        "timings": {"send": 0, "wait": wait, "receive": 0},
+        "timings": {"send": 0, "wait": wait, "receive": round(total - wait, 3)},
         "_orchestra": {
             "run_id": exchange["run_id"],
             "exchange_id": exchange["exchange_id"],
@@ -484,16 +491,20 @@ def export_records(
     """Write the records of a run (or of one step path) to ``target``; how many were written.
 
     ``file_format`` is ``csv`` or ``parquet``. The whole run has the columns
-    ``seq, step_path, page, item_index, data`` (each record as JSON); one step whose
-    records are objects gets a column per top-level field (nested values as JSON).
-    DuckDB writes the file from the capture, so a large run never sits in memory.
+    ``seq, step_path, page, item_index, data`` (each record as JSON). One step is
+    written as its typed table — the same columns as ``CaptureStore.table`` and
+    ``orchestra export --format parquet --step`` (``run_id``, then a column per
+    field; nested values as STRUCTs and LISTs in Parquet, JSON text in CSV); with
+    ``run`` left out (or ``last``) that is the latest run that ran the step. A step
+    without records in the run raises ``TableNotFound`` naming the steps that have
+    some. DuckDB writes the file from the capture, so a large run never sits in memory.
     """
     if file_format not in RECORD_FORMATS:
         raise ValueError(
             f"file_format must be one of {', '.join(RECORD_FORMATS)} (got {file_format!r})"
         )
     with store.read() as reader:
-        run_id = reader.resolve_run(run)
+        run_id = reader.resolve_run(run) if step_path is None else reader.table_run(step_path, run)
         return reader.copy_records(
             run_id, os.fspath(target), step_path=step_path, file_format=file_format
         )

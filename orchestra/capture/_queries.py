@@ -239,15 +239,21 @@ ORDER BY seq LIMIT {int(limit)}
 """
 
 
-def waterfall_exchanges(limit: int) -> str:
-    """Exchanges overlapping the window [``$start``, ``$end``] (ms) as bars, at most ``limit``."""
+def waterfall_exchanges(limit: int, first_byte: bool = True) -> str:
+    """Exchanges overlapping the window [``$start``, ``$end``] (ms) as bars, at most ``limit``.
+
+    ``first_byte=False`` reads a file from before ``first_byte_ms`` (opened read-only, not
+    migrated): the column is NULL.
+    """
+    first = "least(first_byte_ms, elapsed_ms)" if first_byte else "CAST(NULL AS DOUBLE)"
     return f"""
 SELECT * FROM (
     SELECT exchange_id, step_path, execution_id, item_index, page, attempt, method,
            left({URL_PATH}, 200) AS url,
            status_code, left(error, 200) AS error,
            date_diff('microsecond', {_RUN_START}, started_at) / 1000.0 AS start_ms,
-           coalesce(elapsed_ms, 0) AS elapsed_ms
+           coalesce(elapsed_ms, 0) AS elapsed_ms,
+           {first} AS first_byte_ms
     FROM exchanges WHERE run_id = $run
 )
 WHERE start_ms <= $end AND start_ms + elapsed_ms >= $start
@@ -387,10 +393,8 @@ FROM records WHERE run_id = $run GROUP BY step_path ORDER BY step_path
 EXPORT_EXCHANGE_IDS = "list_contains($ids, exchange_id)"
 
 
-def copy_records(columns: str, where: str, target: str, file_format: str) -> str:
-    """``COPY`` a run's records (``columns``, in emission order) to ``target`` (csv|parquet)."""
+def copy_records(select: str, target: str, file_format: str) -> str:
+    """``COPY`` the rows of ``select`` (a run's records, in emission order) to ``target``."""
     options = "FORMAT parquet" if file_format == "parquet" else "FORMAT csv, HEADER"
     quoted = target.replace("'", "''")
-    return (
-        f"COPY (SELECT {columns} FROM records WHERE {where} ORDER BY seq) TO '{quoted}' ({options})"
-    )
+    return f"COPY ({select}) TO '{quoted}' ({options})"

@@ -129,6 +129,7 @@ class CaptureReader:
     def __init__(self, connection: duckdb.DuckDBPyConnection, path: str):
         self.connection = connection
         self.path = path
+        self._columns: dict[str, set[str]] = {}
 
     def rows(self, query: str, params: Params = None) -> list[dict[str, Any]]:
         """Rows as dicts of plain Python values (``None`` for NULL, never NaN)."""
@@ -138,6 +139,15 @@ class CaptureReader:
 
     def frame(self, query: str, params: Params = None) -> pd.DataFrame:
         return self.connection.execute(query, params or []).df()
+
+    def has_column(self, table: str, column: str) -> bool:
+        """Whether ``table`` has ``column`` (a file from an older version, opened read-only,
+        is not migrated and may lack the newest columns)."""
+        known = self._columns.get(table)
+        if known is None:
+            cursor = self.connection.execute(f"SELECT * FROM {table} LIMIT 0")
+            known = self._columns[table] = {c[0] for c in cursor.description}
+        return column in known
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -489,7 +499,8 @@ class CaptureReader:
             pd.DataFrame(), pd.DataFrame(), total, pd.DataFrame(), start, end, span_ms, in_window
         )
         if in_window <= limit:
-            rows.exchanges = self.frame(sql.waterfall_exchanges(limit), window)
+            query = sql.waterfall_exchanges(limit, self.has_column("exchanges", "first_byte_ms"))
+            rows.exchanges = self.frame(query, window)
             rows.waits = self.frame(sql.waterfall_waits(limit), window)
         else:
             count = max(int(buckets), 1)
@@ -566,36 +577,20 @@ class CaptureReader:
         """Write a run's records (or one step's) to ``target`` as CSV or Parquet; the count.
 
         A whole run has the columns ``seq, step_path, page, item_index, data`` (the
-        record as JSON). One step whose records are objects has a column per top-level
-        field: scalars typed as DuckDB infers them, objects and lists as JSON.
+        record as JSON). One step is its typed table, as :meth:`table` reads it:
+        ``run_id`` and a column per field, types inferred over the run's records of
+        the step (objects and lists as STRUCTs and LISTs in Parquet, JSON text in CSV).
+        Raises :class:`TableNotFound` if the step emitted no records in the run.
         """
-        params: dict[str, Any] = {"run": run_id}
-        where = "run_id = $run"
-        columns = "seq, step_path, page, item_index, data"
-        if step_path is not None:
-            where += " AND step_path = $step"
-            params["step"] = step_path
-            fields = self._field_structure(self.record_shapes(run_id).get(step_path))
-            if fields:
-                params["structure"] = orjson.dumps(fields).decode()
-                columns = "unnest(json_transform(data, $structure))"
-            else:
-                columns = "seq, page, item_index, data"
-        written = self.rows(sql.copy_records(columns, where, target, file_format), params)
+        if step_path is None:
+            select = (
+                "SELECT seq, step_path, page, item_index, data FROM records "
+                f"WHERE run_id = {tables.literal(run_id)} ORDER BY seq"
+            )
+        else:
+            select = self.table_select(step_path, run_id, nested_as_json=file_format == "csv")
+        written = self.rows(sql.copy_records(select, target, file_format))
         return int(written[0]["Count"]) if written else 0
-
-    @staticmethod
-    def _field_structure(shape: Any) -> dict[str, str] | None:
-        """The columns of a step's object records: each field's type, nesting as JSON."""
-        if not isinstance(shape, dict) or not shape:
-            return None
-        lowered = [name.lower() for name in shape]
-        if len(set(lowered)) < len(lowered):  # DuckDB's struct fields are case-insensitive
-            return None
-        return {
-            name: kind if isinstance(kind, str) and kind != "NULL" else "JSON"
-            for name, kind in shape.items()
-        }
 
     # -- typed tables: each step's records as columns (``_tables.py``) -------------------------
 
@@ -628,11 +623,20 @@ class CaptureReader:
             )
         return run_id
 
-    def table_select(self, step_path: str, run_id: str) -> str:
-        """The SQL of one run's records of a step as typed columns (types inferred over them)."""
+    def table_select(self, step_path: str, run_id: str, *, nested_as_json: bool = False) -> str:
+        """The SQL of one run's records of a step as typed columns (types inferred over them).
+
+        Raises :class:`TableNotFound` if the step emitted no records in the run.
+        """
         structure = tables.infer(self.connection, step_path, run_id)
+        if structure is None:
+            listed = ", ".join(tables.record_steps(self.connection, run_id)) or "none"
+            raise tables.TableNotFound(
+                f"step {step_path!r} emitted no records in run {run_id} "
+                f"(steps with records in that run: {listed})"
+            )
         where = f"run_id = {tables.literal(run_id)} AND step_path = {tables.literal(step_path)}"
-        return tables.typed_select(structure, where)
+        return tables.typed_select(structure, where, nested_as_json=nested_as_json)
 
     def table(self, step_path: str, run_id: str) -> pd.DataFrame:
         """One run's records of a step as a DataFrame of typed columns (``run_id`` first).

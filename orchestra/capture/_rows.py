@@ -310,7 +310,7 @@ class RowBuilder:
         request_headers = _headers_json(mask, headers)
         body: bytes | str | None
         if response is None:
-            status = response_headers = body = encoding = size = elapsed = None
+            status = response_headers = body = encoding = size = elapsed = first_byte = None
         else:
             status = response.status_code
             headers = response.headers
@@ -320,12 +320,13 @@ class RowBuilder:
             body, encoding = _body(body, headers.get("content-type", ""))
             response_headers = _headers_json(mask, headers)
             elapsed = response.elapsed_ms
+            first_byte = response.first_byte_ms
             error = response.error
         self._exchanges.extend((
             request.run_id, request.exchange_id, request.execution_id, request.step_path,
             request.page, request.item_index, request.attempt, request.method, url,
             request_headers, request_body, request_encoding, status, response_headers, body,
-            encoding, request_size, size, request.at, elapsed, error, request.hop,
+            encoding, request_size, size, request.at, elapsed, error, request.hop, first_byte,
         ))  # fmt: skip
         self._row_added()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import duckdb
 
-SCHEMA_VERSION = 2  # 2: exchanges.hop (redirects are exchanges)
+SCHEMA_VERSION = 3  # 2: exchanges.hop (redirects are exchanges); 3: exchanges.first_byte_ms
 
 TABLES: dict[str, str] = {
     "meta": """
@@ -91,7 +91,8 @@ TABLES: dict[str, str] = {
             started_at TIMESTAMP,
             elapsed_ms DOUBLE,
             error VARCHAR,
-            hop BIGINT
+            hop BIGINT,
+            first_byte_ms DOUBLE
         )""",
     "records": """
         CREATE TABLE IF NOT EXISTS records (
@@ -160,6 +161,8 @@ MIGRATIONS: dict[int, list[str]] = {
     # each redirect hop is an exchange, numbered from 0; older rows were all hop 0
     # (their transports followed redirects unseen)
     2: ["ALTER TABLE exchanges ADD COLUMN hop BIGINT DEFAULT 0"],
+    # time to first byte; unknown (NULL) for what older versions captured
+    3: ["ALTER TABLE exchanges ADD COLUMN first_byte_ms DOUBLE"],
 }
 
 

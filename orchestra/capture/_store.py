@@ -18,7 +18,7 @@ import pandas as pd
 
 from orchestra.capture._connection import Database
 from orchestra.capture._read import CaptureReader, RunNotFound
-from orchestra.capture._tables import literal, refresh_all
+from orchestra.capture._tables import refresh_all
 from orchestra.capture._writer import CaptureWriter
 
 
@@ -154,11 +154,10 @@ class CaptureStore:
         self._require_file()
         with self.read() as reader:
             run_id = reader.table_run(step_path, run)
-            select = reader.table_select(step_path, run_id)
-            target = literal(str(Path(output)))
-            written = reader.connection.execute(f"COPY ({select}) TO {target} (FORMAT parquet)")
-            row = written.fetchone()
-        return run_id, int(row[0]) if row else 0
+            rows = reader.copy_records(
+                run_id, str(Path(output)), step_path=step_path, file_format="parquet"
+            )
+        return run_id, rows
 
     def refresh_tables(self) -> list[str]:
         """(Re)create the ``data`` and ``data_all`` views of every step with records.

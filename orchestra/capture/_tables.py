@@ -132,22 +132,32 @@ def infer(connection: duckdb.DuckDBPyConnection, step_path: str,
 # -- the SQL of a typed table --------------------------------------------------------------------
 
 
-def _columns(structure: Structure) -> str:
-    """The typed columns selected from ``v``, the transformed record."""
+def _columns(structure: Structure, nested_as_json: bool = False) -> str:
+    """The typed columns selected from ``v``, the transformed record (objects and lists as
+    JSON text with ``nested_as_json``, for flat formats such as CSV)."""
+
+    def column(expression: str, kind: Structure) -> str:
+        flat = nested_as_json and isinstance(kind, dict | list)
+        return f"CAST(to_json({expression}) AS VARCHAR)" if flat else expression
+
     if not isinstance(structure, dict):
-        return f"v AS {VALUE_COLUMN}"
+        return f"{column('v', structure)} AS {VALUE_COLUMN}"
     columns = []
-    for key in structure:
+    for key, kind in structure.items():
         alias = RECORD_RUN_COLUMN if key.lower() == RUN_COLUMN else key
-        columns.append(f"v.{quote(key)} AS {quote(alias)}")
+        columns.append(f"{column(f'v.{quote(key)}', kind)} AS {quote(alias)}")
     return ", ".join(columns)
 
 
-def typed_select(structure: Structure, where: str) -> str:
-    """``run_id`` plus one column per field, for the records matching ``where``, in order."""
+def typed_select(structure: Structure, where: str, *, nested_as_json: bool = False) -> str:
+    """``run_id`` plus one column per field, for the records matching ``where``, in order.
+
+    ``nested_as_json`` writes objects and lists as JSON text (for CSV) instead of STRUCTs
+    and LISTs.
+    """
     shape = literal(orjson.dumps(structure).decode())
     return (
-        f"SELECT {RUN_COLUMN}, {_columns(structure)} FROM ("
+        f"SELECT {RUN_COLUMN}, {_columns(structure, nested_as_json)} FROM ("
         f"SELECT run_id, seq, json_transform(data, {shape}) AS v FROM main.records "
         f"WHERE {where}) ORDER BY run_id, seq"
     )

@@ -6,7 +6,8 @@ only when it is clicked, through the capture's exporters
 masked capture, so a secret appears as its ``${NAME}`` reference or ``***``,
 never as its value. curl covers a selection — the inspected exchange, the
 selected step's exchanges, or the exchange list as filtered — and records come
-as CSV or Parquet for the whole run or one step (picked in "Records of").
+as CSV or Parquet for the whole run or one step (picked in "Records of"; one step
+is its typed table, as ``orchestra export --format parquet --step`` writes it).
 """
 
 from __future__ import annotations

@@ -28,7 +28,13 @@ from orchestra.capture import STATUS_CLASSES, ExchangeFilter
 from orchestra.dashboard._exchange import Body, ExchangeView
 from orchestra.dashboard._json_tree import JsonTree, json_tree
 from orchestra.dashboard._state import DashboardState
-from orchestra.dashboard._style import STATUS_CLASS_COLORS, format_bytes, format_ms, status_class
+from orchestra.dashboard._style import (
+    STATUS_CLASS_COLORS,
+    colored_status_code,
+    format_bytes,
+    format_ms,
+    status_class,
+)
 
 # A plain HTML button: a Panel js_on_click link would make Panel search the whole
 # Bokeh document for linked models each time the inspector's contents change (~0.1 s
@@ -57,12 +63,6 @@ def copy_button(curl: str) -> pn.pane.HTML:
         css_classes=["orchestra-copy-curl"],
         margin=(5, 10),
     )
-
-
-def exchange_status_style(value: Any) -> str:
-    if value is None or value != value:
-        return f"color: {STATUS_CLASS_COLORS['no response']}; font-weight: 600"
-    return f"color: {STATUS_CLASS_COLORS[status_class(value)]}; font-weight: 600"
 
 
 def page_label(page: int, size: int, total: int) -> str:
@@ -322,6 +322,7 @@ class ExchangeInspector(Viewer):
             formatters={
                 "elapsed_ms": NumberFormatter(format="0,0.0"),
                 "response_size": integers,
+                "status_code": colored_status_code(),
             },
             sizing_mode="stretch_width",
             max_height=460,
@@ -339,7 +340,6 @@ class ExchangeInspector(Viewer):
             },
             css_classes=["orchestra-exchanges"],
         )
-        table.style.map(exchange_status_style, subset=["status_code"])
         return table
 
     def _last_page(self) -> int:
@@ -497,6 +497,9 @@ class ExchangeInspector(Viewer):
             f"<span style='color:{color};font-weight:700;font-size:15px'>{shown}</span>"
             f" &nbsp;{format_ms(row.get('elapsed_ms'))} · {format_bytes(row.get('response_size'))}"
         )
+        first_byte = row.get("first_byte_ms")
+        if first_byte is not None and first_byte == first_byte:  # not NaN
+            summary += f" · first byte after {format_ms(first_byte)}"
         if row.get("error"):
             summary += f"<br><span style='color:#d93025'>{html.escape(str(row['error']))}</span>"
         body = view.response_body

@@ -11,13 +11,15 @@ from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
 from orchestra.dashboard._state import RUN_STATUSES, DashboardState
-from orchestra.dashboard._style import format_ms, run_status_color
+from orchestra.dashboard._style import (
+    FAILED,
+    RUN_STATUS_COLORS,
+    STATUS_COLORS,
+    colored_status,
+    format_ms,
+)
 
 ALL = "(all)"
-
-
-def status_style(value: Any) -> str:
-    return f"color: {run_status_color(str(value))}; font-weight: 600"
 
 
 def duration_text(status: Any, started_at: Any, duration_ms: Any) -> str:
@@ -94,10 +96,10 @@ class RunPicker(Viewer):
             formatters={
                 "requests": NumberFormatter(format="0,0"),
                 "errors": NumberFormatter(format="0,0"),
+                "status": colored_status(RUN_STATUS_COLORS, STATUS_COLORS[FAILED]),
             },
             css_classes=["orchestra-runs"],
         )
-        self._table.style.map(status_style, subset=["status"])
         self._count = pn.pane.Markdown("", margin=(18, 10, 0, 10))
         self._plan.param.watch(self._on_plan, "value")
         self._status.param.watch(self._on_status, "value")

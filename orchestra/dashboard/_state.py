@@ -46,9 +46,11 @@ from orchestra.capture import (
     RunStatistics,
     WaterfallRows,
 )
+from orchestra.dashboard import _run_cache as run_cache
 from orchestra.dashboard._exchange import ExchangeView, exchange_view
 from orchestra.dashboard._layout import FlowGraphLayout, build, with_statuses
 from orchestra.dashboard._live import LiveFeed
+from orchestra.dashboard._run_cache import run_key
 from orchestra.events import EventBus
 from orchestra.types import RunStatus
 
@@ -443,15 +445,21 @@ class DashboardState(param.Parameterized):
                 values = self._read_run(None, keys)
             else:
                 with self._reading() as db:
-                    values = self._read_run(db, keys)
                     # what the next poll compares with: this read, not a second one
                     signature = db.signature(keys.run_id)
+                    values = self._read_run(db, keys, signature)
                 self._signature = signature
                 self._feed_events = self.feed.events if self.feed is not None else -1
             self.param.update(**agreeing(values, self.runs, self.run))
 
-    def _read_run(self, db: CaptureReader | None, keys: _Keys) -> dict[str, Any]:
-        """Everything drawn for a run, read for the selection ``keys``."""
+    def _read_run(
+        self, db: CaptureReader | None, keys: _Keys, signature: CaptureSignature | None = None
+    ) -> dict[str, Any]:
+        """Everything drawn for a run, read for the selection ``keys``.
+
+        A finished run's aggregates come from the process's cache when its
+        ``signature`` (read here if not given) is the one they were computed for.
+        """
         if keys.run_id is None:
             return {
                 "run": None,
@@ -466,29 +474,41 @@ class DashboardState(param.Parameterized):
                 "metrics": None,
             }
         assert db is not None
-        run = db.run(keys.run_id)
+        if signature is None:
+            signature = db.signature(keys.run_id)
+        live = self.feed is not None and keys.run_id in self.feed.runs - self.feed.finished
+        key = None if live else run_key(db.path, keys.run_id, signature)
+        values = run_cache.RUNS.get(key)
+        if values is None:
+            values = self._read_aggregates(db, keys.run_id)
+            run_cache.RUNS.put(key, values)
+        values.update(self._read_exchanges(db, keys))
+        return values
+
+    def _read_aggregates(self, db: CaptureReader, run_id: str) -> dict[str, Any]:
+        """A run's header, graph, step table, whole-run waterfall and metrics."""
+        run = db.run(run_id)
         if run is None:
-            raise LookupError(f"run {keys.run_id} is not in {self.db}")
-        stats = db.step_statistics(keys.run_id)
+            raise LookupError(f"run {run_id} is not in {self.db}")
+        stats = db.step_statistics(run_id)
         # records belong to the step that emitted them (the steps table's count credits a
         # fanout's records to its parent too): the same numbers as the CLI and the notebook
-        emitted = db.records_by_step(keys.run_id)
+        emitted = db.records_by_step(run_id)
         stats = stats.assign(records=[emitted.get(path, 0) for path in stats["step_path"]])
-        graph = self._graph(db, keys.run_id, run, stats)
-        metrics = db.statistics(keys.run_id)
+        graph = self._graph(db, run_id, run, stats)
+        metrics = db.statistics(run_id)
         # one count per number on screen: the requests captured (the run row's counter
         # also counts requests still in flight) and the errors as the run list counts them
-        errors = db.error_counts([keys.run_id])[keys.run_id]
+        errors = db.error_counts([run_id])[run_id]
         run = {**run, "requests": int(metrics.totals["requests"]), "errors": errors}
         metrics.totals["errors"] = errors
         values: dict[str, Any] = {
             "run": run,
             "graph": graph,
             "steps": self._steps_frame(stats, graph),
-            "waterfall": db.waterfall(keys.run_id),
+            "waterfall": db.waterfall(run_id),
             "metrics": metrics,
         }
-        values.update(self._read_exchanges(db, keys))
         return values
 
     def _graph(
@@ -624,7 +644,7 @@ class DashboardState(param.Parameterized):
             if runs_changed:
                 values.update(self._read_runs(db))
             if run_changed and keys.run_id is not None:
-                values.update(self._read_run(db, keys))
+                values.update(self._read_run(db, keys, signature))
         return values
 
     async def poll(self) -> None:

@@ -11,7 +11,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
 from orchestra.dashboard._state import DashboardState
-from orchestra.dashboard._style import STATUS_COLORS
+from orchestra.dashboard._style import PENDING, STATUS_COLORS, colored_status
 
 TITLES = {
     "step_path": "step",
@@ -19,11 +19,6 @@ TITLES = {
     "max_attempt": "attempts",
     "duration_ms": "duration (ms)",
 }
-
-
-def step_status_style(value: Any) -> str:
-    color = STATUS_COLORS.get(str(value))
-    return f"color: {color}; font-weight: 600" if color and value != "pending" else ""
 
 
 class StepTable(Viewer):
@@ -60,13 +55,15 @@ class StepTable(Viewer):
                     )
                 },
                 "duration_ms": NumberFormatter(format="0,0.0"),
+                "status": colored_status(
+                    {status: color for status, color in STATUS_COLORS.items() if status != PENDING}
+                ),
             },
             sizing_mode="stretch_width",
             max_height=420,
             layout="fit_data_stretch",
             css_classes=["orchestra-steps"],
         )
-        self._table.style.map(step_status_style, subset=["status"])
         self._table.param.watch(self._on_select, "selection")
         self.state.param.watch(self._draw, ["steps", "step_path"])
         self._draw()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
 from typing import Any
+
+from bokeh.models.widgets.tables import HTMLTemplateFormatter
 
 PENDING = "pending"
 RUNNING = "running"
@@ -94,3 +98,29 @@ def format_bytes(value: Any) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return ""
+
+
+# A status cell coloured by the browser from the cell's value: no per-cell styles travel with
+# the table's data (pandas Styler output is a second change per update, and the browser
+# redraws every row for it).
+_CELL = (
+    '<span style="color:<%= {color} %>;font-weight:600">'
+    '<%- value == null || value !== value ? "" : value %></span>'  # NaN: empty, as Tabulator
+)
+
+
+def colored_status(colors: Mapping[str, str], default: str = "inherit") -> HTMLTemplateFormatter:
+    """A table formatter writing a text status in its colour (``default`` for others)."""
+    table = json.dumps(dict(colors))
+    return HTMLTemplateFormatter(template=_CELL.format(color=f"({table})[value] || {default!r}"))
+
+
+def colored_status_code() -> HTMLTemplateFormatter:
+    """A table formatter writing an HTTP status code in the colour of its class."""
+    table = json.dumps(STATUS_CLASS_COLORS)
+    color = (
+        f"(function(c){{ if (value == null || isNaN(value)) return c['no response'];"
+        f" if (value == 429) return c['429'];"
+        f" return c[Math.min(Math.max(Math.floor(value / 100), 2), 5) + 'xx']; }})({table})"
+    )
+    return HTMLTemplateFormatter(template=_CELL.format(color=color))

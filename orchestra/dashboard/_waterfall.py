@@ -9,8 +9,10 @@ sent once an interaction settles), which reads only that window: zoom in far
 enough and the aggregate turns into bars. What reaches the browser is bounded
 by the limit and the bucket count, never by the run's size.
 
-The capture records when a request started and how long it took, not when its
-first byte arrived, so bars are not split into waiting and reading.
+Where the transport recorded the time to first byte (status line and headers
+received), a bar is split in two: the pale part is waiting for the answer, the
+solid part reading its body; a bar without it (older captures, a transport
+that cannot tell) is solid throughout.
 
 One lane per step, or (``lanes="worker"``) one lane per concurrent worker of a
 step: the capture does not record which fanout worker sent a request, so
@@ -177,9 +179,11 @@ def _bar_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
             "item",
             "start",
             "elapsed",
+            "body_left",
             "title",
             "detail",
             "timing",
+            "phases",
         ]
         return {key: [] for key in keys}
     lanes = frame["lane"].to_numpy()
@@ -191,6 +195,7 @@ def _bar_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
     elapsed = frame["elapsed_ms"].fillna(0).astype(float).tolist()
     methods = frame["method"].astype(str).tolist()
     urls = frame["url"].astype(str).tolist()
+    first_bytes = _first_bytes(frame)
     return {
         "exchange_id": frame["exchange_id"].astype("int64").tolist(),
         "left": starts,
@@ -207,6 +212,11 @@ def _bar_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
         "item": items,
         "start": frame["start_ms"].round(1).tolist(),
         "elapsed": frame["elapsed_ms"].fillna(0).round(1).tolist(),
+        # where the body began to arrive: the solid part of the bar (all of it when unknown)
+        "body_left": [
+            start if first is None else start + first
+            for start, first in zip(starts, first_bytes, strict=True)
+        ],
         "title": [f"{m} {u}" for m, u in zip(methods, urls, strict=True)],
         "detail": [
             f"{status} · attempt {attempt}" + (f" · item {item}" if item else "")
@@ -216,7 +226,22 @@ def _bar_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
             f"took {format_ms(took)} · started at {format_ms(start)}"
             for start, took in zip(starts, elapsed, strict=True)
         ],
+        "phases": [
+            "first byte not recorded"
+            if first is None
+            else f"waiting {format_ms(first)} · reading body {format_ms(max(took - first, 0.0))}"
+            for first, took in zip(first_bytes, elapsed, strict=True)
+        ],
     }
+
+
+def _first_bytes(frame: pd.DataFrame) -> list[float | None]:
+    """Each bar's time to first byte in ms, within its duration; None where unknown."""
+    if "first_byte_ms" not in frame:
+        return [None] * len(frame)
+    elapsed = frame["elapsed_ms"].fillna(0).astype(float)
+    first = frame["first_byte_ms"].astype(float).clip(lower=0, upper=elapsed)  # NaN stays
+    return [None if pd.isna(value) else float(value) for value in first]
 
 
 def _wait_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
@@ -234,6 +259,7 @@ def _wait_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
             "title",
             "detail",
             "timing",
+            "phases",
         ]
         return {key: [] for key in keys}
     lanes = frame["lane"].to_numpy()
@@ -258,6 +284,7 @@ def _wait_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
             f"waited {format_ms(d)} · from {format_ms(s)}"
             for s, d in zip(starts, delay.tolist(), strict=True)
         ],
+        "phases": [""] * len(starts),  # the bars' line of the shared tooltip
     }
 
 
@@ -386,7 +413,10 @@ class Waterfall(Viewer):
             tools="xpan,xwheel_zoom,reset",
             active_scroll="xwheel_zoom",
             toolbar_location="above",
-            output_backend="webgl",
+            # canvas: at most WATERFALL_LIMIT bars or the buckets are drawn, which a 2D canvas
+            # paints in milliseconds; WebGL costs more than it saves here (shader set-up,
+            # and a copy of each frame onto the page, slow without a GPU)
+            output_backend="canvas",
             **options,
         )
         plot.xaxis.formatter = ms_ticks()
@@ -403,6 +433,7 @@ class Waterfall(Viewer):
         self._lanes_ticker = FixedTicker(ticks=[])  # one model, its ticks updated in place
         plot.yaxis.ticker = self._lanes_ticker
         plot.yaxis.major_label_text_font_size = "11px"
+        # the whole exchange, pale (waiting for the first byte), under the body's solid part
         bars = plot.quad(
             left="left",
             right="right",
@@ -411,10 +442,22 @@ class Waterfall(Viewer):
             source=self.bars,
             fill_color="color",
             line_color="color",
-            fill_alpha=0.85,
+            fill_alpha=0.3,
             legend_field="cls",
-            nonselection_fill_alpha=0.5,
+            nonselection_fill_alpha=0.2,
             selection_line_color="#111111",
+            selection_fill_alpha=0.45,
+        )
+        plot.quad(
+            left="body_left",
+            right="right",
+            bottom="bottom",
+            top="top",
+            source=self.bars,
+            fill_color="color",
+            line_color=None,
+            fill_alpha=0.85,
+            nonselection_fill_alpha=0.5,
             selection_fill_alpha=1.0,
         )
         waits = plot.quad(
@@ -438,7 +481,13 @@ class Waterfall(Viewer):
             # one tool over bars and waits, one tooltip: overlapping bars never stack theirs
             HoverTool(
                 renderers=[bars, waits],
-                tooltips=[("", "@title"), ("step", "@step"), ("", "@detail"), ("", "@timing")],
+                tooltips=[
+                    ("", "@title"),
+                    ("step", "@step"),
+                    ("", "@detail"),
+                    ("", "@timing"),
+                    ("", "@phases"),
+                ],
                 limit=1,
             ),
             TapTool(renderers=[bars]),
@@ -648,6 +697,7 @@ def _note(rows: WaterfallRows | None) -> str:
             f"*{rows.in_window:,} of {rows.total:,} exchanges in view, counted per time bucket: "
             "zoom in (mouse wheel) to see each one.*"
         )
+    split = "*pale: waiting for the first byte · solid: reading the body*"
     if rows.in_window < rows.total:
-        return f"*{rows.in_window:,} of {rows.total:,} exchanges in view.*"
-    return ""
+        return f"*{rows.in_window:,} of {rows.total:,} exchanges in view.* {split}"
+    return split

@@ -102,6 +102,19 @@ async def slow(request: web.Request) -> web.Response:
     return json_response({"delayed": delay})
 
 
+async def slow_body(request: web.Request) -> web.StreamResponse:
+    """``GET /slow-body?delay=0.5`` — status and headers at once, the JSON body ``delay``
+    seconds later (at most 30): the time to first byte is short, reading the body is not."""
+    delay = query_float(request, "delay", 0.5, minimum=0.0, maximum=MAX_DELAY_SECONDS)
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)  # sends the status line and headers now
+    await response.write(b'{"delayed": ')
+    await asyncio.sleep(delay)
+    await response.write(f"{delay}}}".encode())
+    await response.write_eof()
+    return response
+
+
 async def status(request: web.Request) -> web.Response:
     """``GET /status/{code}`` — answers with that status (200-599) and ``{"status": code}``."""
     raw = request.match_info["code"]

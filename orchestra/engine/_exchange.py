@@ -408,6 +408,8 @@ async def _send_handling_redirects(
                                 execution_id, page, attempt, item_index)  # fmt: skip
             raise
         elapsed = (time.perf_counter() - started) * 1000
+        headers_at = response.headers_at
+        first_byte = None if headers_at is None else (headers_at - started) * 1000
         if ticket is not None:
             breakers = run.breakers
             assert breakers is not None
@@ -417,7 +419,7 @@ async def _send_handling_redirects(
             following = _next_hop(run, step, sender, request, response, hop)
             if following is not None:
                 _emit_answer(run, step, response, exchange_id, elapsed, execution_id,
-                             page, attempt, item_index, hop)  # fmt: skip
+                             page, attempt, item_index, hop, first_byte)  # fmt: skip
                 if isinstance(following, str):
                     raise _redirect_error(run, request, following, hop)
                 hop += 1
@@ -425,7 +427,7 @@ async def _send_handling_redirects(
                 continue
         result = _receive(run, step, scope, request, response, exchange_id, elapsed, attempt)
         _emit_answer(run, step, response, exchange_id, elapsed, execution_id,
-                     page, attempt, item_index, hop)  # fmt: skip
+                     page, attempt, item_index, hop, first_byte)  # fmt: skip
         return result, request
 
 
@@ -589,6 +591,7 @@ def _emit_answer(
     attempt: int,
     item_index: int | None,
     hop: int,
+    first_byte: float | None,
 ) -> None:
     run.bus.emit(
         ResponseReceived(
@@ -601,6 +604,7 @@ def _emit_answer(
             headers=response.headers,
             body=response.body,
             elapsed_ms=elapsed,
+            first_byte_ms=first_byte,
             page=page,
             attempt=attempt,
             item_index=item_index,

@@ -226,6 +226,9 @@ class ReqwestTransport(DirectTransport):
             plain = self._plain
             client = plain if plain is not None and url.startswith("http:") else None
             builder = (client or self._client_for(url)).request(method, url)
+            # no body read ahead before the headers are handed over: the time to first byte
+            # is when they arrived (the body is read in chunks below either way)
+            builder = builder.streamed_read_buffer_limit(0)
             cookie_name, host_given = _special_headers(headers)
             if cookie_name is not None:
                 headers = self._with_stored_cookies(headers, cookie_name, url)
@@ -237,6 +240,7 @@ class ReqwestTransport(DirectTransport):
                 builder = builder.timeout(timedelta(seconds=max(timeout, 0.001)))
             try:
                 async with builder.build_streamed() as response:
+                    headers_at = time.perf_counter()
                     status = response.status
                     response_headers = _headers(response)
                     data = await _read_body(response, status, response_headers, max_bytes)
@@ -245,7 +249,7 @@ class ReqwestTransport(DirectTransport):
                 if mapped is None:
                     raise
                 raise mapped from error
-            return RawResponse(status, response_headers, data, url)
+            return RawResponse(status, response_headers, data, url, headers_at=headers_at)
 
     def _host_header(self, url: str) -> str | None:
         """aiohttp's Host header, sent first as aiohttp does (hyper would append it last)."""

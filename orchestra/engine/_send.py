@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
@@ -118,6 +119,7 @@ class HttpxSender:
         assert request is not None
         try:
             response = await self.client.send(request, stream=True, follow_redirects=False)
+            headers_at = time.perf_counter()
             try:
                 headers = {k.lower(): v for k, v in response.headers.items()}
                 raw = await _read_limited(response, headers, max_bytes)
@@ -126,8 +128,9 @@ class HttpxSender:
         except httpx.TransportError as error:
             raise _neutral_error(error) from error
         return RawResponse(
-            response.status_code, headers, raw, str(response.url), response.next_request
-        )
+            response.status_code, headers, raw, str(response.url), response.next_request,
+            headers_at,
+        )  # fmt: skip
 
     def follow(self, prepared: Prepared, response: RawResponse) -> Prepared | None:
         """The next hop of a redirect, as httpx's client builds it (None: not a redirect)."""

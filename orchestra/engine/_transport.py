@@ -43,6 +43,7 @@ from __future__ import annotations
 import os
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +81,9 @@ class RawResponse:
     body: bytes  # decompressed
     url: str  # the URL that answered (transports do not follow redirects)
     next_request: Any = None  # HttpxSender only: httpx's request for a redirect's Location
+    # ``time.perf_counter()`` when the status line and headers had arrived (time to first
+    # byte, with the request's start); None when the transport cannot tell
+    headers_at: float | None = None
 
 
 class BodyTooLarge(Exception):
@@ -382,6 +386,7 @@ class AiohttpTransport(DirectTransport):
                 allow_redirects=False,  # the engine follows them: each hop is an exchange
                 ssl=self._ssl_for(url),
             ) as response:
+                headers_at = time.perf_counter()
                 merged = merged_headers(response.headers.items())
                 length = response.content_length
                 if length is not None and length > max_bytes:
@@ -393,7 +398,7 @@ class AiohttpTransport(DirectTransport):
                     async for chunk in response.content.iter_chunked(_CHUNK):
                         reader.add(chunk)
                     data = reader.body()
-                return RawResponse(response.status, merged, data, url)
+                return RawResponse(response.status, merged, data, url, headers_at=headers_at)
         except aiohttp.ClientError as error:
             raise neutral_error(error) from error
 

@@ -84,6 +84,9 @@ class ResponseReceived(Event):
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     elapsed_ms: float = 0.0
+    # from sending until the status line and headers arrived; None when the transport
+    # cannot tell (the rest of ``elapsed_ms`` is reading the body)
+    first_byte_ms: float | None = None
     error: str | None = None
     page: int = 0
     attempt: int = 1

@@ -379,11 +379,17 @@ def test_har_is_valid_har_1_2(captured) -> None:
     assert [page["id"] for page in log["pages"]] == [run_id]
     exchanges = store.exchanges(run_id)
     assert len(log["entries"]) == len(exchanges) == 2 + 4 + 3 + 2 + 1  # pages, details, rest
-    for entry, elapsed in zip(log["entries"], exchanges.elapsed_ms, strict=True):
+    assert exchanges.first_byte_ms.notna().sum() == len(exchanges) - 1  # all but unreachable
+    rows = zip(log["entries"], exchanges.elapsed_ms, exchanges.first_byte_ms, strict=True)
+    for entry, elapsed, first_byte in rows:
         assert entry["pageref"] == run_id
         dt.datetime.fromisoformat(entry["startedDateTime"])
         if elapsed == elapsed:  # not NaN
-            assert entry["timings"]["wait"] == pytest.approx(elapsed, abs=0.001)
+            timings = entry["timings"]
+            # waiting until the first byte, receiving the body after it: the whole exchange
+            told = first_byte == first_byte  # the transport told when the first byte came
+            assert timings["wait"] == pytest.approx(first_byte if told else elapsed, abs=0.001)
+            assert timings["wait"] + timings["receive"] == pytest.approx(elapsed, abs=0.002)
             assert entry["time"] == pytest.approx(elapsed, abs=0.001)
 
 

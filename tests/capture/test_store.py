@@ -201,3 +201,48 @@ def test_notable_events_and_step_kinds_are_stored(demo_api, tmp_path):
     assert steps.loc["route.never"].status == "skipped"
     assert steps.loc["route"].kind == "choice"
     assert "when" in steps.loc["route.never"].reason or steps.loc["route.never"].reason
+
+
+def test_a_version_2_file_gains_first_byte_ms_unknown_for_its_old_rows(tmp_path, demo_api):
+    import duckdb
+
+    from orchestra.capture._schema import TABLES
+
+    path = tmp_path / "v2.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        old = TABLES["exchanges"].replace(",\n            first_byte_ms DOUBLE", "")
+        assert "first_byte_ms" not in old
+        for name, ddl in TABLES.items():
+            connection.execute(old if name == "exchanges" else ddl)
+        connection.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+        connection.execute(
+            "INSERT INTO exchanges (run_id, exchange_id, elapsed_ms, hop) VALUES ('old', 1, 5, 0)"
+        )
+
+    result = orchestra.run({"key": "m", "step": {"url": f"{demo_api.url}/health"}}, db=path)
+    assert result.status is orchestra.RunStatus.SUCCEEDED, result.error
+    with CaptureStore(path).read() as reader:
+        assert reader.rows("SELECT value FROM meta WHERE key = 'schema_version'") == [
+            {"value": str(SCHEMA_VERSION)}
+        ]
+        old_row = reader.exchange("old", 1)
+        assert old_row is not None and old_row["first_byte_ms"] is None
+        (new,) = reader.exchanges(result.run_id).to_dict("records")
+        assert 0 < new["first_byte_ms"] <= new["elapsed_ms"]
+        bars = reader.waterfall(result.run_id).exchanges
+        assert bars["first_byte_ms"].tolist() == [pytest.approx(new["first_byte_ms"])]
+
+
+def test_a_version_2_file_read_without_migrating_has_no_first_byte(tmp_path, demo_api):
+    import duckdb
+
+    path = tmp_path / "v2.duckdb"
+    result = orchestra.run({"key": "m", "step": {"url": f"{demo_api.url}/health"}}, db=path)
+    with duckdb.connect(str(path)) as connection:  # as version 2 wrote it
+        connection.execute("ALTER TABLE exchanges DROP COLUMN first_byte_ms")
+        connection.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with CaptureStore(path).read() as reader:  # read-only: not migrated
+        assert not reader.has_column("exchanges", "first_byte_ms")
+        bars = reader.waterfall(result.run_id).exchanges
+        assert len(bars) == 1 and bars["first_byte_ms"].isna().all()
+        assert reader.exchange(result.run_id, int(bars["exchange_id"][0])) is not None

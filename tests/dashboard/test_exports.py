@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from orchestra.capture import CaptureStore, export_curl, export_records
+from orchestra.capture import CaptureStore, TableNotFound, export_curl, export_records
 from orchestra.demo import DemoAPI
 from tests.dashboard._browser import ARTIFACTS, requires_chromium
 from tests.dashboard._runs_pair import (
@@ -166,7 +166,23 @@ def test_exporters_select_exchanges_and_write_a_column_per_field(
         export_records(store, target, pair.a, file_format="parquet", step_path="page.detail") == 3
     )
     columns = [c[0] for c in duckdb.connect().execute(f"SELECT * FROM '{target}'").description]
-    assert columns[:3] == ["id", "name", "category"]
-    assert export_records(store, tmp_path / "none.csv", pair.a, step_path="nothing") == 0
+    assert columns[:4] == ["run_id", "id", "name", "category"]
+    # one code path with `orchestra export --format parquet --step`: the same typed table
+    typed = tmp_path / "typed.parquet"
+    assert store.export_table("page.detail", typed, pair.a) == (pair.a, 3)
+    read = duckdb.connect()
+    assert (
+        read.execute(f"SELECT * FROM '{target}'").fetchall()
+        == read.execute(f"SELECT * FROM '{typed}'").fetchall()
+    )
+    assert (
+        read.execute(f"DESCRIBE SELECT * FROM '{target}'").fetchall()
+        == read.execute(f"DESCRIBE SELECT * FROM '{typed}'").fetchall()
+    )
+    as_csv = tmp_path / "detail.csv"
+    assert export_records(store, as_csv, pair.a, step_path="page.detail") == 3
+    assert list(pd.read_csv(as_csv).columns) == columns
+    with pytest.raises(TableNotFound, match=r"steps with records.*page\.detail"):
+        export_records(store, tmp_path / "none.csv", pair.a, step_path="nothing")
     with pytest.raises(ValueError, match="csv, parquet"):
         export_records(store, tmp_path / "x.xlsx", pair.a, file_format="xlsx")

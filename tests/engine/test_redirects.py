@@ -249,7 +249,8 @@ def test_a_version_1_capture_file_gains_the_hop_column(tmp_path):
     db = tmp_path / "old.duckdb"
     with duckdb.connect(str(db)) as connection:
         old_exchanges = TABLES["exchanges"].replace(",\n            hop BIGINT", "")
-        assert "hop" not in old_exchanges
+        old_exchanges = old_exchanges.replace(",\n            first_byte_ms DOUBLE", "")
+        assert "hop" not in old_exchanges and "first_byte_ms" not in old_exchanges
         for name, ddl in TABLES.items():
             connection.execute(old_exchanges if name == "exchanges" else ddl)
         connection.execute("INSERT INTO meta VALUES ('schema_version', '1')")
