@@ -1,0 +1,167 @@
+"""The builder's state: edits, YAML both ways, live validation, drafts, try-it and picking paths."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from orchestra.dashboard import BuilderState, FlowBuilder
+from orchestra.dashboard._builder import ExportBlocked
+from orchestra.dashboard._builder._schema import fields_of
+from orchestra.dashboard._builder._state import evaluate
+
+
+def items_plan(base_url: str = "http://127.0.0.1:1") -> dict[str, Any]:
+    return {
+        "key": "builder-test",
+        "config": {"base_url": base_url},
+        "steps": [
+            {
+                "name": "items",
+                "url": "{config.base_url}/items",
+                "paginate": {"type": "offset", "limit": 10},
+                "records": "items",
+            }
+        ],
+    }
+
+
+def test_every_schema_field_has_a_form_field() -> None:
+    """Forms come from the schema: each property of a step is drawn, new ones included."""
+    builder = FlowBuilder(items_plan(), db=":memory:")
+    drawn = {slot.keys[0] for slot in builder.forms.slots}
+    expected = {spec.key for spec in fields_of("HttpStep")} - {"sub_steps"}
+    assert expected <= drawn
+    kinds = {spec.key: spec.kind for spec in fields_of("HttpStep")}
+    assert kinds["method"] == "choice" and kinds["paginate"] == "union"
+    assert kinds["retry"] == "object" and kinds["emit"] == "bool"
+    assert {spec.key: spec.kind for spec in fields_of("BearerAuth")}["token"] == "secret"
+
+
+def test_form_edits_update_yaml_and_yaml_edits_update_forms() -> None:
+    state = BuilderState(items_plan(), db=":memory:")
+    state.set_value("steps[0]", ("params",), {"sort": "id"})
+    assert yaml.safe_load(state.yaml_text)["steps"][0]["params"] == {"sort": "id"}
+    text = state.yaml_text.replace("limit: 10", "limit: 20")
+    revision = state.revision
+    state.set_yaml(text)
+    assert state.plan["steps"][0]["paginate"]["limit"] == 20
+    assert state.revision == revision + 1  # the forms redraw from the new plan
+    state.set_yaml("key: [unclosed")
+    assert state.yaml_error and state.plan["steps"][0]["paginate"]["limit"] == 20
+
+
+def test_live_validation_names_the_field_and_blocks_export_not_save(tmp_path: Path) -> None:
+    builder = FlowBuilder(items_plan(), db=":memory:")
+    state = builder.state
+    state.set_value("steps[0]", ("while",), "response.body.next[")
+    (issue,) = state.issues
+    assert issue.path == "steps[0].while" and "^" in issue.message
+    builder.forms.refresh_errors()
+    shown = [slot for slot in builder.forms.slots if slot.errors.visible]
+    assert [slot.keys for slot in shown] == [("while",)]
+    assert html.escape(issue.message.splitlines()[0]) in shown[0].errors.object
+    with pytest.raises(ExportBlocked, match="1 problem"):
+        state.export("yaml")
+    draft = tmp_path / "draft.yaml"
+    state.save(draft)
+    assert "draft" in state.message and "next[" in draft.read_text()
+    state.set_value("steps[0]", ("while",), None)
+    assert not state.issues
+    assert yaml.safe_load(state.export("yaml")) == state.plan
+
+
+def test_a_number_typed_wrong_is_flagged_by_the_loader() -> None:
+    state = BuilderState(items_plan(), db=":memory:")
+    builder = FlowBuilder(state=state)
+    (timeout,) = [s for s in builder.forms.slots if s.keys == ("timeout_seconds",)]
+    state.set_value("steps[0]", ("timeout_seconds",), "5x")
+    assert state.issues_at("steps[0]", "timeout_seconds")
+    assert timeout.errors.visible
+
+
+def test_step_structure_edits() -> None:
+    state = BuilderState(items_plan(), db=":memory:")
+    state.add_sub_step()
+    assert state.selected == "steps[0].sub_steps[0]"
+    state.selected = "steps[0]"
+    state.add_step()
+    assert state.selected == "steps[1]"
+    state.duplicate_step()
+    names = [step["name"] for step in state.plan["steps"]]
+    assert names == ["items", "step_1", "step_1_1"]
+    state.move_step(-2)
+    assert [s["name"] for s in state.plan["steps"]] == ["step_1_1", "items", "step_1"]
+    state.delete_step()
+    assert [s["name"] for s in state.plan["steps"]] == ["items", "step_1"]
+    state.selected = "steps[0].sub_steps[0]"
+    state.delete_step()
+    assert "sub_steps" not in state.plan["steps"][0] and state.selected == "steps[0]"
+    assert not state.issues
+
+
+def test_a_literal_secret_is_refused_and_never_stored() -> None:
+    plan = {**items_plan(), "auth": {"type": "bearer", "token": {"env": "DEMO_TOKEN"}}}
+    state = BuilderState(plan, db=":memory:", selected="")
+    builder = FlowBuilder(state=state)
+    state.selected = ""
+    token = [
+        widget
+        for column in builder.form_area.objects
+        for widget in column.select(lambda w: "ob-f:@plan.auth.token" in (w.css_classes or []))
+    ]
+    assert token and token[0].value == "DEMO_TOKEN"
+    mode = builder.form_area.select(lambda w: "orchestra-secret-mode" in (w.css_classes or []))[0]
+    mode.value = "template"
+    token[0].value = "s3cr3t-value"
+    assert "s3cr3t-value" not in state.yaml_text
+    assert token[0].value == ""
+    token[0].value = "{config.token}"
+    assert state.plan["auth"]["token"] == "{config.token}"
+    mode.value = "env"
+    token[0].value = "OTHER_TOKEN"
+    assert state.plan["auth"]["token"] == {"env": "OTHER_TOKEN"}
+
+
+def test_path_for_a_clicked_field() -> None:
+    state = BuilderState(items_plan(), db=":memory:")
+    state.focused = "iterate_over"
+    assert state.path_for(["items", 0, "id"]) == "response.body.items[].id"
+    state.focused = "records"
+    assert state.path_for(["items"]) == "items"
+    assert state.path_for(["odd key", 2]) == 'response.body."odd key"[]'.replace(
+        "response.body.", ""
+    )
+    assert evaluate("items[].id", {"items": [{"id": 1}, {"id": 2}]}, "records") == "[\n 1,\n 2\n]"
+    assert evaluate("response.body.n", {"n": 3}) == "3"
+    assert evaluate("response.body.n[", {"n": 3}).startswith("error:")
+
+
+def test_try_it_with_caps_then_click_to_fan_out(demo_api: Any, tmp_path: Path) -> None:
+    """A try against the demo API stops at the caps, flags it, and its response builds the
+    fanout's iterate_over by a click."""
+    builder = FlowBuilder(items_plan(demo_api.url), db=tmp_path / "try.duckdb")
+    state = builder.state
+    state.max_pages = 2
+    result = builder.try_it()
+    assert result is not None and result.ok, state.error
+    assert state.partial == "partial: stopped at 2 pages"
+    assert len(state.records) == 20
+    assert state.response["items"][0]["id"] == 11  # the last page's response
+    state.add_sub_step()
+    state.focused = "iterate_over"
+    assert state.insert_path(["items", 0, "id"]) == "response.body.items[].id"
+    state.set_value(state.selected, ("url",), "{config.base_url}/items/{item}")
+    assert not state.issues
+    state.max_fanout_items = 3
+    result = builder.try_it()
+    assert result is not None and result.ok
+    detail = [r for r in result.records if r.step_path == "items.detail_1"]
+    assert len(detail) == 2 * 3
+    assert len(state.records) == 6  # the selected sub-step's records
+    full = builder.try_it(full=True)
+    assert full is not None and full.ok and state.partial == ""
