@@ -34,6 +34,7 @@ LAZY_IMPORTS = {
     ("orchestra.builder", "orchestra._run"),  # Flow.run()
     ("orchestra.cli._app", "orchestra.dashboard"),  # `orchestra dashboard`
     ("orchestra.cli._app", "orchestra.demo"),  # `orchestra demo-api`, `--with-demo-api`
+    ("orchestra.notebook.commands.builder", "orchestra.dashboard"),  # `%flow builder`
 }
 
 LINT_IMPORTS = "from importlinter.cli import lint_imports_command; lint_imports_command()"

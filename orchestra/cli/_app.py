@@ -562,18 +562,29 @@ def demo_api(host: str, port: int, total_items: int | None) -> None:
 )
 @click.option("--run", "run_id", default=None, help="Run id or prefix to open (default: newest).")
 @click.option("--show", is_flag=True, help="Open the dashboard in a browser tab.")
-def dashboard(db: str | None, host: str, port: int, run_id: str | None, show: bool) -> None:
+@click.option(
+    "--plan",
+    "plan_file",
+    default=None,
+    help="Plan file the Builder tab opens (default: an empty plan; a new file is created on save).",
+)
+def dashboard(
+    db: str | None, host: str, port: int, run_id: str | None, show: bool, plan_file: str | None
+) -> None:
     """Serve the run dashboard of a capture file until Ctrl-C.
 
     Flow graph coloured by status, steps, every exchange's request and
     response (copy as curl), a waterfall of timings and the metrics — live
     while a run writes the file, from this or any other process. The file may
-    not exist yet: the dashboard waits for the first run.
+    not exist yet: the dashboard waits for the first run. The Builder tab
+    builds a plan with forms, tries it against the API with caps and saves
+    or exports it.
 
     \b
     Examples:
       orchestra dashboard
       orchestra dashboard --db ci/capture.duckdb --port 5007 --show
+      orchestra dashboard --plan my-flow.yaml
     """
     path = db_path(db)
     if path == ":memory:":
@@ -582,6 +593,6 @@ def dashboard(db: str | None, host: str, port: int, run_id: str | None, show: bo
 
     click.echo(f"Orchestra dashboard of {path} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
     try:
-        serve(path, port, show, address=host, run=run_id)
+        serve(path, port, show, address=host, run=run_id, plan=plan_file)
     except OSError as error:
         raise click.ClickException(f"cannot serve on {host}:{port}: {error}") from None

@@ -37,7 +37,7 @@ from orchestra.events import EventBus
 
 logger = logging.getLogger("orchestra.dashboard")
 
-EXTENSIONS = ("tabulator",)
+EXTENSIONS = ("tabulator", "codeeditor")
 
 
 def run_summary(run: dict[str, Any] | None) -> str:
@@ -190,19 +190,30 @@ def serve(
     address: str = "127.0.0.1",
     run: str | None = None,
     threaded: bool = False,
+    plan: str | Path | None = None,
     **kwargs: Any,
 ) -> Any:
     """Serve the dashboard of ``db`` on ``address:port`` (blocks unless ``threaded``).
 
-    Every browser tab gets its own :class:`Dashboard`. ``orchestra dashboard``
-    calls this; ``threaded=True`` returns the server thread (``.stop()``).
+    Every browser tab gets its own :class:`Dashboard` ("Runs") and
+    :class:`~orchestra.dashboard.FlowBuilder` ("Builder", editing ``plan`` or
+    starting from an empty plan; its tries are captured into ``db``).
+    ``orchestra dashboard`` calls this; ``threaded=True`` returns the server
+    thread (``.stop()``).
     """
     from orchestra._run import default_db
+    from orchestra.dashboard._builder import FlowBuilder
 
     path = str(Path(db if db is not None else default_db()).resolve())
 
     def app() -> pn.viewable.Viewable:
-        return Dashboard(db=path, run=run).__panel__()
+        return pn.Tabs(
+            ("Runs", Dashboard(db=path, run=run).__panel__()),
+            ("Builder", FlowBuilder(plan, db=path).__panel__()),
+            dynamic=True,
+            sizing_mode="stretch_width",
+            css_classes=["orchestra-tabs"],
+        )
 
     if address in ("0.0.0.0", "::"):  # every interface: pages come from any host name
         origins = ["*"]

@@ -7,7 +7,7 @@ magic's docstring read the same table. One module per
 group of commands:
 
 * :mod:`.run` — ``run``; :mod:`.cell` — the ``%%flow`` cell and whole-flow runs;
-* :mod:`.flow` — ``load``, ``show``, ``graph``, ``reset``;
+* :mod:`.flow` — ``load``, ``show``, ``graph``, ``reset``; :mod:`.builder` — ``builder``;
 * :mod:`.export` — ``export``; :mod:`.sql` — ``sql``; :mod:`.runs` — ``runs``;
   :mod:`.diff` — ``diff``;
 * :mod:`.settings` — ``config``, ``secret``;
@@ -24,6 +24,7 @@ from orchestra.notebook._args import command_name, expand, parser, split
 from orchestra.notebook._export import ExportedText
 from orchestra.notebook._help import command_help, doc, line_help
 from orchestra.notebook.commands import (
+    builder,
     debug,
     diff,
     export,
@@ -78,6 +79,7 @@ COMMANDS: dict[str, Command] = {
         flow.LOAD,
         flow.SHOW,
         flow.GRAPH,
+        builder.BUILDER,
         export.EXPORT,
         sql.SQL,
         settings.CONFIG,
