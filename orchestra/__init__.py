@@ -33,7 +33,7 @@ from orchestra.errors import (
     TemplateError,
     TooManyRedirects,
 )
-from orchestra.plan import CompiledPlan, Plan, load_plan, plan_json_schema
+from orchestra.plan import CompiledPlan, Plan, ReadCaps, load_plan, plan_json_schema
 from orchestra.types import RunStatus, StepStatus
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and import-linter
@@ -118,6 +118,7 @@ __all__ = [
     "Plan",
     "PlanError",
     "RateLimitExceeded",
+    "ReadCaps",
     "Record",
     "RequestError",
     "RunError",

@@ -6,6 +6,7 @@ Every error says where it happened (plan path, step path) and how to fix it::
     ├── PlanError                  the plan cannot be loaded (CLI exit code 2)
     │   └── ExpressionSyntaxError  a JMESPath expression does not parse
     ├── ConfigError                a config value or secret cannot be resolved
+    ├── RequestImportError         a curl command or HAR file cannot become a step
     └── RunError                   something failed while the plan ran (exit code 1)
         ├── TemplateError          a template rendered to something unusable
         ├── ExpressionError        an expression failed on the data it was given (a type)
@@ -106,6 +107,34 @@ class ExpressionSyntaxError(PlanError):
 
 class ConfigError(OrchestraError):
     """A config value cannot be resolved (missing environment variable, bad override)."""
+
+
+class RequestImportError(OrchestraError):
+    """A curl command or a HAR entry cannot be turned into a step.
+
+    ``message`` names what could not be read (a flag, an argument, an entry),
+    ``fix`` how to get past it, ``source`` what was being imported.
+    """
+
+    def __init__(self, message: str, *, fix: str | None = None, source: str | None = None):
+        self.message = message
+        self.fix = fix
+        self.source = source
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        return where + self.message + (f"\n  fix: {self.fix}" if self.fix else "")
+
+    def __str__(self) -> str:
+        return self._render()
+
+    def __reduce__(self):
+        return (_rebuild_import_error, (self.message, self.fix, self.source))
+
+
+def _rebuild_import_error(message: str, fix: str | None, source: str | None) -> RequestImportError:
+    return RequestImportError(message, fix=fix, source=source)
 
 
 class RunError(OrchestraError):

@@ -16,7 +16,7 @@ def test_top_level_names():
         "ConfigError", "ContextStore", "ExpectationFailed", "ExpressionError",
         "ExpressionSyntaxError", "Flow",
         "HTTPStatusError", "InMemoryContextStore", "LimitExceeded", "OrchestraError",
-        "Plan", "PlanError", "RateLimitExceeded", "Record", "RequestError", "RunError",
+        "Plan", "PlanError", "RateLimitExceeded", "ReadCaps", "Record", "RequestError", "RunError",
         "RunResult", "RunStatus", "Runner", "StepCall", "StepHook", "StepStatus",
         "TemplateError", "TooManyRedirects", "__version__", "arun", "load_plan",
         "plan_json_schema", "run",

@@ -282,6 +282,15 @@ class CaptureReader:
         """The run's event stream as it was captured, in order (``detail`` is JSON text)."""
         return self._table("events", run_id, step_path)
 
+    def partial(self, run_id: str) -> str | None:
+        """Where a test read's caps stopped the run (as ``RunResult.partial``), or None."""
+        rows = self.rows(
+            "SELECT detail->>'message' AS message FROM events "
+            "WHERE run_id = ? AND type = 'step_capped' ORDER BY seq",
+            [run_id],
+        )
+        return "; ".join(str(row["message"]) for row in rows) if rows else None
+
     def executions(self, run_id: str) -> list[dict[str, Any]]:
         """The step executions of a run that were not skipped: id, path, item, status, pages."""
         return self.rows(

@@ -63,6 +63,7 @@ from orchestra.events import (
     RetryScheduled,
     RunFinished,
     RunStarted,
+    StepCapped,
     StepFinished,
     StepStarted,
     TokenRefreshed,
@@ -371,7 +372,7 @@ class RowBuilder:
                     f"{event.expectation}: {event.message}")  # fmt: skip
 
     def _notable(self, event: Event) -> None:
-        """Retries, rate-limit waits, breaker changes, compensation, token refreshes."""
+        """Retries, rate-limit waits, breaker changes, compensation, token refreshes, caps."""
         self._event_seq += 1
         fields = {
             name: getattr(event, name)
@@ -471,6 +472,7 @@ _EVENT_NAMES: dict[type, str] = {
     TokenRefreshed: "token_refreshed",
     DebugAction: "debug_action",
     PaginationDetected: "pagination_detected",
+    StepCapped: "step_capped",
 }
 
 

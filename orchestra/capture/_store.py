@@ -112,6 +112,12 @@ class CaptureStore:
         with self.read() as reader:
             return reader.events(reader.resolve_run(run), step_path=step_path)
 
+    def partial(self, run: str | None = None) -> str | None:
+        """Where a test read's caps stopped the run (``stopped at 5 pages in step
+        'users'``), or None for a run that read everything."""
+        with self.read() as reader:
+            return reader.partial(reader.resolve_run(run))
+
     def record_values(self, run: str | None = None, *, step_path: str | None = None) -> list[Any]:
         """The records of a run as Python values."""
         with self.read() as reader:

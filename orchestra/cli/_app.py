@@ -52,7 +52,13 @@ from orchestra.cli._summary import StepClock, one_line, render_summary, run_stat
 from orchestra.engine import Runner
 from orchestra.errors import ConfigError, PlanError, RunError
 from orchestra.events import DetectedPagination, Subscriber
-from orchestra.plan import CompiledPlan, expand_plan_data, load_plan, plan_json_schema
+from orchestra.plan import (
+    CompiledPlan,
+    ReadCaps,
+    expand_plan_data,
+    load_plan,
+    plan_json_schema,
+)
 from orchestra.types import RunStatus
 
 EXIT_OK = 0
@@ -202,6 +208,25 @@ def _exit_code(status: RunStatus, assertion_failures: int, signum: int | None = 
     "prefix or 'last') in --db instead of the network; a request that run did not make "
     "fails the run.",
 )
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Test read: stop each step after N pages (per execution). A capped run is "
+    "marked partial and saves no persistent context.",
+)
+@click.option(
+    "--max-fanout-items",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Test read: run only the first N items of each fanout.",
+)
+@click.option(
+    "--max-records",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Test read: stop each step after it emitted N records.",
+)
 def run_command(
     plan: Path,
     assignments: tuple[str, ...],
@@ -216,6 +241,9 @@ def run_command(
     db: str | None,
     no_capture: bool,
     replay: str | None,
+    max_pages: int | None,
+    max_fanout_items: int | None,
+    max_records: int | None,
 ) -> None:
     """Run PLAN (a JSON or YAML plan file) once and report how it went.
 
@@ -223,6 +251,11 @@ def run_command(
     runs, `orchestra export` turns one into a plan, HAR, curl or JSON Lines).
     --replay RUN_ID runs the plan offline against the exchanges captured in
     that run (matched by method, URL and body, in order).
+
+    --max-pages, --max-fanout-items and --max-records make the run a test read:
+    steps stop at the caps, the summary says where ("partial: stopped at 5
+    pages in step 'users'"), the exit code is that of the run, and no
+    persistent context (incremental cursors) is saved.
 
     Config comes from, lowest first: the plan's `config`, ORCHESTRA_CONFIG_<KEY>
     environment variables (`__` nests: ORCHESTRA_CONFIG_PAGE__SIZE), --config-file,
@@ -246,6 +279,7 @@ def run_command(
       orchestra run plan.json --db ci/capture.duckdb
       orchestra run plan.json --replay last --db ci/capture.duckdb
       orchestra run templates/quickstart.yaml --with-demo-api --replay last
+      orchestra run templates/quickstart.yaml --with-demo-api --max-pages 2
     """
     compiled = _load(plan)
     try:
@@ -255,6 +289,9 @@ def run_command(
     except ConfigError as error:
         raise InvalidInput(str(error)) from None
     capture = prepare_capture(db, no_capture, replay)
+    caps = ReadCaps.of(
+        max_pages=max_pages, max_fanout_items=max_fanout_items, max_records=max_records
+    )
     demo_api = None
     if with_demo_api and capture.replay_run is not None:
         # Offline: no server; the base_url the replayed run used (captured URLs hold it).
@@ -279,6 +316,7 @@ def run_command(
             quiet,
             keep_records,
             capture,
+            caps,
         )
     finally:
         if demo_api is not None:
@@ -295,6 +333,7 @@ def _run_and_report(
     quiet: bool,
     keep_records: bool,
     capture: CapturePlan,
+    caps: ReadCaps | None = None,
 ) -> None:
     config = apply_to_defaults(compiled.model.config, overrides)
     auth = _parse_auth(auth_json)
@@ -310,6 +349,7 @@ def _run_and_report(
             [display, clock, detected],
             keep_records=keep_records,
             capture=capture,
+            caps=caps,
         )
     except pydantic.ValidationError as error:
         raise click.BadParameter(_auth_problem(error), param_hint="--auth") from None
@@ -404,10 +444,11 @@ def _build_runner(
     *,
     keep_records: bool,
     capture: CapturePlan,
+    caps: ReadCaps | None = None,
 ) -> Runner:
     """The run's runner, captured and replayed exactly as ``orchestra.run`` does it."""
     options: dict[str, Any] = {"auth": auth, "subscribers": subscribers,
-                               "keep_records": keep_records}  # fmt: skip
+                               "keep_records": keep_records, "caps": caps}  # fmt: skip
     replay = capture.replay_run
     if replay is not None and capture.path is None:  # --replay --no-capture: read, not write
         assert capture.replay_store is not None

@@ -158,6 +158,8 @@ def render_summary(
         ),
         ("records", result.record_count),
     ]
+    if result.partial:
+        facts.append(("partial", masker.text(result.partial)))
     width = max(len(label) for label, _ in facts) + 1
     lines = [f"{label + ':':<{width}} {value}" for label, value in facts]
 
@@ -214,4 +216,6 @@ def one_line(result: RunResult, masker: Masker, *, interrupted: bool = False) ->
         text += f": {message}"
     if result.assertion_failures:
         text += f" ({len(result.assertion_failures)} failed assertion(s))"
+    if result.partial:
+        text += f" (partial: {masker.text(result.partial)})"
     return text

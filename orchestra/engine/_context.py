@@ -20,6 +20,7 @@ from orchestra.plan import CompiledPlan, Limits
 
 if TYPE_CHECKING:
     from orchestra.engine._breaker import Breakers
+    from orchestra.engine._capping import Capping
     from orchestra.engine._saga import Saga
 
 
@@ -41,6 +42,7 @@ class RunContext:
     clock: Callable[[], float] = time.monotonic
     breakers: Breakers | None = None
     saga: Saga | None = None
+    capping: Capping | None = None  # a test read's caps (``ReadCaps``); None: read everything
     _exchange_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _execution_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _sender: Sender | None = None

@@ -20,6 +20,7 @@ from orchestra.events import (
     RunFinished,
     RunStarted,
     RunTotals,
+    StepCapped,
     StepFinished,
     StepTotals,
     TokenRefreshed,
@@ -68,6 +69,7 @@ class RunResult(RunTotals):
     compensations_failed: int = 0
     context: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)  # masked
+    capped: list[str] = field(default_factory=list)  # what a test read's caps cut short
     db: str | None = None  # the capture file the run was written to, if any
     # reads a step's typed table from that file (set by orchestra.run, which owns capture)
     table_reader: Callable[[str], Any] | None = field(default=None, repr=False, compare=False)
@@ -75,6 +77,12 @@ class RunResult(RunTotals):
     @property
     def ok(self) -> bool:
         return self.status is RunStatus.SUCCEEDED
+
+    @property
+    def partial(self) -> str | None:
+        """Where a test read's caps stopped the run (``stopped at 5 pages in step
+        'users'``; ``; `` between several), or None when nothing was capped."""
+        return "; ".join(self.capped) if self.capped else None
 
     def table(self, step_path: str) -> Any:
         """This run's records of a step as a DataFrame of typed columns, read from its capture."""
@@ -122,6 +130,7 @@ class ResultCollector:
             CompensationFinished,
             RunStarted,
             RunFinished,
+            StepCapped,
         }
     )
 
@@ -135,6 +144,7 @@ class ResultCollector:
             CompensationFinished: self._compensation_finished,
             RunStarted: self._run_started,
             RunFinished: self._run_finished,
+            StepCapped: self._step_capped,
         }
         self._handlers = result.handlers(own)
         if keep_records:  # counted and kept in one call
@@ -155,6 +165,9 @@ class ResultCollector:
         self.result.assertion_failures.append(
             Assertion(event.step_path, event.expectation, event.message)
         )
+
+    def _step_capped(self, event: StepCapped) -> None:
+        self.result.capped.append(event.message)
 
     def _compensation_finished(self, event: CompensationFinished) -> None:
         self.result.compensations_failed = event.failed

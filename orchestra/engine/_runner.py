@@ -20,6 +20,7 @@ import httpx
 
 from orchestra.engine._auth import Authenticator, ResolvedAuth, resolve_static_auth
 from orchestra.engine._breaker import Breakers
+from orchestra.engine._capping import Capping
 from orchestra.engine._config import resolve_config
 from orchestra.engine._context import RunContext
 from orchestra.engine._context_store import ContextStore, config_fingerprint, persistent_values
@@ -41,6 +42,7 @@ from orchestra.plan import (
     CompiledPlan,
     CompiledStep,
     PlanSource,
+    ReadCaps,
     StaticAuth,
     compile_auth,
     load_plan,
@@ -101,6 +103,10 @@ class Runner:
 
     ``context_store`` keeps the plan's ``persistent_context`` fields between
     runs (see :mod:`orchestra.engine._context_store`).
+
+    ``caps`` makes the run a test read (:class:`~orchestra.plan.ReadCaps`): steps
+    stop at the caps, ``result.partial`` says where, and no persistent context is
+    saved, whatever the run's status.
     """
 
     def __init__(
@@ -120,12 +126,14 @@ class Runner:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         context_store: ContextStore | None = None,
+        caps: ReadCaps | None = None,
     ):
         self.plan = load_plan(plan)
         self.config_overrides = dict(config or {})
         self.initial_context = dict(context or {})
         self.auth_override = _auth_override(auth)
         self.context_store = context_store
+        self.caps = caps if caps is not None and caps.any else None
         self.transport = transport
         self.bus = EventBus()
         self.run_id = run_id or new_run_id()
@@ -182,6 +190,7 @@ class Runner:
             clock=self.clock,
             breakers=breakers,
             saga=Saga(),
+            capping=None if self.caps is None else Capping(self.caps, self.bus, self.run_id),
         )
 
     def _authenticator(self, config: dict[str, Any]) -> Authenticator:
@@ -214,7 +223,7 @@ class Runner:
 
     def _save_context(self, run: RunContext) -> None:
         keys = self._persistent_keys()
-        if self.context_store is None or not keys:
+        if self.context_store is None or not keys or self.caps is not None:  # a test read
             return
         limits = run.limits
         values = persistent_values(

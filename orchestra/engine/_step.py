@@ -271,7 +271,10 @@ class StepRunner:
                     )
                 )
             if step.emits and (records is not None or not step.is_fanout):
-                for record in [result.body] if records is None else records:
+                emitted = [result.body] if records is None else records
+                if run.capping is not None:
+                    emitted = run.capping.admit(step.path, emitted)
+                for record in emitted:
                     outcome.records += 1
                     run.bus.emit(
                         RecordEmitted(
@@ -296,6 +299,8 @@ class StepRunner:
                 return
             if step.while_ is None or not truthy(step.while_.search(full)):
                 return
+            if run.capping is not None and run.capping.stop_paging(step.path, page):
+                return  # a test read's max_pages or max_records
             if paging is not None:
                 paging.advance(full)
             prev = response
@@ -425,6 +430,8 @@ class StepRunner:
                     step_path=sub.path,
                     fix="point iterate_over at an array, e.g. response.body.items[*]",
                 )
+        if run.capping is not None:
+            items = run.capping.fanout_items(sub.path, items)
         run.bus.emit(
             FanoutStarted(
                 run_id=run.run_id,
@@ -443,7 +450,11 @@ class StepRunner:
 
         async def worker() -> None:
             nonlocal emitted
+            capping = run.capping
             for index, item in work:
+                if capping is not None and capping.records_full(sub.path):
+                    capping.report(sub.path, "max_records", capping.caps.max_records or 0)
+                    return
                 outcome = await self.run_step(
                     sub, {**base, "item": item}, parent_execution_id=parent_id, item_index=index
                 )
@@ -463,6 +474,12 @@ class StepRunner:
                     emitted += outcome.records
                     continue
                 enriched = _enrich(item, sub.name, outcome.output())
+                if (
+                    capping is not None
+                    and page_buffer is None
+                    and not capping.admit(sub.path, [enriched])
+                ):
+                    return
                 if page_buffer is not None:
                     page_buffer[index] = enriched
                 else:

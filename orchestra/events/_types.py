@@ -243,3 +243,21 @@ class PaginationDetected(Event):
     explanation: str = ""
     yaml: str = ""
     item_index: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class StepCapped(Event):
+    """A test read's cap cut a step short (``orchestra.run(plan, caps=ReadCaps(...))``).
+
+    ``cap`` is ``max_pages``, ``max_fanout_items`` or ``max_records``; ``count``
+    how many pages, items or records the step got (the cap's value) and
+    ``total`` the items a capped fanout had (None for the other caps, whose
+    total is unknown). ``message`` is the words a result shows, e.g.
+    ``stopped at 5 pages in step 'users'``. Sent once per step path and cap.
+    """
+
+    step_path: str
+    cap: str
+    count: int
+    message: str
+    total: int | None = None

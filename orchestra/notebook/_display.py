@@ -110,6 +110,7 @@ class FlowRun:
     _result: RunResult | None = field(default=None, repr=False)
     _sources: dict[str, str] = field(default_factory=dict, repr=False)
     failed_response: dict[str, Any] | None = None  # from the capture (masked there)
+    partial: str | None = None  # where a test read's caps stopped the run (masked)
 
     def __post_init__(self) -> None:
         self.limits.mask = self._masker.text
@@ -212,6 +213,8 @@ class FlowRun:
             _plural(requests, "request"),
             _plural(records, "record"),
         ]
+        if self.partial:
+            parts.append(f"partial: {self.partial}")
         return " · ".join(parts)
 
     # -- HTML ---------------------------------------------------------------------------

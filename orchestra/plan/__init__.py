@@ -1,5 +1,6 @@
 """The plan format: pydantic models, loading from JSON/YAML, compiling, JSON Schema."""
 
+from orchestra.plan._caps import CAP_NAMES, ReadCaps, describe_cap
 from orchestra.plan._compiled import (
     CompiledAuth,
     CompiledBranch,
@@ -11,7 +12,10 @@ from orchestra.plan._compiled import (
     Credential,
 )
 from orchestra.plan._compiler import compile_auth, compile_detected, compile_plan
+from orchestra.plan._curl_import import step_from_curl
 from orchestra.plan._errors import issues_from_validation
+from orchestra.plan._har_import import steps_from_har
+from orchestra.plan._imported import Imported, ImportedPlan, combined_plan
 from orchestra.plan._incremental import CompiledIncremental, Incremental, context_key
 from orchestra.plan._loader import (
     PlanSource,
@@ -56,6 +60,7 @@ from orchestra.plan._parse import (
 from orchestra.plan._schema import plan_json_schema
 
 __all__ = [
+    "CAP_NAMES",
     "MAX_ALIASES",
     "MAX_EXPANDED_NODES",
     "MAX_INT_DIGITS",
@@ -81,6 +86,8 @@ __all__ = [
     "Expect",
     "FlowAuth",
     "HttpStep",
+    "Imported",
+    "ImportedPlan",
     "Incremental",
     "Limits",
     "OAuth2ClientCredentials",
@@ -89,6 +96,7 @@ __all__ = [
     "Plan",
     "PlanSource",
     "RateLimit",
+    "ReadCaps",
     "Retry",
     "SecretRef",
     "StaticAuth",
@@ -96,16 +104,20 @@ __all__ = [
     "SubStep",
     "SupportsToPlan",
     "TokenAuth",
+    "combined_plan",
     "compile_auth",
     "compile_detected",
     "compile_plan",
     "context_key",
     "decode_plan",
+    "describe_cap",
     "expand_plan_data",
     "expand_step_data",
     "issues_from_validation",
     "load_plan",
     "parse_text",
     "plan_json_schema",
+    "step_from_curl",
+    "steps_from_har",
     "validate_plan_data",
 ]

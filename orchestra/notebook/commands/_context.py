@@ -201,6 +201,7 @@ class CommandContext:
     ) -> FlowRun:
         """The rich view of a finished run (masked with the run's masker)."""
         result = execution.result
+        masker = execution.runner.masker
         view = FlowRun(
             title=title,
             run_id=result.run_id,
@@ -217,6 +218,7 @@ class CommandContext:
             _context_after=execution.context_after,
             _result=result,
             _sources=sources,
+            partial=masker.text(result.partial) if result.partial else None,
         )
         if not view.ok and view.snapshot.error_step and result.db:
             view.failed_response = last_response(result.db, view.run_id, view.snapshot.error_step)

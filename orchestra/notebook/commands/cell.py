@@ -21,7 +21,7 @@ from orchestra.notebook._cells import fresh_name, plan_error, record_flow_run
 from orchestra.notebook._errors import FlowError
 from orchestra.notebook._views import FlowView
 from orchestra.notebook.commands._context import CommandContext
-from orchestra.plan import load_plan
+from orchestra.plan import ReadCaps, load_plan
 
 
 def cell(ctx: CommandContext, words: list[str], line: str, body_text: str) -> Any:
@@ -81,8 +81,15 @@ def run_whole_plan(
     return run_flow(ctx, out=out, quiet=quiet)
 
 
-def run_flow(ctx: CommandContext, *, out: str | None = None, quiet: bool = False) -> Any:
-    """Run the whole current flow from the top and record every step's result."""
+def run_flow(
+    ctx: CommandContext,
+    *,
+    out: str | None = None,
+    quiet: bool = False,
+    caps: ReadCaps | None = None,
+) -> Any:
+    """Run the whole current flow from the top and record every step's result
+    (``caps``: a test read, see :class:`~orchestra.plan.ReadCaps`)."""
     flow = ctx.flow
     if not len(flow):
         raise FlowError("the flow has no steps yet: add one with a %%flow cell")
@@ -91,7 +98,7 @@ def run_flow(ctx: CommandContext, *, out: str | None = None, quiet: bool = False
     except PlanError as error:
         raise FlowError(str(error)) from None
     sources = {step.name: step.source for step in flow if step.source}
-    execution, view = ctx.run_plan(compiled, title=f"flow {flow.key}", sources=sources)
+    execution, view = ctx.run_plan(compiled, title=f"flow {flow.key}", sources=sources, caps=caps)
     record_flow_run(flow, execution, view)
     return ctx.finish(view, out=out, quiet=quiet)
 

@@ -84,3 +84,31 @@ def test_a_step_the_finished_run_never_reached_is_skipped_as_in_the_cli(ctx):
         ("missing", "failed"),
         ("after", "skipped"),
     ]
+
+
+CURSOR = """url: "{config.base_url}/cursor"
+params: {limit: 10}
+paginate: {type: cursor, cursor_path: next_cursor}
+records: items
+"""
+
+
+def test_run_with_caps_is_a_test_read_and_shows_the_partial_flag(ctx, demo_api):
+    run_cell(ctx, "users --no-run", CURSOR)
+    view = run_line(ctx, "run --max-pages 3 --max-records 25")
+    assert view.ok and view.partial == "stopped at 25 records in step 'users'"  # page 3's
+    assert demo_api.stats()["by_path"]["/cursor"] == 3
+    assert len(view.records) == 25
+    assert f"partial: {view.partial}" in repr(view).splitlines()[0]
+    assert "partial: stopped at 25 records" in view._repr_html_()
+    quiet = run_line(ctx, "run --max-pages 2 --quiet")
+    assert "partial: stopped at 2 pages in step &#x27;users&#x27;" in quiet._repr_html_()
+    whole = run_line(ctx, "run")
+    assert whole.partial is None and len(whole.records) == 1000
+
+
+def test_run_caps_must_be_whole_numbers(ctx):
+    with pytest.raises(UsageError, match="--max-pages: expected at least 1"):
+        run_line(ctx, "run --max-pages 0")
+    with pytest.raises(UsageError, match="--max-records: expected a whole number"):
+        run_line(ctx, "run --max-records many")
