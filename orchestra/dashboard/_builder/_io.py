@@ -10,12 +10,12 @@ guessing: each wrapper raises :class:`Unavailable` naming what is missing.
 
 from __future__ import annotations
 
-import copy
 import importlib
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
+from orchestra.masking import Masker
+from orchestra.plan import ReadCaps, step_from_curl, steps_from_har
 
 
 class Unavailable(RuntimeError):
@@ -31,122 +31,65 @@ def _find(module: str, name: str) -> Any:
 
 @dataclass(frozen=True)
 class Caps:
-    """Test-read caps of a "Try it" run (like Airbyte's test read)."""
+    """Test-read caps of a "Try it" run (like Airbyte's test read), with their defaults."""
 
     max_pages: int = 5
     max_fanout_items: int = 10
     max_records: int = 100
 
 
-def read_caps(caps: Caps) -> Any | None:
-    """``orchestra.ReadCaps`` for these caps, or None when it is not installed."""
-    factory = _find("orchestra", "ReadCaps")
-    if factory is None:
-        return None
-    return factory(
-        max_pages=caps.max_pages,
-        max_fanout_items=caps.max_fanout_items,
-        max_records=caps.max_records,
-    )
+@dataclass
+class TryResult:
+    """A finished try: the run's result, its partial flag and the run's masker."""
+
+    result: Any
+    partial: str | None
+    masker: Masker
 
 
-def capped_plan(plan: dict[str, Any], caps: Caps) -> dict[str, Any]:
-    """The plan with the caps written into it, for an engine without ``caps=``.
+def run_capped(plan: dict[str, Any], caps: Caps | None, **options: Any) -> TryResult:
+    """Run ``plan`` (a test read with ``caps`` unless None), captured as ``orchestra.run`` does.
 
-    Presets get ``max_pages``; ``iterate_over`` keeps its first items
-    (``expr | [:N]``). A raw ``while`` has no page counter to cap: it runs to
-    its own end or ``limits.max_loops``.
+    The run's masker comes back too: records are kept raw in memory, so what
+    the builder shows of them goes through it.
     """
-    capped = copy.deepcopy(plan)
+    from orchestra._run import build_runner
+    from orchestra.engine import run_coroutine
 
-    def visit(step: Any) -> None:
-        if not isinstance(step, dict):
-            return
-        paginate = step.get("paginate")
-        if isinstance(paginate, str):
-            paginate = {"type": paginate}
-        if isinstance(paginate, dict):
-            wanted = paginate.get("max_pages")
-            paginate["max_pages"] = min(int(wanted), caps.max_pages) if wanted else caps.max_pages
-            step["paginate"] = paginate
-        over = step.get("iterate_over")
-        if isinstance(over, str) and over.strip():
-            step["iterate_over"] = f"{over} | [:{caps.max_fanout_items}]"
-        for key in ("sub_steps", "parallel", "otherwise"):
-            for child in step.get(key) or []:
-                visit(child)
-        for branch in step.get("choice") or []:
-            for child in (branch or {}).get("steps") or []:
-                visit(child)
-
-    for step in capped.get("steps") or []:
-        visit(step)
-    if isinstance(capped.get("step"), dict):
-        visit(capped["step"])
-    return capped
-
-
-def run_capped(plan: dict[str, Any], caps: Caps | None, **options: Any) -> tuple[Any, str | None]:
-    """Run ``plan`` (with ``caps`` unless None); returns the result and its partial flag."""
-    from orchestra._run import run
-
-    if caps is None:
-        result = run(plan, **options)
-        return result, None
-    engine_caps = read_caps(caps)
-    if engine_caps is not None:
-        result = run(plan, caps=engine_caps, **options)
-        return result, getattr(result, "partial", None)
-    result = run(capped_plan(plan, caps), **options)
-    return result, _partial_guess(result, caps)
-
-
-def _partial_guess(result: Any, caps: Caps) -> str | None:
-    pages: dict[str, int] = {}
-    for record in getattr(result, "records", []):
-        page = getattr(record, "page", None)
-        if isinstance(page, int):
-            path = record.step_path
-            pages[path] = max(pages.get(path, 0), page)
-    if any(count >= caps.max_pages for count in pages.values()):
-        return f"stopped at {caps.max_pages} pages"
-    return None
+    if caps is not None:
+        options["caps"] = ReadCaps(caps.max_pages, caps.max_fanout_items, caps.max_records)
+    runner, _ = build_runner(plan, **options)
+    result = run_coroutine(runner.run())
+    return TryResult(result, result.partial if caps is not None else None, runner.masker)
 
 
 @dataclass
 class ImportedStep:
-    """A step read from curl or HAR, and the secret values it carried (as ``{env: NAME}``)."""
+    """A step read from curl or HAR, with the plan settings it needs.
+
+    ``config`` holds the values its templates read (secrets as ``{env: NAME}``)
+    and ``secrets`` the values of those names, kept out of the plan.
+    """
 
     step: dict[str, Any]
+    auth: dict[str, Any] | None
+    config: dict[str, Any]
     secrets: dict[str, str]
-
-
-def _as_dict(step: Any) -> dict[str, Any]:
-    if hasattr(step, "model_dump"):
-        return dict(step.model_dump(by_alias=True, exclude_unset=True))
-    return dict(step)
+    notes: list[str]
 
 
 def _imported(value: Any) -> ImportedStep:
-    secrets = getattr(value, "secrets", {}) or {}
-    return ImportedStep(_as_dict(value.step), dict(secrets))
+    return ImportedStep(
+        dict(value.step), value.auth, dict(value.config), dict(value.secrets), list(value.notes)
+    )
 
 
-def import_curl(text: str) -> ImportedStep:
-    """A step from a curl command (as copied from a browser's developer tools)."""
-    function = _find("orchestra.plan", "step_from_curl")
-    if function is None:
-        raise Unavailable("importing curl needs orchestra.plan.step_from_curl")
-    return _imported(function(text))
-
-
-def import_har(text: str) -> list[ImportedStep]:
-    """Steps from a HAR file's entries."""
-    function = _find("orchestra.plan", "steps_from_har")
-    if function is None:
-        raise Unavailable("importing HAR needs orchestra.plan.steps_from_har")
-    found = function(yaml.safe_load(text))
-    return [_imported(value) for value in (found if isinstance(found, list) else [found])]
+def import_request(text: str) -> list[ImportedStep]:
+    """Steps from a curl command (as copied from a browser) or a HAR file's JSON."""
+    text = text.strip()
+    if text.startswith("{"):
+        return [_imported(found) for found in steps_from_har(text)]
+    return [_imported(step_from_curl(text))]
 
 
 def flow_cells(plan: dict[str, Any]) -> list[str]:

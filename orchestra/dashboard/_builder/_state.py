@@ -65,6 +65,8 @@ class PlanBinding(Protocol):
 
     def environ(self) -> Mapping[str, str]: ...
 
+    def keep_secret(self, name: str, value: str) -> None: ...
+
 
 class FileBinding:
     """A plan file: read when opened, written by save (JSON or YAML by its suffix)."""
@@ -73,6 +75,7 @@ class FileBinding:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else None
+        self.secrets: dict[str, str] = {}  # imported secret values: in memory, never saved
 
     @property
     def label(self) -> str:
@@ -93,7 +96,10 @@ class FileBinding:
     def environ(self) -> Mapping[str, str]:
         import os
 
-        return os.environ
+        return {**os.environ, **self.secrets}
+
+    def keep_secret(self, name: str, value: str) -> None:
+        self.secrets[name] = value
 
 
 def plan_text(plan: dict[str, Any], suffix: str = ".yaml") -> str:
@@ -162,7 +168,7 @@ class BuilderState(param.Parameterized):
         from orchestra._run import default_db
 
         self.db = str(db if db is not None else default_db())
-        self._records: list[Any] = []
+        self._records: list[tuple[str, Any]] = []  # (step path, masked record) of the last try
         self.param.watch(self._on_expression, ["expression", "response"])
         self.param.watch(self._on_selected, ["selected"])
         if plan is None:
@@ -302,23 +308,40 @@ class BuilderState(param.Parameterized):
         if self.selected:
             self._structure(lambda plan: _plan_edit.move_step(plan, self.selected, by))
 
-    def import_steps(self, steps: list[dict[str, Any]], secrets: int = 0) -> None:
-        """Add imported steps (from curl or HAR) after the last root step."""
+    def import_steps(self, found: list[_io.ImportedStep]) -> None:
+        """Add imported steps (from curl or HAR) after the last root step, with the config
+        and auth they need; their secret values go to the binding's environment only."""
+        notes: list[str] = []
 
         def add(plan: dict[str, Any]) -> str:
-            first = None
-            for step in steps:
-                step = copy.deepcopy(step)
+            first = ""
+            config = plan.setdefault("config", {})
+            for item in found:
+                step = copy.deepcopy(item.step)
                 name = str(step.get("name") or "")
                 if not name or name in _plan_edit.step_names(plan):
                     step["name"] = _plan_edit.fresh_name(plan, name or "imported")
                 plan.setdefault("steps", []).append(step)
                 first = first or f"steps[{len(plan['steps']) - 1}]"
-            return first or ""
+                for key, value in item.config.items():
+                    if config.setdefault(key, copy.deepcopy(value)) != value:
+                        notes.append(f"config.{key} kept as it was (the import had another)")
+                if item.auth is not None:
+                    if plan.get("auth") in (None, item.auth):
+                        plan["auth"] = copy.deepcopy(item.auth)
+                    else:
+                        notes.append("the plan's auth kept (the import had another)")
+                notes.extend(item.notes)
+            return first
 
+        for item in found:
+            for name, value in item.secrets.items():
+                self.binding.keep_secret(name, value)
         self._structure(add)
-        kept = f"; {secrets} secret value(s) became {{env: NAME}} references" if secrets else ""
-        self.message = f"imported {len(steps)} step(s){kept}"
+        secrets = sum(len(item.secrets) for item in found)
+        kept = f"; {secrets} secret value(s) kept as {{env: NAME}}" if secrets else ""
+        more = "; " + "; ".join(notes) if notes else ""
+        self.message = f"imported {len(found)} step(s){kept}{more}"
 
     def _write_live(self) -> None:
         if not self.binding.live or self.issues:
@@ -344,6 +367,7 @@ class BuilderState(param.Parameterized):
         if plan is None:
             self.error = f"plan file {str(path)!r} does not exist or holds no plan object"
             return
+        binding.secrets = dict(getattr(self.binding, "secrets", {}))
         self.binding = binding
         self.replace(plan, dirty=False, write=False)
         self.param.update(error="", message=f"opened {path}")
@@ -351,7 +375,9 @@ class BuilderState(param.Parameterized):
     def save(self, path: str | Path | None = None) -> None:
         """Save to the plan file (``path``: save as). A plan with problems is saved as a draft."""
         if path is not None:
-            self.binding = FileBinding(path)
+            binding = FileBinding(path)
+            binding.secrets = dict(getattr(self.binding, "secrets", {}))
+            self.binding = binding
         try:
             self.binding.write(copy.deepcopy(self.plan))
         except (OSError, ValueError) as error:
@@ -402,9 +428,7 @@ class BuilderState(param.Parameterized):
         plan = copy.deepcopy(self.plan) if full else self.try_plan()
         self.param.update(running=True, error="", message="running…")
         try:
-            result, partial = _io.run_capped(
-                plan, caps, db=self.db, environ=dict(self.binding.environ())
-            )
+            tried = _io.run_capped(plan, caps, db=self.db, environ=dict(self.binding.environ()))
         except OrchestraError as error:
             self.param.update(running=False, error=str(error), message="")
             return None
@@ -412,14 +436,15 @@ class BuilderState(param.Parameterized):
             logger.error("builder try failed", exc_info=error)
             self.param.update(running=False, error=f"{type(error).__name__}: {error}", message="")
             return None
-        self._records = list(result.records)
+        result, partial, masker = tried.result, tried.partial, tried.masker
+        self._records = [(r.step_path, masker.value(r.data)) for r in result.records]
         status = str(getattr(result.status, "value", result.status))
         summary = (
             f"{status} · {result.requests:,} requests · {result.retries:,} retries · "
             f"{len(result.records):,} records · {result.duration_ms:,.0f} ms"
         )
         if result.error is not None:
-            summary += f" · {result.error}"
+            summary += f" · {masker.text(str(result.error))}"
         self.param.update(
             running=False,
             run_id=result.run_id,
@@ -438,7 +463,7 @@ class BuilderState(param.Parameterized):
         if self.run_id is None:
             return
         name = _plan_edit.dotted_name(self.plan, self.selected) if self.selected else ""
-        rows = [r.data for r in self._records if not name or r.step_path == name]
+        rows = [data for path, data in self._records if not name or path == name]
         self.records = _frame(rows[:RECORDS_SHOWN])
         candidates = [name]
         while "." in candidates[-1]:

@@ -28,8 +28,14 @@ from orchestra.dashboard._builder import _io
 from orchestra.dashboard._builder._forms import SETTINGS, FormBuilder
 from orchestra.dashboard._builder._plan_edit import get_in, parse_path, walk_steps
 from orchestra.dashboard._builder._schema import fields_of, step_model
-from orchestra.dashboard._builder._state import BuilderState, ExportBlocked, PlanBinding
+from orchestra.dashboard._builder._state import (
+    BuilderState,
+    ExportBlocked,
+    FileBinding,
+    PlanBinding,
+)
 from orchestra.dashboard._json_tree import JsonTree
+from orchestra.errors import OrchestraError
 
 logger = logging.getLogger("orchestra.dashboard")
 
@@ -109,8 +115,6 @@ class FlowBuilder(Viewer):
     ):
         if state is None:
             if isinstance(plan, str | Path):
-                from orchestra.dashboard._builder._state import FileBinding
-
                 state = BuilderState(binding=FileBinding(plan), db=db)
             else:
                 state = BuilderState(plan, binding=binding, db=db)
@@ -343,7 +347,7 @@ class FlowBuilder(Viewer):
     def _start(self, template: str) -> None:
         if template:
             self.state.open(template)
-            self.state.binding = type(self.state.binding)()  # save as a new file, not the template
+            self.state.binding = FileBinding()  # saved as a new file, not over the template
             self.path.value = ""
         else:
             from orchestra.dashboard._builder._state import EMPTY_PLAN
@@ -366,11 +370,12 @@ class FlowBuilder(Viewer):
         if not text:
             return
         try:
-            found = _io.import_har(text) if text.startswith("{") else [_io.import_curl(text)]
-        except Exception as error:
+            found = _io.import_request(text)
+        except OrchestraError as error:
             self.state.error = f"could not import: {error}"
             return
-        self.state.import_steps([item.step for item in found], sum(len(i.secrets) for i in found))
+        self.state.import_steps(found)
+        self.import_text.value = ""
 
     def _focus(self, key: str) -> None:
         self.state.focused = key

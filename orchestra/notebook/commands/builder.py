@@ -55,6 +55,10 @@ class FlowBinding:
     def environ(self) -> Mapping[str, str]:
         return self.flow.environ()
 
+    def keep_secret(self, name: str, value: str) -> None:
+        """An imported secret: as ``%flow secret NAME`` would keep it (masked everywhere)."""
+        self.flow.keep_secret(name, value)
+
 
 def builder(ctx: CommandContext, words: list[str]) -> Any:
     parser("builder").parse(words)

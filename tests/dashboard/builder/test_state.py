@@ -149,7 +149,7 @@ def test_try_it_with_caps_then_click_to_fan_out(demo_api: Any, tmp_path: Path) -
     state.max_pages = 2
     result = builder.try_it()
     assert result is not None and result.ok, state.error
-    assert state.partial == "partial: stopped at 2 pages"
+    assert state.partial == "partial: stopped at 2 pages in step 'items'"
     assert len(state.records) == 20
     assert state.response["items"][0]["id"] == 11  # the last page's response
     state.add_sub_step()
@@ -165,3 +165,35 @@ def test_try_it_with_caps_then_click_to_fan_out(demo_api: Any, tmp_path: Path) -
     assert len(state.records) == 6  # the selected sub-step's records
     full = builder.try_it(full=True)
     assert full is not None and full.ok and state.partial == ""
+
+
+def test_import_curl_with_headers_query_and_json_body(demo_api: Any, tmp_path: Path) -> None:
+    """A curl command as a browser copies it becomes a step; its token stays out of the plan
+    and still authenticates the try."""
+    builder = FlowBuilder(items_plan(demo_api.url), db=tmp_path / "try.duckdb")
+    state = builder.state
+    secret = "tok-123456789"
+    builder.import_text.value = (
+        f"curl '{demo_api.url}/echo/orders?limit=5&sort=id' -X POST "
+        "-H 'Accept: application/json' -H 'X-Trace: builder' "
+        f"-H 'Authorization: Bearer {secret}' "
+        '-H \'Content-Type: application/json\' --data-raw \'{"item": 7, "tags": ["a"]}\''
+    )
+    builder._import()
+    assert not state.error, state.error
+    step = state.plan["steps"][-1]
+    assert step["method"] == "POST"
+    assert step["params"] == {"limit": "5", "sort": "id"}
+    assert step["headers"]["X-Trace"] == "builder"
+    assert step["body"] == {"item": 7, "tags": ["a"]}
+    assert secret not in state.yaml_text
+    assert state.selected == f"steps[{len(state.plan['steps']) - 1}]"
+    assert not state.issues, state.issues
+    result = builder.try_it()
+    assert result is not None and result.ok, state.error
+    echoed = state.response
+    assert echoed["method"] == "POST" and echoed["body"] == {"item": 7, "tags": ["a"]}
+    assert echoed["query"] == {"limit": "5", "sort": "id"}
+    assert echoed["headers"]["x-trace"] == "builder"
+    assert echoed["headers"]["authorization"] != f"Bearer {secret}"  # masked in the capture
+    assert secret not in str(state.records.to_dict())
