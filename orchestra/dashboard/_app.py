@@ -207,6 +207,7 @@ def serve(
     path = str(Path(db if db is not None else default_db()).resolve())
 
     def app() -> pn.viewable.Viewable:
+        pn.extension(*EXTENSIONS)  # the code editor's and Tabulator's JavaScript
         return pn.Tabs(
             ("Runs", Dashboard(db=path, run=run).__panel__()),
             ("Builder", FlowBuilder(plan, db=path).__panel__()),

@@ -16,6 +16,7 @@ click-to-insert and the expression playground).
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,8 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
     return yaml.safe_dump(value, sort_keys=False, default_flow_style=None).strip()
 
 
@@ -181,7 +184,11 @@ class FormBuilder:
             widget.param.watch(write_text, "value")
         else:
             placeholder = "" if spec.default is None else f"default: {spec.default}"
-            widget = pn.widgets.TextInput(value=_text(current), placeholder=placeholder, **common)
+            text = _text(current)
+            # value_input too: on Enter the browser sends value_input as the value
+            widget = pn.widgets.TextInput(
+                value=text, value_input=text, placeholder=placeholder, **common
+            )
             if spec.kind in ("int", "number"):
                 widget.param.watch(lambda e: write(_number(e.new, spec.kind)), "value")
             elif spec.kind == "numbers":
@@ -221,6 +228,7 @@ class FormBuilder:
         shown = str(current["env"]) if is_env else (current or "")
         entry = pn.widgets.TextInput(
             value=shown,
+            value_input=shown,
             placeholder="environment variable, e.g. API_TOKEN",
             **{**common, "label": f"{spec.title} (secret)"},
         )

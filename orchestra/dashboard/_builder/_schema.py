@@ -138,7 +138,11 @@ def fields_of(model: str, *, skip: tuple[str, ...] = ()) -> list[FieldSpec]:
     node = definition(model)
     required = set(node.get("required", []))
     return [
-        field_spec(SPELLING.get(key, key), prop, required=key in required)
+        field_spec(
+            SPELLING.get(key, key),
+            {**prop, "title": SPELLING[key].capitalize()} if key in SPELLING else prop,
+            required=key in required,
+        )
         for key, prop in node.get("properties", {}).items()
         if SPELLING.get(key, key) not in skip
     ]

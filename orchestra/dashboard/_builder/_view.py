@@ -65,20 +65,36 @@ HIDDEN = ("sub_steps", "step", "steps")  # edited through the step tree
 
 _FOCUS_ESM = """
 export function render({ model, el }) {
-  const fieldOf = (event) => {
-    for (const node of event.composedPath()) {
-      if (!node.classList) { continue; }
+  const fieldIn = (nodes) => {
+    for (const node of nodes) {
+      if (!node || !node.classList) { continue; }
       for (const name of node.classList) {
         if (name.startsWith('ob-f:')) { return name.slice(5); }
       }
     }
     return null;
   };
-  const onFocus = (event) => {
-    const field = fieldOf(event);
+  const activePath = () => {  // the focused element and its shadow hosts, innermost first
+    const path = [];
+    let active = document.activeElement;
+    while (active) {
+      path.push(active);
+      active = active.shadowRoot ? active.shadowRoot.activeElement : null;
+    }
+    const found = [];
+    for (const host of path.reverse()) {
+      for (let node = host; node; node = node.parentNode || node.host) { found.push(node); }
+    }
+    return found;
+  };
+  const seen = (nodes) => {
+    const field = fieldIn(nodes);
     if (field && field !== model.focused) { model.focused = field; }
   };
-  document.addEventListener('focusin', onFocus, true);
+  // focus moves by click or by keyboard; headless browsers do not always send focusin
+  document.addEventListener('focusin', (e) => seen(e.composedPath()), true);
+  document.addEventListener('pointerdown', (e) => seen(e.composedPath()), true);
+  document.addEventListener('keyup', (e) => { if (e.key === 'Tab') { seen(activePath()); } }, true);
   el.style.display = 'none';
 }
 """
@@ -120,6 +136,8 @@ class FlowBuilder(Viewer):
                 state = BuilderState(plan, binding=binding, db=db)
         super().__init__(state=state, **params)
         self._dashboard: Any = None
+        self._yaml_sent: list[str] = []  # texts the server put in the YAML editor
+        self._expanded: dict[str, bool] = {}  # form section -> open, kept across redraws
         self.forms = FormBuilder(state, on_enter=self.try_it)
         self.focus = FocusTracker()
         self.focus.param.watch(lambda e: self._focus(e.new), "focused")
@@ -176,12 +194,13 @@ class FlowBuilder(Viewer):
         caps = {"sizing_mode": "stretch_width", "start": 1}
         self.caps = [
             pn.widgets.IntInput.from_param(
-                state.param.max_pages, label="Max pages per step", **caps
-            ),
-            pn.widgets.IntInput.from_param(
-                state.param.max_fanout_items, label="Max fanout items", **caps
-            ),
-            pn.widgets.IntInput.from_param(state.param.max_records, label="Max records", **caps),
+                state.param[name], label=label, css_classes=[f"orchestra-cap-{name}"], **caps
+            )
+            for name, label in (
+                ("max_pages", "Max pages per step"),
+                ("max_fanout_items", "Max fanout items"),
+                ("max_records", "Max records"),
+            )
         ]
         self.scope = pn.widgets.RadioButtonGroup.from_param(state.param.try_scope, label="")
         self.try_button = pn.widgets.Button(
@@ -241,7 +260,10 @@ class FlowBuilder(Viewer):
         self.yaml_problem = pn.pane.HTML("", sizing_mode="stretch_width")
 
         self.path = pn.widgets.TextInput(
-            label="Plan file", value=self._file_name(), sizing_mode="stretch_width"
+            label="Plan file",
+            value=self._file_name(),
+            sizing_mode="stretch_width",
+            css_classes=["orchestra-plan-path"],
         )
         self.open_button = pn.widgets.Button(label="Open", width=80)
         self.save_button = pn.widgets.Button(label="Save", width=80)
@@ -397,7 +419,9 @@ class FlowBuilder(Viewer):
             self.state.selected = event.new
 
     def _on_yaml(self, event: param.parameterized.Event) -> None:
-        if event.new != self.state.yaml_text:
+        # the browser echoes texts the server put in the editor, possibly after newer edits:
+        # only a text the server never sent is the user's
+        if event.new != self.state.yaml_text and event.new not in self._yaml_sent:
             self.state.set_yaml(event.new)
 
     # -- drawing ----------------------------------------------------------------------------
@@ -416,6 +440,8 @@ class FlowBuilder(Viewer):
     def _draw_forms(self, *events: param.parameterized.Event) -> None:
         state = self.state
         self.forms.slots.clear()
+        kept = state.focused
+
         self.tree.value = state.selected
         if not state.selected:
             sections = SETTINGS_SECTIONS
@@ -438,28 +464,30 @@ class FlowBuilder(Viewer):
                 continue
             shown.update(spec.key for spec in present)
             set_here = any(state.value(step, (spec.key,)) is not None for spec in present)
-            cards.append(
-                pn.Card(
-                    *self.forms.fields(step, present),
-                    title=name,
-                    collapsed=not (set_here or name in ("Request", "Plan")),
-                    sizing_mode="stretch_width",
-                    css_classes=[f"orchestra-section-{name.split()[0].lower()}"],
-                )
-            )
+            opened = self._expanded.get(name, set_here or name in ("Request", "Plan"))
+            cards.append(self._section(name, self.forms.fields(step, present), opened))
         rest = [spec for key, spec in specs.items() if key not in shown]
         if rest:
-            cards.append(
-                pn.Card(
-                    *self.forms.fields(step, rest),
-                    title="More fields" if sections else "Fields",
-                    collapsed=bool(sections),
-                    sizing_mode="stretch_width",
-                    css_classes=["orchestra-section-more"],
-                )
-            )
+            name = "More fields" if sections else "Fields"
+            opened = self._expanded.get(name, not sections)
+            cards.append(self._section(name, self.forms.fields(step, rest), opened))
         self.form_area[:] = cards
         self.forms.refresh_errors()
+        keys = {".".join(("@plan", *s.keys) if not s.step else s.keys) for s in self.forms.slots}
+        if kept and kept not in keys:
+            state.focused = ""  # that field is not on the page any more
+            self.focus.focused = ""
+
+    def _section(self, name: str, fields: list[Any], opened: bool) -> pn.Card:
+        card = pn.Card(
+            *fields,
+            title=name,
+            collapsed=not opened,
+            sizing_mode="stretch_width",
+            css_classes=[f"orchestra-section-{name.split()[0].lower()}"],
+        )
+        card.param.watch(lambda e: self._expanded.__setitem__(name, not e.new), "collapsed")
+        return card
 
     def _draw_status(self, *events: param.parameterized.Event) -> None:
         state = self.state
@@ -518,6 +546,7 @@ class FlowBuilder(Viewer):
 
     def _draw_yaml(self, *events: param.parameterized.Event) -> None:
         if self.yaml.value != self.state.yaml_text and not self.state.yaml_error:
+            self._yaml_sent = [*self._yaml_sent[-20:], self.state.yaml_text]
             self.yaml.value = self.state.yaml_text
         self.yaml_problem.object = (
             "<pre style='color:#d93025;white-space:pre-wrap'>"
