@@ -211,7 +211,6 @@ def serve(
         return pn.Tabs(
             ("Runs", Dashboard(db=path, run=run).__panel__()),
             ("Builder", FlowBuilder(plan, db=path).__panel__()),
-            dynamic=True,
             sizing_mode="stretch_width",
             css_classes=["orchestra-tabs"],
         )

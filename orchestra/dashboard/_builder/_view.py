@@ -25,7 +25,7 @@ from panel.custom import JSComponent
 from panel.viewable import Viewer
 
 from orchestra.dashboard._builder import _io
-from orchestra.dashboard._builder._forms import SETTINGS, FormBuilder
+from orchestra.dashboard._builder._forms import SETTINGS, FormBuilder, field_key
 from orchestra.dashboard._builder._plan_edit import get_in, parse_path, walk_steps
 from orchestra.dashboard._builder._schema import fields_of, step_model
 from orchestra.dashboard._builder._state import (
@@ -330,38 +330,45 @@ class FlowBuilder(Viewer):
             self._show_run(result.run_id)
         return result
 
-    def _show_run(self, run_id: str) -> None:
+    def _results_views(self) -> None:
+        """The dashboard's own views over the capture the tries write, built once with the
+        page (Panel resolves their stylesheets only when a page is rendered)."""
         from orchestra.dashboard._graph import FlowGraph
         from orchestra.dashboard._inspector import ExchangeInspector
         from orchestra.dashboard._state import DashboardState
         from orchestra.dashboard._steps import StepTable
 
+        if self._dashboard is not None:
+            return
+        dashboard = DashboardState(self.state.db, follow_latest=False)
+        dashboard.run_id = self.state.run_id
+        self._dashboard = dashboard
+        self.results[:] = [
+            pn.pane.HTML("<h4 style='margin:4px 0'>Records of the selected step</h4>"),
+            self.records_table,
+            pn.Row(
+                pn.Card(FlowGraph(state=dashboard), title="Flow graph", collapsible=True),
+                pn.Card(
+                    StepTable(state=dashboard),
+                    title="Steps (retries, pages, timings)",
+                    sizing_mode="stretch_width",
+                ),
+                sizing_mode="stretch_width",
+            ),
+            pn.Card(
+                ExchangeInspector(state=dashboard),
+                title="Pages: requests and responses",
+                sizing_mode="stretch_width",
+            ),
+        ]
+        self.results.visible = self.state.run_id is not None
+
+    def _show_run(self, run_id: str) -> None:
         try:
-            if self._dashboard is None:
-                dashboard = DashboardState(self.state.db, run=run_id)
-                dashboard.follow_latest = False
-                self._dashboard = dashboard
-                self.results[:] = [
-                    pn.pane.Markdown("#### Records", margin=(0, 10)),
-                    self.records_table,
-                    pn.Row(
-                        pn.Card(FlowGraph(state=dashboard), title="Flow graph", collapsible=True),
-                        pn.Card(
-                            StepTable(state=dashboard),
-                            title="Steps (retries, pages, timings)",
-                            sizing_mode="stretch_width",
-                        ),
-                        sizing_mode="stretch_width",
-                    ),
-                    pn.Card(
-                        ExchangeInspector(state=dashboard),
-                        title="Pages: requests and responses",
-                        sizing_mode="stretch_width",
-                    ),
-                ]
-            else:
-                self._dashboard.reload_runs()
-                self._dashboard.select_run(run_id)
+            self._results_views()
+            self._dashboard.reload_runs()
+            self._dashboard.select_run(run_id)
+            self.results.visible = True
         except Exception as error:  # the try ran; only its views failed
             logger.error("builder could not show run %s", run_id, exc_info=error)
             self.state.error = f"could not show run {run_id}: {error}"
@@ -473,8 +480,8 @@ class FlowBuilder(Viewer):
             cards.append(self._section(name, self.forms.fields(step, rest), opened))
         self.form_area[:] = cards
         self.forms.refresh_errors()
-        keys = {".".join(("@plan", *s.keys) if not s.step else s.keys) for s in self.forms.slots}
-        if kept and kept not in keys:
+        drawn = {field_key(slot.step, slot.keys) for slot in self.forms.slots}
+        if kept and kept not in drawn:
             state.focused = ""  # that field is not on the page any more
             self.focus.focused = ""
 
@@ -570,6 +577,11 @@ class FlowBuilder(Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         self.state.refresh()
+        try:
+            self._results_views()
+        except Exception as error:
+            logger.error("builder could not read %s", self.state.db, exc_info=error)
+            self.state.error = f"could not read the capture {self.state.db}: {error}"
         left = pn.Column(
             self.tree,
             pn.Row(self.add, self.add_sub, sizing_mode="stretch_width"),

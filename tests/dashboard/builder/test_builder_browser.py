@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -38,9 +39,9 @@ def orchestra_dashboard(db: Path, plan: Path, log: Path, env: dict[str, str]) ->
             while True:
                 if server.poll() is not None:
                     raise RuntimeError(f"orchestra dashboard exited: {log.read_text()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200:
-                        break
+                # a port that answers, no page asked: a session nobody opens would live on
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                    break
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"no dashboard in 90 s: {log.read_text()}")
                 time.sleep(0.3)
@@ -215,8 +216,12 @@ def test_build_try_fix_export_and_run_a_flow_in_the_browser(demo_api: Any, tmp_p
     console: list[str] = []
     with orchestra_dashboard(db, plan_file, log, env) as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1366, "height": 768})
-        page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m: console.append(f"{m.text} {m.location}") if m.type == "error" else None,
+        )
         page.on("pageerror", lambda error: console.append(str(error)))
+        page.on("requestfailed", lambda r: console.append(f"request failed: {r.url}"))
         page.goto(url, timeout=60_000)
         try:
             full_run, target = build_and_export(page, demo_api.url, token, db, tmp_path)
