@@ -27,7 +27,6 @@ import http
 import json
 import os
 import re
-import shlex
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
@@ -38,28 +37,13 @@ import yaml
 from orchestra.capture._read import PAGED_BY, RUN_TABLES
 from orchestra.capture._store import CaptureStore
 from orchestra.masking import MASK
+from orchestra.plan import SECRET_REFERENCE, curl_text
 
 HAR_VERSION = "1.2"
 RECORD_FORMATS = ("csv", "parquet")
 JSONL_TABLES = tuple(RUN_TABLES)
 
-# Headers a replayed request must not carry: connection-level (hop-by-hop,
-# RFC 9110 §7.6.1), computed by curl from the body (content-length) or from the
-# URL (host — a stale Host breaks a command whose URL was edited).
-_SKIPPED_CURL_HEADERS = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "host",
-    }
-)
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_REFERENCE = SECRET_REFERENCE
 _TEXT_TYPES = ("json", "xml", "csv", "text/", "javascript", "x-www-form-urlencoded", "html")
 _CHUNK = 5000  # rows read per connection by export_jsonl
 
@@ -292,36 +276,6 @@ def export_har(store: CaptureStore, run: str | None = None) -> dict[str, Any]:
 # -- curl -------------------------------------------------------------------------------------
 
 
-def _double_quoted(text: str) -> str:
-    """``text`` in double quotes with ``${NAME}`` references left for the shell to expand.
-
-    Everything else is literal: ``\\``, ``"``, ``$`` and backtick are escaped,
-    and ``!`` is spliced in single quotes (an interactive bash would expand
-    ``!`` inside double quotes as history).
-    """
-
-    def literal(part: str) -> str:
-        for char in ("\\", '"', "$", "`"):
-            part = part.replace(char, "\\" + char)
-        return part.replace("!", "\"'!'\"")
-
-    out, position = ['"'], 0
-    for match in _REFERENCE.finditer(text):
-        out.append(literal(text[position : match.start()]))
-        out.append(match.group(0))
-        position = match.end()
-    out.append(literal(text[position:]))
-    out.append('"')
-    return "".join(out)
-
-
-def shell_quote(text: str) -> str:
-    """One shell word for ``text``: ``${NAME}`` references expand, nothing else does."""
-    if _REFERENCE.search(text):
-        return _double_quoted(text)
-    return shlex.quote(text)
-
-
 class _Revealer:
     """Puts ``${NAME}`` values back from an environment, encoded for where they stand."""
 
@@ -384,30 +338,9 @@ def curl_command(exchange: dict[str, Any], reveal: _Revealer | None) -> str:
             else:
                 body = reveal(body)
 
-    verb = "--head" if method == "HEAD" else f"-X {method}"
-    args = [f"curl {verb} {shell_quote(url)}"]
-    compressed = False
-    for name, value in headers.items():
-        lower = name.lower()
-        if lower in _SKIPPED_CURL_HEADERS:
-            continue
-        if lower == "accept-encoding":
-            compressed = True  # let curl ask for (and decode) compressed bodies itself
-            continue
-        if reveal is not None:
-            value = reveal(value)
-        header = f"{name}: {value}" if value else f"{name};"  # "name;" sends an empty header
-        args.append(f"-H {shell_quote(header)}")
-    if compressed:
-        args.append("--compressed")
-    prefix = ""
-    if body is not None:
-        if binary:
-            prefix = f"printf %s {shlex.quote(body)} | base64 -d | "
-            args.append("--data-binary @-")
-        else:
-            args.append(f"--data-raw {shell_quote(body)}")
-    return prefix + " \\\n  ".join(args)
+    headers = {name: reveal(value) if reveal is not None else value
+               for name, value in headers.items()}  # fmt: skip
+    return curl_text(method, url, headers, body, base64_body=binary)
 
 
 def export_curl(

@@ -1,5 +1,5 @@
-"""The ``orchestra`` command line: ``run``, ``runs``, ``export``, ``diff``, ``validate``,
-``schema``, ``demo-api``.
+"""The ``orchestra`` command line: ``run``, ``runs``, ``export``, ``diff``, ``import``,
+``validate``, ``schema``, ``demo-api``.
 
 Commands only parse their arguments and call the library: plans load with
 :func:`orchestra.load_plan`, runners are built by
@@ -7,7 +7,7 @@ Commands only parse their arguments and call the library: plans load with
 replay, wired as for ``orchestra.run``), and what a run shows (progress,
 summary, JUnit XML, records file) comes from event subscribers and renderers
 in this package. ``runs`` and ``export`` live in :mod:`orchestra.cli._capture`,
-``diff`` in :mod:`orchestra.cli._diff`.
+``diff`` in :mod:`orchestra.cli._diff`, ``import`` in :mod:`orchestra.cli._import`.
 
 Exit codes of ``orchestra run``: 0 succeeded; 1 failed, aborted or an
 ``expect`` failed; 2 invalid plan or bad input/config; 128 + the signal's number
@@ -44,6 +44,7 @@ from orchestra.cli._capture import (
     runs_command,
 )
 from orchestra.cli._diff import diff_command
+from orchestra.cli._import import import_command
 from orchestra.cli._junit import build_junit, write_junit
 from orchestra.cli._overrides import apply_to_defaults, build_overrides
 from orchestra.cli._progress import ProgressDisplay, RecordsWriter
@@ -90,6 +91,7 @@ def main() -> None:
       orchestra runs
       orchestra export last --format har --output run.har
       orchestra diff RUN_A last
+      orchestra import curl "curl 'https://api.example.com/users' -H 'Accept: */*'"
       orchestra run plan.json --replay last
       orchestra schema --output plan.schema.json
     """
@@ -479,6 +481,7 @@ def _execute(runner: Runner, signals: StopSignals) -> bool:
 main.add_command(runs_command)
 main.add_command(export_command)
 main.add_command(diff_command)
+main.add_command(import_command)
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)

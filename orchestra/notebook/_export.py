@@ -74,3 +74,15 @@ def write(content: dict[str, Any] | str, target: Path, fmt: str) -> None:
         target.write_text(plan_yaml(content), encoding="utf-8")
     else:
         target.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
+def write_notebook(cells: list[str], target: Path) -> None:
+    """``cells`` as the code cells of a new notebook file (nbformat 4, Python kernel)."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    notebook = new_notebook(cells=[new_code_cell(source) for source in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}  # fmt: skip
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, str(target))

@@ -12,10 +12,19 @@ from orchestra.plan._compiled import (
     Credential,
 )
 from orchestra.plan._compiler import compile_auth, compile_detected, compile_plan
+from orchestra.plan._curl import SECRET_REFERENCE, curl_text, shell_quote
 from orchestra.plan._curl_import import step_from_curl
 from orchestra.plan._errors import issues_from_validation
+from orchestra.plan._flow_cells import plan_to_flow_cell, plan_to_flow_cells
 from orchestra.plan._har_import import steps_from_har
-from orchestra.plan._imported import Imported, ImportedPlan, combined_plan
+from orchestra.plan._imported import (
+    Imported,
+    ImportedPlan,
+    combined_plan,
+    name_from_url,
+    renamed_config,
+    renamed_env,
+)
 from orchestra.plan._incremental import CompiledIncremental, Incremental, context_key
 from orchestra.plan._loader import (
     PlanSource,
@@ -58,6 +67,7 @@ from orchestra.plan._parse import (
     decode_plan,
 )
 from orchestra.plan._schema import plan_json_schema
+from orchestra.plan._step_curl import step_to_curl
 
 __all__ = [
     "CAP_NAMES",
@@ -66,6 +76,7 @@ __all__ = [
     "MAX_INT_DIGITS",
     "MAX_NESTING",
     "PRESETS",
+    "SECRET_REFERENCE",
     "ApiKeyAuth",
     "Auth",
     "BasicAuth",
@@ -109,15 +120,23 @@ __all__ = [
     "compile_detected",
     "compile_plan",
     "context_key",
+    "curl_text",
     "decode_plan",
     "describe_cap",
     "expand_plan_data",
     "expand_step_data",
     "issues_from_validation",
     "load_plan",
+    "name_from_url",
     "parse_text",
     "plan_json_schema",
+    "plan_to_flow_cell",
+    "plan_to_flow_cells",
+    "renamed_config",
+    "renamed_env",
+    "shell_quote",
     "step_from_curl",
+    "step_to_curl",
     "steps_from_har",
     "validate_plan_data",
 ]

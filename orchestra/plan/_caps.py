@@ -38,6 +38,12 @@ class ReadCaps:
                 )
 
     @classmethod
+    def test_read(cls) -> ReadCaps:
+        """The caps a builder starts from, as Airbyte's test read: 5 pages, 5 fanout
+        items, 100 records per step."""
+        return cls(max_pages=5, max_fanout_items=5, max_records=100)
+
+    @classmethod
     def of(cls, **values: Any) -> ReadCaps | None:
         """Caps from keyword values that may all be None (then: no caps at all)."""
         given = {name: value for name, value in values.items() if value is not None}

@@ -13,16 +13,14 @@ Steps are named after the last word of their URL's path (``/v1/users`` →
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from orchestra.errors import RequestImportError
-from orchestra.plan._imported import Imported, RawRequest, imported_step
+from orchestra.plan._imported import Imported, RawRequest, imported_step, name_from_url
 
 SOURCE = "HAR file"
 API_RESOURCE_TYPES = frozenset({"xhr", "fetch"})
-_NAME_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 def steps_from_har(
@@ -46,7 +44,9 @@ def steps_from_har(
             chosen = api
     names: set[str] = set()
     return [
-        imported_step(_request(index, found), name=_unique(_step_name(found), names))
+        imported_step(
+            _request(index, found), name=_unique(name_from_url(found["request"]["url"]), names)
+        )
         for index, found in chosen
     ]
 
@@ -106,15 +106,6 @@ def _request(index: int, entry: Any) -> RawRequest:
     return RawRequest(
         url=request["url"], method=str(request.get("method") or "GET"), headers=headers, body=body
     )
-
-
-def _step_name(entry: dict[str, Any]) -> str:
-    path = urlsplit(entry["request"]["url"]).path
-    for word in reversed([part for part in path.split("/") if part]):
-        match = _NAME_WORD.fullmatch(word)
-        if match:
-            return word.replace("-", "_").lower()
-    return "request"
 
 
 def _unique(name: str, taken: set[str]) -> str:

@@ -36,6 +36,7 @@ _COMPUTED_HEADERS = frozenset(
 )  # fmt: skip
 _BROWSER_ONLY = re.compile(r"^(sec-ch-|sec-fetch-|priority$|:)", re.IGNORECASE)
 _ENV_NAME = re.compile(r"[^A-Z0-9]+")
+_NAME_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 @dataclass
@@ -90,6 +91,15 @@ def literal(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: literal(item) for key, item in value.items()}
     return value
+
+
+def name_from_url(url: str) -> str:
+    """A step name from the last word of a URL's path: ``/v1/user-search`` → ``user_search``."""
+    path = urlsplit(url).path
+    for word in reversed([part for part in path.split("/") if part]):
+        if _NAME_WORD.fullmatch(word):
+            return word.replace("-", "_").lower()
+    return "request"
 
 
 def env_name(*parts: str) -> str:
@@ -283,7 +293,7 @@ def combined_plan(imports: list[Imported], key: str = "imported") -> ImportedPla
             while target in config and secrets.get(config[target]["env"]) != value:
                 target, number = f"{config_key}_{number}", number + 1
             if target != config_key:
-                step = _renamed(step, config_key, target)
+                step = renamed_config(step, config_key, target)
                 reference = {"env": env_name(target)}
             config[target] = reference
             secrets[reference["env"]] = value
@@ -316,12 +326,23 @@ def _env_names(value: Any) -> list[str]:
     return []
 
 
-def _renamed(value: Any, old: str, new: str) -> Any:
+def renamed_config(value: Any, old: str, new: str) -> Any:
     """``value`` with the template ``{config.old}`` reading ``{config.new}`` instead."""
     if isinstance(value, str):
         return value.replace("{config." + old + "}", "{config." + new + "}")
     if isinstance(value, list):
-        return [_renamed(item, old, new) for item in value]
+        return [renamed_config(item, old, new) for item in value]
     if isinstance(value, dict):
-        return {key: _renamed(item, old, new) for key, item in value.items()}
+        return {key: renamed_config(item, old, new) for key, item in value.items()}
+    return value
+
+
+def renamed_env(value: Any, old: str, new: str) -> Any:
+    """``value`` with every ``{"env": old}`` reference reading ``new`` instead."""
+    if isinstance(value, dict):
+        if value == {"env": old}:
+            return {"env": new}
+        return {key: renamed_env(item, old, new) for key, item in value.items()}
+    if isinstance(value, list):
+        return [renamed_env(item, old, new) for item in value]
     return value

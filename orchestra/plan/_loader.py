@@ -54,13 +54,14 @@ def load_plan(source: PlanSource, *, known_steps: Iterable[str] = ()) -> Compile
         return compile_plan(validate_plan_data(source), known_steps=known_steps)
     if isinstance(source, SupportsToPlan):
         return compile_plan(source.to_plan(), known_steps=known_steps)
-    text, name = _read(source)
+    text, name = read_source(source)
     data = parse_text(text, source=name)
     plan = validate_plan_data(data, source=name)
     return compile_plan(plan, source=name, known_steps=known_steps)
 
 
-def _read(source: str | os.PathLike[str]) -> tuple[str, str | None]:
+def read_source(source: str | os.PathLike[str]) -> tuple[str, str | None]:
+    """The text of a plan given as text or as a path, and the file's name (None for text)."""
     if isinstance(source, os.PathLike):
         path = Path(source)
     elif "\n" in source or source.lstrip().startswith(("{", "[")):

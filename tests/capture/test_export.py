@@ -555,35 +555,6 @@ def test_exported_curl_runs_against_the_demo_api(captured, demo_api) -> None:
     assert answer["body"] == {"key": SECRET, "n": 1}
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "plain",
-        "Bearer ${TOKEN_A}",
-        'a "quoted" ${TOKEN_A}$HOME `id` $(id) \\ back \\${TOKEN_A} !x ${TOKEN_B}',
-        "${not a ref} $TOKEN_A '${TOKEN_A}' ${TOKEN_A}${TOKEN_B}",
-        "new\nline ${TOKEN_A} tab\tend",
-        "",
-    ],
-)
-def test_shell_quote_expands_only_references(text: str) -> None:
-    env = {"PATH": os.environ["PATH"], "HOME": "/home/x", "TOKEN_A": "v@l a", "TOKEN_B": "b!"}
-    expected = text.replace("${TOKEN_A}", "v@l a").replace("${TOKEN_B}", "b!")
-
-    command = f"printf %s {_export.shell_quote(text)}"
-
-    result = _bash(command, env)
-    # as pasted into an interactive bash: history expansion of "!" is on there
-    interactive = subprocess.run(
-        ["bash", "--norc"], input=f"set -o history -H\n{command}\n", env=env,
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == expected
-    assert (interactive.stdout, interactive.stderr) == (expected, "")
-
-
 def _exchange(**fields: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
         "method": "GET", "url": "http://127.0.0.1:9/x", "request_headers": "{}",

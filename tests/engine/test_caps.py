@@ -146,6 +146,16 @@ def test_caps_must_be_whole_numbers_of_at_least_one(bad):
         ReadCaps(max_pages=bad)
 
 
+def test_the_builder_defaults_read_little(demo_api: DemoAPI):
+    detail = {"iterate_over": "response.body.items", "url": "{config.base_url}/items/{item.id}"}
+    result = orchestra.run(
+        cursor_plan(detail=detail), {"base_url": demo_api.url}, db=None, caps=ReadCaps.test_read()
+    )
+    assert ReadCaps.test_read() == ReadCaps(max_pages=5, max_fanout_items=5, max_records=100)
+    assert result.ok and served(demo_api, "/cursor") == 5
+    assert len(result.records_of("items")) == 50 and len(result.records_of("items.detail")) == 25
+
+
 def test_no_caps_given_means_none():
     assert ReadCaps.of(max_pages=None, max_records=None) is None
     assert ReadCaps.of(max_pages=3) == ReadCaps(max_pages=3)

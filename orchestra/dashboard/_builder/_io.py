@@ -2,40 +2,35 @@
 
 Test-read caps (``orchestra.ReadCaps`` with ``orchestra.run(plan, caps=…)``),
 curl/HAR import (``step_from_curl``, ``steps_from_har``) and export
-(``plan_to_flow_cells``, ``step_to_curl``) live outside the dashboard; the
-builder calls them only through this module, so their names are bound here
-once. When a function is not installed yet the builder says so instead of
-guessing: each wrapper raises :class:`Unavailable` naming what is missing.
+(``plan_to_flow_cells``, ``step_to_curl``) live in the plan format and the
+engine; the builder calls them only through this module, so the way it
+uses them is written once.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
 from orchestra.masking import Masker
-from orchestra.plan import ReadCaps, step_from_curl, steps_from_har
+from orchestra.plan import (
+    ReadCaps,
+    plan_to_flow_cells,
+    step_from_curl,
+    step_to_curl,
+    steps_from_har,
+)
 
-
-class Unavailable(RuntimeError):
-    """A function the builder needs is not part of this installation."""
-
-
-def _find(module: str, name: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
+_DEFAULT = ReadCaps.test_read()
 
 
 @dataclass(frozen=True)
 class Caps:
-    """Test-read caps of a "Try it" run (like Airbyte's test read), with their defaults."""
+    """Test-read caps of a "Try it" run, starting from :meth:`ReadCaps.test_read`."""
 
-    max_pages: int = 5
-    max_fanout_items: int = 10
-    max_records: int = 100
+    max_pages: int = _DEFAULT.max_pages or 5
+    max_fanout_items: int = _DEFAULT.max_fanout_items or 5
+    max_records: int = _DEFAULT.max_records or 100
 
 
 @dataclass
@@ -93,16 +88,10 @@ def import_request(text: str) -> list[ImportedStep]:
 
 
 def flow_cells(plan: dict[str, Any]) -> list[str]:
-    """The plan as ``%%flow`` cells (settings first, one cell per step)."""
-    function = _find("orchestra.plan", "plan_to_flow_cells")
-    if function is None:
-        raise Unavailable("exporting %%flow cells needs orchestra.plan.plan_to_flow_cells")
-    return [str(cell) for cell in function(plan)]
+    """The plan as ``%%flow`` cells (settings first, one cell per root step)."""
+    return plan_to_flow_cells(plan)
 
 
-def step_curl(plan: dict[str, Any], step_name: str) -> str:
-    """One step of the plan as a curl command (secrets as environment references)."""
-    function = _find("orchestra.plan", "step_to_curl")
-    if function is None:
-        raise Unavailable("exporting curl needs orchestra.plan.step_to_curl")
-    return str(function(plan, step_name))
+def step_curl(plan: dict[str, Any], step_path: str) -> str:
+    """One step's first request as a curl command (secrets as environment references)."""
+    return step_to_curl(plan, step_path)

@@ -137,9 +137,15 @@ class BuilderState(param.Parameterized):
     message = param.String(default="", doc="What the last action did.")
     error = param.String(default="", doc="Why the last action failed.")
 
-    max_pages = param.Integer(default=5, bounds=(1, None), doc="Pages per step in a try.")
-    max_fanout_items = param.Integer(default=10, bounds=(1, None), doc="Items per fanout.")
-    max_records = param.Integer(default=100, bounds=(1, None), doc="Records per try.")
+    max_pages = param.Integer(
+        default=_io.Caps.max_pages, bounds=(1, None), doc="Pages per step in a try."
+    )
+    max_fanout_items = param.Integer(
+        default=_io.Caps.max_fanout_items, bounds=(1, None), doc="Items of a fanout in a try."
+    )
+    max_records = param.Integer(
+        default=_io.Caps.max_records, bounds=(1, None), doc="Records per step in a try."
+    )
     try_scope: param.Selector = param.Selector(
         default="flow up to this step",
         objects=["flow up to this step", "this step only"],
@@ -401,8 +407,9 @@ class BuilderState(param.Parameterized):
         if fmt == "cells":
             return "\n\n".join(_io.flow_cells(plan))
         if fmt == "curl":
-            name = str(self.value(self.selected, ("name",)) or "")
-            return _io.step_curl(plan, name)
+            if not self.selected:
+                raise ValueError("select the step to export as curl")
+            return _io.step_curl(plan, _plan_edit.dotted_name(plan, self.selected))
         raise ValueError(f"unknown export format {fmt!r}: yaml, json, cells or curl")
 
     # -- trying the plan --------------------------------------------------------------------

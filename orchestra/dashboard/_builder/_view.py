@@ -389,7 +389,7 @@ class FlowBuilder(Viewer):
         except ExportBlocked as error:
             self.export_text.value = ""
             self.state.error = str(error)
-        except (_io.Unavailable, ValueError) as error:
+        except (OrchestraError, ValueError) as error:
             self.state.error = str(error)
         else:
             self.state.param.update(error="", message="exported")

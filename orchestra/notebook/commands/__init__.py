@@ -8,7 +8,8 @@ group of commands:
 
 * :mod:`.run` — ``run``; :mod:`.cell` — the ``%%flow`` cell and whole-flow runs;
 * :mod:`.flow` — ``load``, ``show``, ``graph``, ``reset``; :mod:`.builder` — ``builder``;
-* :mod:`.export` — ``export``; :mod:`.sql` — ``sql``; :mod:`.runs` — ``runs``;
+* :mod:`.export` — ``export``; :mod:`.importing` — ``import`` (and ``%%flow import``);
+  :mod:`.sql` — ``sql``; :mod:`.runs` — ``runs``;
   :mod:`.diff` — ``diff``;
 * :mod:`.settings` — ``config``, ``secret``;
 * :mod:`.debug` — ``debug``, ``break``, the stepping commands, ``where``,
@@ -21,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestra.notebook._args import command_name, expand, parser, split
+from orchestra.notebook._cell import cell_text
 from orchestra.notebook._export import ExportedText
 from orchestra.notebook._help import command_help, doc, line_help
 from orchestra.notebook.commands import (
@@ -29,6 +31,7 @@ from orchestra.notebook.commands import (
     diff,
     export,
     flow,
+    importing,
     rerun,
     run,
     runs,
@@ -81,6 +84,7 @@ COMMANDS: dict[str, Command] = {
         flow.GRAPH,
         builder.BUILDER,
         export.EXPORT,
+        importing.IMPORT,
         sql.SQL,
         settings.CONFIG,
         settings.SECRET,
@@ -125,7 +129,19 @@ def run_line(ctx: CommandContext, line: str) -> Any:
 
 def run_cell(ctx: CommandContext, line: str, body: str) -> Any:
     """``%%flow [NAME] …`` with its body, or ``%%flow edit STEP``."""
+    insert_next_exported(ctx, cell_text(line, body))
     words = expand(split(line), ctx.evaluate)
     if len(words) == 2 and words[0] == "edit":  # `%%flow edit STEP`: a step named edit
         return rerun.edit_cell(ctx, words[1], body)  # takes one word, so this is no step name
+    if len(words) >= 2 and words[0] == "import" and words[1] in importing.KINDS:
+        return importing.import_cell(ctx, words[1:], body)  # likewise
     return cell(ctx, words, line, body)
+
+
+def insert_next_exported(ctx: CommandContext, text: str) -> None:
+    """When the running cell is the next of ``%flow export cells``, insert the one after it."""
+    pending = ctx.pending_cells
+    if pending and text.strip() == pending[0].strip():
+        pending.pop(0)
+        if pending:
+            ctx.set_next_input(pending[0])

@@ -119,6 +119,7 @@ class CommandContext:
     ask_secret: Callable[[str], str] = ask_hidden
     loop: KernelLoop = field(default_factory=KernelLoop)
     debug: DebugState = field(default_factory=DebugState)
+    pending_cells: list[str] = field(default_factory=list)  # `%flow export cells`: still to insert
 
     # -- the notebook's values ----------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,21 @@ def test_import_curl_with_headers_query_and_json_body(demo_api: Any, tmp_path: P
     assert echoed["headers"]["x-trace"] == "builder"
     assert echoed["headers"]["authorization"] != f"Bearer {secret}"  # masked in the capture
     assert secret not in str(state.records.to_dict())
+
+
+def test_export_as_json_cells_and_curl() -> None:
+    plan = {
+        **items_plan("http://api.test"),
+        "auth": {"type": "bearer", "token": {"env": "API_TOKEN"}},
+    }
+    state = BuilderState(plan, db=":memory:")
+    assert json.loads(state.export("json")) == state.plan
+    cells = state.export("cells").split("\n\n%%flow")
+    assert cells[0].startswith("%%flow\n") and "key: builder-test" in cells[0]
+    assert cells[1].startswith(" items\n") and "paginate:" in cells[1]
+    curl = state.export("curl")
+    assert "curl" in curl and "http://api.test/items" in curl and "API_TOKEN" in curl
+    state.selected = ""
+    with pytest.raises(ValueError, match="select the step"):
+        state.export("curl")
+    assert (state.max_pages, state.max_fanout_items, state.max_records) == (5, 5, 100)
