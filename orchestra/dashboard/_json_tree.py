@@ -8,6 +8,10 @@ server (``request``) for that node's children, which arrive in ``nodes``, at
 most :data:`CHILDREN_SHOWN` at a time, with a "show more" line for the next
 ones. Each child is sent as a one-line preview, long strings cut at
 :data:`STRING_SHOWN` characters.
+
+A ``pickable`` tree (the flow builder's response view) also sends each
+child's path, and a click on a field sets ``picked`` to it, so the server can
+turn it into an expression.
 """
 
 from __future__ import annotations
