@@ -45,6 +45,9 @@ BODY_RELATIVE = frozenset(
 )
 """Fields whose JMESPath reads a page's body rather than the step's whole scope."""
 
+PARENT_SCOPE = frozenset({"iterate_over"})
+"""Fields of a sub-step evaluated on its parent's response."""
+
 TEMPLATE_FIELDS = frozenset({"url", "token_url"})
 """Fields holding a ``{…}`` template: a clicked path is inserted as ``{path}``."""
 
@@ -177,6 +180,7 @@ class BuilderState(param.Parameterized):
         self._records: list[tuple[str, Any]] = []  # (step path, masked record) of the last try
         self.param.watch(self._on_expression, ["expression", "response"])
         self.param.watch(self._on_selected, ["selected"])
+        self.param.watch(self._on_focused, ["focused"])
         if plan is None:
             plan = self.binding.read()
         self.replace(plan if plan is not None else copy.deepcopy(EMPTY_PLAN), dirty=False)
@@ -465,6 +469,10 @@ class BuilderState(param.Parameterized):
     def _on_selected(self, *events: param.parameterized.Event) -> None:
         self._show_step()
 
+    def _on_focused(self, event: param.parameterized.Event) -> None:
+        if (event.old in PARENT_SCOPE) != (event.new in PARENT_SCOPE):
+            self._show_step()  # the tree shows the response the field reads
+
     def _show_step(self) -> None:
         """Records and last response of the selected step (its parent's if it has none)."""
         if self.run_id is None:
@@ -475,6 +483,8 @@ class BuilderState(param.Parameterized):
         candidates = [name]
         while "." in candidates[-1]:
             candidates.append(candidates[-1].rsplit(".", 1)[0])
+        if self.focused in PARENT_SCOPE and len(candidates) > 1:
+            candidates = candidates[1:]  # iterate_over reads the parent's response
         for candidate in candidates:
             found = self._last_response(candidate) if candidate else None
             if found is not None:

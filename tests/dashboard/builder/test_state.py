@@ -164,6 +164,11 @@ def test_try_it_with_caps_then_click_to_fan_out(demo_api: Any, tmp_path: Path) -
     detail = [r for r in result.records if r.step_path == "items.detail_1"]
     assert len(detail) == 2 * 3
     assert len(state.records) == 6  # the selected sub-step's records
+    state.focused = "url"
+    assert state.response_label.startswith("last response of items.detail_1")
+    state.focused = "iterate_over"  # read on the parent's response: the tree shows that
+    assert state.response_label.startswith("last response of items ")
+    assert evaluate(state.expression, state.response, state.focused).startswith("[")
     full = builder.try_it(full=True)
     assert full is not None and full.ok and state.partial == ""
 
