@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from orchestra.masking import Masker
 from orchestra.plan import (
     ReadCaps,
     plan_to_flow_cells,
@@ -33,29 +32,16 @@ class Caps:
     max_records: int = _DEFAULT.max_records or 100
 
 
-@dataclass
-class TryResult:
-    """A finished try: the run's result, its partial flag and the run's masker."""
-
-    result: Any
-    partial: str | None
-    masker: Masker
-
-
-def run_capped(plan: dict[str, Any], caps: Caps | None, **options: Any) -> TryResult:
-    """Run ``plan`` (a test read with ``caps`` unless None), captured as ``orchestra.run`` does.
-
-    The run's masker comes back too: records are kept raw in memory, so what
-    the builder shows of them goes through it.
-    """
+def prepare(plan: dict[str, Any], caps: Caps | None, **options: Any) -> Any:
+    """A runner for ``plan`` (a test read with ``caps`` unless None), captured as
+    ``orchestra.run`` captures. Its masker masks what the builder shows of the records,
+    which the engine keeps raw in memory."""
     from orchestra._run import build_runner
-    from orchestra.engine import run_coroutine
 
     if caps is not None:
         options["caps"] = ReadCaps(caps.max_pages, caps.max_fanout_items, caps.max_records)
     runner, _ = build_runner(plan, **options)
-    result = run_coroutine(runner.run())
-    return TryResult(result, result.partial if caps is not None else None, runner.masker)
+    return runner
 
 
 @dataclass

@@ -430,6 +430,28 @@ class BuilderState(param.Parameterized):
 
     def try_it(self, *, full: bool = False) -> Any:
         """Run against the real API: capped (a try) or, with ``full``, the whole plan."""
+        runner = self._start_try(full)
+        if runner is None:
+            return None
+        from orchestra.engine import run_coroutine
+
+        return self._finish_try(runner, full, lambda: run_coroutine(runner.run()))
+
+    async def atry_it(self, *, full: bool = False, on_runner: Any = None) -> Any:
+        """:meth:`try_it` on the running loop (a served page stays live while it runs);
+        ``on_runner(runner)`` is called before the run starts (to follow its events)."""
+        runner = self._start_try(full)
+        if runner is None:
+            return None
+        if on_runner is not None:
+            on_runner(runner)
+        try:
+            result = await runner.run()
+        except Exception as error:
+            return self._failed_try(error)
+        return self._finish_try(runner, full, lambda: result)
+
+    def _start_try(self, full: bool) -> Any:
         if self.running:
             return None
         if self.validate():
@@ -439,15 +461,26 @@ class BuilderState(param.Parameterized):
         plan = copy.deepcopy(self.plan) if full else self.try_plan()
         self.param.update(running=True, error="", message="running…")
         try:
-            tried = _io.run_capped(plan, caps, db=self.db, environ=dict(self.binding.environ()))
-        except OrchestraError as error:
-            self.param.update(running=False, error=str(error), message="")
-            return None
+            return _io.prepare(plan, caps, db=self.db, environ=dict(self.binding.environ()))
         except Exception as error:
+            return self._failed_try(error)
+
+    def _failed_try(self, error: BaseException) -> None:
+        if not isinstance(error, OrchestraError):
             logger.error("builder try failed", exc_info=error)
-            self.param.update(running=False, error=f"{type(error).__name__}: {error}", message="")
-            return None
-        result, partial, masker = tried.result, tried.partial, tried.masker
+        text = (
+            str(error) if isinstance(error, OrchestraError) else f"{type(error).__name__}: {error}"
+        )
+        self.param.update(running=False, error=text, message="")
+        return None
+
+    def _finish_try(self, runner: Any, full: bool, run: Any) -> Any:
+        try:
+            result = run()
+        except Exception as error:
+            return self._failed_try(error)
+        masker = runner.masker
+        partial = None if full else result.partial
         self._records = [(r.step_path, masker.value(r.data)) for r in result.records]
         status = str(getattr(result.status, "value", result.status))
         summary = (

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -324,11 +325,39 @@ class FlowBuilder(Viewer):
     # -- actions ----------------------------------------------------------------------------
 
     def try_it(self, *, full: bool = False) -> Any:
-        """Run the flow up to the selected step with the caps (``full``: everything, no caps)."""
+        """Run the flow up to the selected step with the caps (``full``: everything, no caps).
+
+        On a served page the run goes on the server's loop and the flow graph, steps
+        (retries included) and pages follow it live; elsewhere it runs to its end here.
+        """
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            pn.state.execute(partial(self._try_live, full))
+            return None
         result = self.state.try_it(full=full)
         if result is not None:
             self._show_run(result.run_id)
         return result
+
+    async def _try_live(self, full: bool) -> None:
+        try:
+            self._results_views()
+        except Exception as error:
+            self.state.error = f"could not read the capture {self.state.db}: {error}"
+            return
+        dashboard = self._dashboard
+        dashboard.follow_latest = True  # the try's run, once written, is shown as it goes
+        self.results.visible = True
+        callback = pn.state.add_periodic_callback(dashboard.poll, period=300)
+        try:
+            result = await self.state.atry_it(
+                full=full, on_runner=lambda r: dashboard.attach(r.bus)
+            )
+        finally:
+            callback.stop()
+            dashboard.follow_latest = False
+        if result is not None:  # Bokeh models change under the document's lock only
+            pn.state.execute(partial(self._show_run, result.run_id), schedule=True)
 
     def _results_views(self) -> None:
         """The dashboard's own views over the capture the tries write, built once with the
@@ -341,6 +370,7 @@ class FlowBuilder(Viewer):
         if self._dashboard is not None:
             return
         dashboard = DashboardState(self.state.db, follow_latest=False)
+        dashboard.batch = pn.io.hold  # one consistent update per read, as in the dashboard
         dashboard.run_id = self.state.run_id
         self._dashboard = dashboard
         self.results[:] = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -169,10 +170,15 @@ def build_and_export(
     wait_text(page, ".orchestra-try-summary", "records")
     wait_text(page, ".orchestra-partial", "partial:")
     page.get_by_role("button", name="Run whole flow (no caps)").click()
-    page.wait_for_function("() => !document.body.innerText.includes('partial:')", timeout=60_000)
-    wait_text(page, ".orchestra-builder-status", "run ")
+    finished = page.locator(".orchestra-builder-status").get_by_text(
+        re.compile(r"run \S+ succeeded")
+    )
+    finished.wait_for(timeout=120_000)
+    run_id = re.search(r"run (\S+) succeeded", finished.inner_text()).group(1)
+    assert page.locator(".orchestra-partial").get_by_text("partial:").count() == 0  # no caps
+    wait_text(page, ".orchestra-try-summary", "60 records")
     shot(page, "5-full-run")
-    full_run = newest_run(db)
+    full_run = CaptureStore(db).run(run_id)
     assert full_run["status"] == "succeeded"
 
     # export (YAML) and save as a file
