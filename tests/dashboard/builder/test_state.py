@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from orchestra.dashboard import BuilderState, FlowBuilder
-from orchestra.dashboard._builder import ExportBlocked
+from orchestra.dashboard._builder import ExportBlocked, _schema
 from orchestra.dashboard._builder._schema import fields_of
 from orchestra.dashboard._builder._state import evaluate
 
@@ -221,3 +222,40 @@ def test_export_as_json_cells_and_curl() -> None:
     with pytest.raises(ValueError, match="select the step"):
         state.export("curl")
     assert (state.max_pages, state.max_fanout_items, state.max_records) == (5, 5, 100)
+
+
+def test_a_field_added_to_the_schema_appears_without_ui_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    grown = copy.deepcopy(_schema.schema())
+    grown["$defs"]["HttpStep"]["properties"]["sample_rate"] = {
+        "type": "number",
+        "title": "Sample rate",
+        "description": "A field the UI code has never heard of.",
+    }
+    monkeypatch.setattr(_schema, "schema", lambda: grown)
+    builder = FlowBuilder(items_plan(), db=":memory:")
+    (slot,) = [s for s in builder.forms.slots if s.keys == ("sample_rate",)]
+    widget = builder.form_area.select(
+        lambda w: "ob-f:sample_rate" in (getattr(w, "css_classes", None) or [])
+    )[0]
+    assert widget.label == "Sample rate" and "never heard" in widget.description
+    widget.value = "0.5"
+    assert builder.state.plan["steps"][0]["sample_rate"] == 0.5
+    assert slot.errors.visible  # the real loader does not know it: flagged at the field
+
+
+def test_every_auth_type_gets_its_fields() -> None:
+    state = BuilderState(items_plan(), db=":memory:", selected="")
+    builder = FlowBuilder(state=state)
+    state.selected = ""
+    auth = _schema.field_spec("auth", _schema.definition("Plan")["properties"]["auth"])
+    for tag, model in auth.variants.items():
+        chooser = builder.form_area.select(
+            lambda w: "ob-f:@plan.auth.type" in (getattr(w, "css_classes", None) or [])
+        )[0]
+        chooser.value = tag
+        drawn = {slot.keys for slot in builder.forms.slots if slot.keys[:1] == ("auth",)}
+        wanted = {("auth", spec.key) for spec in _schema.fields_of(model, skip=("type",))}
+        assert wanted <= drawn, tag
+    assert state.plan["auth"]["type"] == tag
