@@ -259,3 +259,22 @@ def test_every_auth_type_gets_its_fields() -> None:
         wanted = {("auth", spec.key) for spec in _schema.fields_of(model, skip=("type",))}
         assert wanted <= drawn, tag
     assert state.plan["auth"]["type"] == tag
+
+
+def test_open_save_and_start_from_a_template(tmp_path: Path) -> None:
+    builder = FlowBuilder(tmp_path / "new.yaml", db=":memory:")
+    state = builder.state
+    assert state.plan["steps"] and not state.issues  # a new file starts from an empty plan
+    assert "quickstart.yaml" in builder.template.options
+    builder._start(builder.template.options["quickstart.yaml"])
+    assert state.plan["key"] == "demo-quickstart" and not state.issues
+    state.save()  # the template is not overwritten: a new plan needs a file
+    assert "Save as" in state.error
+    target = tmp_path / "mine.json"
+    state.set_value("steps[0]", ("name",), "all_items")
+    state.save(target)
+    assert json.loads(target.read_text())["steps"][0]["name"] == "all_items"
+    other = FlowBuilder(target, db=":memory:").state
+    assert other.plan == state.plan and not other.dirty
+    other.open(tmp_path / "missing.yaml")
+    assert "does not exist" in other.error
