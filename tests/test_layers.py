@@ -33,6 +33,7 @@ CONFIG = REPO / ".importlinter"
 LAZY_IMPORTS = {
     ("orchestra.builder", "orchestra._run"),  # Flow.run()
     ("orchestra.cli._app", "orchestra.dashboard"),  # `orchestra dashboard`
+    ("orchestra.notebook.commands.dashboard", "orchestra.dashboard"),  # `%flow dashboard --inline`
     ("orchestra.cli._app", "orchestra.demo"),  # `orchestra demo-api`, `--with-demo-api`
     ("orchestra.notebook.commands.builder", "orchestra.dashboard"),  # `%flow builder`
 }

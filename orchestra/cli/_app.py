@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -409,7 +410,9 @@ def _run_and_write_reports(
     problems = []
     if junit is not None:
         try:
-            tree = build_junit(result, rows, masker, interrupted=interrupted, cause=cause)
+            tree = build_junit(
+                result, rows, masker, interrupted=interrupted, cause=cause, detected=detected
+            )
             write_junit(junit, tree)
         except OSError as error:
             problems.append(f"--junit {str(junit)!r}: cannot write it: {error}")
@@ -612,8 +615,39 @@ def demo_api(host: str, port: int, total_items: int | None) -> None:
     default=None,
     help="Plan file the Builder tab opens (default: an empty plan; a new file is created on save).",
 )
+@click.option(
+    "--prefix",
+    default="",
+    help="URL prefix to serve under (behind a proxy, e.g. /orchestra-dashboard).",
+)
+@click.option(
+    "--allow-websocket-origin",
+    "origins",
+    multiple=True,
+    help="Host[:port] the page may be loaded from (repeatable; '*': any), behind a proxy.",
+)
+@click.option(
+    "--unix-socket",
+    default=None,
+    metavar="PATH",
+    help="Serve on this Unix socket instead of a TCP port (behind a proxy; not on Windows).",
+)
+@click.option(
+    "--db-from-url",
+    is_flag=True,
+    help="Let each browser tab name its capture file and run in the URL (?db=FILE&run=ID).",
+)
 def dashboard(
-    db: str | None, host: str, port: int, run_id: str | None, show: bool, plan_file: str | None
+    db: str | None,
+    host: str,
+    port: int,
+    run_id: str | None,
+    show: bool,
+    prefix: str,
+    origins: tuple[str, ...],
+    unix_socket: str | None,
+    db_from_url: bool,
+    plan_file: str | None,
 ) -> None:
     """Serve the run dashboard of a capture file until Ctrl-C.
 
@@ -635,8 +669,50 @@ def dashboard(
         raise CaptureInputError("--db: ':memory:' holds nothing another process can read")
     from orchestra.dashboard import serve  # Panel and Bokeh load only here
 
-    click.echo(f"Orchestra dashboard of {path} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    where = f"unix:{unix_socket}:" if unix_socket else f"http://{host}:{port}"
+    where += f"{prefix.rstrip('/')}/"
+    click.echo(f"Orchestra dashboard of {path} at {where} (Ctrl-C stops)", err=True)
+    options: dict[str, Any] = {"url_args": db_from_url}
+    if prefix:
+        options["prefix"] = prefix
+    if origins:
+        options["websocket_origin"] = list(origins)
+    if unix_socket:
+        options["unix_socket"] = unix_socket
     try:
-        serve(path, port, show, address=host, run=run_id, plan=plan_file)
+        serve(path, port, show, address=host, run=run_id, plan=plan_file, **options)
     except OSError as error:
-        raise click.ClickException(f"cannot serve on {host}:{port}: {error}") from None
+        place = unix_socket or f"{host}:{port}"
+        raise click.ClickException(f"cannot serve on {place}: {error}") from None
+
+
+@main.command(
+    "lab",
+    context_settings={**CONTEXT_SETTINGS, "ignore_unknown_options": True},
+)
+@click.argument("jupyter_args", nargs=-1, type=click.UNPROCESSED)
+def lab(jupyter_args: tuple[str, ...]) -> None:
+    """Open JupyterLab on the quickstart notebook; other options go to Jupyter.
+
+    Run from the Orchestra checkout it opens notebooks/quickstart.ipynb;
+    elsewhere it copies the quickstart to ./orchestra-quickstart.ipynb (once)
+    and opens that. A file or directory among the options opens that instead. `%%flow` cells read as
+    YAML with problems underlined as you type, and the launcher's "Orchestra
+    dashboard" card opens the dashboard in a tab.
+
+    \b
+    Examples:
+      orchestra lab
+      orchestra lab --port 8899 --no-browser
+      orchestra lab my-flows.ipynb
+    """
+    from orchestra.cli._lab import lab_command  # subprocess and paths only
+
+    command, note = lab_command(list(jupyter_args), Path.cwd())
+    if note:
+        click.echo(note, err=True)
+    if os.name == "posix":  # Jupyter in this process: signals (Ctrl-C, SIGTERM) reach it as is
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(command[0], command)
+    raise SystemExit(subprocess.call(command))

@@ -10,6 +10,9 @@ Layout (what Jenkins, GitLab and GitHub test reporters read)::
           <failure type=HTTPStatusError message=…/>     a step that failed otherwise
           <error type=Interrupted message=…/>           a step cut short by Ctrl-C
           <skipped message=…/>                          never ran, or every response ignored
+          <system-out>                                  what ``paginate: auto`` chose, with
+                                                        the YAML to paste
+          <system-err>                                  its "looks paginated" warning
 
 ``failures``, ``errors`` and ``skipped`` count test cases, as the JUnit schema
 defines them. Messages are masked and stripped of characters XML cannot hold.
@@ -24,6 +27,7 @@ from pathlib import Path
 
 from orchestra.cli._summary import NOT_RUN, StepRow, error_parts, run_status
 from orchestra.engine import RunResult
+from orchestra.events import DetectedPagination
 from orchestra.masking import Masker
 from orchestra.types import RunStatus
 
@@ -57,8 +61,10 @@ def build_junit(
     *,
     interrupted: bool = False,
     cause: str = "Ctrl-C",
+    detected: DetectedPagination | None = None,
 ) -> ET.ElementTree:
-    """The JUnit XML tree of a finished (or interrupted) run (``cause``: what interrupted it)."""
+    """The JUnit XML tree of a finished (or interrupted) run (``cause``: what interrupted it;
+    ``detected``: what ``paginate: auto`` chose, shown in each step's output)."""
     plan_key = _clean(result.plan_key, masker)
     status = run_status(result, interrupted=interrupted)
     error_type, error_step, error_message = error_parts(result.error, masker)
@@ -104,6 +110,8 @@ def build_junit(
             reason = "not run" if row.status == NOT_RUN else "skipped or response ignored"
             add_outcome(case, "skipped", None, reason)
             counts["skipped"] += 1
+        if detected:
+            announce(case, detected, row.path, masker)
 
     if error_type and error_step not in known_paths:
         case = add_case(RUN_CASE, result.duration_ms / 1000)
@@ -131,6 +139,20 @@ def build_junit(
     tree = ET.ElementTree(root)
     ET.indent(tree)
     return tree
+
+
+def announce(case: ET.Element, detected: DetectedPagination, path: str, masker: Masker) -> None:
+    """A step's ``paginate: auto`` choice as its test case's output (the same lines as the
+    CLI summary), and its "looks paginated" warning as its error output."""
+    lines = detected.lines(masker, warnings=False, step_path=path)
+    if lines:
+        ET.SubElement(case, "system-out").text = _clean(
+            "paginate: auto detected:\n" + "\n".join(lines) + "\n", masker
+        )
+    warnings = detected.warnings(masker, step_path=path)
+    if warnings:
+        text = "".join(f"Warning: {warning}\n" for warning in warnings)
+        ET.SubElement(case, "system-err").text = _clean(text, masker)
 
 
 def write_junit(path: str | Path, tree: ET.ElementTree) -> None:

@@ -28,6 +28,7 @@ from orchestra.dashboard._graph import FlowGraph
 from orchestra.dashboard._inspector import ExchangeInspector
 from orchestra.dashboard._live import LiveFeed
 from orchestra.dashboard._metrics import MetricsView
+from orchestra.dashboard._offline import keep_stylesheets_inline
 from orchestra.dashboard._runs import RunPicker
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._steps import StepTable
@@ -176,10 +177,23 @@ class Dashboard(Viewer):
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        # A notebook needs Panel's JavaScript (and Tabulator's) before the first display.
+        # A notebook needs Panel's JavaScript (and Tabulator's) before the first display,
+        # inlined into the output: a notebook must work with no internet, so never a CDN.
         if not pn.extension._loaded:
-            pn.extension(*EXTENSIONS)
-        return super()._repr_mimebundle_(include, exclude)
+            pn.extension(*EXTENSIONS, inline=True)
+        view = self._create_view()
+        if pn.config.inline:
+            keep_stylesheets_inline(view)
+        return view._repr_mimebundle_(include, exclude)
+
+
+def _from_url(args: dict[str, list[bytes]], db: str, run: str | None) -> tuple[str, str | None]:
+    """The capture file and run a tab's URL asks for (``db``, ``run``), else the defaults."""
+    if args.get("db") and args["db"][0]:
+        db = str(Path(args["db"][0].decode()).expanduser().resolve())
+    if args.get("run") and args["run"][0]:
+        run = args["run"][0].decode()
+    return db, run
 
 
 def serve(
@@ -191,15 +205,19 @@ def serve(
     run: str | None = None,
     threaded: bool = False,
     plan: str | Path | None = None,
+    url_args: bool = False,
     **kwargs: Any,
 ) -> Any:
     """Serve the dashboard of ``db`` on ``address:port`` (blocks unless ``threaded``).
 
     Every browser tab gets its own :class:`Dashboard` ("Runs") and
     :class:`~orchestra.dashboard.FlowBuilder` ("Builder", editing ``plan`` or
-    starting from an empty plan; its tries are captured into ``db``).
-    ``orchestra dashboard`` calls this; ``threaded=True`` returns the server
-    thread (``.stop()``).
+    starting from an empty plan; its tries are captured into the tab's capture
+    file). ``orchestra dashboard`` calls this; ``threaded=True`` returns the
+    server thread (``.stop()``). ``url_args=True`` lets each tab name its
+    capture file and run in its URL (``?db=/path/capture.duckdb&run=ID``, ``~``
+    expanded), the way the JupyterLab tab opens the capture of the directory it
+    was opened from.
     """
     from orchestra._run import default_db
     from orchestra.dashboard._builder import FlowBuilder
@@ -208,9 +226,12 @@ def serve(
 
     def app() -> pn.viewable.Viewable:
         pn.extension(*EXTENSIONS)  # the code editor's and Tabulator's JavaScript
+        tab_db, tab_run = path, run
+        if url_args:
+            tab_db, tab_run = _from_url(pn.state.session_args, tab_db, tab_run)
         return pn.Tabs(
-            ("Runs", Dashboard(db=path, run=run).__panel__()),
-            ("Builder", FlowBuilder(plan, db=path).__panel__()),
+            ("Runs", Dashboard(db=tab_db, run=tab_run).__panel__()),
+            ("Builder", FlowBuilder(plan, db=tab_db).__panel__()),
             sizing_mode="stretch_width",
             css_classes=["orchestra-tabs"],
         )

@@ -15,6 +15,10 @@ Editing (:func:`assign`, :func:`delete`):
   response body (where an item came from) never changes. At a step stop the
   edit holds for the whole execution, at a page stop for that request, at a
   response stop for that response's checks and extraction.
+* ``page_state`` (and ``next_url``) is the paused step execution's paging
+  state: at its step stop the first page's, at a page or response stop the
+  state later pages are computed from — an edit there (one field or the
+  whole object) carries to the next pages.
 * ``auth`` is read-only (tokens are the authenticator's).
 
 The notebook's ``ScopeView`` reads through these functions and masks what it shows.

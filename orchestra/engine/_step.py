@@ -145,6 +145,10 @@ class StepRunner:
         if item_index is None:  # not a fanout item: keep the collector off the old heap
             _gc.enter()
         try:
+            if self.page_hooks and (step.page_state is not None or step.page_state_updates):
+                # a debugger's run: the first page's state is in the step stop's scope, so
+                # `%flow set page_state.x=…` there sets where paging starts
+                scope = {**scope, "page_state": Paging.initial_state(step, scope)}
             for hook in self.hooks:
                 call = StepCall(run, step, scope, execution_id, item_index)
                 await hook.before_step(call)
@@ -223,6 +227,8 @@ class StepRunner:
                     call = StepCall(run, step, page_scope, execution_id, item_index, page)
                     await hook.before_page(call)
                     page_scope = call.scope
+                if paging is not None:  # a paused page's edits are what later pages build on
+                    paging.adopt(page_scope)
             result = await exchange(
                 run,
                 step,
@@ -243,6 +249,8 @@ class StepRunner:
                     call = StepCall(run, step, full, execution_id, item_index, page)
                     await hook.after_response(call)
                     full = call.scope
+                if paging is not None:
+                    paging.adopt(full)
             self._check(step, full, result)
             if step.extract:
                 outcome.extract = {
@@ -583,9 +591,25 @@ class Paging:
             return None
         state = None
         if step.page_state is not None or step.page_state_updates:
-            rendered = {} if step.page_state is None else step.page_state.render(scope)
-            state = dict(rendered) if isinstance(rendered, dict) else {}
+            given = scope.get("page_state")  # a debugger's step stop put (and maybe edited) it
+            state = dict(given) if isinstance(given, dict) else cls.initial_state(step, scope)
         return cls(step, state)
+
+    @staticmethod
+    def initial_state(step: CompiledStep, scope: dict[str, Any]) -> dict[str, Any]:
+        """The first page's ``page_state``: the step's ``page_state`` rendered."""
+        rendered = {} if step.page_state is None else step.page_state.render(scope)
+        return dict(rendered) if isinstance(rendered, dict) else {}
+
+    def adopt(self, scope: dict[str, Any]) -> None:
+        """Take ``page_state`` and ``next_url`` from a page's scope after a debugger's stop:
+        what was set there (a field or the whole object) is what the next page builds on."""
+        state = scope.get("page_state")
+        if self.state is not None and isinstance(state, dict):
+            self.state = state
+        found = scope.get(NEXT_URL)
+        if found is None or isinstance(found, str):
+            self.next_url = found
 
     def scope(self) -> dict[str, Any]:
         """The page scope's ``page_state`` and ``next_url`` (null on the first page)."""

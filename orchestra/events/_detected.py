@@ -70,16 +70,30 @@ class DetectedPagination:
         other.found = {key: Detected(d.event, d.executions) for key, d in self.found.items()}
         return other
 
-    def warnings(self, masker: Masker) -> list[str]:
-        """One masked warning per step whose response looked paginated but matched no rule."""
-        return [masker.text(d.warning()) for d in self.found.values() if d.unmatched]
+    def warnings(self, masker: Masker, *, step_path: str | None = None) -> list[str]:
+        """One masked warning per step whose response looked paginated but matched no rule
+        (``step_path``: only that step's)."""
+        return [
+            masker.text(d.warning())
+            for d in self.found.values()
+            if d.unmatched and step_path in (None, d.event.step_path)
+        ]
 
-    def lines(self, masker: Masker, *, warnings: bool = True) -> list[str]:
+    def steps(self) -> list[str]:
+        """The step paths that made a choice, in order."""
+        return list(dict.fromkeys(d.event.step_path for d in self.found.values()))
+
+    def lines(
+        self, masker: Masker, *, warnings: bool = True, step_path: str | None = None
+    ) -> list[str]:
         """Per choice: ``step <path>: <explanation>``, its warning (unless ``warnings`` is
-        false: the caller shows them apart), then the YAML to paste, indented."""
+        false: the caller shows them apart), then the YAML to paste, indented.
+        ``step_path``: only that step's choices."""
         out: list[str] = []
         for detected in self.found.values():
             event = detected.event
+            if step_path is not None and event.step_path != step_path:
+                continue
             times = f" ({detected.executions} executions)" if detected.executions > 1 else ""
             out.append(masker.text(f"step {event.step_path}{times}: {event.explanation}"))
             if warnings and detected.unmatched:

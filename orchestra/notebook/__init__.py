@@ -11,7 +11,9 @@ functions of a ``CommandContext`` in one table), ``_flow`` (the flow built
 cell by cell), ``_cell`` and ``_cells`` (reading a cell body, what cells and
 whole-flow runs share), ``_execute`` and ``_kernel`` (running on a worker
 loop, interrupts), ``_monitor`` and ``_progress`` (events → progress bars),
-``_display``, ``_jsontree`` and ``_views`` (rich output), ``_export``,
+``_completion`` (Tab completion, with ``_yaml_cursor`` and
+``_plan_fields``), ``_diagnostics`` (the cell's problems as you type, on
+a comm), ``_display``, ``_jsontree`` and ``_views`` (rich output), ``_export``,
 ``_errors``, ``_args``, ``_help`` and ``_secrets``; the debugger's
 ``_debug_session`` (a paused run across cells), ``_debug_panel`` (its
 buttons) and ``_debug_scope`` (the paused scope as an object), on top of
@@ -23,6 +25,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from orchestra.notebook import _completion as completion
+from orchestra.notebook import _diagnostics as diagnostics
 from orchestra.notebook._magic import FlowMagic
 
 __all__ = ["FlowMagic", "load_ipython_extension", "unload_ipython_extension"]
@@ -30,7 +34,10 @@ __all__ = ["FlowMagic", "load_ipython_extension", "unload_ipython_extension"]
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register :class:`FlowMagic` (``%load_ext orchestra``)."""
-    ipython.register_magics(FlowMagic(shell=ipython))
+    magic = FlowMagic(shell=ipython)
+    ipython.register_magics(magic)
+    completion.install(ipython, lambda: magic.current)
+    diagnostics.register(lambda: magic.context)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -46,3 +53,5 @@ def unload_ipython_extension(ipython: Any) -> None:
     for kind in ("line", "cell"):
         ipython.magics_manager.magics[kind].pop("flow", None)
     ipython.magics_manager.registry.pop("FlowMagic", None)
+    completion.uninstall(ipython)
+    diagnostics.unregister()

@@ -23,13 +23,17 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import pandas as pd
+
+from orchestra.capture import RunNotFound, TableNotFound
 from orchestra.engine import RunResult
 from orchestra.events import StepTotals
 from orchestra.masking import Masker
-from orchestra.notebook._errors import locate, underline_html, underline_text
+from orchestra.notebook._errors import FlowError, locate, underline_html, underline_text
 from orchestra.notebook._flow import SKIPPED
 from orchestra.notebook._jsontree import CSS, Limits, html_tree, text_preview
 from orchestra.notebook._monitor import RunSnapshot
+from orchestra.notebook._secrets import masked
 from orchestra.types import RunStatus
 
 STATUS_COLOURS = {
@@ -153,6 +157,25 @@ class FlowRun:
         if self._result is None:
             return []
         return [self._masker.value(record.data) for record in self._result.records]
+
+    def table(self, step: str) -> pd.DataFrame:
+        """This run's records of ``step`` (a step path) as a DataFrame of typed columns.
+
+        Read from the run's capture (the ``data_all`` view's rows of this run),
+        masked like ``%flow sql``; a run that was not captured, or a step without
+        records in it, is a :class:`FlowError` saying which steps have records.
+        """
+        if self._result is None or self.db is None:
+            raise FlowError(
+                f"run {self.run_id} was not captured, so it has no typed tables: "
+                "%config FlowMagic.capture = True, run it again, then .table(step); "
+                ".records holds the records kept in memory"
+            )
+        try:
+            frame = self._result.table(step)
+        except (TableNotFound, RunNotFound) as error:
+            raise FlowError(f"table: {error}") from None
+        return masked(frame, self._masker)
 
     @property
     def error(self) -> str | None:

@@ -8,7 +8,9 @@ subscribers/hooks and runs it on the :class:`KernelLoop`:
 * :class:`_SeedSteps` — puts earlier cells' ``steps.<name>`` into the run's
   scope when the run starts (the runner has ``context=`` but no ``steps=``);
 * :class:`_RootContexts` — a step hook that notes the context before each
-  root step, so a whole-flow run can later re-run any one step in place.
+  root step, so a whole-flow run can later re-run any one step in place;
+* :class:`_StartContext` — the context as the run started, persistent values
+  (an ``incremental`` cursor) loaded: the "before" a run's output shows.
 
 :func:`prepare` and :func:`collect` are the two halves of :func:`execute`; a
 debug session (``_debug_session.py``) uses them around a run that pauses.
@@ -38,10 +40,16 @@ class Execution:
     runner: Runner
     monitor: RunMonitor
     published: dict[str, Any]  # steps.<name> values this run set
-    context_before: dict[str, Any]
+    context_before: dict[str, Any]  # as given to the run (a cell's upstream context)
     context_after: dict[str, Any]
     root_contexts: dict[str, dict[str, Any]] = field(default_factory=dict)
     interrupted: bool = False
+    context_start: dict[str, Any] | None = None  # as the run started, persistent values loaded
+
+    @property
+    def context_shown(self) -> dict[str, Any]:
+        """The context a run's output compares the end with: as it started."""
+        return self.context_before if self.context_start is None else self.context_start
 
     @property
     def result(self) -> RunResult:
@@ -68,6 +76,22 @@ class _SeedSteps:
                     run.steps.setdefault(name, value)
 
 
+class _StartContext:
+    """Subscriber: a copy of the run's context on ``RunStarted`` (persistent values loaded)."""
+
+    event_types = frozenset({RunStarted})
+
+    def __init__(self, runner_box: list[Runner]) -> None:
+        self.runner_box = runner_box
+        self.context: dict[str, Any] | None = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted) and self.runner_box:
+            run = self.runner_box[0].context  # set by Runner.run just before RunStarted
+            if run is not None:
+                self.context = copy.deepcopy(run.context)
+
+
 class _RootContexts:
     """Step hook: a copy of the flow context before each root step starts."""
 
@@ -91,6 +115,7 @@ class Prepared:
     context_before: dict[str, Any]
     steps: Mapping[str, Any] | None
     known: KnownSecrets | None = None
+    start: _StartContext | None = None
 
 
 def prepare(
@@ -118,7 +143,8 @@ def prepare(
     monitor = RunMonitor()
     runner_box: list[Runner] = []
     roots = _RootContexts([node.name for node in plan.steps])
-    every: list[Any] = [monitor, *(subscribers or [])]
+    start = _StartContext(runner_box)
+    every: list[Any] = [monitor, start, *(subscribers or [])]
     if steps:
         every.append(_SeedSteps(runner_box, steps))
     runner, _ = build_runner(
@@ -136,7 +162,8 @@ def prepare(
     runner_box.append(runner)
     if known is not None:
         known.arm(runner.masker)
-    return Prepared(runner, monitor, roots, copy.deepcopy(dict(context or {})), steps, known)
+    before = copy.deepcopy(dict(context or {}))
+    return Prepared(runner, monitor, roots, before, steps, known, start)
 
 
 def collect(prepared: Prepared, *, interrupted: bool = False) -> Execution:
@@ -156,8 +183,16 @@ def collect(prepared: Prepared, *, interrupted: bool = False) -> Execution:
             if name not in prior or value is not prior[name]
         }
         after = copy.deepcopy(run.context)
+    started = prepared.start.context if prepared.start is not None else None
     return Execution(
-        runner, prepared.monitor, published, before, after, prepared.roots.before, interrupted
+        runner,
+        prepared.monitor,
+        published,
+        before,
+        after,
+        prepared.roots.before,
+        interrupted,
+        context_start=started,
     )
 
 

@@ -15,7 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic import (
+    Magics,
+    line_cell_magic,
+    magics_class,
+    needs_local_scope,
+    no_var_expand,
+)
 from IPython.display import display
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, observe
 from traitlets.config import Configurable
@@ -127,8 +133,12 @@ class FlowMagic(Magics, Configurable):
     # -- the magic ------------------------------------------------------------------------
 
     @no_var_expand
+    @needs_local_scope
     @line_cell_magic
-    def flow(self, line: str, cell: str | None = None) -> Any:
+    def flow(self, line: str, cell: str | None = None, local_ns: Any = None) -> Any:
+        # `$name` reads the caller's variables first: a `%flow` line inside a function
+        # or comprehension sees its locals (IPython passes them as local_ns).
+        self.context.locals = local_ns
         try:
             if cell is None:
                 return run_line(self.context, line)
@@ -137,5 +147,7 @@ class FlowMagic(Magics, Configurable):
             masker = self.context.flow.masker
             error.args = tuple(masker.text(a) if isinstance(a, str) else a for a in error.args)
             raise
+        finally:
+            self.context.locals = None
 
     flow.__doc__ = DOC

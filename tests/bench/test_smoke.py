@@ -24,7 +24,7 @@ SCRIPTS = {
     "capture": ["capture.py"],
     "pagination": ["pagination.py"],
     "memory": ["memory.py", "--sizes", "100,300"],
-    "dlt": ["dlt_compare.py"],
+    "dlt": ["dlt_compare.py", "--breakdown", "--profile"],
 }
 
 

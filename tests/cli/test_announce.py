@@ -115,3 +115,23 @@ steps:
         "records: value (100 in this response)"
     ]
     assert result.stderr == ""
+
+
+def test_the_junit_report_carries_each_choice_and_warning_in_its_step(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    report = tmp_path / "junit.xml"
+    result = run(tmp_path, "--junit", str(report), "--quiet")
+    assert result.exit_code == 0, result.output
+    cases = {case.get("name"): case for case in ET.parse(report).iter("testcase")}
+    items_out = cases["items"].findtext("system-out") or ""
+    assert items_out.startswith("paginate: auto detected:\nstep items: a next-page URL")
+    offered = items_out.split("paste into the step instead of paginate: auto:\n")[1]
+    assert yaml.safe_load(textwrap.dedent(offered)) == {
+        "paginate": {"type": "json_link", "next_path": '"@odata.nextLink"'},
+        "records": "value",
+    }
+    assert cases["items"].find("system-err") is None
+    assert cases["search"].findtext("system-err") == f"Warning: {WARNING}\n"
+    assert "step search:" in (cases["search"].findtext("system-out") or "")
+    assert cases["items"].find("failure") is None and cases["search"].find("failure") is None

@@ -112,7 +112,8 @@ def test_clicking_a_graph_node_makes_the_inspector_follow(page, captured):
     page.mouse.click(position["x"], position["y"])
     expect(page.locator(".orchestra-page")).to_contain_text("1-10 of 10", timeout=15_000)
     page.locator(".orchestra-exchanges .tabulator-row").first.click()
-    expect(page.locator(".orchestra-response")).to_contain_text("detail")  # the JSON tree
+    # the JSON tree; a click may take seconds on a loaded machine
+    expect(page.locator(".orchestra-response")).to_contain_text("detail", timeout=15_000)
     expect(page.locator(".orchestra-response")).to_contain_text("200")
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

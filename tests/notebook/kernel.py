@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import queue
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,34 @@ class KernelSession:
         return self.comm_msg(
             model_id, {"method": "custom", "content": {"event": "click"}}, timeout=timeout
         )
+
+    def complete(self, code: str, cursor_pos: int | None = None) -> dict[str, Any]:
+        """A ``complete_request`` as JupyterLab sends on Tab; the reply's content."""
+        cursor = len(code) if cursor_pos is None else cursor_pos
+        reply = self.client.complete(code, cursor, reply=True, timeout=60)
+        return reply["content"]
+
+    def open_comm(self, target: str, data: dict[str, Any] | None = None) -> str:
+        """Open a comm to a kernel target as a frontend does; its id."""
+        comm_id = uuid.uuid4().hex
+        content = {"comm_id": comm_id, "target_name": target, "data": data or {}}
+        self.client.shell_channel.send(self.client.session.msg("comm_open", content))
+        return comm_id
+
+    def ask_comm(self, comm_id: str, data: dict[str, Any], *, timeout: float = 60) -> Any:
+        """Send ``data`` on a comm and return the data of the kernel's answer on it."""
+        message = self.client.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
+        self.client.shell_channel.send(message)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                event = self.client.get_iopub_msg(timeout=0.05)
+            except queue.Empty:
+                continue
+            answer = event["parent_header"].get("msg_id") == message["header"]["msg_id"]
+            if answer and event["msg_type"] == "comm_msg":
+                return event["content"]["data"]
+        raise TimeoutError(f"no answer on comm {comm_id} in {timeout}s")
 
     def shutdown(self) -> None:
         self.client.stop_channels()

@@ -161,6 +161,25 @@ def test_sql_returns_a_dataframe_and_takes_notebook_variables(flow):
     assert "not a variable" in flow.run("%flow sql SELECT $missing_variable").text
 
 
+def test_dollar_names_inside_a_function_are_its_local_variables(flow):
+    """``$name`` is what Python would see at the line: a function's locals first."""
+    flow.run(ITEMS + "\n").check()
+    flow.run(
+        "step_path, run_id = 'not-this-one', items_run.run_id\n"
+        "def count(step_path):\n"
+        "    found = %flow sql SELECT count(*) AS n FROM exchanges WHERE step_path = $step_path "
+        "AND run_id = $run_id\n"
+        "    return int(found.n[0])\n"
+        "def set_page(size):\n"
+        "    %flow config page_size=$size\n"
+        "    %flow config top_size=$step_path\n"
+    ).check()
+    assert value(flow, "(count('items'), count('items.detail'))") == "(3, 15)"
+    flow.run("set_page(7)\nshown = %flow eval config.[page_size, top_size]").check()
+    assert value(flow, "shown") == "[7, 'not-this-one']"
+    assert value(flow, "[count(p) for p in ['items']]") == "[3]"
+
+
 def test_runs_lists_captured_runs_newest_first(flow):
     flow.run(ITEMS).check()
     flow.run('%%flow one\nurl: "{config.base_url}/items/1"').check()

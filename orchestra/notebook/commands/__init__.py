@@ -10,7 +10,7 @@ group of commands:
 * :mod:`.flow` — ``load``, ``show``, ``graph``, ``reset``; :mod:`.builder` — ``builder``;
 * :mod:`.export` — ``export``; :mod:`.importing` — ``import`` (and ``%%flow import``);
   :mod:`.sql` — ``sql``; :mod:`.runs` — ``runs``;
-  :mod:`.diff` — ``diff``;
+  :mod:`.diff` — ``diff``; :mod:`.dashboard` — ``dashboard``;
 * :mod:`.settings` — ``config``, ``secret``;
 * :mod:`.debug` — ``debug``, ``break``, the stepping commands, ``where``,
   ``set``, ``eval``; :mod:`.rerun` — ``edit`` (and ``%%flow edit``), ``rerun``;
@@ -27,6 +27,7 @@ from orchestra.notebook._export import ExportedText
 from orchestra.notebook._help import command_help, doc, line_help
 from orchestra.notebook.commands import (
     builder,
+    dashboard,
     debug,
     diff,
     export,
@@ -91,6 +92,7 @@ COMMANDS: dict[str, Command] = {
         flow.RESET,
         runs.RUNS,
         diff.DIFF,
+        dashboard.DASHBOARD,
         debug.DEBUG,
         debug.BREAK,
         debug.STEP,

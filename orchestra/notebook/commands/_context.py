@@ -15,7 +15,7 @@ plan on the kernel loop, showing a finished run, and binding ``--out``.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -112,6 +112,9 @@ class CommandContext:
     flow: NotebookFlow
     settings: Settings = field(default_factory=FlowSettings)
     namespace: MutableMapping[str, Any] = field(default_factory=dict)
+    # the variables of the code running the `%flow` line, when it is not the notebook's
+    # top level (a function's locals); set by the magic for the length of one command
+    locals: Mapping[str, Any] | None = None
     display: Callable[..., Any] = ipython_display
     python: Callable[[str], Any] | None = None  # evaluates `$expr`; default: eval in namespace
     set_next_input: Callable[[str], Any] = print  # `%flow edit` writes the next cell with it
@@ -124,13 +127,27 @@ class CommandContext:
     # -- the notebook's values ----------------------------------------------------------
 
     def evaluate(self, expression: str) -> Any:
-        """``$expression`` in a ``%flow`` line: a value from the notebook's namespace."""
+        """``$expression`` in a ``%flow`` line: a value from the caller's locals, else the
+        notebook's namespace."""
+        local = self.locals
         try:
+            if local is not None and local is not self.namespace:
+                scope = self.namespace if isinstance(self.namespace, dict) else dict(self.namespace)
+                return eval(expression, scope, dict(local))  # the user's own code
             if self.python is not None:
                 return self.python(expression)
             return eval(expression, dict(self.namespace))  # the user's own notebook
         except Exception as error:
             raise UsageError(f"${expression}: {type(error).__name__}: {error}") from None
+
+    def variable(self, name: str) -> Any:
+        """The variable ``name`` as Python would see it at the ``%flow`` line (locals first).
+
+        Raises ``KeyError`` if neither the caller nor the notebook has it.
+        """
+        if self.locals is not None and name in self.locals:
+            return self.locals[name]
+        return self.namespace[name]
 
     def bind(self, name: str | None, value: Any) -> None:
         """``--out NAME``: the value also becomes the notebook variable ``NAME``."""
@@ -215,7 +232,7 @@ class CommandContext:
             limits=self.limits(),
             _masker=execution.runner.masker,
             _published=execution.published,
-            _context_before=execution.context_before,
+            _context_before=execution.context_shown,
             _context_after=execution.context_after,
             _result=result,
             _sources=sources,

@@ -15,24 +15,53 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from orchestra.errors import PlanError
-from orchestra.notebook._args import parser
+from orchestra.notebook._args import Parser, parser
 from orchestra.notebook._cell import CellBody, cell_text, read_body
 from orchestra.notebook._cells import fresh_name, plan_error, record_flow_run
 from orchestra.notebook._errors import FlowError
+from orchestra.notebook._flow import FlowStep, NotebookFlow
 from orchestra.notebook._views import FlowView
 from orchestra.notebook.commands._context import CommandContext
-from orchestra.plan import ReadCaps, load_plan
+from orchestra.plan import CompiledPlan, ReadCaps, load_plan
 
 
-def cell(ctx: CommandContext, words: list[str], line: str, body_text: str) -> Any:
-    """``%%flow [NAME] [--no-run] [--out VAR] [--quiet]`` and its body."""
-    args = parser(
+def cell_parser() -> Parser:
+    """The options of the ``%%flow`` line."""
+    return parser(
         "%%flow",
         (("name",), {"nargs": "?"}),
         (("--no-run",), {"action": "store_true"}),
         (("--out",), {"metavar": "VAR"}),
         (("--quiet",), {"action": "store_true"}),
-    ).parse(words)
+    )
+
+
+def check_cell(ctx: CommandContext, words: list[str], line: str, body_text: str) -> CellBody:
+    """Every check a run of the cell makes before it sends anything, nothing changed.
+
+    Raises ``UsageError`` for the ``%%flow`` line, :class:`PlanError` for the
+    body (a step's paths start at ``steps[0]``, as in :func:`compile_step`).
+    Diagnostics as you type (:mod:`orchestra.notebook._diagnostics`) call
+    this, so the editor underlines exactly what running the cell would report.
+    """
+    if len(words) == 2 and words[0] == "edit":  # `%%flow edit STEP`
+        args_name: str | None = words[1]
+    else:
+        args_name = cell_parser().parse(words).name
+    body = read_body(body_text, line=line)
+    if body.kind == "settings":
+        check_settings(ctx.flow, body.data)
+    elif body.kind == "plan":
+        load_plan(body.data)
+    else:
+        spec, upstream = step_spec(ctx, body, args_name)
+        compile_step(ctx.flow, spec, upstream)
+    return body
+
+
+def cell(ctx: CommandContext, words: list[str], line: str, body_text: str) -> Any:
+    """``%%flow [NAME] [--no-run] [--out VAR] [--quiet]`` and its body."""
+    args = cell_parser().parse(words)
     try:
         body = read_body(body_text, line=line)
     except PlanError as error:
@@ -53,17 +82,20 @@ def cell(ctx: CommandContext, words: list[str], line: str, body_text: str) -> An
     )
 
 
-def update_settings(ctx: CommandContext, data: dict[str, Any]) -> None:
-    flow = ctx.flow
+def check_settings(flow: NotebookFlow, data: dict[str, Any]) -> dict[str, Any]:
+    """The flow's settings with ``data`` applied, validated as a plan (raises PlanError)."""
     trial = {**flow.settings, **data}
     if "config" in data and isinstance(data["config"], dict):
         trial["config"] = {**flow.config, **data["config"]}
-    probe = {"key": flow.key, **trial, "steps": [{"url": "http://x"}]}
+    load_plan({"key": flow.key, **trial, "steps": [{"url": "http://x"}]})
+    return trial
+
+
+def update_settings(ctx: CommandContext, data: dict[str, Any]) -> None:
     try:
-        load_plan(probe)
+        ctx.flow.settings = check_settings(ctx.flow, data)
     except PlanError as error:
         raise FlowError(str(error)) from None
-    flow.settings = trial
 
 
 def run_whole_plan(
@@ -103,15 +135,11 @@ def run_flow(
     return ctx.finish(view, out=out, quiet=quiet)
 
 
-def run_step_cell(
-    ctx: CommandContext,
-    body: CellBody,
-    *,
-    name: str | None,
-    no_run: bool,
-    out: str | None,
-    quiet: bool,
-) -> Any:
+def step_spec(
+    ctx: CommandContext, body: CellBody, name: str | None
+) -> tuple[dict[str, Any], list[FlowStep]]:
+    """The step a cell defines (named from its line, its body, or its cell) and the steps
+    before it."""
     flow = ctx.flow
     spec = dict(body.data)
     cell_id = ctx.cell_id()
@@ -123,14 +151,37 @@ def run_step_cell(
         name = earlier.name if earlier else fresh_name(flow)
     spec = {"name": name or written, **{k: v for k, v in spec.items() if k != "name"}}
     existing = flow.find(spec["name"]) or flow.by_cell(cell_id)
-    upstream_steps = flow.steps[: flow.steps.index(existing)] if existing else flow.steps
-    known = {s.name for s in upstream_steps}
-    for earlier in upstream_steps:
+    upstream = flow.steps[: flow.steps.index(existing)] if existing else flow.steps
+    return spec, upstream
+
+
+def compile_step(
+    flow: NotebookFlow, spec: dict[str, Any], upstream: list[FlowStep]
+) -> CompiledPlan:
+    """The step as the flow's plan ``steps[0]``, checked against the steps before it
+    (``steps.<name>`` references included)."""
+    known = {s.name for s in upstream}
+    for earlier in upstream:
         known.update(earlier.published)
+    return load_plan(flow.plan([spec]), known_steps=known)
+
+
+def run_step_cell(
+    ctx: CommandContext,
+    body: CellBody,
+    *,
+    name: str | None,
+    no_run: bool,
+    out: str | None,
+    quiet: bool,
+) -> Any:
+    flow = ctx.flow
+    spec, upstream_steps = step_spec(ctx, body, name)
     try:
-        compiled = load_plan(flow.plan([spec]), known_steps=known)
+        compiled = compile_step(flow, spec, upstream_steps)
     except PlanError as error:
         raise plan_error(error, body.source, step_cell=True) from None
+    cell_id = ctx.cell_id()
     step = flow.place(spec, cell_id=cell_id, source=body.source)
     if no_run:
         flow.record(step, status="pending", run_id="", published={},

@@ -1,7 +1,8 @@
 """``%flow sql [--out VAR] QUERY``: any SQL over the capture, as a pandas DataFrame.
 
 The rest of the line is the query as written: ``$name`` outside quotes is a
-DuckDB named parameter, bound to the notebook variable ``name``.
+DuckDB named parameter, bound to the variable ``name`` as Python sees it at
+the line: a local of the function running ``%flow sql``, else the notebook's.
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ def parameters(ctx: CommandContext, query: str) -> dict[str, Any]:
     names = _SQL_PARAMETER.findall(_SQL_QUOTED.sub("''", query))
     values: dict[str, Any] = {}
     for name in dict.fromkeys(names):
-        if name not in ctx.namespace:
-            raise UsageError(f"sql: ${name} is not a variable of the notebook")
-        value = ctx.namespace[name]
+        try:
+            value = ctx.variable(name)
+        except KeyError:
+            raise UsageError(f"sql: ${name} is not a variable of the notebook") from None
         values[name] = value if isinstance(value, int | float | str | bool) else str(value)
     return values
 

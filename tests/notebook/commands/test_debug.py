@@ -72,3 +72,55 @@ def test_commands_without_a_session(ctx):
     assert run_line(ctx, "eval 'config.deep.k[1]'") == 2
     with pytest.raises(FlowError, match=r"\(column \d+\)\n    config\.\["):
         run_line(ctx, "eval config.[")
+
+
+PAGED = """url: "{config.base_url}/items"
+page_state: {offset: 0, size: 2}
+page_state_updates: {offset: "sum([page_state.offset, page_state.size])"}
+params: {offset: "{page_state.offset}", limit: "{page_state.size}"}
+records: items
+while: "length(response.body.items) == page_state.size && page_state.offset < `30`"
+"""
+
+
+def sent(ctx, session) -> list[tuple[int, int]]:
+    """(offset, limit) of each request the debug run sent, in order."""
+    ctx.namespace["rid"] = session.run_id
+    urls = run_line(ctx, "sql SELECT url FROM exchanges WHERE run_id = $rid ORDER BY exchange_id")
+    pairs = []
+    for url in urls.url:
+        query = dict(part.split("=") for part in url.split("?")[1].split("&"))
+        pairs.append((int(query["offset"]), int(query["limit"])))
+    return pairs
+
+
+def test_page_state_set_at_a_pause_carries_to_the_next_pages(ctx):
+    """At a page stop a field or the whole object; at a step stop, where paging starts."""
+    run_cell(ctx, "items --no-run", PAGED)
+    run_line(ctx, "break items --when 'page_state.offset == `2`'")
+    session = run_line(ctx, "debug")
+    assert session.where["page"] == 2 and run_line(ctx, "eval page_state.size") == 2
+    run_line(ctx, "set page_state.size=5")  # a field no update touches
+    run_line(ctx, "next-page")
+    assert run_line(ctx, "eval page_state") == {"offset": 7, "size": 5}
+    run_line(ctx, """set 'page_state={"offset": 20, "size": 4}'""")  # the whole object
+    assert run_line(ctx, "continue").status == "succeeded"
+    assert sent(ctx, session) == [(0, 2), (2, 5), (20, 4), (24, 4), (28, 4), (32, 4)]
+
+    run_line(ctx, "break --clear")
+    run_line(ctx, "break items")
+    session = run_line(ctx, "debug")
+    assert session.where["at"] == "step" and run_line(ctx, "eval page_state.offset") == 0
+    run_line(ctx, "set page_state.offset=26")
+    assert run_line(ctx, "continue").status == "succeeded"
+    assert sent(ctx, session) == [(26, 2), (28, 2), (30, 2)]
+
+
+def test_page_state_set_after_a_response_is_what_the_next_page_builds_on(ctx):
+    run_cell(ctx, "items --no-run", PAGED)
+    run_line(ctx, "break items --when 'response.body.offset == `2`'")
+    session = run_line(ctx, "debug")
+    assert session.where["at"] == "response"
+    run_line(ctx, "set page_state.offset=24")
+    assert run_line(ctx, "continue").status == "succeeded"
+    assert sent(ctx, session) == [(0, 2), (2, 2), (26, 2), (28, 2), (30, 2)]

@@ -30,3 +30,12 @@ def test_sql_errors(ctx):
         run_line(ctx, "sql --out x")
     with pytest.raises(FlowError, match="nope"):
         run_line(ctx, "sql SELECT nope FROM exchanges")
+
+
+def test_sql_reads_the_callers_locals_before_the_notebook(ctx):
+    view = run_cell(ctx, "one", 'url: "{config.base_url}/items/1"')
+    ctx.namespace["run_id"] = "not-a-run"
+    ctx.locals = {"run_id": view.run_id}  # what the magic passes for a %flow line in a function
+    assert len(run_line(ctx, "sql SELECT url FROM exchanges WHERE run_id = $run_id")) == 1
+    ctx.locals = None
+    assert len(run_line(ctx, "sql SELECT url FROM exchanges WHERE run_id = $run_id")) == 0
