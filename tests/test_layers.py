@@ -35,6 +35,7 @@ LAZY_IMPORTS = {
     ("orchestra.cli._app", "orchestra.dashboard"),  # `orchestra dashboard`
     ("orchestra.notebook.commands.dashboard", "orchestra.dashboard"),  # `%flow dashboard --inline`
     ("orchestra.cli._app", "orchestra.demo"),  # `orchestra demo-api`, `--with-demo-api`
+    ("orchestra.notebook.commands.builder", "orchestra.dashboard"),  # `%flow builder`
 }
 
 LINT_IMPORTS = "from importlinter.cli import lint_imports_command; lint_imports_command()"

@@ -610,6 +610,12 @@ def demo_api(host: str, port: int, total_items: int | None) -> None:
 @click.option("--run", "run_id", default=None, help="Run id or prefix to open (default: newest).")
 @click.option("--show", is_flag=True, help="Open the dashboard in a browser tab.")
 @click.option(
+    "--plan",
+    "plan_file",
+    default=None,
+    help="Plan file the Builder tab opens (default: an empty plan; a new file is created on save).",
+)
+@click.option(
     "--prefix",
     default="",
     help="URL prefix to serve under (behind a proxy, e.g. /orchestra-dashboard).",
@@ -641,18 +647,22 @@ def dashboard(
     origins: tuple[str, ...],
     unix_socket: str | None,
     db_from_url: bool,
+    plan_file: str | None,
 ) -> None:
     """Serve the run dashboard of a capture file until Ctrl-C.
 
     Flow graph coloured by status, steps, every exchange's request and
     response (copy as curl), a waterfall of timings and the metrics — live
     while a run writes the file, from this or any other process. The file may
-    not exist yet: the dashboard waits for the first run.
+    not exist yet: the dashboard waits for the first run. The Builder tab
+    builds a plan with forms, tries it against the API with caps and saves
+    or exports it.
 
     \b
     Examples:
       orchestra dashboard
       orchestra dashboard --db ci/capture.duckdb --port 5007 --show
+      orchestra dashboard --plan my-flow.yaml
     """
     path = db_path(db)
     if path == ":memory:":
@@ -670,7 +680,7 @@ def dashboard(
     if unix_socket:
         options["unix_socket"] = unix_socket
     try:
-        serve(path, port, show, address=host, run=run_id, **options)
+        serve(path, port, show, address=host, run=run_id, plan=plan_file, **options)
     except OSError as error:
         place = unix_socket or f"{host}:{port}"
         raise click.ClickException(f"cannot serve on {place}: {error}") from None

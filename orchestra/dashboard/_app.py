@@ -38,7 +38,7 @@ from orchestra.events import EventBus
 
 logger = logging.getLogger("orchestra.dashboard")
 
-EXTENSIONS = ("tabulator",)
+EXTENSIONS = ("tabulator", "codeeditor")
 
 
 def run_summary(run: dict[str, Any] | None) -> str:
@@ -204,26 +204,37 @@ def serve(
     address: str = "127.0.0.1",
     run: str | None = None,
     threaded: bool = False,
+    plan: str | Path | None = None,
     url_args: bool = False,
     **kwargs: Any,
 ) -> Any:
     """Serve the dashboard of ``db`` on ``address:port`` (blocks unless ``threaded``).
 
-    Every browser tab gets its own :class:`Dashboard`. ``orchestra dashboard``
-    calls this; ``threaded=True`` returns the server thread (``.stop()``).
-    ``url_args=True`` lets each tab name its capture file and run in its URL
-    (``?db=/path/capture.duckdb&run=ID``, ``~`` expanded), the way the
-    JupyterLab tab opens the capture of the directory it was opened from.
+    Every browser tab gets its own :class:`Dashboard` ("Runs") and
+    :class:`~orchestra.dashboard.FlowBuilder` ("Builder", editing ``plan`` or
+    starting from an empty plan; its tries are captured into the tab's capture
+    file). ``orchestra dashboard`` calls this; ``threaded=True`` returns the
+    server thread (``.stop()``). ``url_args=True`` lets each tab name its
+    capture file and run in its URL (``?db=/path/capture.duckdb&run=ID``, ``~``
+    expanded), the way the JupyterLab tab opens the capture of the directory it
+    was opened from.
     """
     from orchestra._run import default_db
+    from orchestra.dashboard._builder import FlowBuilder
 
     path = str(Path(db if db is not None else default_db()).resolve())
 
     def app() -> pn.viewable.Viewable:
+        pn.extension(*EXTENSIONS)  # the code editor's and Tabulator's JavaScript
         tab_db, tab_run = path, run
         if url_args:
             tab_db, tab_run = _from_url(pn.state.session_args, tab_db, tab_run)
-        return Dashboard(db=tab_db, run=tab_run).__panel__()
+        return pn.Tabs(
+            ("Runs", Dashboard(db=tab_db, run=tab_run).__panel__()),
+            ("Builder", FlowBuilder(plan, db=tab_db).__panel__()),
+            sizing_mode="stretch_width",
+            css_classes=["orchestra-tabs"],
+        )
 
     if address in ("0.0.0.0", "::"):  # every interface: pages come from any host name
         origins = ["*"]

@@ -8,6 +8,10 @@ server (``request``) for that node's children, which arrive in ``nodes``, at
 most :data:`CHILDREN_SHOWN` at a time, with a "show more" line for the next
 ones. Each child is sent as a one-line preview, long strings cut at
 :data:`STRING_SHOWN` characters.
+
+A ``pickable`` tree (the flow builder's response view) also sends each
+child's path, and a click on a field sets ``picked`` to it, so the server can
+turn it into an expression.
 """
 
 from __future__ import annotations
@@ -35,8 +39,11 @@ def preview(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _entries(value: Any, path: list[Any], start: int) -> list[dict[str, Any]]:
-    """Children ``start`` to ``start + CHILDREN_SHOWN`` of a node, as previews with ids."""
+def _entries(
+    value: Any, path: list[Any], start: int, *, pickable: bool = False
+) -> list[dict[str, Any]]:
+    """Children ``start`` to ``start + CHILDREN_SHOWN`` of a node, as previews with ids
+    (and, in a pickable tree, each child's path)."""
     if isinstance(value, dict):
         keyed: list[tuple[Any, str, Any]] = [
             (key, str(key), child)
@@ -48,13 +55,14 @@ def _entries(value: Any, path: list[Any], start: int) -> list[dict[str, Any]]:
     entries = []
     for key, label, child in keyed:
         opens = isinstance(child, dict | list) and bool(child)
-        entries.append(
-            {
-                "key": label,
-                "preview": preview(child),
-                "id": orjson.dumps([*path, key]).decode() if opens else None,
-            }
-        )
+        entry = {
+            "key": label,
+            "preview": preview(child),
+            "id": orjson.dumps([*path, key]).decode() if opens else None,
+        }
+        if pickable:
+            entry["path"] = orjson.dumps([*path, key]).decode()
+        entries.append(entry)
     return entries
 
 
@@ -94,7 +102,22 @@ export function render({ model, el }) {
         line.className = 'orchestra-json-leaf';
         key.textContent = entry.key + ': ';
       }
-      line.append(key, value);
+      if (entry.path !== undefined) {
+        const pick = document.createElement('span');
+        pick.className = 'orchestra-json-pick';
+        pick.title = 'use this path in the focused field';
+        pick.textContent = entry.id ? ' ⊕' : '';
+        pick.style.cssText = 'cursor:copy;color:#1a73e8';
+        const choose = (event) => {
+          event.stopPropagation();
+          model.picked = JSON.stringify([JSON.parse(entry.path), Date.now()]);
+        };
+        pick.onclick = choose;
+        if (!entry.id) { key.style.cursor = 'copy'; key.onclick = choose; value.onclick = choose; }
+        line.append(key, value, pick);
+      } else {
+        line.append(key, value);
+      }
       row.appendChild(line);
       if (entry.id && open.has(entry.id)) { draw(row, entry.id); }
       list.appendChild(row);
@@ -131,6 +154,8 @@ class JsonTree(JSComponent):
     nodes = param.Dict(default={}, doc="The nodes sent so far: id -> entries and total.")
     request = param.String(default="", doc="Set by the browser: [node id, first child].")
     generation = param.Integer(default=0, doc="Counts the values shown (the browser closes all).")
+    pickable = param.Boolean(default=False, doc="A click on a field picks its path.")
+    picked = param.String(default="", doc="Set by the browser: [path of the picked node, time].")
 
     _esm = _ESM
 
@@ -155,7 +180,7 @@ class JsonTree(JSComponent):
         if not isinstance(value, dict | list):
             raise ValueError(f"node {node_id} is not an object or an array")
         known = self.nodes.get(node_id, {"entries": []})["entries"][:start]
-        entries = known + _entries(value, path, start)
+        entries = known + _entries(value, path, start, pickable=self.pickable)
         self.nodes = {
             **self.nodes,
             node_id: {"entries": entries, "total": len(value), "step": CHILDREN_SHOWN},

@@ -20,7 +20,9 @@ from tests.dashboard.conftest import Captured
 
 def test_public_names():
     assert orchestra.dashboard.__all__ == sorted(orchestra.dashboard.__all__)
-    assert set(orchestra.dashboard.__all__) == {"Dashboard", "DashboardState", "LiveFeed", "serve"}
+    assert set(orchestra.dashboard.__all__) == {
+        "BuilderState", "Dashboard", "DashboardState", "FlowBuilder", "LiveFeed", "serve"
+    }  # fmt: skip
 
 
 def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 90) -> None:

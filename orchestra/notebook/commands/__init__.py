@@ -7,7 +7,7 @@ magic's docstring read the same table. One module per
 group of commands:
 
 * :mod:`.run` — ``run``; :mod:`.cell` — the ``%%flow`` cell and whole-flow runs;
-* :mod:`.flow` — ``load``, ``show``, ``graph``, ``reset``;
+* :mod:`.flow` — ``load``, ``show``, ``graph``, ``reset``; :mod:`.builder` — ``builder``;
 * :mod:`.export` — ``export``; :mod:`.importing` — ``import`` (and ``%%flow import``);
   :mod:`.sql` — ``sql``; :mod:`.runs` — ``runs``;
   :mod:`.diff` — ``diff``; :mod:`.dashboard` — ``dashboard``;
@@ -26,6 +26,7 @@ from orchestra.notebook._cell import cell_text
 from orchestra.notebook._export import ExportedText
 from orchestra.notebook._help import command_help, doc, line_help
 from orchestra.notebook.commands import (
+    builder,
     dashboard,
     debug,
     diff,
@@ -82,6 +83,7 @@ COMMANDS: dict[str, Command] = {
         flow.LOAD,
         flow.SHOW,
         flow.GRAPH,
+        builder.BUILDER,
         export.EXPORT,
         importing.IMPORT,
         sql.SQL,

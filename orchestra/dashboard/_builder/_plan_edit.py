@@ -1,0 +1,212 @@
+"""Plain edits of plan data: step paths, reading and setting fields, adding and moving steps.
+
+The builder keeps the plan as the JSON a user would write (a dict) and
+changes it only through these functions, so every edit is a small, testable
+transformation. A step is addressed by its plan path, as the loader's
+messages name it: ``steps[0]``, ``steps[0].sub_steps[1]``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+Key = str | int
+
+STEP_LISTS = ("steps", "sub_steps", "parallel", "otherwise")
+
+_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]")
+
+
+def parse_path(text: str) -> list[Key]:
+    """``steps[0].sub_steps[1]`` → ``["steps", 0, "sub_steps", 1]``."""
+    parts: list[Key] = []
+    for name, index in _PART.findall(text):
+        parts.append(int(index) if index else name)
+    return parts
+
+
+def format_path(parts: list[Key] | tuple[Key, ...]) -> str:
+    """The inverse of :func:`parse_path`."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def plan_yaml(plan: dict[str, Any]) -> str:
+    """The plan as YAML, keys in the order written."""
+    return yaml.safe_dump(plan, sort_keys=False, allow_unicode=True, width=100)
+
+
+def normalized(plan: dict[str, Any]) -> dict[str, Any]:
+    """A copy whose root steps are a ``steps`` list (a single ``step:`` becomes ``steps[0]``)."""
+    plan = copy.deepcopy(plan)
+    if "steps" not in plan and isinstance(plan.get("step"), dict):
+        step = plan.pop("step")
+        step.setdefault("name", "main")
+        plan["steps"] = [step]
+    plan.setdefault("steps", [])
+    return plan
+
+
+def get_in(data: Any, parts: list[Key] | tuple[Key, ...]) -> Any:
+    """The value at ``parts`` (None when any part is missing)."""
+    node = data
+    for part in parts:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def set_in(data: dict[str, Any], parts: list[Key] | tuple[Key, ...], value: Any) -> None:
+    """Set (or, with None, remove) the value at ``parts``; emptied objects are removed too."""
+    if not parts:
+        raise ValueError("an empty path names no field")
+    trail: list[tuple[Any, Key]] = []
+    node: Any = data
+    for part in parts[:-1]:
+        child = node[part] if isinstance(part, int) else node.get(part)
+        if child is None:
+            if value is None:
+                return
+            child = {}
+            node[part] = child
+        trail.append((node, part))
+        node = child
+    last = parts[-1]
+    if value is None:
+        if isinstance(node, dict):
+            node.pop(last, None)
+        for parent, key in reversed(trail):  # drop objects the removal emptied
+            if isinstance(key, str) and parent[key] == {}:
+                del parent[key]
+            else:
+                break
+    else:
+        node[last] = value
+
+
+def walk_steps(plan: dict[str, Any]) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """Every step of the plan with its path and depth, parents before children."""
+
+    def visit(step: Any, path: str, depth: int) -> Iterator[tuple[str, int, dict[str, Any]]]:
+        if not isinstance(step, dict):
+            return
+        yield path, depth, step
+        for key in ("sub_steps", "parallel", "otherwise"):
+            for index, child in enumerate(step.get(key) or []):
+                yield from visit(child, f"{path}.{key}[{index}]", depth + 1)
+        for number, branch in enumerate(step.get("choice") or []):
+            for index, child in enumerate((branch or {}).get("steps") or []):
+                yield from visit(child, f"{path}.choice[{number}].steps[{index}]", depth + 1)
+
+    for index, step in enumerate(plan.get("steps") or []):
+        yield from visit(step, f"steps[{index}]", 0)
+
+
+def step_names(plan: dict[str, Any]) -> set[str]:
+    return {str(step["name"]) for _, _, step in walk_steps(plan) if step.get("name")}
+
+
+def fresh_name(plan: dict[str, Any], base: str = "step") -> str:
+    """A step name not used in the plan: ``step_1``, ``step_2``…"""
+    used = step_names(plan)
+    number = 1
+    while f"{base}_{number}" in used:
+        number += 1
+    return f"{base}_{number}"
+
+
+def container(path: str) -> tuple[list[Key], int]:
+    """The list holding the step at ``path`` and its index in it."""
+    parts = parse_path(path)
+    if not parts or not isinstance(parts[-1], int):
+        raise ValueError(f"{path!r} is not a step path")
+    return parts[:-1], parts[-1]
+
+
+def add_step(plan: dict[str, Any], after: str | None = None) -> str:
+    """A new HTTP step after ``after`` (at the end without it); returns its path."""
+    steps = plan.setdefault("steps", [])
+    base = "{config.base_url}/" if "base_url" in (plan.get("config") or {}) else "https://"
+    step = {"name": fresh_name(plan), "url": base}
+    if after is None:
+        steps.append(step)
+        return f"steps[{len(steps) - 1}]"
+    parts, index = container(after)
+    siblings = get_in(plan, parts)
+    siblings.insert(index + 1, step)
+    return format_path([*parts, index + 1])
+
+
+def add_sub_step(plan: dict[str, Any], parent: str) -> str:
+    """A new fanout sub-step under the step at ``parent``; returns its path."""
+    step = get_in(plan, parse_path(parent))
+    children = step.setdefault("sub_steps", [])
+    children.append({"name": fresh_name(plan, "detail"), "url": step.get("url", "https://")})
+    return f"{parent}.sub_steps[{len(children) - 1}]"
+
+
+def duplicate_step(plan: dict[str, Any], path: str) -> str:
+    """A copy of the step (and its children, renamed) right after it; returns its path."""
+    parts, index = container(path)
+    siblings = get_in(plan, parts)
+    copied = copy.deepcopy(siblings[index])
+
+    def rename(step: Any) -> None:
+        if isinstance(step, dict):
+            if step.get("name"):
+                step["name"] = fresh_name(plan, str(step["name"]))
+            for child in step.get("sub_steps") or []:
+                rename(child)
+
+    rename(copied)
+    siblings.insert(index + 1, copied)
+    return format_path([*parts, index + 1])
+
+
+def delete_step(plan: dict[str, Any], path: str) -> str | None:
+    """Remove the step; returns the path to select next (its neighbour or parent)."""
+    parts, index = container(path)
+    siblings = get_in(plan, parts)
+    del siblings[index]
+    if siblings:
+        return format_path([*parts, min(index, len(siblings) - 1)])
+    if parts[-1] == "sub_steps":
+        set_in(plan, parts, None)
+        return format_path(parts[:-1])
+    return None
+
+
+def move_step(plan: dict[str, Any], path: str, by: int) -> str:
+    """Move the step ``by`` places among its siblings; returns its new path."""
+    parts, index = container(path)
+    siblings = get_in(plan, parts)
+    target = max(0, min(len(siblings) - 1, index + by))
+    siblings.insert(target, siblings.pop(index))
+    return format_path([*parts, target])
+
+
+def root_index(path: str) -> int:
+    """Index of the root step that holds the step at ``path``."""
+    parts = parse_path(path)
+    return int(parts[1])
+
+
+def dotted_name(plan: dict[str, Any], path: str) -> str:
+    """The step path the engine and capture use: ``items.detail`` for ``steps[0].sub_steps[0]``."""
+    parts = parse_path(path)
+    names: list[str] = []
+    for end in range(2, len(parts) + 1):
+        if isinstance(parts[end - 1], int) and parts[end - 2] in STEP_LISTS:
+            step = get_in(plan, parts[:end])
+            if isinstance(step, dict):
+                names.append(str(step.get("name") or f"step_{int(parts[end - 1]) + 1}"))
+    return ".".join(names)

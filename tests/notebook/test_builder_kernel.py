@@ -1,0 +1,78 @@
+"""``%flow builder`` in a real kernel (nbclient): the builder and ``%%flow`` cells edit one flow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_notebook
+
+from orchestra.notebook._flow import NotebookFlow
+from orchestra.notebook.commands import COMMANDS
+from orchestra.notebook.commands._context import CommandContext
+from orchestra.notebook.commands.builder import FlowBinding
+
+
+def test_the_binding_writes_edits_into_the_flow_and_keeps_runs_of_unchanged_steps() -> None:
+    flow = NotebookFlow()
+    flow.replace_all({"key": "k", "steps": [{"name": "a", "url": "http://x/a"}]})
+    flow.steps[0].run_id, flow.steps[0].status = "r1", "ok"
+    binding = FlowBinding(flow)
+    plan = binding.read()
+    assert plan is not None
+    plan["steps"].append({"name": "b", "url": "http://x/b"})
+    binding.write(plan)
+    assert flow.names() == ["a", "b"] and flow.steps[0].status == "ok"
+    plan["steps"][0]["params"] = {"q": 1}
+    binding.write(plan)
+    assert flow.steps[0].status == "stale" and flow.steps[0].spec["params"] == {"q": 1}
+    binding.keep_secret("API_TOKEN", "t0ps3cret-value")
+    assert binding.environ()["API_TOKEN"] == "t0ps3cret-value"
+    assert "t0ps3cret-value" not in flow.masker.text("x t0ps3cret-value x")
+
+
+def test_builder_is_a_flow_command() -> None:
+    assert "builder" in COMMANDS
+    flow = NotebookFlow()
+    shown = COMMANDS["builder"](CommandContext(flow), [])
+    assert type(shown).__name__ == "FlowBuilder"
+    assert shown.state.binding.live
+
+
+@pytest.mark.timeout(240)
+def test_builder_and_flow_cells_edit_one_flow_both_ways(tmp_path, monkeypatch, demo_api):
+    cells = [
+        "%load_ext orchestra",
+        f"%flow config base_url={demo_api.url}",
+        '%%flow items\nurl: "{config.base_url}/items"\nparams: {limit: 3}',
+        "b = %flow builder\nb",
+        # a step added in the builder is a step of the flow …
+        "b.state.selected = 'steps[0]'\nb.state.add_step()\n"
+        "b.state.set_value(b.state.selected, ('url',), "
+        "'{config.base_url}/items/{steps.items.body.items[0].id}')\n"
+        "assert not b.state.issues, b.state.issues\nprint(b.state.plan['steps'][-1]['name'])",
+        "%flow show",
+        "%flow run",  # runs it with the flow's other steps
+        # … that a later %%flow cell can refer to,
+        '%%flow later --out r\nurl: "{config.base_url}/items/{steps.step_1.body.id}"',
+        "assert r.ok, r",
+        # and the %%flow cell shows up in the builder when it refreshes.
+        "b.state.refresh()\nprint(json.dumps([s['name'] for s in b.state.plan['steps']]))",
+    ]
+    notebook = new_notebook(
+        cells=[new_code_cell("import json")] + [new_code_cell(c) for c in cells]
+    )
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    shown = notebook.cells[4].outputs
+    assert shown and shown[-1]["output_type"] == "execute_result"
+    assert any("application/vnd.holoviews_exec.v0+json" in o.get("data", {}) or
+               "text/html" in o.get("data", {}) for o in shown)  # fmt: skip
+    added = notebook.cells[5].outputs[0]["text"].strip()
+    assert added == "step_1"
+    listing = notebook.cells[6].outputs[-1]["data"]["text/plain"]
+    assert "name: step_1" in listing
+    names = json.loads(notebook.cells[10].outputs[0]["text"])
+    assert names == ["items", "step_1", "later"]
