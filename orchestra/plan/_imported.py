@@ -7,8 +7,10 @@ the step the plan format would have a person write:
 * the query string becomes ``params:``, a JSON body ``body:`` (an object, not
   a string), a form body ``form:``; literal braces are doubled (``{{``) so that
   nothing imported is read as a ``{template}``;
-* ``Authorization: Bearer …`` / ``Basic …`` (and ``curl -u``) become the
-  plan's ``auth:``, a lone API-key header an ``api_key`` auth; cookies and
+* ``Authorization: Bearer …`` / ``Basic …`` (and ``curl -u``, or a user and
+  password in the URL) become the plan's ``auth:`` (with no password, as in
+  ``-u KEY:``, the user name is the secret), a lone API-key header an
+  ``api_key`` auth; cookies and
   other sensitive headers, query or form fields become ``config`` values —
   each secret as an ``{env: NAME}`` reference, its value kept apart in
   :attr:`Imported.secrets` (for the caller to put in the environment or a
@@ -23,9 +25,9 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from orchestra.masking import is_sensitive_header, is_sensitive_param
 
@@ -141,6 +143,7 @@ def imported_step(request: RawRequest, name: str | None = None) -> Imported:
     if name:
         step["name"] = name
     method = request.method.upper()
+    request = _credentials_out_of_url(request)
     url, params = _split_url(request.url, secrets)
     step["url"] = url
     if method != "GET":
@@ -213,11 +216,33 @@ def _split_url(url: str, secrets: _Secrets) -> tuple[str, dict[str, Any]]:
     return literal(bare), params
 
 
+def _credentials_out_of_url(request: RawRequest) -> RawRequest:
+    """``https://user:password@host/…`` as curl sends it: the URL without its user
+    information, which becomes the request's HTTP Basic credentials (unless ``-u`` gave
+    others)."""
+    parts = urlsplit(request.url)
+    if "@" not in parts.netloc:
+        return request
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    url = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    basic = request.basic or (unquote(user), unquote(password))
+    return replace(request, url=url, basic=basic)
+
+
+def _basic(user: str, password: str, secrets: _Secrets) -> dict[str, Any]:
+    """Basic auth with the password as a secret; with no password (``-u KEY:``, Stripe's
+    way) the user name is the credential, and is the secret instead."""
+    if not password:
+        return {"type": "basic", "username": secrets.reference("API_USERNAME", user),
+                "password": ""}  # fmt: skip
+    return {"type": "basic", "username": literal(user),
+            "password": secrets.reference("API_PASSWORD", password)}  # fmt: skip
+
+
 def _basic_or_bearer(request: RawRequest, secrets: _Secrets) -> dict[str, Any] | None:
     if request.basic is not None:
-        user, password = request.basic
-        return {"type": "basic", "username": literal(user),
-                "password": secrets.reference("API_PASSWORD", password)}  # fmt: skip
+        return _basic(*request.basic, secrets)
     if request.bearer is not None:
         return {"type": "bearer", "token": secrets.reference("API_TOKEN", request.bearer)}
     return None
@@ -235,8 +260,7 @@ def _auth_header(value: str, secrets: _Secrets) -> dict[str, Any] | None:
             return None
         user, sep, password = decoded.partition(":")
         if sep:
-            return {"type": "basic", "username": literal(user),
-                    "password": secrets.reference("API_PASSWORD", password)}  # fmt: skip
+            return _basic(user, password, secrets)
     return None
 
 

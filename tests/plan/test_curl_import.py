@@ -156,3 +156,34 @@ def test_what_cannot_be_read_is_named_with_the_fix(text: str, message: str, fix:
     assert message in caught.value.message
     assert fix in (caught.value.fix or "")
     assert str(caught.value).startswith("curl command: ")
+
+
+def test_credentials_in_the_url_become_basic_auth_and_leave_the_plan(demo_api: DemoAPI):
+    url = demo_api.url.replace("://", "://ann:pw%2Fs3cret-9@", 1)
+    imported = step_from_curl(f"curl '{url}/echo/a?x=1'")
+    assert imported.step["url"] == f"{demo_api.url}/echo/a"
+    assert imported.auth == {"type": "basic", "username": "ann",
+                             "password": {"env": "API_PASSWORD"}}  # fmt: skip
+    assert imported.secrets == {"API_PASSWORD": "pw/s3cret-9"}
+    assert "s3cret" not in str(imported.plan())
+    seen = echo(imported, demo_api)
+    expected = base64.b64encode(b"ann:pw/s3cret-9").decode()
+    assert seen["headers"]["authorization"] == f"Basic {expected}"
+
+
+def test_a_key_given_as_the_user_with_no_password_is_the_secret(demo_api: DemoAPI):
+    key = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
+    for command in (
+        f"curl {demo_api.url}/echo/v1/charges -u {key}:",
+        f"curl {demo_api.url}/echo/v1/charges -H 'Authorization: Basic "
+        f"{base64.b64encode(f'{key}:'.encode()).decode()}'",
+    ):
+        imported = step_from_curl(command)
+        assert imported.auth == {"type": "basic", "username": {"env": "API_USERNAME"},
+                                 "password": ""}  # fmt: skip
+        assert imported.secrets == {"API_USERNAME": key}
+        assert key not in str(imported.plan())
+        seen = echo(imported, demo_api)
+        assert seen["headers"]["authorization"] == (
+            "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+        )
