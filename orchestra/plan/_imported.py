@@ -11,7 +11,8 @@ the step the plan format would have a person write:
   password in the URL) become the plan's ``auth:`` (with no password, as in
   ``-u KEY:``, the user name is the secret), a lone API-key header an
   ``api_key`` auth; cookies and
-  other sensitive headers, query or form fields become ``config`` values —
+  other sensitive headers, query or form fields, and JSON body fields named
+  like secrets (``password``, ``client_secret`` …) become ``config`` values —
   each secret as an ``{env: NAME}`` reference, its value kept apart in
   :attr:`Imported.secrets` (for the caller to put in the environment or a
   notebook's secrets), never in the plan;
@@ -27,7 +28,7 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit, urlunsplit
 
 from orchestra.masking import is_sensitive_header, is_sensitive_param
 
@@ -174,7 +175,7 @@ def imported_step(request: RawRequest, name: str | None = None) -> Imported:
             headers[header] = literal(value)
     if dropped:
         notes.append("left out headers the client sets itself: " + ", ".join(dropped))
-    body_fields = _body(request, content_type, secrets)
+    body_fields = _body(request, content_type, secrets, notes)
     if "body" in body_fields or "form" in body_fields:
         headers = {
             k: v
@@ -264,14 +265,16 @@ def _auth_header(value: str, secrets: _Secrets) -> dict[str, Any] | None:
     return None
 
 
-def _body(request: RawRequest, content_type: str, secrets: _Secrets) -> dict[str, Any]:
+def _body(
+    request: RawRequest, content_type: str, secrets: _Secrets, notes: list[str]
+) -> dict[str, Any]:
     body = request.body
     if body is None:
         return {}
     lowered = content_type.lower()
     if request.json_body or "json" in lowered:
         try:
-            return {"body": literal(json.loads(body))}
+            return {"body": _json_secrets(json.loads(body), secrets)}
         except ValueError:
             return {"body": literal(body)}
     if "x-www-form-urlencoded" in lowered:
@@ -288,7 +291,42 @@ def _body(request: RawRequest, content_type: str, secrets: _Secrets) -> dict[str
                     for key, value in fields
                 }
             }
+        return {"body": _raw_form_secrets(body, secrets, notes)}  # sent as written, secrets out
     return {"body": literal(body)}
+
+
+def _json_secrets(value: Any, secrets: _Secrets) -> Any:
+    """A JSON body as written (braces doubled), each string under a sensitive key
+    (``password``, ``client_secret``, ``refresh_token`` …) as a config secret."""
+    if isinstance(value, dict):
+        return {
+            key: secrets.config_value(key, item)
+            if isinstance(item, str) and item and is_sensitive_param(key)
+            else _json_secrets(item, secrets)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_json_secrets(item, secrets) for item in value]
+    return literal(value)
+
+
+def _raw_form_secrets(body: str, secrets: _Secrets, notes: list[str]) -> str:
+    """A form body that is not one field per name (a repeated name, a stray ``&``) kept
+    as its text, each sensitive field's value (still encoded, so the bytes sent are the
+    same) a config secret."""
+    parts = []
+    for segment in body.split("&"):
+        name, sep, value = segment.partition("=")
+        if sep and value and is_sensitive_param(unquote_plus(name)):
+            parts.append(literal(name) + "=" + secrets.config_value(unquote_plus(name), value))
+            notes.append(
+                "the form body is kept as text (a field name repeats, or it is not one "
+                f"name=value per field): the secret of {unquote_plus(name)!r} is its value "
+                "form-encoded, as it stands in the body"
+            )
+        else:
+            parts.append(literal(segment))
+    return "&".join(parts)
 
 
 @dataclass

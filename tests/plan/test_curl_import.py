@@ -187,3 +187,33 @@ def test_a_key_given_as_the_user_with_no_password_is_the_secret(demo_api: DemoAP
         assert seen["headers"]["authorization"] == (
             "Basic " + base64.b64encode(f"{key}:".encode()).decode()
         )
+
+
+def test_secret_fields_of_a_json_body_become_config_secrets(demo_api: DemoAPI):
+    body = '{"user":"ann","password":"hunter22","client":{"client_secret":"cs-9f1","n":[1]}}'
+    imported = step_from_curl(f"curl {demo_api.url}/echo/login --json '{body}'")
+    assert imported.step["body"] == {
+        "user": "ann",
+        "password": "{config.password}",
+        "client": {"client_secret": "{config.client_secret}", "n": [1]},
+    }
+    assert imported.secrets == {"PASSWORD": "hunter22", "CLIENT_SECRET": "cs-9f1"}
+    assert "hunter22" not in str(imported.plan()) and "cs-9f1" not in str(imported.plan())
+    assert echo(imported, demo_api)["body"] == {
+        "user": "ann", "password": "hunter22", "client": {"client_secret": "cs-9f1", "n": [1]}
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "grant_type=password&password=hunter%2622&scope=a&scope=b",  # a name repeats
+        "password=hunter%2622&",  # a stray '&': not one name=value per field
+    ],
+)
+def test_a_form_body_kept_as_text_keeps_its_secrets_apart(demo_api: DemoAPI, form: str):
+    imported = step_from_curl(f"curl {demo_api.url}/echo/token -d '{form}'")
+    assert "hunter" not in str(imported.plan())
+    assert imported.secrets == {"PASSWORD": "hunter%2622"}  # as it stands in the body
+    assert any("form-encoded" in note for note in imported.notes)
+    assert echo(imported, demo_api)["body"] == form  # the same bytes reach the server
