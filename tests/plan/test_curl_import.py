@@ -147,7 +147,7 @@ def test_firefox_copy_with_line_continuations_and_double_quotes():
         ("curl -H 'nocolon' https://x.test", "is not a header", "-H 'Name: value'"),
         ("curl -X POST", "has no URL", "add the URL"),
         ("curl https://a.test https://b.test", "has 2 URLs", "one URL at a time"),
-        ("curl -u bob https://x.test", "has no password", "-u user:password"),
+        ("curl -u bob https://x.test", "-u gives no password", "-u user:password"),
     ],
 )  # fmt: skip
 def test_what_cannot_be_read_is_named_with_the_fix(text: str, message: str, fix: str):
@@ -217,3 +217,20 @@ def test_a_form_body_kept_as_text_keeps_its_secrets_apart(demo_api: DemoAPI, for
     assert imported.secrets == {"PASSWORD": "hunter%2622"}  # as it stands in the body
     assert any("form-encoded" in note for note in imported.notes)
     assert echo(imported, demo_api)["body"] == form  # the same bytes reach the server
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "curl -u sk_live_S3CRETKEY https://x.test",  # a key whose ':' was lost
+        "curl -H 'Authorization Bearer S3CRETKEY' https://x.test",  # a header's ':' lost
+        "curl 'https://x.test/a?token=S3CRETKEY' https://y.test",
+        "curl 'https://ann:S3CRETKEY@x.test/a' https://y.test",
+        "curl -F 'api_key=S3CRETKEY' https://x.test",
+    ],
+)
+def test_an_error_never_shows_a_secret_of_the_command(text: str):
+    with pytest.raises(RequestImportError) as caught:
+        step_from_curl(text)
+    assert "S3CRETKEY" not in str(caught.value)
+    assert caught.value.fix
