@@ -152,13 +152,14 @@ def imported_step(request: RawRequest, name: str | None = None) -> Imported:
     if params:
         step["params"] = params
     auth = _basic_or_bearer(request, secrets)
-    for header, value in request.headers:  # Authorization first: it decides the auth
+    request_headers = _merged(request.headers)
+    for header, value in request_headers:  # Authorization first: it decides the auth
         if auth is None and header.lower() == "authorization":
             auth = _auth_header(value, secrets)
     headers: dict[str, Any] = {}
     content_type = ""
     dropped: list[str] = []
-    for header, value in request.headers:
+    for header, value in request_headers:
         lower = header.lower()
         if lower == "content-type":
             content_type = value
@@ -188,6 +189,19 @@ def imported_step(request: RawRequest, name: str | None = None) -> Imported:
     if request.timeout_seconds is not None:
         step["timeout_seconds"] = request.timeout_seconds
     return Imported(step, auth, secrets.config, secrets.values, notes)
+
+
+def _merged(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """One header per name (any case, first spelling kept), as a server reads repeats:
+    cookies joined with ``; `` (``-H 'Cookie: …' -b …``, a browser's split HTTP/2
+    cookies), other values with ``, ``."""
+    merged: dict[str, tuple[str, list[str]]] = {}
+    for header, value in headers:
+        merged.setdefault(header.lower(), (header, []))[1].append(value)
+    return [
+        (header, ("; " if header.lower() == "cookie" else ", ").join(values))
+        for header, values in merged.values()
+    ]
 
 
 def _sets_own_type(body_fields: dict[str, Any], content_type: str) -> bool:

@@ -234,3 +234,17 @@ def test_an_error_never_shows_a_secret_of_the_command(text: str):
         step_from_curl(text)
     assert "S3CRETKEY" not in str(caught.value)
     assert caught.value.fix
+
+
+def test_repeated_headers_are_sent_joined_not_dropped(demo_api: DemoAPI):
+    headers = "-H 'Cookie: sid=s-1' -b 'theme=dark' -H 'X-Tag: a' -H 'x-tag: b'"
+    imported = step_from_curl(f"curl {demo_api.url}/echo {headers}")
+    assert imported.step["headers"] == {"Cookie": "{config.cookie}", "X-Tag": "a, b"}
+    assert imported.secrets == {"COOKIE": "sid=s-1; theme=dark"}
+    seen = echo(imported, demo_api)["headers"]
+    assert seen["cookie"] == "sid=s-1; theme=dark" and seen["x-tag"] == "a, b"
+
+
+def test_an_escape_beyond_unicode_stays_as_written():
+    imported = step_from_curl("curl $'https://x.test/a\\U00110000'")
+    assert imported.step["url"] == "https://x.test/a\\U00110000"

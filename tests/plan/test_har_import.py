@@ -141,3 +141,13 @@ def test_imported_secrets_run_from_the_environment(demo_api: DemoAPI):
     assert "demo-static-token" not in json.dumps(imported.plan())
     result = orchestra.run(imported.plan(), db=None, environ={**os.environ, **imported.secrets})
     assert result.ok, result.error
+
+
+def test_form_params_that_are_not_objects_are_passed_over():
+    har = {"log": {"entries": [{"request": {
+        "url": "https://a.test/login", "method": "POST",
+        "postData": {"mimeType": "application/x-www-form-urlencoded",
+                     "params": ["stray", {"name": "user", "value": "ann"}]},
+    }}]}}  # fmt: skip
+    (imported,) = steps_from_har(har)
+    assert imported.step["form"] == {"user": "ann"}
