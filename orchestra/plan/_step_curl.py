@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from orchestra.errors import OrchestraError, PlanError, PlanIssue
-from orchestra.expressions import Expression, Template, ValueTemplate, stringify
+from orchestra.expressions import Expression, Template, ValueTemplate, past_host, stringify
 from orchestra.plan._auth_models import ApiKeyAuth, BasicAuth, BearerAuth
 from orchestra.plan._base import SecretRef
 from orchestra.plan._compiled import CompiledAuth, CompiledStep, Credential
@@ -142,7 +142,7 @@ class _Writer:
                 pieces.append("{" + segment.source + "}")
                 continue
             text = stringify(found)
-            if url and _past_host("".join(pieces)) and "${" not in text:
+            if url and past_host("".join(pieces)) and "${" not in text:
                 text = quote(text, safe="")
             pieces.append(text)
         return "".join(pieces)
@@ -195,11 +195,3 @@ class _Writer:
                 f"# auth: {model.type} gets its token when the flow runs; add "
                 "-H 'Authorization: Bearer …' with a token of your own"
             )
-
-
-def _past_host(prefix: str) -> bool:
-    """True when ``prefix`` already holds the scheme, host and the first path slash."""
-    scheme = prefix.find("://")
-    if scheme < 0:
-        return "/" in prefix
-    return prefix.find("/", scheme + 3) >= 0
