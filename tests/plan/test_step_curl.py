@@ -100,6 +100,22 @@ def test_what_only_a_run_knows_stays_a_template_and_is_named():
     assert "# {item.id} is known only when the flow runs: fill it in" in command.splitlines()
 
 
+def test_a_whole_value_only_a_run_knows_is_kept_not_dropped():
+    plan = {"key": "k", "steps": [
+        {"name": "a", "url": "http://api.test/a"},
+        {"name": "b", "method": "POST", "url": "http://api.test/b",
+         "params": {"owner": "{steps.a.body.id}", "cursor": "{prev.body.next}"},
+         "headers": {"X-Parent": "{steps.a.body.etag}"}, "body": {"id": "{steps.a.body.id}"}},
+    ]}  # fmt: skip
+    command = step_to_curl(plan, "b")
+    assert "owner={steps.a.body.id}" in command and "cursor" not in command
+    assert "X-Parent: {steps.a.body.etag}" in command
+    assert '{"id":"{steps.a.body.id}"}' in command
+    lines = command.splitlines()
+    assert "# {steps.a.body.id} is known only when the flow runs: fill it in" in lines
+    assert "# {steps.a.body.etag} is known only when the flow runs: fill it in" in lines
+
+
 def test_basic_and_token_auth():
     basic = {**PLAN, "auth": {"type": "basic", "username": "demo",
                               "password": {"env": "DEMO_PASSWORD"}}}  # fmt: skip
