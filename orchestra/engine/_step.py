@@ -288,6 +288,8 @@ class StepRunner:
                 emitted = [result.body] if records is None else records
                 if run.capping is not None:
                     emitted = run.capping.admit(step.path, emitted)
+                    if records is not None and len(emitted) < len(records):
+                        full["records"] = emitted  # a fanout over `records` runs the kept ones
                 for record in emitted:
                     outcome.records += 1
                     run.bus.emit(
