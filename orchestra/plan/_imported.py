@@ -354,15 +354,37 @@ class ImportedPlan:
 
 def combined_plan(imports: list[Imported], key: str = "imported") -> ImportedPlan:
     """One plan of every imported step: their config merged (a name two steps use for
-    different secrets is numbered), the first step's auth (later ones noted if different)."""
+    different secrets is numbered), the first step's auth (later ones noted if different).
+    Every environment variable holds one value: a config secret and the auth's token that
+    came out with the same name (``?api_token=`` and a bearer ``API_TOKEN``) are numbered
+    apart, never one read for the other."""
     config: dict[str, Any] = {}
-    secrets: dict[str, str] = {}
+    secrets: dict[str, str] = {}  # env name -> value, one value per name
+
+    def claim(env: str, value: str) -> str:
+        name, number = env, 2
+        while name in secrets and secrets[name] != value:
+            name, number = f"{env}_{number}", number + 1
+        secrets[name] = value
+        return name
+
     notes: list[str] = []
     auth: dict[str, Any] | None = None
-    auth_secrets: dict[str, str] = {}
+    first_auth: tuple[dict[str, Any], dict[str, str]] | None = None
     steps = []
     for index, imported in enumerate(imports):
         step = imported.step
+        if imported.auth is not None:
+            own = {name: imported.secrets[name] for name in _env_names(imported.auth)}
+            if first_auth is None:
+                first_auth, auth = (imported.auth, own), imported.auth
+                for name, value in own.items():
+                    auth = renamed_env(auth, name, claim(name, value))
+            elif (imported.auth, own) != first_auth:
+                notes.append(
+                    f"step {step.get('name') or index} used other credentials; the plan has "
+                    "one auth, the first step's"
+                )
         for config_key, reference in imported.config.items():
             value = imported.secrets.get(reference["env"], "")
             target, number = config_key, 2
@@ -370,21 +392,11 @@ def combined_plan(imports: list[Imported], key: str = "imported") -> ImportedPla
                 target, number = f"{config_key}_{number}", number + 1
             if target != config_key:
                 step = renamed_config(step, config_key, target)
-                reference = {"env": env_name(target)}
-            config[target] = reference
-            secrets[reference["env"]] = value
-        if imported.auth is not None:
-            own = {name: imported.secrets[name] for name in _env_names(imported.auth)}
-            if auth is None:
-                auth, auth_secrets = imported.auth, own
-            elif (imported.auth, own) != (auth, auth_secrets):
-                notes.append(
-                    f"step {step.get('name') or index} used other credentials; the plan has "
-                    "one auth, the first step's"
-                )
+            if target not in config:
+                env = reference["env"] if target == config_key else env_name(target)
+                config[target] = {"env": claim(env, value)}
         notes.extend(imported.notes)
         steps.append(step)
-    secrets.update(auth_secrets)
     plan: dict[str, Any] = {"key": key}
     if config:
         plan["config"] = config
