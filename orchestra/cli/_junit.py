@@ -4,7 +4,7 @@ Layout (what Jenkins, GitLab and GitHub test reporters read)::
 
     <testsuites name=PLAN tests failures errors skipped time>
       <testsuite name=PLAN tests failures errors skipped time timestamp>
-        <properties> run_id, status </properties>
+        <properties> run_id, status, partial (a test read) </properties>
         <testcase classname=PLAN name=STEP_PATH time>
           <failure type=ExpectationFailed message=…/>   one per failed ``expect`` assertion
           <failure type=HTTPStatusError message=…/>     a step that failed otherwise
@@ -13,6 +13,10 @@ Layout (what Jenkins, GitLab and GitHub test reporters read)::
           <system-out>                                  what ``paginate: auto`` chose, with
                                                         the YAML to paste
           <system-err>                                  its "looks paginated" warning
+
+A test read (``--max-pages`` …) that a cap cut short adds ``<property name="partial">``
+with the words of the summary's ``partial:`` line, so a report never passes a partial
+run off as a whole one.
 
 ``failures``, ``errors`` and ``skipped`` count test cases, as the JUnit schema
 defines them. Messages are masked and stripped of characters XML cannot hold.
@@ -74,6 +78,8 @@ def build_junit(
     properties = ET.SubElement(suite, "properties")
     ET.SubElement(properties, "property", name="run_id", value=result.run_id)
     ET.SubElement(properties, "property", name="status", value=str(status))
+    if result.partial:  # a test read: the steps passed on part of the data
+        ET.SubElement(properties, "property", name="partial", value=_clean(result.partial, masker))
 
     counts = {"failure": 0, "error": 0, "skipped": 0}
 

@@ -134,6 +134,12 @@ def assign(
         scope[last].clear()
         scope[last].update(copy.deepcopy(value))
         return
+    paging_state = node is scope and last == "page_state" and isinstance(scope.get(last), dict)
+    if paging_state and not isinstance(value, dict):  # paging would drop it, this page break
+        raise ScopeError(
+            "page_state must stay an object: set one field (page_state.offset=40) or "
+            "a whole object ('page_state={\"offset\": 40}')"
+        )
     if node is scope:
         local.add(last)
     try:

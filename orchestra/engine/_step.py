@@ -145,14 +145,20 @@ class StepRunner:
         if item_index is None:  # not a fanout item: keep the collector off the old heap
             _gc.enter()
         try:
+            shown_state = None
             if self.page_hooks and (step.page_state is not None or step.page_state_updates):
                 # a debugger's run: the first page's state is in the step stop's scope, so
                 # `%flow set page_state.x=…` there sets where paging starts
-                scope = {**scope, "page_state": Paging.initial_state(step, scope)}
+                shown_state = Paging.initial_state(step, scope)
+                scope = {**scope, "page_state": detached(shown_state)}
             for hook in self.hooks:
                 call = StepCall(run, step, scope, execution_id, item_index)
                 await hook.before_step(call)
                 scope = call.scope
+            if shown_state is not None and scope.get("page_state") == shown_state:
+                # not edited at the stop: rendered again from the scope as the stop left it,
+                # so an edit of what page_state reads (`set context.start=…`) still counts
+                scope = {key: value for key, value in scope.items() if key != "page_state"}
             try:
                 await self._pages(step, scope, execution_id, item_index, outcome)
                 if step.incremental is not None and outcome.cursor is not None:
@@ -282,6 +288,8 @@ class StepRunner:
                 emitted = [result.body] if records is None else records
                 if run.capping is not None:
                     emitted = run.capping.admit(step.path, emitted)
+                    if records is not None and len(emitted) < len(records):
+                        full["records"] = emitted  # a fanout over `records` runs the kept ones
                 for record in emitted:
                     outcome.records += 1
                     run.bus.emit(

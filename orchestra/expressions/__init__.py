@@ -8,6 +8,7 @@ from orchestra.expressions._template import (
     ValueTemplate,
     compile_template,
     compile_value,
+    past_host,
     stringify,
 )
 
@@ -18,6 +19,7 @@ __all__ = [
     "compile_expression",
     "compile_template",
     "compile_value",
+    "past_host",
     "scope_references",
     "stringify",
     "truthy",

@@ -135,7 +135,7 @@ class Template:
                     fix="give a default with `||`, e.g. {" + segment.source + " || ''}",
                 )
             text = _stringify(value)
-            if encode_after_host and not _UNRESERVED(text) and _past_host("".join(pieces)):
+            if encode_after_host and not _UNRESERVED(text) and past_host("".join(pieces)):
                 text = quote(text, safe="")
             pieces.append(text)
         return pieces
@@ -148,7 +148,7 @@ _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
 """Text that ``quote(text, safe="")`` leaves as it is (checked first: it is the common case)."""
 
 
-def _past_host(prefix: str) -> bool:
+def past_host(prefix: str) -> bool:
     """True when ``prefix`` already holds the scheme, host and the first path slash."""
     scheme = prefix.find("://")
     if scheme < 0:

@@ -61,6 +61,7 @@ def record_flow_run(flow: NotebookFlow, execution: Execution, view: FlowRun) -> 
             context_after=after,
             paths={p: s for p, s in paths.items() if p.split(".")[0] == step.name},
             mark_later=False,
+            caps=execution.runner.caps,
         )
         context = after
 

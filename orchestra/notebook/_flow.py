@@ -24,6 +24,7 @@ from typing import Any
 
 from orchestra.masking import Masker, env_reference
 from orchestra.notebook._secrets import KnownSecrets
+from orchestra.plan import ReadCaps
 
 DEFAULT_KEY = "notebook"
 
@@ -64,6 +65,7 @@ class FlowStep:
     run_id: str | None = None
     stale_because: str | None = None
     paths: dict[str, str] = field(default_factory=dict)  # step path -> status of the last run
+    caps: ReadCaps | None = None  # its last run was a test read (`%flow run --max-pages …`)
 
     @property
     def has_run(self) -> bool:
@@ -72,7 +74,7 @@ class FlowStep:
     def forget(self, status: str = NOT_RUN) -> None:
         self.status, self.published, self.run_id = status, {}, None
         self.context_before = self.context_after = None
-        self.stale_because, self.paths = None, {}
+        self.stale_because, self.paths, self.caps = None, {}, None
 
 
 class NotebookFlow:
@@ -164,6 +166,15 @@ class NotebookFlow:
                 context = earlier.context_after
         return published, copy.deepcopy(context)
 
+    def upstream_caps(self, step: FlowStep) -> ReadCaps | None:
+        """The caps of the test read that left the context :meth:`upstream` gives ``step``
+        (None: a whole run's). A run from that context is a test read too: what a
+        capped run left (a cursor from page 2) must never be saved as persistent context."""
+        for earlier in reversed(self.steps[: self.steps.index(step)]):
+            if earlier.context_after is not None:
+                return earlier.caps
+        return None
+
     def record(
         self,
         step: FlowStep,
@@ -175,9 +186,11 @@ class NotebookFlow:
         context_after: dict[str, Any] | None,
         paths: dict[str, str] | None = None,
         mark_later: bool = True,
+        caps: ReadCaps | None = None,
     ) -> list[str]:
-        """Store a step's run; marks later steps that had run ``stale`` and returns them."""
-        step.status, step.run_id, step.published = status, run_id, published
+        """Store a step's run; marks later steps that had run ``stale`` and returns them.
+        ``caps``: the run was a test read with these caps."""
+        step.status, step.run_id, step.published, step.caps = status, run_id, published, caps
         step.paths = dict(paths or {})
         step.context_before, step.context_after = context_before, context_after
         step.stale_because = None

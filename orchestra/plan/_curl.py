@@ -4,7 +4,8 @@ Used by the capture's exports (a captured exchange, ``orchestra export
 --format curl``) and by :func:`orchestra.plan.step_to_curl` (a plan step
 before it runs), so both write commands the same way:
 
-* ``-X METHOD`` (``--head`` for HEAD), the URL, one ``-H`` per header, the body
+* ``-X METHOD`` (``--head`` for HEAD), the URL (with ``--globoff`` when it holds
+  ``{}[]``, which curl would otherwise expand as a pattern), one ``-H`` per header, the body
   as ``--data-raw``, or through ``base64 -d`` for a body stored as base64;
 * headers curl computes itself or that belong to one connection (``Host``,
   ``Content-Length``, hop-by-hop ones) are left out, and ``Accept-Encoding``
@@ -87,6 +88,8 @@ def curl_text(
     method = (method or "GET").upper()
     verb = "--head" if method == "HEAD" else f"-X {method}"
     args = [f"curl {verb} {shell_quote(url)}"]
+    if any(char in SECRET_REFERENCE.sub("", url) for char in "{}[]"):
+        args.append("--globoff")  # curl would read them as a URL pattern ({a,b}, [1-9])
     if user is not None:
         args.append(f"-u {shell_quote(user)}")
     compressed = False

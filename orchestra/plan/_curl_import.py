@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 from orchestra.errors import RequestImportError
+from orchestra.masking import Masker
 from orchestra.plan._imported import Imported, RawRequest, imported_step
 from orchestra.plan._shell_words import ShellSyntaxError, split_words
 
@@ -177,9 +178,9 @@ def _apply(parsed: _Parsed, flag: str, value: str | None) -> None:
         header, sep, content = value.partition(":")
         if not sep and header.endswith(";"):  # "Name;" sends the header empty
             header, content = header[:-1], ""
-        elif not sep:
+        elif not sep:  # its text is not shown: it may be a credential that lost its name
             raise RequestImportError(
-                f"-H {value!r} is not a header (no ':')",
+                f"the value of -H number {len(parsed.headers) + 1} is not a header (no ':')",
                 fix="write headers as -H 'Name: value'",
                 source=SOURCE,
             )
@@ -232,6 +233,9 @@ def _switch(parsed: _Parsed, flag: str, kind: str) -> None:
 
 
 def _from_file(flag: str, value: str) -> RequestImportError:
+    if flag in ("-F", "--form"):  # a field's value may be a secret: name the field only
+        name, sep, _ = value.partition("=")
+        value = f"{name}=…" if sep else "…"
     if flag in ("-F", "--form", "-T", "--upload-file"):
         what = "uploads a file or a multipart form, which a plan step cannot send"
         fix = "send the fields as form: or body: in the step, written by hand"
@@ -255,15 +259,24 @@ def _urlencoded(flag: str, value: str) -> str:
     return f"{name}={quote_plus(content)}" if name else quote_plus(content)
 
 
+def _shown_url(url: str) -> str:
+    """A URL fit for a message: no user information, secret query parameters masked."""
+    prefix = "" if "://" in url else "http://"
+    parts = urlsplit(prefix + url)
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc="…@" + parts.netloc.rpartition("@")[2])
+    return Masker().url(urlunsplit(parts)[len(prefix) :])
+
+
 def _request(parsed: _Parsed) -> RawRequest:
     if not parsed.urls:
         raise RequestImportError(
             "the command has no URL", fix="add the URL, as in curl 'https://…'", source=SOURCE
         )
     if len(parsed.urls) > 1:
+        shown = ", ".join(_shown_url(url) for url in parsed.urls)
         raise RequestImportError(
-            f"the command has {len(parsed.urls)} URLs ({', '.join(parsed.urls)}); a step "
-            "makes one request",
+            f"the command has {len(parsed.urls)} URLs ({shown}); a step makes one request",
             fix="import one URL at a time",
             source=SOURCE,
         )
@@ -291,10 +304,11 @@ def _request(parsed: _Parsed) -> RawRequest:
     basic = None
     if parsed.user is not None:
         user, sep, password = parsed.user.partition(":")
-        if not sep:
+        if not sep:  # not shown: it is often an API key (`-u KEY:` with the ':' lost)
             raise RequestImportError(
-                f"-u {parsed.user!r} has no password (curl would ask for it)",
-                fix="write -u user:password; the password becomes an {env: …} secret",
+                "-u gives no password (no ':'; curl would ask for it)",
+                fix="write -u user:password (or -u KEY: for a key with no password); "
+                "the credential becomes an {env: …} secret",
                 source=SOURCE,
             )
         basic = (user, password)

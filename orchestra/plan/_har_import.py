@@ -99,8 +99,9 @@ def _request(index: int, entry: Any) -> RawRequest:
             )
         if isinstance(post.get("text"), str):
             body = post["text"]
-        elif post.get("params"):
-            body = urlencode([(p.get("name", ""), p.get("value", "")) for p in post["params"]])
+        elif isinstance(post.get("params"), list) and post["params"]:
+            fields = [p for p in post["params"] if isinstance(p, dict)]
+            body = urlencode([(p.get("name", ""), p.get("value", "")) for p in fields])
         if body is not None and mime and not any(h.lower() == "content-type" for h, _ in headers):
             headers.append(("Content-Type", mime))
     return RawRequest(

@@ -7,9 +7,12 @@ the step the plan format would have a person write:
 * the query string becomes ``params:``, a JSON body ``body:`` (an object, not
   a string), a form body ``form:``; literal braces are doubled (``{{``) so that
   nothing imported is read as a ``{template}``;
-* ``Authorization: Bearer …`` / ``Basic …`` (and ``curl -u``) become the
-  plan's ``auth:``, a lone API-key header an ``api_key`` auth; cookies and
-  other sensitive headers, query or form fields become ``config`` values —
+* ``Authorization: Bearer …`` / ``Basic …`` (and ``curl -u``, or a user and
+  password in the URL) become the plan's ``auth:`` (with no password, as in
+  ``-u KEY:``, the user name is the secret), a lone API-key header an
+  ``api_key`` auth; cookies and
+  other sensitive headers, query or form fields, and JSON body fields named
+  like secrets (``password``, ``client_secret`` …) become ``config`` values —
   each secret as an ``{env: NAME}`` reference, its value kept apart in
   :attr:`Imported.secrets` (for the caller to put in the environment or a
   notebook's secrets), never in the plan;
@@ -23,9 +26,9 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit, urlunsplit
 
 from orchestra.masking import is_sensitive_header, is_sensitive_param
 
@@ -141,6 +144,7 @@ def imported_step(request: RawRequest, name: str | None = None) -> Imported:
     if name:
         step["name"] = name
     method = request.method.upper()
+    request = _credentials_out_of_url(request)
     url, params = _split_url(request.url, secrets)
     step["url"] = url
     if method != "GET":
@@ -148,13 +152,14 @@ def imported_step(request: RawRequest, name: str | None = None) -> Imported:
     if params:
         step["params"] = params
     auth = _basic_or_bearer(request, secrets)
-    for header, value in request.headers:  # Authorization first: it decides the auth
+    request_headers = _merged(request.headers)
+    for header, value in request_headers:  # Authorization first: it decides the auth
         if auth is None and header.lower() == "authorization":
             auth = _auth_header(value, secrets)
     headers: dict[str, Any] = {}
     content_type = ""
     dropped: list[str] = []
-    for header, value in request.headers:
+    for header, value in request_headers:
         lower = header.lower()
         if lower == "content-type":
             content_type = value
@@ -171,7 +176,7 @@ def imported_step(request: RawRequest, name: str | None = None) -> Imported:
             headers[header] = literal(value)
     if dropped:
         notes.append("left out headers the client sets itself: " + ", ".join(dropped))
-    body_fields = _body(request, content_type, secrets)
+    body_fields = _body(request, content_type, secrets, notes)
     if "body" in body_fields or "form" in body_fields:
         headers = {
             k: v
@@ -184,6 +189,19 @@ def imported_step(request: RawRequest, name: str | None = None) -> Imported:
     if request.timeout_seconds is not None:
         step["timeout_seconds"] = request.timeout_seconds
     return Imported(step, auth, secrets.config, secrets.values, notes)
+
+
+def _merged(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """One header per name (any case, first spelling kept), as a server reads repeats:
+    cookies joined with ``; `` (``-H 'Cookie: …' -b …``, a browser's split HTTP/2
+    cookies), other values with ``, ``."""
+    merged: dict[str, tuple[str, list[str]]] = {}
+    for header, value in headers:
+        merged.setdefault(header.lower(), (header, []))[1].append(value)
+    return [
+        (header, ("; " if header.lower() == "cookie" else ", ").join(values))
+        for header, values in merged.values()
+    ]
 
 
 def _sets_own_type(body_fields: dict[str, Any], content_type: str) -> bool:
@@ -213,11 +231,33 @@ def _split_url(url: str, secrets: _Secrets) -> tuple[str, dict[str, Any]]:
     return literal(bare), params
 
 
+def _credentials_out_of_url(request: RawRequest) -> RawRequest:
+    """``https://user:password@host/…`` as curl sends it: the URL without its user
+    information, which becomes the request's HTTP Basic credentials (unless ``-u`` gave
+    others)."""
+    parts = urlsplit(request.url)
+    if "@" not in parts.netloc:
+        return request
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    url = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    basic = request.basic or (unquote(user), unquote(password))
+    return replace(request, url=url, basic=basic)
+
+
+def _basic(user: str, password: str, secrets: _Secrets) -> dict[str, Any]:
+    """Basic auth with the password as a secret; with no password (``-u KEY:``, Stripe's
+    way) the user name is the credential, and is the secret instead."""
+    if not password:
+        return {"type": "basic", "username": secrets.reference("API_USERNAME", user),
+                "password": ""}  # fmt: skip
+    return {"type": "basic", "username": literal(user),
+            "password": secrets.reference("API_PASSWORD", password)}  # fmt: skip
+
+
 def _basic_or_bearer(request: RawRequest, secrets: _Secrets) -> dict[str, Any] | None:
     if request.basic is not None:
-        user, password = request.basic
-        return {"type": "basic", "username": literal(user),
-                "password": secrets.reference("API_PASSWORD", password)}  # fmt: skip
+        return _basic(*request.basic, secrets)
     if request.bearer is not None:
         return {"type": "bearer", "token": secrets.reference("API_TOKEN", request.bearer)}
     return None
@@ -235,19 +275,20 @@ def _auth_header(value: str, secrets: _Secrets) -> dict[str, Any] | None:
             return None
         user, sep, password = decoded.partition(":")
         if sep:
-            return {"type": "basic", "username": literal(user),
-                    "password": secrets.reference("API_PASSWORD", password)}  # fmt: skip
+            return _basic(user, password, secrets)
     return None
 
 
-def _body(request: RawRequest, content_type: str, secrets: _Secrets) -> dict[str, Any]:
+def _body(
+    request: RawRequest, content_type: str, secrets: _Secrets, notes: list[str]
+) -> dict[str, Any]:
     body = request.body
     if body is None:
         return {}
     lowered = content_type.lower()
     if request.json_body or "json" in lowered:
         try:
-            return {"body": literal(json.loads(body))}
+            return {"body": _json_secrets(json.loads(body), secrets)}
         except ValueError:
             return {"body": literal(body)}
     if "x-www-form-urlencoded" in lowered:
@@ -264,7 +305,42 @@ def _body(request: RawRequest, content_type: str, secrets: _Secrets) -> dict[str
                     for key, value in fields
                 }
             }
+        return {"body": _raw_form_secrets(body, secrets, notes)}  # sent as written, secrets out
     return {"body": literal(body)}
+
+
+def _json_secrets(value: Any, secrets: _Secrets) -> Any:
+    """A JSON body as written (braces doubled), each string under a sensitive key
+    (``password``, ``client_secret``, ``refresh_token`` …) as a config secret."""
+    if isinstance(value, dict):
+        return {
+            key: secrets.config_value(key, item)
+            if isinstance(item, str) and item and is_sensitive_param(key)
+            else _json_secrets(item, secrets)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_json_secrets(item, secrets) for item in value]
+    return literal(value)
+
+
+def _raw_form_secrets(body: str, secrets: _Secrets, notes: list[str]) -> str:
+    """A form body that is not one field per name (a repeated name, a stray ``&``) kept
+    as its text, each sensitive field's value (still encoded, so the bytes sent are the
+    same) a config secret."""
+    parts = []
+    for segment in body.split("&"):
+        name, sep, value = segment.partition("=")
+        if sep and value and is_sensitive_param(unquote_plus(name)):
+            parts.append(literal(name) + "=" + secrets.config_value(unquote_plus(name), value))
+            notes.append(
+                "the form body is kept as text (a field name repeats, or it is not one "
+                f"name=value per field): the secret of {unquote_plus(name)!r} is its value "
+                "form-encoded, as it stands in the body"
+            )
+        else:
+            parts.append(literal(segment))
+    return "&".join(parts)
 
 
 @dataclass
@@ -278,15 +354,37 @@ class ImportedPlan:
 
 def combined_plan(imports: list[Imported], key: str = "imported") -> ImportedPlan:
     """One plan of every imported step: their config merged (a name two steps use for
-    different secrets is numbered), the first step's auth (later ones noted if different)."""
+    different secrets is numbered), the first step's auth (later ones noted if different).
+    Every environment variable holds one value: a config secret and the auth's token that
+    came out with the same name (``?api_token=`` and a bearer ``API_TOKEN``) are numbered
+    apart, never one read for the other."""
     config: dict[str, Any] = {}
-    secrets: dict[str, str] = {}
+    secrets: dict[str, str] = {}  # env name -> value, one value per name
+
+    def claim(env: str, value: str) -> str:
+        name, number = env, 2
+        while name in secrets and secrets[name] != value:
+            name, number = f"{env}_{number}", number + 1
+        secrets[name] = value
+        return name
+
     notes: list[str] = []
     auth: dict[str, Any] | None = None
-    auth_secrets: dict[str, str] = {}
+    first_auth: tuple[dict[str, Any], dict[str, str]] | None = None
     steps = []
     for index, imported in enumerate(imports):
         step = imported.step
+        if imported.auth is not None:
+            own = {name: imported.secrets[name] for name in _env_names(imported.auth)}
+            if first_auth is None:
+                first_auth, auth = (imported.auth, own), imported.auth
+                for name, value in own.items():
+                    auth = renamed_env(auth, name, claim(name, value))
+            elif (imported.auth, own) != first_auth:
+                notes.append(
+                    f"step {step.get('name') or index} used other credentials; the plan has "
+                    "one auth, the first step's"
+                )
         for config_key, reference in imported.config.items():
             value = imported.secrets.get(reference["env"], "")
             target, number = config_key, 2
@@ -294,21 +392,11 @@ def combined_plan(imports: list[Imported], key: str = "imported") -> ImportedPla
                 target, number = f"{config_key}_{number}", number + 1
             if target != config_key:
                 step = renamed_config(step, config_key, target)
-                reference = {"env": env_name(target)}
-            config[target] = reference
-            secrets[reference["env"]] = value
-        if imported.auth is not None:
-            own = {name: imported.secrets[name] for name in _env_names(imported.auth)}
-            if auth is None:
-                auth, auth_secrets = imported.auth, own
-            elif (imported.auth, own) != (auth, auth_secrets):
-                notes.append(
-                    f"step {step.get('name') or index} used other credentials; the plan has "
-                    "one auth, the first step's"
-                )
+            if target not in config:
+                env = reference["env"] if target == config_key else env_name(target)
+                config[target] = {"env": claim(env, value)}
         notes.extend(imported.notes)
         steps.append(step)
-    secrets.update(auth_secrets)
     plan: dict[str, Any] = {"key": key}
     if config:
         plan["config"] = config

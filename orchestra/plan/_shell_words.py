@@ -118,6 +118,8 @@ def _ansi_c(text: str, position: int) -> tuple[str, int]:
             hex_byte, short, long, octal = match.groups()
             if octal is not None or hex_byte is not None:
                 out.append(bytes([int(octal, 8) & 0xFF if octal else int(hex_byte, 16)]))
+            elif int(short or long, 16) > 0x10FFFF:  # no such character: kept as written
+                out.append(text[position : match.end()])
             else:
                 out.append(chr(int(short or long, 16)))
             position = match.end()

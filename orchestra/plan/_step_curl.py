@@ -4,8 +4,9 @@ The step's templates are rendered with the plan's config (overridden by
 ``config``) and an empty context, as on a run's first page: a parameter whose
 whole value is null (a cursor) is left out. Secrets are never resolved: a
 config value or credential ``{env: NAME}`` is written ``${NAME}`` for the shell
-to expand. What only a run knows (``steps.…``, ``item.…``, ``prev.…``) stays
-as its ``{template}``, listed in a comment to fill in. The plan's static auth
+to expand. What only a run knows (``steps.…``, ``item.…``, ``parent.…``) stays
+as its ``{template}``, listed in a comment to fill in (``prev.…`` is null on a
+first page, so a parameter that is only ``{prev.…}`` is left out). The plan's static auth
 is added (``-u`` for basic); a token auth gets a comment, since its token is
 fetched at run time. The command itself is written by the one curl writer,
 :func:`orchestra.plan._curl.curl_text`.
@@ -19,7 +20,14 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from orchestra.errors import OrchestraError, PlanError, PlanIssue
-from orchestra.expressions import Expression, Template, ValueTemplate, stringify
+from orchestra.expressions import (
+    Expression,
+    Template,
+    ValueTemplate,
+    past_host,
+    scope_references,
+    stringify,
+)
 from orchestra.plan._auth_models import ApiKeyAuth, BasicAuth, BearerAuth
 from orchestra.plan._base import SecretRef
 from orchestra.plan._compiled import CompiledAuth, CompiledStep, Credential
@@ -110,6 +118,16 @@ def _with_query(url: str, params: Mapping[str, Any]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
+_RUN_ONLY = ("steps", "item", "parent", "response")
+"""Scope roots only a run fills (``prev`` and ``context`` are null on a first page)."""
+
+
+def _run_only(expression: Expression) -> bool:
+    """Whether ``expression`` reads what only a run knows (``item.id``, ``steps.x.body``)."""
+    source = expression.source.strip()
+    return source in _RUN_ONLY or any(scope_references(expression, root) for root in _RUN_ONLY)
+
+
 class _Writer:
     """Renders one step's templates, keeping what only a run knows as ``{template}``."""
 
@@ -142,7 +160,7 @@ class _Writer:
                 pieces.append("{" + segment.source + "}")
                 continue
             text = stringify(found)
-            if url and _past_host("".join(pieces)) and "${" not in text:
+            if url and past_host("".join(pieces)) and "${" not in text:
                 text = quote(text, safe="")
             pieces.append(text)
         return "".join(pieces)
@@ -161,6 +179,9 @@ class _Writer:
                 found = node.whole.search(self.scope)
             except OrchestraError:
                 found = None
+            if found is None and _run_only(node.whole):  # {item.id}: kept for the user
+                self.unknown.append(node.whole.source)
+                return "{" + node.whole.source + "}"
             return found  # None: left out, as the engine leaves a null out on a first page
         if isinstance(node, dict):
             out = {key: self._node(child) for key, child in node.items()}
@@ -195,11 +216,3 @@ class _Writer:
                 f"# auth: {model.type} gets its token when the flow runs; add "
                 "-H 'Authorization: Bearer …' with a token of your own"
             )
-
-
-def _past_host(prefix: str) -> bool:
-    """True when ``prefix`` already holds the scheme, host and the first path slash."""
-    scheme = prefix.find("://")
-    if scheme < 0:
-        return "/" in prefix
-    return prefix.find("/", scheme + 3) >= 0

@@ -113,3 +113,18 @@ def test_a_cap_below_one_is_refused(tmp_path: Path):
     result = CliRunner().invoke(main, ["run", str(plan), "--no-capture", "--max-pages", "0"])
     assert result.exit_code == 2
     assert "--max-pages" in result.output
+
+
+def test_the_junit_report_of_a_capped_run_says_partial(demo_api: DemoAPI, tmp_path: Path):
+    import xml.etree.ElementTree as ET
+
+    plan = write_plan(tmp_path, fanout=False)
+    report = tmp_path / "junit.xml"
+    base = ["run", str(plan), "-c", f"base_url={demo_api.url}", "--no-capture", "--quiet"]
+    result = CliRunner().invoke(main, [*base, "--max-pages", "2", "--junit", str(report)])
+    assert result.exit_code == 0, result.output
+    found = {p.get("name"): p.get("value") for p in ET.parse(report).iter("property")}
+    assert found["partial"] == "stopped at 2 pages in step 'users'"
+    whole = CliRunner().invoke(main, [*base, "--junit", str(report)])
+    assert whole.exit_code == 0, whole.output
+    assert "partial" not in {p.get("name") for p in ET.parse(report).iter("property")}

@@ -159,3 +159,20 @@ def test_the_builder_defaults_read_little(demo_api: DemoAPI):
 def test_no_caps_given_means_none():
     assert ReadCaps.of(max_pages=None, max_records=None) is None
     assert ReadCaps.of(max_pages=3) == ReadCaps(max_pages=3)
+
+
+def test_a_fanout_over_records_follows_only_the_records_max_records_kept(demo_api: DemoAPI):
+    detail = {
+        "iterate_over": "records",
+        "url": "{config.base_url}/items/{item.id}",
+        "emit": False,  # its own records are not capped: only the parent's cut counts
+        "concurrency": 1,
+    }
+    result = orchestra.run(
+        cursor_plan(detail=detail), {"base_url": demo_api.url}, db=None,
+        caps=ReadCaps(max_records=4),
+    )  # fmt: skip
+    assert result.ok, result.error
+    assert [r.data["id"] for r in result.records] == [1, 2, 3, 4]
+    details = sorted(p for p in demo_api.stats()["by_path"] if p.startswith("/items/"))
+    assert details == ["/items/1", "/items/2", "/items/3", "/items/4"]

@@ -147,7 +147,7 @@ def test_firefox_copy_with_line_continuations_and_double_quotes():
         ("curl -H 'nocolon' https://x.test", "is not a header", "-H 'Name: value'"),
         ("curl -X POST", "has no URL", "add the URL"),
         ("curl https://a.test https://b.test", "has 2 URLs", "one URL at a time"),
-        ("curl -u bob https://x.test", "has no password", "-u user:password"),
+        ("curl -u bob https://x.test", "-u gives no password", "-u user:password"),
     ],
 )  # fmt: skip
 def test_what_cannot_be_read_is_named_with_the_fix(text: str, message: str, fix: str):
@@ -156,3 +156,95 @@ def test_what_cannot_be_read_is_named_with_the_fix(text: str, message: str, fix:
     assert message in caught.value.message
     assert fix in (caught.value.fix or "")
     assert str(caught.value).startswith("curl command: ")
+
+
+def test_credentials_in_the_url_become_basic_auth_and_leave_the_plan(demo_api: DemoAPI):
+    url = demo_api.url.replace("://", "://ann:pw%2Fs3cret-9@", 1)
+    imported = step_from_curl(f"curl '{url}/echo/a?x=1'")
+    assert imported.step["url"] == f"{demo_api.url}/echo/a"
+    assert imported.auth == {"type": "basic", "username": "ann",
+                             "password": {"env": "API_PASSWORD"}}  # fmt: skip
+    assert imported.secrets == {"API_PASSWORD": "pw/s3cret-9"}
+    assert "s3cret" not in str(imported.plan())
+    seen = echo(imported, demo_api)
+    expected = base64.b64encode(b"ann:pw/s3cret-9").decode()
+    assert seen["headers"]["authorization"] == f"Basic {expected}"
+
+
+def test_a_key_given_as_the_user_with_no_password_is_the_secret(demo_api: DemoAPI):
+    key = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
+    for command in (
+        f"curl {demo_api.url}/echo/v1/charges -u {key}:",
+        f"curl {demo_api.url}/echo/v1/charges -H 'Authorization: Basic "
+        f"{base64.b64encode(f'{key}:'.encode()).decode()}'",
+    ):
+        imported = step_from_curl(command)
+        assert imported.auth == {"type": "basic", "username": {"env": "API_USERNAME"},
+                                 "password": ""}  # fmt: skip
+        assert imported.secrets == {"API_USERNAME": key}
+        assert key not in str(imported.plan())
+        seen = echo(imported, demo_api)
+        assert seen["headers"]["authorization"] == (
+            "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+        )
+
+
+def test_secret_fields_of_a_json_body_become_config_secrets(demo_api: DemoAPI):
+    body = '{"user":"ann","password":"hunter22","client":{"client_secret":"cs-9f1","n":[1]}}'
+    imported = step_from_curl(f"curl {demo_api.url}/echo/login --json '{body}'")
+    assert imported.step["body"] == {
+        "user": "ann",
+        "password": "{config.password}",
+        "client": {"client_secret": "{config.client_secret}", "n": [1]},
+    }
+    assert imported.secrets == {"PASSWORD": "hunter22", "CLIENT_SECRET": "cs-9f1"}
+    assert "hunter22" not in str(imported.plan()) and "cs-9f1" not in str(imported.plan())
+    assert echo(imported, demo_api)["body"] == {
+        "user": "ann", "password": "hunter22", "client": {"client_secret": "cs-9f1", "n": [1]}
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "grant_type=password&password=hunter%2622&scope=a&scope=b",  # a name repeats
+        "password=hunter%2622&",  # a stray '&': not one name=value per field
+    ],
+)
+def test_a_form_body_kept_as_text_keeps_its_secrets_apart(demo_api: DemoAPI, form: str):
+    imported = step_from_curl(f"curl {demo_api.url}/echo/token -d '{form}'")
+    assert "hunter" not in str(imported.plan())
+    assert imported.secrets == {"PASSWORD": "hunter%2622"}  # as it stands in the body
+    assert any("form-encoded" in note for note in imported.notes)
+    assert echo(imported, demo_api)["body"] == form  # the same bytes reach the server
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "curl -u sk_live_S3CRETKEY https://x.test",  # a key whose ':' was lost
+        "curl -H 'Authorization Bearer S3CRETKEY' https://x.test",  # a header's ':' lost
+        "curl 'https://x.test/a?token=S3CRETKEY' https://y.test",
+        "curl 'https://ann:S3CRETKEY@x.test/a' https://y.test",
+        "curl -F 'api_key=S3CRETKEY' https://x.test",
+    ],
+)
+def test_an_error_never_shows_a_secret_of_the_command(text: str):
+    with pytest.raises(RequestImportError) as caught:
+        step_from_curl(text)
+    assert "S3CRETKEY" not in str(caught.value)
+    assert caught.value.fix
+
+
+def test_repeated_headers_are_sent_joined_not_dropped(demo_api: DemoAPI):
+    headers = "-H 'Cookie: sid=s-1' -b 'theme=dark' -H 'X-Tag: a' -H 'x-tag: b'"
+    imported = step_from_curl(f"curl {demo_api.url}/echo {headers}")
+    assert imported.step["headers"] == {"Cookie": "{config.cookie}", "X-Tag": "a, b"}
+    assert imported.secrets == {"COOKIE": "sid=s-1; theme=dark"}
+    seen = echo(imported, demo_api)["headers"]
+    assert seen["cookie"] == "sid=s-1; theme=dark" and seen["x-tag"] == "a, b"
+
+
+def test_an_escape_beyond_unicode_stays_as_written():
+    imported = step_from_curl("curl $'https://x.test/a\\U00110000'")
+    assert imported.step["url"] == "https://x.test/a\\U00110000"

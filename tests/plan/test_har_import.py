@@ -141,3 +141,28 @@ def test_imported_secrets_run_from_the_environment(demo_api: DemoAPI):
     assert "demo-static-token" not in json.dumps(imported.plan())
     result = orchestra.run(imported.plan(), db=None, environ={**os.environ, **imported.secrets})
     assert result.ok, result.error
+
+
+def test_form_params_that_are_not_objects_are_passed_over():
+    har = {"log": {"entries": [{"request": {
+        "url": "https://a.test/login", "method": "POST",
+        "postData": {"mimeType": "application/x-www-form-urlencoded",
+                     "params": ["stray", {"name": "user", "value": "ann"}]},
+    }}]}}  # fmt: skip
+    (imported,) = steps_from_har(har)
+    assert imported.step["form"] == {"user": "ann"}
+
+
+def test_a_query_secret_and_the_auth_token_never_share_a_variable(demo_api: DemoAPI):
+    har = {"log": {"entries": [
+        {"request": {"url": f"{demo_api.url}/echo/me",
+                     "headers": [{"name": "Authorization", "value": "Bearer B1-token"}]}},
+        {"request": {"url": f"{demo_api.url}/echo/search?api_token=Q2-token", "headers": []}},
+    ]}}  # fmt: skip
+    imported = combined_plan(steps_from_har(har))
+    assert imported.plan["auth"] == {"type": "bearer", "token": {"env": "API_TOKEN"}}
+    assert imported.plan["config"] == {"api_token": {"env": "API_TOKEN_2"}}
+    assert imported.secrets == {"API_TOKEN": "B1-token", "API_TOKEN_2": "Q2-token"}
+    result = orchestra.run(imported.plan, db=None, environ={**os.environ, **imported.secrets})
+    assert result.ok, result.error
+    assert result.records_of("search")[0]["query"] == {"api_token": "Q2-token"}

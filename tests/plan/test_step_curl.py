@@ -79,10 +79,41 @@ def test_json_and_form_bodies(demo_api: DemoAPI):
     assert login["form"] == orchestra_body(demo_api, "login")["form"]
 
 
+@needs_curl
+def test_braces_and_brackets_in_the_url_reach_the_server_as_written(demo_api: DemoAPI):
+    plan = {"key": "glob", "steps": [{"name": "find", "url": "{config.base_url}/echo/a[1]",
+                                      "params": {"filter": '{{"a":[1,2]}}'}}]}  # fmt: skip
+    command = step_to_curl(plan, "find", {"base_url": demo_api.url})
+    seen = curl_json(command)
+    assert seen["query"] == {"filter": '{"a":[1,2]}'}
+    run = orchestra.run(plan, {"base_url": demo_api.url}, db=None)
+    assert run.ok
+    assert (seen["path"], seen["query"]) == (
+        run.records[0].data["path"],
+        run.records[0].data["query"],
+    )
+
+
 def test_what_only_a_run_knows_stays_a_template_and_is_named():
     command = step_to_curl(PLAN, "items.detail")
     assert "'http://127.0.0.1:9/items/{item.id}'" in command
     assert "# {item.id} is known only when the flow runs: fill it in" in command.splitlines()
+
+
+def test_a_whole_value_only_a_run_knows_is_kept_not_dropped():
+    plan = {"key": "k", "steps": [
+        {"name": "a", "url": "http://api.test/a"},
+        {"name": "b", "method": "POST", "url": "http://api.test/b",
+         "params": {"owner": "{steps.a.body.id}", "cursor": "{prev.body.next}"},
+         "headers": {"X-Parent": "{steps.a.body.etag}"}, "body": {"id": "{steps.a.body.id}"}},
+    ]}  # fmt: skip
+    command = step_to_curl(plan, "b")
+    assert "owner={steps.a.body.id}" in command and "cursor" not in command
+    assert "X-Parent: {steps.a.body.etag}" in command
+    assert '{"id":"{steps.a.body.id}"}' in command
+    lines = command.splitlines()
+    assert "# {steps.a.body.id} is known only when the flow runs: fill it in" in lines
+    assert "# {steps.a.body.etag} is known only when the flow runs: fill it in" in lines
 
 
 def test_basic_and_token_auth():

@@ -24,6 +24,11 @@ from orchestra.notebook._views import FlowView
 from orchestra.notebook.commands._context import CommandContext
 from orchestra.plan import CompiledPlan, ReadCaps, load_plan
 
+TEST_READ_NOTE = (
+    "a test read, as the capped %flow run its context comes from: same caps, no persistent "
+    "context saved (%flow run without caps reads everything)"
+)
+
 
 def cell_parser() -> Parser:
     """The options of the ``%%flow`` line."""
@@ -191,12 +196,14 @@ def run_step_cell(
         ctx.bind(out, shown)
         return shown
     steps, context = flow.upstream(step)
+    caps = flow.upstream_caps(step)
     execution, view = ctx.run_plan(
         compiled,
         title=f"step {step.name}",
         sources={step.name: body.source},
         steps=steps,
         context=context,
+        caps=caps,
     )
     paths = {path: stats.status for path, stats in view.snapshot.paths.items()}
     status = view.status if view.status == "interrupted" else paths.get(step.name, view.status)
@@ -208,8 +215,11 @@ def run_step_cell(
         context_before=execution.context_before,
         context_after=execution.context_after,
         paths=paths,
+        caps=caps,
     )
     view.stale = stale
+    if caps is not None:
+        view.notes.append(TEST_READ_NOTE)
     unrun = [s.name for s in upstream_steps if not s.has_run or s.status == "stale"]
     if unrun:
         view.notes.append(f"earlier steps not run or stale: {', '.join(unrun)}")

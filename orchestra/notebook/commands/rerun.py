@@ -26,8 +26,8 @@ from orchestra.notebook._flow import PLAN_SETTINGS
 from orchestra.notebook._views import plan_yaml
 from orchestra.notebook.commands._command import Command
 from orchestra.notebook.commands._context import CommandContext
-from orchestra.notebook.commands.cell import run_step_cell
-from orchestra.plan import load_plan
+from orchestra.notebook.commands.cell import TEST_READ_NOTE, run_step_cell
+from orchestra.plan import ReadCaps, load_plan
 
 
 def step_spec(ctx: CommandContext, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -103,6 +103,7 @@ def rerun(ctx: CommandContext, words: list[str]) -> Any:
     spec, settings = step_spec(ctx, name)
     session = ctx.debug.session
     before = session.debugger.before.get(name) if session is not None else None
+    caps: ReadCaps | None = None
     flow_step = ctx.flow.find(name)
     if session is not None and session.origin != "flow":
         flow_step = None  # a plan file's step: the notebook's flow is not touched
@@ -110,6 +111,7 @@ def rerun(ctx: CommandContext, words: list[str]) -> Any:
         steps, context = before["steps"], copy.deepcopy(before["context"])
     elif flow_step is not None:
         steps, context = ctx.flow.upstream(flow_step)
+        caps = ctx.flow.upstream_caps(flow_step)
     else:
         raise FlowError(f"rerun: {name} has not run yet: %flow debug (or run) it first")
     plan = {**copy.deepcopy(settings), "steps": [copy.deepcopy(spec)]}
@@ -130,6 +132,7 @@ def rerun(ctx: CommandContext, words: list[str]) -> Any:
         config=session.config if session is not None and flow_step is None else None,
         mode="debug",
         hooks=[_RerunNote(name, session.run_id if session else None)],
+        caps=caps,
     )
     if flow_step is not None:
         paths = {p: s.status for p, s in view.snapshot.paths.items()}
@@ -142,7 +145,10 @@ def rerun(ctx: CommandContext, words: list[str]) -> Any:
             context_before=context,
             context_after=execution.context_after,
             paths=paths,
+            caps=caps,
         )
+        if caps is not None:
+            view.notes.append(TEST_READ_NOTE)
     upstream = sorted(set(steps))
     view.notes.append(
         f"ran {name} alone against the scope it had before; not called again: "

@@ -124,3 +124,28 @@ def test_page_state_set_after_a_response_is_what_the_next_page_builds_on(ctx):
     run_line(ctx, "set page_state.offset=24")
     assert run_line(ctx, "continue").status == "succeeded"
     assert sent(ctx, session) == [(0, 2), (2, 2), (26, 2), (28, 2), (30, 2)]
+
+
+def test_context_set_at_a_step_stop_still_sets_where_paging_starts(ctx):
+    """``page_state`` shown at the step stop is rendered again when it was not edited there,
+    so an edit of what it reads (``context.start``) counts, as in a run without a debugger."""
+    run_cell(
+        ctx, "items --no-run", PAGED.replace("offset: 0,", 'offset: "{context.start || `0`}",')
+    )
+    run_line(ctx, "break items")
+    session = run_line(ctx, "debug")
+    assert run_line(ctx, "eval page_state.offset") == 0
+    run_line(ctx, "set context.start=26")
+    assert run_line(ctx, "continue").status == "succeeded"
+    assert sent(ctx, session) == [(26, 2), (28, 2), (30, 2)]
+
+
+def test_page_state_set_to_what_is_not_an_object_is_refused(ctx):
+    run_cell(ctx, "items --no-run", PAGED)
+    run_line(ctx, "break items --when 'page_state.offset == `2`'")
+    session = run_line(ctx, "debug")
+    with pytest.raises(FlowError, match=r"page_state must stay an object: set one field"):
+        run_line(ctx, "set page_state=5")
+    assert run_line(ctx, "eval page_state") == {"offset": 2, "size": 2}
+    assert run_line(ctx, "continue").status == "succeeded"
+    assert sent(ctx, session)[:3] == [(0, 2), (2, 2), (4, 2)]

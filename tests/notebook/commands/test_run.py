@@ -112,3 +112,27 @@ def test_run_caps_must_be_whole_numbers(ctx):
         run_line(ctx, "run --max-pages 0")
     with pytest.raises(UsageError, match="--max-records: expected a whole number"):
         run_line(ctx, "run --max-records many")
+
+
+def test_a_step_run_on_a_test_reads_context_is_a_test_read_and_saves_nothing(ctx, tmp_path):
+    """After ``%flow run --max-pages 2`` the flow's context holds what page 2 left; a step
+    cell run from it must not save that as persistent context (a later full run would
+    start from it)."""
+    run_cell(ctx, "", "persistent_context: [last_cursor]\n")
+    run_cell(
+        ctx,
+        "users --no-run",
+        CURSOR + "context_updates: {last_cursor: response.body.next_cursor}\n",
+    )
+    run_cell(ctx, "one --no-run", 'url: "{config.base_url}/items/1"')
+    capped = run_line(ctx, "run --max-pages 2")
+    left = capped.context["last_cursor"]
+    assert capped.partial == "stopped at 2 pages in step 'users'" and left is not None
+    one = run_cell(ctx, "one", 'url: "{config.base_url}/items/1"')
+    saved = run_line(ctx, "sql SELECT * FROM contexts")
+    assert left not in saved.to_string()  # the capped run's cursor was never saved
+    assert one.ok and any("a test read" in note for note in one.notes)
+    whole = run_line(ctx, "run")
+    assert whole.partial is None and whole.context["last_cursor"] is None
+    again = run_cell(ctx, "one", 'url: "{config.base_url}/items/1"')
+    assert not any("a test read" in note for note in again.notes)
