@@ -16,6 +16,8 @@ from orchestra.cli import main
 from orchestra.demo import DemoAPI
 from orchestra.plan import plan_to_flow_cells
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def shop_plan(base_url: str) -> dict:
     return {
@@ -84,7 +86,10 @@ def test_exported_cells_give_the_records_of_orchestra_run(demo_api: DemoAPI, tmp
     )
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    assert os.environ.get("PYTHONPATH")  # the kernel imports this checkout's orchestra
+    # the kernel imports this checkout's orchestra, whatever is installed
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    )
     NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
     step_outputs = "\n".join(
         output.get("data", {}).get("text/plain", "")
