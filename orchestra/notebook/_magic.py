@@ -83,6 +83,7 @@ class FlowMagic(Magics, Configurable):
             display=display,
             python=shell.ev if shell is not None else None,
             set_next_input=self._set_next_input,
+            replace_input=self._replace_input,
             cell_id=self.cell_id,
         )
 
@@ -116,6 +117,10 @@ class FlowMagic(Magics, Configurable):
     def _set_next_input(self, text: str) -> None:
         if self.shell is not None:
             self.shell.set_next_input(text, replace=False)
+
+    def _replace_input(self, text: str) -> None:
+        if self.shell is not None:
+            self.shell.set_next_input(text, replace=True)
 
     def cell_id(self) -> str | None:
         """The running cell's id (Jupyter sends it with each execute request)."""

@@ -15,7 +15,9 @@ the step the plan format would have a person write:
   like secrets (``password``, ``client_secret`` …) become ``config`` values —
   each secret as an ``{env: NAME}`` reference, its value kept apart in
   :attr:`Imported.secrets` (for the caller to put in the environment or a
-  notebook's secrets), never in the plan;
+  notebook's secrets), never in the plan; a secret written as a shell
+  variable (``Bearer $API_TOKEN``, ``${API_TOKEN}``) is that ``{env: NAME}``
+  reference, with no value to keep;
 * headers a client computes itself (``Host``, ``Content-Length``,
   ``Accept-Encoding`` …) and browser-only ones (``sec-ch-*``, ``sec-fetch-*``)
   are left out, and :attr:`Imported.notes` says so.
@@ -112,6 +114,11 @@ def env_name(*parts: str) -> str:
     return name if name and not name[0].isdigit() else f"API_{name}"
 
 
+# A secret written as a shell variable (`-H "Authorization: Bearer ${API_TOKEN}"`, as API
+# docs and `step_to_curl` write it) names the environment variable that holds it.
+_SHELL_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
 class _Secrets:
     """Hands out ``{env: NAME}`` references and remembers their values."""
 
@@ -120,6 +127,9 @@ class _Secrets:
         self.config: dict[str, Any] = {}
 
     def reference(self, name: str, value: str) -> dict[str, str]:
+        placeholder = _SHELL_VARIABLE.fullmatch(value)
+        if placeholder is not None:  # `$TOKEN` / `${TOKEN}`: already a reference, no value
+            return {"env": placeholder.group(1) or placeholder.group(2)}
         unique, number = name, 2
         while unique in self.values and self.values[unique] != value:
             unique, number = f"{name}_{number}", number + 1
@@ -251,7 +261,12 @@ def _basic(user: str, password: str, secrets: _Secrets) -> dict[str, Any]:
     if not password:
         return {"type": "basic", "username": secrets.reference("API_USERNAME", user),
                 "password": ""}  # fmt: skip
-    return {"type": "basic", "username": literal(user),
+    username = (
+        secrets.reference("API_USERNAME", user)
+        if _SHELL_VARIABLE.fullmatch(user)
+        else literal(user)
+    )
+    return {"type": "basic", "username": username,
             "password": secrets.reference("API_PASSWORD", password)}  # fmt: skip
 
 

@@ -23,3 +23,22 @@ def test_import_curl_cell_then_a_capped_run(flow: KernelSession, demo_api):
     assert demo_api.stats()["by_path"]["/cursor"] == 3
     shown = flow.run("%flow show").check().text
     assert "env: API_TOKEN" in shown and "demo-static-token" not in shown
+
+
+def test_a_pasted_curl_cell_is_rewritten_without_its_secret(flow: KernelSession, demo_api):
+    command = (
+        f"curl '{demo_api.url}/protected/items?limit=2' \\\n"
+        "  -H 'Authorization: Bearer demo-static-token'"
+    )
+    cell = flow.run(f"%%flow import curl --name items\n{command}").check()
+    [rewrite] = [p for p in cell.payload if p.get("source") == "set_next_input"]
+    assert rewrite["replace"] is True  # the running cell itself, as Jupyter saves it
+    assert "demo-static-token" not in rewrite["text"]
+    assert rewrite["text"].startswith("%%flow import curl --name items\ncurl ")
+    assert "Bearer ${API_TOKEN}" in rewrite["text"]
+    assert "${API_TOKEN}" in cell.text  # the note says where the secret went
+    # running the rewritten cell again reads the same secret from the kernel
+    again = flow.run(rewrite["text"]).check()
+    assert not [p for p in again.payload if p.get("source") == "set_next_input"]
+    ran = flow.run("%flow run").check()
+    assert "demo-static-token" not in ran.text and "200" in ran.text

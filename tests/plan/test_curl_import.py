@@ -248,3 +248,17 @@ def test_repeated_headers_are_sent_joined_not_dropped(demo_api: DemoAPI):
 def test_an_escape_beyond_unicode_stays_as_written():
     imported = step_from_curl("curl $'https://x.test/a\\U00110000'")
     assert imported.step["url"] == "https://x.test/a\\U00110000"
+
+
+def test_a_secret_written_as_a_shell_variable_is_a_reference_with_no_value():
+    imported = step_from_curl(
+        "curl -u '${USER_NAME}:$PASSWORD' 'https://api.example.com/a?api_key=${KEY}' "
+        "-H 'Cookie: ${SESSION}'"
+    )
+    assert imported.auth == {
+        "type": "basic",
+        "username": {"env": "USER_NAME"},
+        "password": {"env": "PASSWORD"},
+    }
+    assert imported.config == {"api_key": {"env": "KEY"}, "cookie": {"env": "SESSION"}}
+    assert imported.secrets == {}

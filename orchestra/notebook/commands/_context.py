@@ -118,6 +118,8 @@ class CommandContext:
     display: Callable[..., Any] = ipython_display
     python: Callable[[str], Any] | None = None  # evaluates `$expr`; default: eval in namespace
     set_next_input: Callable[[str], Any] = print  # `%flow edit` writes the next cell with it
+    # replaces the running cell's text (a pasted curl command's secrets taken out of it)
+    replace_input: Callable[[str], Any] = lambda text: None
     cell_id: Callable[[], str | None] = lambda: None  # the running cell's id, if known
     ask_secret: Callable[[str], str] = ask_hidden
     loop: KernelLoop = field(default_factory=KernelLoop)

@@ -13,6 +13,7 @@ flow already uses for another value is numbered (``cookie_2``, ``API_TOKEN_2``).
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,12 @@ from orchestra.plan import (
     renamed_config,
     renamed_env,
     step_from_curl,
+    step_to_curl,
     steps_from_har,
 )
 
 KINDS = ("curl", "har")
+_SHELL_NAME = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # `%flow import curl [--name N] [--no-run] [--out VAR] [--quiet] curl '…'`: the options
 # of the import come first; the rest of the line is the curl command as copied.
 _LEADING_OPTION = re.compile(r"\s*(--no-run|--quiet|--name[ =]\S+|--out[ =]\S+)(?=\s|$)")
@@ -92,7 +95,34 @@ def import_curl(ctx: CommandContext, words: list[str], command: str) -> Any:
     except RequestImportError as error:
         raise FlowError(str(error)) from None
     return add_step(ctx, imported, name=args.name, no_run=args.no_run, out=args.out,
-                    quiet=args.quiet)  # fmt: skip
+                    quiet=args.quiet, cell_options=words)  # fmt: skip
+
+
+def _take_secrets_out_of_the_cell(
+    ctx: CommandContext, step: dict[str, Any], auth: dict[str, Any] | None, options: list[str]
+) -> str:
+    """Rewrite the running cell with every secret as ``${NAME}``, so no saved notebook keeps it.
+
+    The command is written again by :func:`orchestra.plan.step_to_curl` from the
+    step as it joined the flow (secret names as the flow numbered them), which
+    writes secrets as shell variables; importing it again reads those as the
+    same ``{env: NAME}`` references (this kernel keeps their values as the
+    flow's secrets; a new kernel needs ``%flow secret NAME`` or the environment).
+    Returns the note that says so.
+    """
+    plan: dict[str, Any] = {"key": "imported", "config": dict(ctx.flow.config)}
+    if auth is not None:
+        plan["auth"] = auth
+    plan["steps"] = [{**step, "name": "imported"}]
+    curl = "\n".join(
+        line for line in step_to_curl(plan, "imported").splitlines() if not line.startswith("#")
+    )
+    ctx.replace_input(" ".join(["%%flow import curl", *map(shlex.quote, options)]) + "\n" + curl)
+    names = ", ".join("${" + name + "}" for name in dict.fromkeys(_SHELL_NAME.findall(curl)))
+    return (
+        f"this cell now reads its secrets as {names}; their values stay in this kernel only "
+        "(in a new kernel: %flow secret NAME, or the environment)"
+    )
 
 
 def import_har(ctx: CommandContext, words: list[str]) -> Any:
@@ -122,10 +152,17 @@ def add_step(
     no_run: bool,
     out: str | None,
     quiet: bool,
+    cell_options: list[str] | None = None,
 ) -> Any:
-    """Put the imported step's needs into the flow, then place (and run) it as a cell would."""
+    """Put the imported step's needs into the flow, then place (and run) it as a cell would.
+
+    ``cell_options``: the step came from a curl command typed in the running
+    cell (with these options); a command holding secrets is rewritten without them.
+    """
     flow = ctx.flow
-    step = _into_flow(ctx, imported)
+    step, auth = _into_flow(ctx, imported)
+    if cell_options is not None and imported.secrets:
+        imported.notes.append(_take_secrets_out_of_the_cell(ctx, step, auth, cell_options))
     step.pop("name", None)
     name = name or _free_name(flow, name_from_url(str(step["url"])), ctx.cell_id())
     source = f"%%flow {name}\n" + yaml.safe_dump(step, sort_keys=False, allow_unicode=True)
@@ -137,9 +174,11 @@ def add_step(
     return view
 
 
-def _into_flow(ctx: CommandContext, imported: Imported) -> dict[str, Any]:
-    """The flow's secrets, config and auth take what the step needs; the step, renamed to
-    match where a name was taken."""
+def _into_flow(
+    ctx: CommandContext, imported: Imported
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The flow's secrets, config and auth take what the step needs; the step and its auth,
+    renamed to match where a name was taken."""
     flow = ctx.flow
     step, auth, config = dict(imported.step), imported.auth, dict(imported.config)
     for env, value in imported.secrets.items():
@@ -169,7 +208,7 @@ def _into_flow(ctx: CommandContext, imported: Imported) -> dict[str, Any]:
         )
     if settings:
         update_settings(ctx, settings)
-    return step
+    return step, auth
 
 
 def _free_name(flow: NotebookFlow, base: str, cell_id: str | None) -> str:
