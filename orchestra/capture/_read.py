@@ -17,6 +17,8 @@ sizes and timings only; bodies are read one exchange at a time.
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -443,14 +445,22 @@ class CaptureReader:
         return base64.b64decode(text) if encoding == "base64" else text.encode()
 
     def last_response(self, run_id: str, step_path: str) -> dict[str, Any] | None:
-        """The last response a step received: ``status_code``, ``response_body`` (+ encoding)."""
+        """The last response a step received: ``status_code``, ``response_body`` (+ encoding)
+        as stored, and ``body``: its JSON value, else the text (base64 stays text)."""
         found = self.rows(
             "SELECT status_code, response_body, response_body_encoding FROM exchanges "
             "WHERE run_id = ? AND step_path = ? AND status_code IS NOT NULL "
             "ORDER BY exchange_id DESC LIMIT 1",
             [run_id, step_path],
         )
-        return found[0] if found else None
+        if not found:
+            return None
+        row = found[0]
+        body: Any = row["response_body"]
+        if row.get("response_body_encoding") != "base64" and isinstance(body, str):
+            with contextlib.suppress(ValueError):  # not JSON: the text
+                body = json.loads(body)
+        return {**row, "body": body}
 
     # -- statistics --------------------------------------------------------------------------
 

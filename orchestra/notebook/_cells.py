@@ -9,8 +9,6 @@ response shown under a failed run. The cell command itself is
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -75,11 +73,7 @@ def last_response(db: str, run_id: str, step_path: str) -> dict[str, Any] | None
         return None
     if row is None:
         return None
-    body: Any = row["response_body"]
-    if row.get("response_body_encoding") != "base64" and isinstance(body, str):
-        with contextlib.suppress(ValueError):  # not JSON: shown as text
-            body = json.loads(body)
-    return {"status_code": int(row["status_code"]), "body": body}
+    return {"status_code": int(row["status_code"]), "body": row["body"]}
 
 
 def fresh_name(flow: NotebookFlow) -> str:

@@ -97,19 +97,32 @@ def panel_serve(db: Path, log: Path, *, interval: float = 0.3) -> Iterator[str]:
         "--interval",
         str(interval),
     ]
+    with listening_server(command, port, log, "panel serve"):
+        yield f"http://127.0.0.1:{port}/app"
+
+
+@contextlib.contextmanager
+def listening_server(
+    command: list[str], port: int, log: Path, what: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``command`` (output to ``log``), wait until ``port`` answers, stop it on exit.
+
+    Only a TCP connection is made, never a page asked: a Panel session nobody
+    opens would live on in the server.
+    """
     with log.open("wb") as output:
-        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
         try:
             deadline = time.monotonic() + 90
             while True:
                 if server.poll() is not None:
-                    raise RuntimeError(f"panel serve exited: {log.read_text()}")
+                    raise RuntimeError(f"{what} exited: {log.read_text()}")
                 with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
                     break
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"panel serve did not listen in 90 s: {log.read_text()}")
+                    raise RuntimeError(f"{what} did not listen in 90 s: {log.read_text()}")
                 time.sleep(0.2)
-            yield f"http://127.0.0.1:{port}/app"
+            yield server
         finally:
             server.terminate()
             try:

@@ -14,7 +14,6 @@ current flow (saved after every edit that leaves the plan valid).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
@@ -537,11 +536,7 @@ class BuilderState(param.Parameterized):
             row = reader.last_response(self.run_id, step_path)
         if row is None:
             return None
-        body: Any = row["response_body"]
-        if row.get("response_body_encoding") != "base64" and isinstance(body, str):
-            with contextlib.suppress(ValueError):  # not JSON: shown as text
-                body = json.loads(body)
-        return int(row["status_code"]), body
+        return int(row["status_code"]), row["body"]
 
     # -- point and click --------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,13 @@ import httpx
 import pytest
 
 from orchestra.capture import CaptureStore
-from tests.dashboard._browser import ARTIFACTS, chromium, free_port, requires_chromium
+from tests.dashboard._browser import (
+    ARTIFACTS,
+    chromium,
+    free_port,
+    listening_server,
+    requires_chromium,
+)
 
 pytestmark = [requires_chromium, pytest.mark.timeout(420)]
 
@@ -33,27 +38,8 @@ def orchestra_dashboard(db: Path, plan: Path, log: Path, env: dict[str, str]) ->
     port = free_port()
     command = [sys.executable, "-m", "orchestra", "dashboard", "--db", str(db),
                "--port", str(port), "--plan", str(plan)]  # fmt: skip
-    with log.open("wb") as output:
-        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                if server.poll() is not None:
-                    raise RuntimeError(f"orchestra dashboard exited: {log.read_text()}")
-                # a port that answers, no page asked: a session nobody opens would live on
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"no dashboard in 90 s: {log.read_text()}")
-                time.sleep(0.3)
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(10)
+    with listening_server(command, port, log, "orchestra dashboard", env):
+        yield f"http://127.0.0.1:{port}/"
 
 
 def field(page: Any, key: str) -> Any:
