@@ -26,6 +26,7 @@ from orchestra.dashboard._diff_view import DiffView
 from orchestra.dashboard._exports import ExportPanel
 from orchestra.dashboard._graph import FlowGraph
 from orchestra.dashboard._inspector import ExchangeInspector
+from orchestra.dashboard._kernel_loop import handle_on_loop
 from orchestra.dashboard._live import LiveFeed
 from orchestra.dashboard._metrics import MetricsView
 from orchestra.dashboard._offline import keep_stylesheets_inline
@@ -184,7 +185,10 @@ class Dashboard(Viewer):
         view = self._create_view()
         if pn.config.inline:
             keep_stylesheets_inline(view)
-        return view._repr_mimebundle_(include, exclude)
+        bundle = view._repr_mimebundle_(include, exclude)
+        # clicks arrive on a kernel subshell's thread: handle them on the poller's loop
+        handle_on_loop(view)
+        return bundle
 
 
 def _from_url(args: dict[str, list[bytes]], db: str, run: str | None) -> tuple[str, str | None]:
