@@ -93,16 +93,21 @@ class FlowGraph(Viewer):
     )
     max_width = param.Integer(default=640, doc="Widest the view gets; a wider graph scrolls.")
     max_height = param.Integer(default=640, doc="Tallest the view gets; a taller graph scrolls.")
+    model_name = param.String(
+        default="flow-graph",
+        doc="Name of its Bokeh models (`<name>`, `<name>-nodes` …): unique on a page, so the "
+        "Runs tab's graph and the builder's can each be found.",
+    )
 
     def __init__(self, **params: Any):
         super().__init__(**params)
         self._syncing = False
         self._scroller = pn.Column(scroll=True, css_classes=["orchestra-graph-scroll"])
-        self.nodes = ColumnDataSource(node_data(None), name="flow-graph-nodes")
-        self.edges = ColumnDataSource(edge_data(None), name="flow-graph-edges")
+        self.nodes = ColumnDataSource(node_data(None), name=f"{self.model_name}-nodes")
+        self.edges = ColumnDataSource(edge_data(None), name=f"{self.model_name}-edges")
         width, height = EMPTY_SIZE
         plot = figure(
-            name="flow-graph",
+            name=self.model_name,
             width=width,
             height=height,
             x_range=Range1d(start=0, end=width),
@@ -140,7 +145,7 @@ class FlowGraph(Viewer):
             nonselection_line_alpha=1.0,
             nonselection_fill_color="color",
             nonselection_line_color="#37474f",
-            name="flow-graph-node-glyphs",
+            name=f"{self.model_name}-node-glyphs",
         )
         plot.text(
             "label_x",

@@ -377,7 +377,11 @@ class FlowBuilder(Viewer):
             pn.pane.HTML("<h4 style='margin:4px 0'>Records of the selected step</h4>"),
             self.records_table,
             pn.Row(
-                pn.Card(FlowGraph(state=dashboard), title="Flow graph", collapsible=True),
+                pn.Card(
+                    FlowGraph(state=dashboard, model_name="builder-flow-graph"),
+                    title="Flow graph",
+                    collapsible=True,
+                ),
                 pn.Card(
                     StepTable(state=dashboard),
                     title="Steps (retries, pages, timings)",
