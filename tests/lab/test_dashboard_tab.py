@@ -12,8 +12,16 @@ import time
 import pytest
 
 import orchestra
-from tests.dashboard._browser import wait_for_graph
+from tests.dashboard._browser import model_data, wait_for_graph
 from tests.lab._jupyterlab import write_notebook
+
+
+def graph_paths(frame) -> list[str]:
+    """The step paths the dashboard's flow graph draws (Runs tab), in the tab's iframe."""
+    nodes = model_data(frame, "flow-graph-nodes")
+    assert nodes is not None, "no flow graph in the dashboard"
+    return list(nodes["path"])
+
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -46,10 +54,7 @@ def test_the_launcher_card_opens_the_dashboard_of_the_directory_in_a_tab(jupyter
     frame = dashboard_frame(jupyterlab)
     assert f"db={jupyterlab.root}" in frame.url.replace("%2F", "/")
     wait_for_graph(frame, timeout=120_000)
-    nodes = frame.evaluate(
-        "() => Array.from(Bokeh.documents[0].get_model_by_name('flow-graph-nodes').data.path)"
-    )
-    assert nodes == ["one"]
+    assert graph_paths(frame) == ["one"]
     page.wait_for_timeout(1500)  # let the views draw for the screenshot
     jupyterlab.screenshot("dashboard-tab")
     assert jupyterlab.console_errors == []
@@ -73,9 +78,7 @@ def test_flow_dashboard_output_opens_the_tab_and_leaves_a_button(jupyterlab, dem
     assert button.inner_text() == "Open Orchestra dashboard"
     frame = dashboard_frame(jupyterlab)
     wait_for_graph(frame, timeout=120_000)
-    assert frame.evaluate(
-        "() => Array.from(Bokeh.documents[0].get_model_by_name('flow-graph-nodes').data.path)"
-    ) == ["two"]
+    assert graph_paths(frame) == ["two"]
 
     # Closed, the button opens it again (one tab per capture file).
     tab.locator(".lm-TabBar-tabCloseIcon").click()
@@ -105,9 +108,7 @@ def test_a_capture_file_opens_from_the_file_browser_menu(jupyterlab, demo_api):
     page.locator(".lm-TabBar-tab", has_text="Dashboard: picked.duckdb").wait_for(timeout=30_000)
     frame = dashboard_frame(jupyterlab)
     wait_for_graph(frame, timeout=120_000)
-    assert frame.evaluate(
-        "() => Array.from(Bokeh.documents[0].get_model_by_name('flow-graph-nodes').data.path)"
-    ) == ["three"]
+    assert graph_paths(frame) == ["three"]
     assert jupyterlab.console_errors == []
 
 
@@ -128,7 +129,5 @@ def test_the_palette_opens_a_chosen_capture_file_relative_to_the_root(jupyterlab
     page.locator(".lm-TabBar-tab", has_text="Dashboard: chosen.duckdb").wait_for(timeout=30_000)
     frame = dashboard_frame(jupyterlab)
     wait_for_graph(frame, timeout=120_000)
-    assert frame.evaluate(
-        "() => Array.from(Bokeh.documents[0].get_model_by_name('flow-graph-nodes').data.path)"
-    ) == ["four"]
+    assert graph_paths(frame) == ["four"]
     assert jupyterlab.console_errors == []
