@@ -30,6 +30,7 @@ from orchestra.debug import Breakpoint
 from orchestra.notebook._debug_session import DebugSession
 from orchestra.notebook._errors import FlowError
 from orchestra.notebook._flow import NotebookFlow
+from orchestra.notebook._history import rewrite_running_input
 from orchestra.notebook._kernel import KernelLoop
 from orchestra.notebook._progress import PROGRESS_MODES
 from orchestra.notebook.commands import DOC, CommandContext, run_cell, run_line
@@ -121,6 +122,7 @@ class FlowMagic(Magics, Configurable):
     def _replace_input(self, text: str) -> None:
         if self.shell is not None:
             self.shell.set_next_input(text, replace=True)
+            rewrite_running_input(self.shell, text)
 
     def cell_id(self) -> str | None:
         """The running cell's id (Jupyter sends it with each execute request)."""

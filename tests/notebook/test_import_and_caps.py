@@ -42,3 +42,33 @@ def test_a_pasted_curl_cell_is_rewritten_without_its_secret(flow: KernelSession,
     assert not [p for p in again.payload if p.get("source") == "set_next_input"]
     ran = flow.run("%flow run").check()
     assert "demo-static-token" not in ran.text and "200" in ran.text
+
+
+def test_the_pasted_secret_leaves_the_kernels_input_history(flow: KernelSession, demo_api):
+    command = (
+        f"curl '{demo_api.url}/protected/items?limit=2' \\\n"
+        "  -H 'Authorization: Bearer demo-static-token'"
+    )
+    flow.run(f"%%flow import curl --name items --no-run\n{command}").check()
+    flow.run("%history -l 0").check()  # a later cell: the history thread has had its chance
+    # the probe spells the secret in two halves, so its own source does not hold it
+    probe = flow.run(
+        "import sqlite3\n"
+        "_secret = 'demo-static-' + 'token'\n"
+        "_hm = get_ipython().history_manager\n"
+        "_hm.writeout_cache()\n"
+        "_saved = sqlite3.connect(str(_hm.hist_file)).execute(\n"
+        "    'SELECT source, source_raw FROM history WHERE session = ?', (_hm.session_number,)\n"
+        ").fetchall()\n"
+        "print(len(_saved), any('import curl' in raw for _, raw in _saved))\n"
+        "print('LEAK' if any(_secret in s + r for s, r in _saved) else 'clean db')\n"
+        "print('LEAK' if any(_secret in s for s in In + _ih) else 'clean In')\n"
+        "print('LEAK' if any(_secret in str(v) for k, v in globals().items()\n"
+        "                    if k.startswith('_i')) else 'clean _i')"
+    ).check()
+    lines = probe.text.split()
+    assert "True" in lines, probe.text  # the import cell is in the database, rewritten
+    assert "clean db" in probe.text and "clean In" in probe.text and "clean _i" in probe.text
+    assert "LEAK" not in probe.text
+    searched = flow.run("%history -g Bearer").check()
+    assert "Bearer ${API_TOKEN}" in searched.text and "demo-static-token" not in searched.text
