@@ -1,8 +1,9 @@
 /**
  * Orchestra's JupyterLab extension: `%%flow` cells as YAML with their
- * expressions marked and the loader's problems underlined as you type, and the
+ * expressions marked and the loader's problems underlined as you type, the
  * run dashboard in a Lab tab (launcher card, command palette, `%flow dashboard`
- * outputs).
+ * outputs), and cells the kernel asks for inserted below the output that asked
+ * (the inline builder's "Insert as %%flow cells below").
  */
 import {
   ILayoutRestorer,
@@ -33,6 +34,7 @@ import {
   dashboardIcon,
   resolveCapture
 } from './dashboard';
+import { watchNotebookKernels } from './cellsbelow';
 import { diagnosticsLinter } from './diagnostics';
 import { flowCellExtension } from './flowcell';
 import { dashboardRendererFactory } from './mime';
@@ -185,4 +187,15 @@ const dashboard: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [flowCells, dashboard];
+/** Cells from the kernel (the builder's export) inserted below the output that asked. */
+const cellsBelow: JupyterFrontEndPlugin<void> = {
+  id: 'orchestra-jupyterlab:cells-below',
+  description: 'Inserts the cells a kernel sends on orchestra.cells below the asking output.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  activate: (app: JupyterFrontEnd, notebooks: INotebookTracker) => {
+    watchNotebookKernels(notebooks);
+  }
+};
+
+export default [flowCells, dashboard, cellsBelow];

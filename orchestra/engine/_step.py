@@ -490,12 +490,8 @@ class StepRunner:
                     emitted += outcome.records
                     continue
                 enriched = _enrich(item, sub.name, outcome.output())
-                if (
-                    capping is not None
-                    and page_buffer is None
-                    and not capping.admit(sub.path, [enriched])
-                ):
-                    return
+                if capping is not None and not capping.admit(sub.path, [enriched]):
+                    return  # max_records counts the items, also those grouped into a page
                 if page_buffer is not None:
                     page_buffer[index] = enriched
                 else:
@@ -522,6 +518,8 @@ class StepRunner:
                 raise _first_error(group_error) from None
         if page_buffer is not None:
             page = [record for record in page_buffer if record is not None]
+            if not page and run.capping is not None and run.capping.records_full(sub.path):
+                return emitted  # max_records was reached before this page: no empty page
             emitted += 1
             run.bus.emit(
                 RecordEmitted(run_id=run.run_id, at=time.time(), step_path=sub.path, record=page)

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 
 from orchestra.notebook._errors import unknown
+from orchestra.plan import CAP_NAMES, ReadCaps
 
 
 class Parser(argparse.ArgumentParser):
@@ -49,6 +50,33 @@ def parser(command: str, *options: tuple[tuple[str, ...], dict[str, Any]]) -> Pa
     for flags, kwargs in options:
         built.add_argument(*flags, **kwargs)
     return built
+
+
+def positive(text: str) -> int:
+    """A cap's value: a whole number of at least 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {number}")
+    return number
+
+
+CAP_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = tuple(
+    ((f"--{name.replace('_', '-')}",), {"type": positive, "metavar": "N"}) for name in CAP_NAMES
+)
+"""The test-read caps ``run`` and ``debug`` take: ``--max-pages N`` and so on."""
+CAP_USAGE = "[--max-pages N] [--max-fanout-items N] [--max-records N]"
+
+
+def caps_of(args: argparse.Namespace) -> ReadCaps | None:
+    """The caps a command's ``--max-…`` options give (None: none given, read everything)."""
+    return ReadCaps.of(
+        max_pages=args.max_pages,
+        max_fanout_items=args.max_fanout_items,
+        max_records=args.max_records,
+    )
 
 
 def split(line: str) -> list[str]:

@@ -52,7 +52,7 @@ from orchestra.notebook._flow import NotebookFlow
 from orchestra.notebook._jsontree import CSS, Limits, html_tree, text_preview
 from orchestra.notebook._kernel import KernelLoop
 from orchestra.notebook._progress import ProgressDriver
-from orchestra.plan import CompiledPlan
+from orchestra.plan import CompiledPlan, ReadCaps
 
 SCOPE_ORDER = ("context", "item", "response", "prev", "parent", "steps", "config", "auth")
 """How the scope of a stop is shown: what changes most first."""
@@ -148,6 +148,7 @@ class DebugSession:
         config: dict[str, Any] | None = None,
         captured: CapturedRun | None = None,
         start: str = "continue",
+        caps: ReadCaps | None = None,
     ) -> None:
         self.host = host
         self.plan = plan  # the plan as it runs; `%%flow edit` changes a file session's
@@ -157,6 +158,7 @@ class DebugSession:
         self.sources = sources
         self.config = config
         self.captured = captured
+        self.caps = caps  # a test read: steps stop at the caps, the result says "partial: …"
         self.settled = threading.Event()
         self.ended = threading.Event()
         self.debugger = Debugger(
@@ -196,6 +198,7 @@ class DebugSession:
             hooks=[self.debugger],
             subscribers=[self.debugger],
             mode="debug",
+            caps=self.caps,
         )
         host.loop.submit(self._main())
         self._wait(progress)

@@ -114,6 +114,28 @@ def test_max_records_of_a_fanout_stops_its_items(demo_api: DemoAPI):
     assert "stopped at 4 records in step 'items.detail'" in (result.partial or "")
 
 
+def test_max_records_cuts_a_page_mode_fanout_across_parent_pages(demo_api: DemoAPI):
+    detail = {
+        "iterate_over": "response.body.items",
+        "url": "{config.base_url}/items/{item.id}",
+        "concurrency": 1,
+        "fanout_emit_mode": "page",
+    }
+    plan = cursor_plan(detail=detail)
+    plan["steps"][0]["emit"] = False  # only the fanout's records count
+    result = orchestra.run(
+        plan, {"base_url": demo_api.url}, db=None, caps=ReadCaps(max_pages=3, max_records=13)
+    )
+    assert result.ok, result.error
+    pages = result.records_of("items.detail")
+    assert [[r["id"] for r in page] for page in pages] == [list(range(1, 11)), [11, 12, 13]]
+    assert served(demo_api, "/cursor") == 3  # the third parent page ran no item: no empty page
+    assert sum(1 for path in demo_api.stats()["by_path"] if path.startswith("/items/")) == 13
+    assert result.partial == (
+        "stopped at 13 records in step 'items.detail'; stopped at 3 pages in step 'items'"
+    )
+
+
 def test_a_test_read_saves_no_persistent_context(demo_api: DemoAPI, tmp_path):
     db = str(tmp_path / "sync.duckdb")
     plan = {

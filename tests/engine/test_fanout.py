@@ -69,6 +69,24 @@ def test_page_mode_emits_one_ordered_list_per_parent_page(run_mock):
     assert [r["id"] for r in pages[0]] == list(range(7))
 
 
+def test_max_records_cuts_a_page_mode_fanout_and_stops_its_items(run_mock):
+    requested: list[str] = []
+    handler = list_and_detail(7)
+
+    def counting(request):
+        requested.append(request.url.path)
+        return handler(request)
+
+    result = run_mock(fanout_plan(concurrency=1, mode="page"), counting,
+                      caps=orchestra.ReadCaps(max_records=3))  # fmt: skip
+    assert result.ok, result.error
+    pages = result.records_of("list.detail")
+    assert len(pages) == 1
+    assert [r["id"] for r in pages[0]] == [0, 1, 2]
+    assert requested == ["/list", "/detail/0", "/detail/1", "/detail/2"]
+    assert result.partial == "stopped at 3 records in step 'list.detail'"
+
+
 def test_nested_sub_steps_see_parent_response(run_mock):
     plan = fanout_plan(
         concurrency=2,

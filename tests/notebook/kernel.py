@@ -30,6 +30,7 @@ class Cell:
     traceback: list[str] = field(default_factory=list)
     seconds: float = 0.0
     payload: list[dict[str, Any]] = field(default_factory=list)  # e.g. the pager of `%flow?`
+    comms: list[dict[str, Any]] = field(default_factory=list)  # comm_open contents it sent
 
     def texts(self, mime: str = "text/plain") -> list[str]:
         found = []
@@ -129,6 +130,8 @@ class KernelSession:
                     cell.outputs.append({"type": "stream", "text": content["text"]})
                 elif kind in ("display_data", "execute_result", "update_display_data"):
                     cell.outputs.append({"type": kind, "data": content["data"]})
+                elif kind == "comm_open":  # the kernel asks the frontend for something
+                    cell.comms.append(content)
                 elif kind == "error":
                     cell.ename, cell.evalue = content["ename"], content["evalue"]
                     cell.traceback = content["traceback"]
@@ -183,6 +186,25 @@ class KernelSession:
         return self.comm_msg(
             model_id, {"method": "custom", "content": {"event": "click"}}, timeout=timeout
         )
+
+    def close_comm(self, comm_id: str, *, timeout: float = 60) -> None:
+        """Close a comm as a frontend does (JupyterLab closes one whose target it lacks)."""
+        message = self.client.session.msg("comm_close", {"comm_id": comm_id, "data": {}})
+        self.client.shell_channel.send(message)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                event = self.client.get_iopub_msg(timeout=0.05)
+            except queue.Empty:
+                continue
+            mine = event["parent_header"].get("msg_id") == message["header"]["msg_id"]
+            if (
+                mine
+                and event["msg_type"] == "status"
+                and event["content"]["execution_state"] == "idle"
+            ):
+                return
+        raise TimeoutError(f"comm_close of {comm_id} not handled in {timeout}s")
 
     def complete(self, code: str, cursor_pos: int | None = None) -> dict[str, Any]:
         """A ``complete_request`` as JupyterLab sends on Tab; the reply's content."""

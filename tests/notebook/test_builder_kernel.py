@@ -12,6 +12,7 @@ from orchestra.notebook._flow import NotebookFlow
 from orchestra.notebook.commands import COMMANDS
 from orchestra.notebook.commands._context import CommandContext
 from orchestra.notebook.commands.builder import FlowBinding
+from tests.notebook.kernel import value
 
 
 def test_the_binding_writes_edits_into_the_flow_and_keeps_runs_of_unchanged_steps() -> None:
@@ -76,3 +77,52 @@ def test_builder_and_flow_cells_edit_one_flow_both_ways(tmp_path, monkeypatch, d
     assert "name: step_1" in listing
     names = json.loads(notebook.cells[10].outputs[0]["text"])
     assert names == ["items", "step_1", "later"]
+
+
+@pytest.mark.timeout(240)
+def test_insert_cells_below_asks_the_frontend_and_says_what_it_answered(flow, demo_api):
+    """The builder's "Insert as %%flow cells below" in a real kernel, the frontend played by
+    the test: the kernel opens ``orchestra.cells`` with the builder's mark and the cells."""
+    from orchestra.plan import plan_to_flow_cells
+
+    flow.run('%%flow items --no-run\nurl: "{config.base_url}/items"\nparams: {limit: 3}').check()
+    shown = flow.run("b = %flow builder\nb").check()
+    [mark] = [
+        output["data"]["application/vnd.orchestra.output+json"]["id"]
+        for output in shown.outputs
+        if "application/vnd.orchestra.output+json" in output.get("data", {})
+    ]
+    assert value(flow, "b.insert_cells_button.visible") == "True"  # inline: it can insert
+
+    def ask() -> dict:
+        clicked = flow.run("b._insert_cells_below()").check()
+        [request] = [comm for comm in clicked.comms if comm["target_name"] == "orchestra.cells"]
+        return request
+
+    request = ask()
+    plan = json.loads(value(flow, "__import__('json').dumps(b.state.plan)")[1:-1])
+    assert request["data"] == {"output": mark, "cells": plan_to_flow_cells(plan)}
+    assert "asking the notebook to insert them" in value(flow, "b.state.message")
+    flow.comm_msg(request["comm_id"], {"inserted": 2}).check()  # JupyterLab + the extension
+    assert "inserted 2 %%flow cells below the builder" in value(flow, "b.state.message")
+
+    request = ask()  # a frontend without the extension closes the comm unanswered
+    flow.close_comm(request["comm_id"])
+    assert "this notebook frontend cannot insert cells" in value(flow, "b.state.message")
+    assert value(flow, "b.export_text.value.startswith('%%flow')") == "True"  # the box has them
+
+    request = ask()  # the builder's output was cleared meanwhile
+    flow.comm_msg(request["comm_id"], {"missing": True}).check()
+    assert "no cell of this notebook shows the builder" in value(flow, "b.state.message")
+
+
+def test_a_builder_on_a_plan_file_offers_no_insert(tmp_path) -> None:
+    from orchestra.dashboard import FlowBuilder
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("key: k\nsteps:\n  - name: a\n    url: http://127.0.0.1:9/a\n")
+    builder = FlowBuilder(plan)
+    assert not builder.insert_cells_button.visible
+    builder._insert_cells_below()
+    assert builder.export_text.value.startswith("%%flow")
+    assert "inserting cells needs the builder inline in a notebook" in builder.state.message

@@ -141,6 +141,28 @@ def test_stepping_three_pages_and_two_items_sends_exactly_one_request_each(flow,
     assert value(flow, "n.to_dict('records')") == "[{'mode': 'debug', 'n': 6}]"
 
 
+def test_debug_takes_the_test_read_caps_of_run(flow, demo_api):
+    """``pages`` has 3 pages and ``fan`` 2 items: caps of 2 pages and 1 item leave 4 requests."""
+    paginated_and_fanned_out(flow)
+    shown = text(flow.run("%flow debug --max-pages 2 --max-fanout-items 1 --out dbg"))
+    assert shown.startswith("⏸ paused at pages")
+    assert value(flow, "(dbg.caps.max_pages, dbg.caps.max_fanout_items)") == "(2, 1)"
+    done = text(flow.run("%flow continue"))
+    assert " ended succeeded" in done
+    assert "partial: stopped at 2 pages in step 'pages'" in done
+    assert "ran 1 of 2 fanout items in step 'fan.detail'" in done
+    assert demo_api.stats()["by_path"]["/items"] == 3  # 2 pages of `pages`, 1 of `fan`
+    assert requests(demo_api) == 4
+
+
+def test_debug_caps_are_checked_as_run_checks_them(flow, demo_api):
+    add(flow, LISTING + "records: items\n")
+    failed = flow.run("%flow debug --max-records 0")
+    assert failed.status == "error" and "expected at least 1, got 0" in failed.text
+    capped = text(flow.run("%flow debug --max-records 2"))
+    assert "partial: stopped at 2 records in step 'listing'" in capped
+
+
 def test_the_panel_buttons_drive_the_run_through_comm_messages(flow, demo_api):
     paginated_and_fanned_out(flow)
     cell = flow.run("%flow debug --out dbg").check()

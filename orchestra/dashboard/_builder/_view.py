@@ -25,7 +25,7 @@ import param
 from panel.custom import JSComponent
 from panel.viewable import Viewer
 
-from orchestra.dashboard._builder import _io
+from orchestra.dashboard._builder import _cells_below, _io
 from orchestra.dashboard._builder._forms import SETTINGS, FormBuilder, field_key
 from orchestra.dashboard._builder._plan_edit import get_in, parse_path, walk_steps
 from orchestra.dashboard._builder._schema import fields_of, step_model
@@ -36,6 +36,7 @@ from orchestra.dashboard._builder._state import (
     PlanBinding,
 )
 from orchestra.dashboard._json_tree import JsonTree
+from orchestra.dashboard._offline import keep_stylesheets_inline
 from orchestra.errors import OrchestraError
 
 logger = logging.getLogger("orchestra.dashboard")
@@ -289,6 +290,14 @@ class FlowBuilder(Viewer):
         )
         self.export_button = pn.widgets.Button(label="Export", width=90)
         self.export_button.on_click(lambda e: self._export())
+        self.output_mark = _cells_below.new_mark()  # finds the builder's cell in the notebook
+        self.insert_cells_button = pn.widgets.Button(
+            label="Insert as %%flow cells below",
+            width=220,
+            visible=_cells_below.inserter(state.binding) is not None,
+            css_classes=["orchestra-insert-cells"],
+        )
+        self.insert_cells_button.on_click(lambda e: self._insert_cells_below())
         self.export_text = pn.widgets.TextAreaInput(
             label="Exported",
             value="",
@@ -427,6 +436,23 @@ class FlowBuilder(Viewer):
             self.state.error = str(error)
         else:
             self.state.param.update(error="", message="exported")
+
+    def _insert_cells_below(self) -> None:
+        """Export as ``%%flow`` cells into the box and ask the notebook to insert them below
+        the builder's cell (JupyterLab with Orchestra's extension; elsewhere the box stays)."""
+        self.export_format.value = "cells"
+        self._export()
+        if self.state.error or not self.export_text.value:
+            return
+        insert = _cells_below.inserter(self.state.binding)
+        cells = _io.flow_cells(self.state.plan)
+        if insert is None or not insert(self.output_mark, cells, self._cells_inserted):
+            self.state.message = "exported: inserting cells needs the builder inline in a notebook"
+            return
+        self.state.message = f"exported {len(cells)} cells; asking the notebook to insert them…"
+
+    def _cells_inserted(self, message: str) -> None:
+        self.state.message = message
 
     def _import(self) -> None:
         text = (self.import_text.value or "").strip()
@@ -649,7 +675,12 @@ class FlowBuilder(Viewer):
             pn.Row(
                 self.template, self.start_button, self.refresh_button, sizing_mode="stretch_width"
             ),
-            pn.Row(self.export_format, self.export_button, sizing_mode="stretch_width"),
+            pn.Row(
+                self.export_format,
+                self.export_button,
+                self.insert_cells_button,
+                sizing_mode="stretch_width",
+            ),
             self.export_text,
             pn.Row(self.import_text, self.import_button, sizing_mode="stretch_width"),
             title="File, import and export",
@@ -674,6 +705,11 @@ class FlowBuilder(Viewer):
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        # As the inline dashboard: Panel's JavaScript and stylesheets travel with the output
+        # (a notebook must work with no internet), and the output carries the builder's mark.
         if not pn.extension._loaded:
-            pn.extension("tabulator", "codeeditor")
-        return super()._repr_mimebundle_(include, exclude)
+            pn.extension("tabulator", "codeeditor", inline=True)
+        view = self._create_view()
+        if pn.config.inline:
+            keep_stylesheets_inline(view)
+        return _cells_below.marked(view._repr_mimebundle_(include, exclude), self.output_mark)

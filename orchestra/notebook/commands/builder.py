@@ -11,10 +11,11 @@ only when the command runs.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from orchestra.notebook._args import parser
+from orchestra.notebook._cells_below import insert_below
 from orchestra.notebook._flow import PLAN_SETTINGS, STALE, FlowStep, NotebookFlow
 from orchestra.notebook.commands._command import Command
 from orchestra.notebook.commands._context import CommandContext
@@ -58,6 +59,10 @@ class FlowBinding:
     def keep_secret(self, name: str, value: str) -> None:
         """An imported secret: as ``%flow secret NAME`` would keep it (masked everywhere)."""
         self.flow.keep_secret(name, value)
+
+    def insert_cells(self, mark: str, cells: list[str], report: Callable[[str], None]) -> bool:
+        """The builder's exported cells, below the builder's own cell (see ``_cells_below``)."""
+        return insert_below(mark, cells, report)
 
 
 def builder(ctx: CommandContext, words: list[str]) -> Any:

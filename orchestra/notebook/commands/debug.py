@@ -19,7 +19,14 @@ from IPython.core.error import UsageError
 from orchestra.capture import RunNotFound
 from orchestra.debug import Breakpoint, CapturedRun, ScopeError, captured_run, evaluate, parse_path
 from orchestra.errors import ExpressionSyntaxError, OrchestraError, PlanError
-from orchestra.notebook._args import assignment, assignments, parser
+from orchestra.notebook._args import (
+    CAP_OPTIONS,
+    CAP_USAGE,
+    assignment,
+    assignments,
+    caps_of,
+    parser,
+)
 from orchestra.notebook._debug_session import DebugSession
 from orchestra.notebook._errors import FlowError, expression_error
 from orchestra.notebook.commands._command import Command
@@ -63,6 +70,7 @@ def debug(ctx: CommandContext, words: list[str]) -> DebugSession:
         (("--config", "-c"), {"action": "append", "default": []}),
         (("--step",), {"action": "store_true"}),
         (("--out",), {}),
+        *CAP_OPTIONS,
     ).parse(words)
     live = ctx.debug.live()
     if live is not None:
@@ -119,6 +127,7 @@ def debug(ctx: CommandContext, words: list[str]) -> DebugSession:
         config=config,
         captured=captured,
         start="start" if args.step else "continue",
+        caps=caps_of(args),
     )
     known = {node.path for node in compiled.walk()} | {node.name for node in compiled.walk()}
     missing = [name for name in breakpoints if name not in known]
@@ -327,7 +336,7 @@ def _expression(rest: str) -> str:
 DEBUG = Command(
     "debug",
     debug,
-    usage="debug [FILE] [--replay RUN] [--config K=V ...] [--step] [--out VAR]",
+    usage=f"debug [FILE] [--replay RUN] [--config K=V ...] [--step] [--out VAR] {CAP_USAGE}",
     what="Run the current flow (or a plan file) under the debugger until the first breakpoint "
     "(--step: until the first step), then return with the run PAUSED: the kernel is idle, "
     "so other cells and the panel's buttons work. The result is the session: where it "
