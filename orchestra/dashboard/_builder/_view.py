@@ -25,15 +25,16 @@ import param
 from panel.custom import JSComponent
 from panel.viewable import Viewer
 
-from orchestra.dashboard._builder import _io
-from orchestra.dashboard._builder._forms import SETTINGS, FormBuilder, field_key
-from orchestra.dashboard._builder._plan_edit import get_in, parse_path, walk_steps
+from orchestra.dashboard._builder import _io, _layouts
+from orchestra.dashboard._builder._forms import FormBuilder, field_key
+from orchestra.dashboard._builder._plan_edit import all_steps, get_in, parse_path
 from orchestra.dashboard._builder._schema import fields_of, step_model
 from orchestra.dashboard._builder._state import (
     BuilderState,
     ExportBlocked,
     FileBinding,
     PlanBinding,
+    split_key,
 )
 from orchestra.dashboard._json_tree import JsonTree
 from orchestra.errors import OrchestraError
@@ -55,6 +56,7 @@ STEP_SECTIONS: list[tuple[str, tuple[str, ...]]] = [
         ("retry", "retry_when", "abort_on", "ignore_on", "timeout_seconds", "delay_seconds"),
     ),
     ("Expectations", ("expect",)),
+    ("Compensation (saga)", ("compensate",)),
 ]
 SETTINGS_SECTIONS: list[tuple[str, tuple[str, ...]]] = [
     ("Plan", ("key", "name", "description", "version", "integration", "config")),
@@ -140,6 +142,7 @@ class FlowBuilder(Viewer):
         self._yaml_sent: list[str] = []  # texts the server put in the YAML editor
         self._expanded: dict[str, bool] = {}  # form section -> open, kept across redraws
         self.forms = FormBuilder(state, on_enter=self.try_it)
+        _layouts.install(self.forms, self._select)
         self.focus = FocusTracker()
         self.focus.param.watch(lambda e: self._focus(e.new), "focused")
         self._build_widgets()
@@ -178,6 +181,14 @@ class FlowBuilder(Viewer):
         self.delete = pn.widgets.Button(label="Delete", color="danger", **button)
         self.up = pn.widgets.Button(label="↑ Up", **button)
         self.down = pn.widgets.Button(label="↓ Down", **button)
+        self.add_parallel = pn.widgets.Button(
+            label="+ Parallel", description="A group of steps run at the same time", **button
+        )
+        self.add_choice = pn.widgets.Button(
+            label="+ Choice", description="Branches: the first whose condition holds", **button
+        )
+        self.add_parallel.on_click(lambda e: state.add_control("parallel"))
+        self.add_choice.on_click(lambda e: state.add_control("choice"))
         self.add.on_click(lambda e: state.add_step())
         self.add_sub.on_click(lambda e: state.add_sub_step())
         self.duplicate.on_click(lambda e: state.duplicate_step())
@@ -440,12 +451,14 @@ class FlowBuilder(Viewer):
         self.state.import_steps(found)
         self.import_text.value = ""
 
+    def _select(self, path: str) -> None:
+        self.state.selected = path
+
     def _focus(self, key: str) -> None:
         self.state.focused = key
-        keys = key.split(".")
-        step = "" if keys[0] == SETTINGS else self.state.selected
-        keys = keys[1:] if keys[0] == SETTINGS else keys
-        value = self.state.value(step, tuple(keys))
+        settings, keys = split_key(key)
+        step = "" if settings else self.state.selected
+        value = self.state.value(step, keys)
         if isinstance(value, str):
             self.state.expression = value
 
@@ -469,9 +482,15 @@ class FlowBuilder(Viewer):
 
     def _draw_tree(self, *events: param.parameterized.Event) -> None:
         options = {"⚙ Plan settings (auth, config, limits)": ""}
-        for path, depth, step in walk_steps(self.state.plan):
-            kind = step_model(step, nested=depth > 0)
+        for path, depth, step in all_steps(self.state.plan):
+            kind = step_model(step, nested=".sub_steps[" in path)
             mark = {"ParallelStep": "⇉ ", "ChoiceStep": "◇ "}.get(kind, "")
+            if path.startswith("auth."):
+                mark = "🔑 auth: " if depth == 1 else mark
+            elif ".choice[" in path and path.endswith(".steps[0]"):
+                mark = f"if branch {int(parse_path(path)[-3]) + 1}: "
+            elif path.endswith(".otherwise[0]"):
+                mark = "otherwise: "
             indent = "\u00a0\u00a0\u00a0" * depth + ("└ " if depth else "")
             method = step.get("method", "GET") if kind in ("HttpStep", "SubStep") else ""
             label = f"{indent}{mark}{step.get('name') or path} {method}".rstrip()
@@ -492,7 +511,8 @@ class FlowBuilder(Viewer):
         else:
             step = state.selected
             data = get_in(state.plan, parse_path(step)) or {}
-            nested = "sub_steps" in step
+            parts = parse_path(step)
+            nested = len(parts) > 1 and parts[-2] == "sub_steps"
             model = step_model(data, nested=nested)
             specs = {spec.key: spec for spec in fields_of(model, skip=HIDDEN)}
             sections = STEP_SECTIONS if model in ("HttpStep", "SubStep") else []
@@ -621,6 +641,7 @@ class FlowBuilder(Viewer):
             pn.Row(self.add, self.add_sub, sizing_mode="stretch_width"),
             pn.Row(self.duplicate, self.delete, sizing_mode="stretch_width"),
             pn.Row(self.up, self.down, sizing_mode="stretch_width"),
+            pn.Row(self.add_parallel, self.add_choice, sizing_mode="stretch_width"),
             width=250,
         )
         right = pn.Column(
