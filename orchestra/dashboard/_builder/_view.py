@@ -13,6 +13,7 @@ views over the capture the try wrote.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from functools import partial
@@ -37,6 +38,7 @@ from orchestra.dashboard._builder._state import (
     split_key,
 )
 from orchestra.dashboard._json_tree import JsonTree
+from orchestra.dashboard._kernel_loop import handle_on_loop
 from orchestra.errors import OrchestraError
 
 logger = logging.getLogger("orchestra.dashboard")
@@ -64,6 +66,7 @@ SETTINGS_SECTIONS: list[tuple[str, tuple[str, ...]]] = [
     ("Rate limits", ("rate_limits",)),
     ("Limits", ("limits", "circuit_breaker")),
 ]
+POLL_SECONDS = 0.3  # how often the views read the capture while a try runs
 HIDDEN = ("sub_steps", "step", "steps")  # edited through the step tree
 
 _FOCUS_ESM = """
@@ -139,9 +142,10 @@ class FlowBuilder(Viewer):
                 state = BuilderState(plan, binding=binding, db=db)
         super().__init__(state=state, **params)
         self._dashboard: Any = None
+        self._tasks: set[asyncio.Task[None]] = set()  # inline tries running on the loop
         self._yaml_sent: list[str] = []  # texts the server put in the YAML editor
         self._expanded: dict[str, bool] = {}  # form section -> open, kept across redraws
-        self.forms = FormBuilder(state, on_enter=self.try_it)
+        self.forms = FormBuilder(state, on_enter=self.start_try)
         _layouts.install(self.forms, self._select)
         self.focus = FocusTracker()
         self.focus.param.watch(lambda e: self._focus(e.new), "focused")
@@ -224,8 +228,8 @@ class FlowBuilder(Viewer):
         self.full_button = pn.widgets.Button(
             label="Run whole flow (no caps)", sizing_mode="stretch_width"
         )
-        self.try_button.on_click(lambda e: self.try_it())
-        self.full_button.on_click(lambda e: self.try_it(full=True))
+        self.try_button.on_click(lambda e: self.start_try())
+        self.full_button.on_click(lambda e: self.start_try(full=True))
         self.partial = pn.pane.HTML(
             "", css_classes=["orchestra-partial"], sizing_mode="stretch_width"
         )
@@ -334,6 +338,52 @@ class FlowBuilder(Viewer):
         return found
 
     # -- actions ----------------------------------------------------------------------------
+
+    def start_try(self, full: bool = False) -> None:
+        """What a click on Try it (or Enter in a field) does: a try the views follow live.
+
+        On a served page it goes on the server's loop (under the document's lock). In a
+        notebook, where the clicks are handled on the kernel's loop, it goes on that loop
+        as a task: the click returns at once and the views change as the run goes,
+        pushed over the output's comm. Anywhere else it runs to its end here.
+        """
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            pn.state.execute(partial(self._try_live, full))
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.try_it(full=full)
+            return
+        if self.state.running:
+            return
+        task = loop.create_task(self._try_inline(full))
+        self._tasks.add(task)  # kept until done: the loop holds tasks weakly
+        task.add_done_callback(self._tasks.discard)
+
+    async def _try_inline(self, full: bool) -> None:
+        """A try on the kernel's loop, the dashboard views polling the capture as it goes."""
+        try:
+            self._results_views()
+        except Exception as error:
+            self.state.error = f"could not read the capture {self.state.db}: {error}"
+            return
+        dashboard = self._dashboard
+        dashboard.follow_latest = True
+        self.results.visible = True
+        run = asyncio.ensure_future(
+            self.state.atry_it(full=full, on_runner=lambda r: dashboard.attach(r.bus))
+        )
+        try:
+            while not run.done():
+                await asyncio.wait({run}, timeout=POLL_SECONDS)
+                await dashboard.poll()
+        finally:
+            dashboard.follow_latest = False
+        result = run.result()
+        if result is not None:
+            self._show_run(result.run_id)
 
     def try_it(self, *, full: bool = False) -> Any:
         """Run the flow up to the selected step with the caps (``full``: everything, no caps).
@@ -697,4 +747,9 @@ class FlowBuilder(Viewer):
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
         if not pn.extension._loaded:
             pn.extension("tabulator", "codeeditor")
-        return super()._repr_mimebundle_(include, exclude)
+        view = self._create_view()
+        bundle = view._repr_mimebundle_(include, exclude)
+        # clicks may arrive on a kernel subshell's thread: handle them on the kernel's loop,
+        # where a try runs as a task and the views follow it (see _kernel_loop)
+        handle_on_loop(view)
+        return bundle
