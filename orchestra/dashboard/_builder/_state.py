@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,7 +26,7 @@ import pandas as pd
 import param
 import yaml
 
-from orchestra.dashboard._builder import _io, _plan_edit
+from orchestra.dashboard._builder import _complete, _io, _plan_edit
 from orchestra.dashboard._builder._plan_edit import Key
 from orchestra.errors import ExpressionSyntaxError, OrchestraError, PlanError, PlanIssue
 from orchestra.expressions import compile_expression, compile_template
@@ -50,6 +51,20 @@ PARENT_SCOPE = frozenset({"iterate_over"})
 
 TEMPLATE_FIELDS = frozenset({"url", "token_url"})
 """Fields holding a ``{…}`` template: a clicked path is inserted as ``{path}``."""
+
+EXPRESSION_FIELDS = frozenset(
+    {"while", "break_when", "abort_when", "retry_when", "next_url", "when", "iterate_over"}
+)
+"""Fields holding a JMESPath expression (with those ending in ``_path`` or ``_when``)."""
+
+
+def completes(field: str) -> bool:
+    """Whether the field at key ``field`` takes an expression or template (completion)."""
+    last = re.sub(r"\[\d+\]$", "", field.rsplit(".", 1)[-1])
+    return last in EXPRESSION_FIELDS | BODY_RELATIVE | TEMPLATE_FIELDS or last.endswith(
+        ("_path", "_when")
+    )
+
 
 RECORDS_SHOWN = 500
 
@@ -163,6 +178,7 @@ class BuilderState(param.Parameterized):
     response_label = param.String(default="", doc="Whose response the tree shows.")
     expression = param.String(default="", doc="The playground's expression.")
     expression_result = param.String(default="", doc="Its value on the last response.")
+    completions = param.List(default=[], doc="Texts completing the focused field's expression.")
 
     def __init__(
         self,
@@ -182,6 +198,7 @@ class BuilderState(param.Parameterized):
         self.param.watch(self._on_expression, ["expression", "response"])
         self.param.watch(self._on_selected, ["selected"])
         self.param.watch(self._on_focused, ["focused"])
+        self.param.watch(self._on_expression, ["focused"])
         if plan is None:
             plan = self.binding.read()
         self.replace(plan if plan is not None else copy.deepcopy(EMPTY_PLAN), dirty=False)
@@ -619,6 +636,23 @@ class BuilderState(param.Parameterized):
 
     def _on_expression(self, *events: param.parameterized.Event) -> None:
         self.expression_result = evaluate(self.expression, self.response, self.focused)
+        found: list[str] = []
+        if self.focused and completes(self.focused):
+            found = _complete.complete(
+                self.expression,
+                plan=self.plan,
+                response=self.response,
+                body_relative=self.focused.rsplit(".", 1)[-1] in BODY_RELATIVE,
+            )
+        self.completions = found
+
+    def apply_completion(self, text: str) -> None:
+        """A completion was chosen: it becomes the focused field's value."""
+        if not self.focused:
+            return
+        settings, keys = split_key(self.focused)
+        self.set_value("" if settings else self.selected, keys, text)
+        self.param.update(expression=text, revision=self.revision + 1)
 
 
 def split_key(key: str) -> tuple[bool, tuple[Key, ...]]:

@@ -158,6 +158,7 @@ class FlowBuilder(Viewer):
         state.param.watch(self._draw_response, ["response", "response_label"])
         state.param.watch(self._draw_yaml, ["yaml_text", "yaml_error"])
         state.param.watch(self._draw_playground, ["expression", "expression_result", "focused"])
+        state.param.watch(self._draw_completions, ["completions"])
         self._draw_tree()
         self._draw_forms()
         self._draw_status()
@@ -254,6 +255,9 @@ class FlowBuilder(Viewer):
         self.playground.param.watch(lambda e: setattr(state, "expression", e.new), "value_input")
         self.playground_result = pn.pane.HTML(
             "", sizing_mode="stretch_width", css_classes=["orchestra-playground-result"]
+        )
+        self.completions = pn.Column(
+            sizing_mode="stretch_width", margin=0, css_classes=["orchestra-completions"]
         )
         self.records_table = pn.widgets.Tabulator(
             None,
@@ -677,6 +681,35 @@ class FlowBuilder(Viewer):
             f"{html.escape(state.expression_result)}</pre>"
         )
 
+    def _draw_completions(self, *events: param.parameterized.Event) -> None:
+        found = self.state.completions
+        if not found:
+            self.completions[:] = []
+            return
+        buttons = []
+        for text in found:
+            button = pn.widgets.Button(
+                label=text,
+                color="light",
+                sizing_mode="stretch_width",
+                margin=(1, 4),
+                css_classes=["orchestra-completion"],
+                description="Use this as the field's value",
+            )
+            button.on_click(partial(self._complete, text))
+            buttons.append(button)
+        field = html.escape(self.state.focused)
+        self.completions[:] = [
+            pn.pane.HTML(
+                f"<div style='font-size:12px;color:#5f6b7a'>Complete <b>{field}</b>:</div>",
+                margin=(0, 10),
+            ),
+            *buttons,
+        ]
+
+    def _complete(self, text: str, event: Any) -> None:
+        self.state.apply_completion(text)
+
     # -- layout -----------------------------------------------------------------------------
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -702,6 +735,7 @@ class FlowBuilder(Viewer):
             self.full_button,
             self.partial,
             self.summary,
+            self.completions,
             self.response_title,
             self.response_tree,
             self.playground,

@@ -182,6 +182,16 @@ def build(page: Any, api_url: str, token: str, frames: list[str], saved: Path) -
     select_in_tree(page, "⇉ group_1")
     page.get_by_role("button", name="+ Choice").click()
     heading(page, "Step choice_1")
+    # completion: typing in the condition offers the plan's step names
+    box = field(page, "choice[0].when").locator("input")
+    box.click()
+    box.fill("steps.st")
+    page.locator(".orchestra-completion button", has_text="steps.step_1").first.click()
+    deadline = time.monotonic() + 30
+    while field(page, "choice[0].when").locator("input").input_value() != "steps.step_1":
+        assert time.monotonic() < deadline, "the completion did not land in the field"
+        page.wait_for_timeout(200)
+    shot(page, "layouts-5a-completion")
     type_into(page, "choice[0].when", "steps.step_1.body.total > `0`")
     when = field(page, "choice[0].when").locator("input")
     when.focus()
