@@ -29,11 +29,18 @@ _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")  # JMESPath: a key with "-" is quoted
 
 
 def complete(
-    text: str, *, plan: dict[str, Any], response: Any, body_relative: bool = False
+    text: str,
+    *,
+    plan: dict[str, Any],
+    response: Any,
+    body_relative: bool = False,
+    template: bool = False,
 ) -> list[str]:
-    """Whole texts continuing ``text`` at its end (at most :data:`LIMIT`)."""
-    if "{" in text and "}" in text[text.rfind("{") :]:
-        return []  # a template whose last expression is closed: nothing to complete
+    """Whole texts continuing ``text`` at its end (at most :data:`LIMIT`); in a
+    ``template`` only inside a ``{`` left open."""
+    opened = text.rfind("{")
+    if (opened < 0 and template) or (opened >= 0 and "}" in text[opened:]):
+        return []  # plain text of a template, or its last expression is closed
     match = _TOKEN.search(text)
     token = match.group() if match else ""
     if text and not token and not text.endswith(("{", " ", "(", "&", "|", "!", ",")):

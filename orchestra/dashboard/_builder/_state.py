@@ -643,6 +643,7 @@ class BuilderState(param.Parameterized):
                 plan=self.plan,
                 response=self.response,
                 body_relative=self.focused.rsplit(".", 1)[-1] in BODY_RELATIVE,
+                template=self.focused.rsplit(".", 1)[-1] in TEMPLATE_FIELDS,
             )
         self.completions = found
 

@@ -42,6 +42,8 @@ def test_completions_come_from_the_scopes_the_plan_and_the_last_response() -> No
     assert done("items[].", body_relative=True) == ["items[].id", 'items[]."detail-url"']
     assert done("{config.base_url}/items/{res") == ["{config.base_url}/items/{response."]
     assert done("{config.base_url}/items") == []
+    assert done("{config.ba", template=True) == ["{config.base_url"]
+    assert done("co", template=True) == [] and done("co") == ["config.", "context."]
     assert done("response.body.nothing.") == [] and done("5") == []
 
 
