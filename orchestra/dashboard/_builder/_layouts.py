@@ -101,6 +101,8 @@ class Layouts:
         self.forms = forms
         self.state = forms.state
         self.select = select
+        self._summaries: list[tuple[int, pn.pane.HTML]] = []  # rate rules' in-words lines
+        self.state.param.watch(self._summarize, ["plan"])
 
     def _pick(self, path: str, event: Any) -> None:
         self.select(path)
@@ -281,11 +283,19 @@ class Layouts:
         parts.append(errors)
         return pn.Column(*parts, sizing_mode="stretch_width", margin=0)
 
+    def _summarize(self, *events: Any) -> None:
+        """Each drawn rule's line in words follows its fields as they are typed."""
+        rules = self.state.plan.get("rate_limits") or []
+        for index, pane in self._summaries:
+            if index < len(rules):
+                pane.object = _summary_text(rules[index])
+
     # -- rate limits ------------------------------------------------------------------------
 
     def rate_limits(self, step: str, spec: FieldSpec, keys: tuple[Key, ...]) -> Any:
         rules = self.state.value(step, keys) or []
         errors = self.forms.slot(step, keys)
+        self._summaries = []
         scopes = "".join(
             f"<li><b>{name}</b>: {html.escape(text)}</li>" for name, text in SCOPES.items()
         )
@@ -305,9 +315,11 @@ class Layouts:
         ]
         for index, rule in enumerate(rules):
             prefix: tuple[Key, ...] = (*keys, index)
+            summary = _help(html.escape(rate_summary(rule)))
+            self._summaries.append((index, summary))
             parts.append(
                 pn.Card(
-                    _help(html.escape(rate_summary(rule))),
+                    summary,
                     *self.forms.fields(step, specs, prefix),
                     _button(
                         "Delete rule",
@@ -332,6 +344,10 @@ class Layouts:
         )
         parts.append(errors)
         return pn.Column(*parts, sizing_mode="stretch_width", margin=0)
+
+
+def _summary_text(rule: Any) -> str:
+    return f"<div style='{HELP}'>{html.escape(rate_summary(rule))}</div>"
 
 
 def rate_summary(rule: Any) -> str:

@@ -163,6 +163,13 @@ def test_rate_limits_are_rule_cards_with_units() -> None:
     (scope,) = widgets(builder, "ob-f:@plan.rate_limits[0].scope")
     assert "per_endpoint" in scope.options.values()
     window.value = "60"
+    (summary,) = [
+        pane
+        for card in widgets(builder, "ob-rate:0")
+        for pane in card.objects
+        if "requests per" in str(getattr(pane, "object", ""))
+    ]
+    assert "10 requests per 60 s (10/min)" in summary.object  # follows the fields
     (requests,) = widgets(builder, "ob-f:@plan.rate_limits[0].requests")
     requests.value = "0"
     assert state.issues_at("", "rate_limits[0].requests")
