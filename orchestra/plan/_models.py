@@ -100,11 +100,17 @@ class Limits(_Model):
 class RateLimit(_Model):
     """``requests`` per ``window_secs``, counted per scope (seed 002)."""
 
-    requests: int = Field(ge=1)
-    window_secs: float = Field(gt=0)
-    scope: Literal["per_config", "per_endpoint", "global"] = "per_config"
+    requests: int = Field(ge=1, description="Requests allowed in any one window.")
+    window_secs: float = Field(gt=0, description="Length of the sliding window, in seconds.")
+    scope: Literal["per_config", "per_endpoint", "global"] = Field(
+        "per_config",
+        description="per_config: one window for the run; per_endpoint: one per step URL "
+        "template; global: one shared by every run in this process.",
+    )
     priority: int = Field(0, description="Rules are applied highest priority first.")
-    max_wait: float = Field(60, ge=0, description="Fail instead of waiting longer than this.")
+    max_wait: float = Field(
+        60, ge=0, description="Seconds: fail instead of waiting longer than this."
+    )
 
 
 class CircuitBreaker(_Model):

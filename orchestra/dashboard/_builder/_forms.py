@@ -24,9 +24,11 @@ from typing import Any
 import panel as pn
 import yaml
 
+from orchestra.dashboard._builder._plan_edit import Key, format_path
 from orchestra.dashboard._builder._schema import FieldSpec, fields_of
 from orchestra.dashboard._builder._state import BuilderState, yaml_value
 from orchestra.errors import PlanIssue
+from orchestra.masking import MIN_SECRET_LENGTH
 
 SETTINGS = "@plan"  # first part of a field key that belongs to the plan's settings
 UNSET = ""
@@ -37,16 +39,21 @@ class FieldSlot:
     """A drawn field: where it writes, and the pane that shows its problems."""
 
     step: str
-    keys: tuple[str, ...]
+    keys: tuple[Key, ...]
     errors: pn.pane.HTML
 
     @property
     def field(self) -> str:
-        return ".".join(self.keys)
+        return format_path(self.keys)
 
 
-def field_key(step: str, keys: tuple[str, ...]) -> str:
-    return ".".join((SETTINGS, *keys) if not step else keys)
+def field_key(step: str, keys: tuple[Key, ...]) -> str:
+    """The key a field is known by on the page: ``url``, ``choice[0].when``, ``@plan.auth``."""
+    return f"{SETTINGS}.{format_path(keys)}" if not step else format_path(keys)
+
+
+Layout = Callable[[str, FieldSpec, tuple[Key, ...]], pn.viewable.Viewable]
+"""A hand-made editor for a field: (step, spec, keys) -> its widgets."""
 
 
 def issues_html(issues: list[PlanIssue]) -> str:
@@ -98,6 +105,8 @@ class FormBuilder:
         self.on_enter = on_enter
         self.slots: list[FieldSlot] = []
         self.local_errors: dict[str, str] = {}  # field key -> a problem found before the loader
+        # hand-made layouts, by (is a plan setting, the field's keys without list positions)
+        self.layouts: dict[tuple[bool, tuple[str, ...]], Layout] = {}
 
     def refresh_errors(self) -> None:
         for slot in self.slots:
@@ -110,14 +119,19 @@ class FormBuilder:
             slot.errors.visible = bool(text)
 
     def fields(
-        self, step: str, specs: list[FieldSpec], prefix: tuple[str, ...] = ()
+        self, step: str, specs: list[FieldSpec], prefix: tuple[Key, ...] = ()
     ) -> list[pn.viewable.Viewable]:
         return [self.field_editor(step, spec, prefix) for spec in specs]
 
     def field_editor(
-        self, step: str, spec: FieldSpec, prefix: tuple[str, ...] = ()
+        self, step: str, spec: FieldSpec, prefix: tuple[Key, ...] = (), *, generated: bool = False
     ) -> pn.viewable.Viewable:
+        """The editor of one field: its hand-made layout if it has one (``generated``: the
+        schema's editor regardless), else the one its schema kind gives."""
         keys = (*prefix, spec.key)
+        pattern = (not step, tuple(k for k in keys if isinstance(k, str)))
+        if not generated and pattern in self.layouts:
+            return self.layouts[pattern](step, spec, keys)
         key = field_key(step, keys)
         errors = pn.pane.HTML("", visible=False, sizing_mode="stretch_width", margin=(0, 10))
         self.slots.append(FieldSlot(step, keys, errors))
@@ -208,19 +222,30 @@ class FormBuilder:
 
         return typing
 
+    def slot(self, step: str, keys: tuple[Key, ...]) -> pn.pane.HTML:
+        """A pane showing the loader's problems of a field (hand-made layouts use it)."""
+        errors = pn.pane.HTML("", visible=False, sizing_mode="stretch_width", margin=(0, 10))
+        self.slots.append(FieldSlot(step, keys, errors))
+        return errors
+
     def _secret(
         self,
         step: str,
         spec: FieldSpec,
-        keys: tuple[str, ...],
+        keys: tuple[Key, ...],
         current: Any,
         errors: pn.pane.HTML,
         common: dict[str, Any],
     ) -> pn.viewable.Viewable:
+        """A secret: the name of an environment variable (``{env: NAME}``), a template, or
+        a value typed once into a password field ("prompt"). A prompted value goes where
+        ``%flow secret`` puts one (the binding: the notebook flow's secrets, masked in
+        every output, or this session's memory) and the plan keeps ``{env: NAME}``; the
+        password field is emptied at once, so the value is in no widget, model or page."""
         key = field_key(step, keys)
         is_env = isinstance(current, dict) and "env" in current
         mode = pn.widgets.RadioButtonGroup(
-            options=["env", "template"],
+            options={"env": "env", "template": "template", "type it (prompt)": "prompt"},
             value="env" if is_env or current is None else "template",
             label=f"{spec.title} from",
             css_classes=["orchestra-secret-mode"],
@@ -232,10 +257,25 @@ class FormBuilder:
             placeholder="environment variable, e.g. API_TOKEN",
             **{**common, "label": f"{spec.title} (secret)"},
         )
+        name_hint = "_".join(str(k) for k in keys if isinstance(k, str) and k != "auth").upper()
+        password = pn.widgets.PasswordInput(
+            label=f"{spec.title} value (typed once: kept in memory as {{env: NAME}}, never "
+            "shown or saved)",
+            placeholder="type the secret, then Enter",
+            visible=False,
+            sizing_mode="stretch_width",
+            css_classes=[f"ob-secret:{key}", "orchestra-secret-value"],
+        )
+
+        def refuse(text: str) -> None:
+            self.local_errors[key] = text
+            self.refresh_errors()
 
         def write(*_: Any) -> None:
             text = (entry.value or "").strip()
             self.local_errors.pop(key, None)
+            if mode.value == "prompt":
+                return  # the name is used when the value is typed
             if not text:
                 self.state.set_value(step, keys, None)
             elif mode.value == "env":
@@ -243,31 +283,61 @@ class FormBuilder:
             elif "{" not in text:
                 # a literal secret would be written into the plan: refuse it, forget it
                 entry.value = ""
-                self.local_errors[key] = (
+                refuse(
                     "a secret is not stored in the plan: give the name of an environment "
-                    "variable (env), or a template such as {config.token}"
+                    "variable (env), type it into the password field (prompt), or a template "
+                    "such as {config.token}"
                 )
-                self.refresh_errors()
             else:
                 self.state.set_value(step, keys, text)
 
+        def typed(event: Any) -> None:
+            value = event.new or ""
+            if not value:
+                return
+            password.param.update(value="", value_input="")  # out of the page at once
+            name = (entry.value or "").strip() or name_hint or "SECRET"
+            if not name.isidentifier():
+                refuse(f"{name!r} is not a name for the secret (letters, digits, '_')")
+            elif len(value) < MIN_SECRET_LENGTH:
+                refuse(
+                    f"the value is shorter than {MIN_SECRET_LENGTH} characters: it could not "
+                    "be masked safely, so it was not kept"
+                )
+            else:
+                self.local_errors.pop(key, None)
+                self.state.keep_secret(name, value)
+                entry.param.update(value=name, value_input=name)
+                self.state.set_value(step, keys, {"env": name})
+                self.state.message = (
+                    f"secret {name} kept in memory (masked everywhere); the plan holds "
+                    f"{{env: {name}}}: outside this session, set the environment variable {name}"
+                )
+
         def switch(event: Any) -> None:
-            entry.placeholder = (
-                "environment variable, e.g. API_TOKEN"
-                if event.new == "env"
-                else "template, e.g. {config.token}"
+            entry.placeholder = {
+                "env": "environment variable, e.g. API_TOKEN",
+                "template": "template, e.g. {config.token}",
+                "prompt": f"name to keep it under, e.g. {name_hint or 'API_TOKEN'}",
+            }[event.new]
+            entry.label = (
+                f"{spec.title}: name of the secret"
+                if event.new == "prompt"
+                else f"{spec.title} (secret)"
             )
+            password.visible = event.new == "prompt"
             write()
 
         entry.param.watch(write, "value")
         mode.param.watch(switch, "value")
-        return pn.Column(mode, entry, errors, sizing_mode="stretch_width", margin=0)
+        password.param.watch(typed, "value")
+        return pn.Column(mode, entry, password, errors, sizing_mode="stretch_width", margin=0)
 
     def _nested(
         self,
         step: str,
         spec: FieldSpec,
-        keys: tuple[str, ...],
+        keys: tuple[Key, ...],
         current: Any,
         errors: pn.pane.HTML,
     ) -> pn.viewable.Viewable:

@@ -93,31 +93,47 @@ def set_in(data: dict[str, Any], parts: list[Key] | tuple[Key, ...], value: Any)
         node[last] = value
 
 
+def _visit(step: Any, path: str, depth: int) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    if not isinstance(step, dict):
+        return
+    yield path, depth, step
+    for key in ("sub_steps", "parallel"):
+        for index, child in enumerate(step.get(key) or []):
+            yield from _visit(child, f"{path}.{key}[{index}]", depth + 1)
+    for number, branch in enumerate(step.get("choice") or []):
+        for index, child in enumerate((branch or {}).get("steps") or []):
+            yield from _visit(child, f"{path}.choice[{number}].steps[{index}]", depth + 1)
+    for index, child in enumerate(step.get("otherwise") or []):
+        yield from _visit(child, f"{path}.otherwise[{index}]", depth + 1)
+
+
 def walk_steps(plan: dict[str, Any]) -> Iterator[tuple[str, int, dict[str, Any]]]:
     """Every step of the plan with its path and depth, parents before children."""
-
-    def visit(step: Any, path: str, depth: int) -> Iterator[tuple[str, int, dict[str, Any]]]:
-        if not isinstance(step, dict):
-            return
-        yield path, depth, step
-        for key in ("sub_steps", "parallel", "otherwise"):
-            for index, child in enumerate(step.get(key) or []):
-                yield from visit(child, f"{path}.{key}[{index}]", depth + 1)
-        for number, branch in enumerate(step.get("choice") or []):
-            for index, child in enumerate((branch or {}).get("steps") or []):
-                yield from visit(child, f"{path}.choice[{number}].steps[{index}]", depth + 1)
-
     for index, step in enumerate(plan.get("steps") or []):
-        yield from visit(step, f"steps[{index}]", 0)
+        yield from _visit(step, f"steps[{index}]", 0)
+
+
+def auth_steps(plan: dict[str, Any]) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """The steps of a ``flow`` auth (``auth.steps[i]``), which obtain the token."""
+    auth = plan.get("auth")
+    if isinstance(auth, dict) and auth.get("type") == "flow":
+        for index, step in enumerate(auth.get("steps") or []):
+            yield from _visit(step, f"auth.steps[{index}]", 1)
+
+
+def all_steps(plan: dict[str, Any]) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """The plan's steps, then its auth steps."""
+    yield from walk_steps(plan)
+    yield from auth_steps(plan)
 
 
 def step_names(plan: dict[str, Any]) -> set[str]:
-    return {str(step["name"]) for _, _, step in walk_steps(plan) if step.get("name")}
+    return {str(step["name"]) for _, _, step in all_steps(plan) if step.get("name")}
 
 
-def fresh_name(plan: dict[str, Any], base: str = "step") -> str:
-    """A step name not used in the plan: ``step_1``, ``step_2``…"""
-    used = step_names(plan)
+def fresh_name(plan: dict[str, Any], base: str = "step", taken: set[str] | None = None) -> str:
+    """A step name not used in the plan (nor in ``taken``): ``step_1``, ``step_2``…"""
+    used = step_names(plan) | (taken or set())
     number = 1
     while f"{base}_{number}" in used:
         number += 1
@@ -132,12 +148,21 @@ def container(path: str) -> tuple[list[Key], int]:
     return parts[:-1], parts[-1]
 
 
+def new_step(plan: dict[str, Any], base: str = "step", taken: set[str] | None = None) -> dict:
+    """An HTTP step with a fresh name and a URL starting at the config's base URL."""
+    url = "{config.base_url}/" if "base_url" in (plan.get("config") or {}) else "https://"
+    return {"name": fresh_name(plan, base, taken), "url": url}
+
+
 def add_step(plan: dict[str, Any], after: str | None = None) -> str:
-    """A new HTTP step after ``after`` (at the end without it); returns its path."""
-    steps = plan.setdefault("steps", [])
-    base = "{config.base_url}/" if "base_url" in (plan.get("config") or {}) else "https://"
-    step = {"name": fresh_name(plan), "url": base}
+    """A new HTTP step after ``after`` among its siblings (root steps, a group's steps, a
+    branch's steps…; at the end of the root steps without it); returns its path."""
+    return _insert(plan, after, new_step(plan))
+
+
+def _insert(plan: dict[str, Any], after: str | None, step: dict[str, Any]) -> str:
     if after is None:
+        steps = plan.setdefault("steps", [])
         steps.append(step)
         return f"steps[{len(steps) - 1}]"
     parts, index = container(after)
@@ -146,26 +171,90 @@ def add_step(plan: dict[str, Any], after: str | None = None) -> str:
     return format_path([*parts, index + 1])
 
 
+def add_child(plan: dict[str, Any], list_path: str) -> str:
+    """A new HTTP step at the end of the step list at ``list_path`` (``steps[0].parallel``,
+    ``steps[0].choice[1].steps``, ``steps[0].otherwise``, ``auth.steps``); returns its path."""
+    parts = parse_path(list_path)
+    children = get_in(plan, parts)
+    if children is None:
+        set_in(plan, parts, [])
+        children = get_in(plan, parts)
+    children.append(new_step(plan))
+    return format_path([*parts, len(children) - 1])
+
+
+def add_control(plan: dict[str, Any], after: str | None, kind: str) -> str:
+    """A new parallel group or choice (``kind``) after ``after``; a sub-step or auth step
+    cannot be one, so then it goes after the root step holding it. Returns its path."""
+    if after is not None and ("sub_steps" in after or after.startswith("auth")):
+        after = f"steps[{root_index(after)}]" if after.startswith("steps") else None
+    first = new_step(plan)
+    if kind == "parallel":
+        second = new_step(plan, taken={first["name"]})
+        step: dict[str, Any] = {
+            "name": fresh_name(plan, "group"),
+            "parallel": [first, second],
+            "on_error": "wait",
+        }
+    elif kind == "choice":
+        branch = {"when": "`true`", "steps": [first]}
+        step = {"name": fresh_name(plan, "choice"), "choice": [branch]}
+    else:
+        raise ValueError(f"unknown kind of step {kind!r}: parallel or choice")
+    return _insert(plan, after, step)
+
+
+def add_branch(plan: dict[str, Any], choice: str) -> str:
+    """A new branch (``when`` and one step) at the end of the choice at ``choice``; returns
+    the path of the branch's step."""
+    step = get_in(plan, parse_path(choice))
+    branches = step.setdefault("choice", [])
+    branches.append({"when": "`false`", "steps": [new_step(plan)]})
+    return f"{choice}.choice[{len(branches) - 1}].steps[0]"
+
+
+def delete_branch(plan: dict[str, Any], choice: str, index: int) -> str:
+    """Remove branch ``index`` of the choice at ``choice`` with its steps."""
+    del get_in(plan, parse_path(choice))["choice"][index]
+    return choice
+
+
+def move_branch(plan: dict[str, Any], choice: str, index: int, by: int) -> str:
+    """Move branch ``index`` of the choice ``by`` places (branch order is test order)."""
+    branches = get_in(plan, parse_path(choice))["choice"]
+    target = max(0, min(len(branches) - 1, index + by))
+    branches.insert(target, branches.pop(index))
+    return choice
+
+
 def add_sub_step(plan: dict[str, Any], parent: str) -> str:
     """A new fanout sub-step under the step at ``parent``; returns its path."""
     step = get_in(plan, parse_path(parent))
+    if not isinstance(step, dict) or "parallel" in step or "choice" in step:
+        raise ValueError("only an HTTP step fans out: select one (not a group or a choice)")
     children = step.setdefault("sub_steps", [])
     children.append({"name": fresh_name(plan, "detail"), "url": step.get("url", "https://")})
     return f"{parent}.sub_steps[{len(children) - 1}]"
 
 
 def duplicate_step(plan: dict[str, Any], path: str) -> str:
-    """A copy of the step (and its children, renamed) right after it; returns its path."""
+    """A copy of the step (and its nested steps, renamed) right after it; returns its path."""
     parts, index = container(path)
     siblings = get_in(plan, parts)
     copied = copy.deepcopy(siblings[index])
+    taken: set[str] = set()
 
     def rename(step: Any) -> None:
         if isinstance(step, dict):
             if step.get("name"):
-                step["name"] = fresh_name(plan, str(step["name"]))
-            for child in step.get("sub_steps") or []:
-                rename(child)
+                step["name"] = fresh_name(plan, str(step["name"]), taken)
+                taken.add(step["name"])
+            for key in ("sub_steps", "parallel", "otherwise"):
+                for child in step.get(key) or []:
+                    rename(child)
+            for branch in step.get("choice") or []:
+                for child in (branch or {}).get("steps") or []:
+                    rename(child)
 
     rename(copied)
     siblings.insert(index + 1, copied)
@@ -173,14 +262,22 @@ def duplicate_step(plan: dict[str, Any], path: str) -> str:
 
 
 def delete_step(plan: dict[str, Any], path: str) -> str | None:
-    """Remove the step; returns the path to select next (its neighbour or parent)."""
+    """Remove the step; returns the path to select next (its neighbour or its parent; ''
+    for the plan settings when the last auth step goes). An emptied ``sub_steps`` or
+    ``otherwise`` list is removed; an emptied group or branch is left for the loader to
+    flag (it needs a step)."""
     parts, index = container(path)
     siblings = get_in(plan, parts)
     del siblings[index]
     if siblings:
         return format_path([*parts, min(index, len(siblings) - 1)])
-    if parts[-1] == "sub_steps":
+    if parts[-1] in ("sub_steps", "otherwise"):
         set_in(plan, parts, None)
+    if parts[0] == "auth":
+        return ""
+    if len(parts) >= 4 and parts[-3] == "choice":  # a branch's steps: select the choice
+        return format_path(parts[:-3])
+    if len(parts) > 1:
         return format_path(parts[:-1])
     return None
 
@@ -197,6 +294,8 @@ def move_step(plan: dict[str, Any], path: str, by: int) -> str:
 def root_index(path: str) -> int:
     """Index of the root step that holds the step at ``path``."""
     parts = parse_path(path)
+    if len(parts) < 2 or parts[0] != "steps":
+        return 0  # an auth step runs before the first step
     return int(parts[1])
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,10 +26,11 @@ import pandas as pd
 import param
 import yaml
 
-from orchestra.dashboard._builder import _io, _plan_edit
+from orchestra.dashboard._builder import _complete, _io, _plan_edit
 from orchestra.dashboard._builder._plan_edit import Key
 from orchestra.errors import ExpressionSyntaxError, OrchestraError, PlanError, PlanIssue
 from orchestra.expressions import compile_expression, compile_template
+from orchestra.masking import Masker, env_reference
 from orchestra.plan import decode_plan, load_plan, parse_text
 
 logger = logging.getLogger("orchestra.dashboard")
@@ -49,6 +51,20 @@ PARENT_SCOPE = frozenset({"iterate_over"})
 
 TEMPLATE_FIELDS = frozenset({"url", "token_url"})
 """Fields holding a ``{…}`` template: a clicked path is inserted as ``{path}``."""
+
+EXPRESSION_FIELDS = frozenset(
+    {"while", "break_when", "abort_when", "retry_when", "next_url", "when", "iterate_over"}
+)
+"""Fields holding a JMESPath expression (with those ending in ``_path`` or ``_when``)."""
+
+
+def completes(field: str) -> bool:
+    """Whether the field at key ``field`` takes an expression or template (completion)."""
+    last = re.sub(r"\[\d+\]$", "", field.rsplit(".", 1)[-1])
+    return last in EXPRESSION_FIELDS | BODY_RELATIVE | TEMPLATE_FIELDS or last.endswith(
+        ("_path", "_when")
+    )
+
 
 RECORDS_SHOWN = 500
 
@@ -162,6 +178,7 @@ class BuilderState(param.Parameterized):
     response_label = param.String(default="", doc="Whose response the tree shows.")
     expression = param.String(default="", doc="The playground's expression.")
     expression_result = param.String(default="", doc="Its value on the last response.")
+    completions = param.List(default=[], doc="Texts completing the focused field's expression.")
 
     def __init__(
         self,
@@ -177,9 +194,11 @@ class BuilderState(param.Parameterized):
 
         self.db = str(db if db is not None else default_db())
         self._records: list[tuple[str, Any]] = []  # (step path, masked record) of the last try
+        self.masker = Masker()  # the secrets typed in here: masks the builder's messages
         self.param.watch(self._on_expression, ["expression", "response"])
         self.param.watch(self._on_selected, ["selected"])
         self.param.watch(self._on_focused, ["focused"])
+        self.param.watch(self._on_expression, ["focused"])
         if plan is None:
             plan = self.binding.read()
         self.replace(plan if plan is not None else copy.deepcopy(EMPTY_PLAN), dirty=False)
@@ -189,7 +208,7 @@ class BuilderState(param.Parameterized):
     def replace(self, plan: dict[str, Any], *, dirty: bool = True, write: bool = True) -> None:
         """Edit another plan (from a file, a template, the YAML view or the flow)."""
         plan = _plan_edit.normalized(plan)
-        paths = [path for path, _, _ in _plan_edit.walk_steps(plan)]
+        paths = [path for path, _, _ in _plan_edit.all_steps(plan)]
         selected = self.selected if self.selected in paths else (paths[0] if paths else "")
         self.param.update(
             plan=plan,
@@ -234,7 +253,7 @@ class BuilderState(param.Parameterized):
         return self.issues
 
     def step_paths(self) -> list[str]:
-        return [path for path, _, _ in _plan_edit.walk_steps(self.plan)]
+        return [path for path, _, _ in _plan_edit.all_steps(self.plan)]
 
     def issues_at(self, step: str, field: str | None = None) -> list[PlanIssue]:
         """The issues of one step ('' = the settings), or of one field of it."""
@@ -264,7 +283,10 @@ class BuilderState(param.Parameterized):
         plan = copy.deepcopy(self.plan)
         base = _plan_edit.parse_path(step) if step else []
         _plan_edit.set_in(plan, [*base, *keys], value)
-        structural = keys and keys[0] in ("name", "sub_steps")
+        structural = keys and (
+            keys[0] in ("name", "sub_steps")
+            or (len(keys) == 1 and keys[0] in ("parallel", "choice", "otherwise"))
+        )
         self._edited(plan, redraw=bool(structural))
 
     def _edited(self, plan: dict[str, Any], *, redraw: bool, select: str | None = None) -> None:
@@ -292,11 +314,49 @@ class BuilderState(param.Parameterized):
         self._edited(plan, redraw=True, select=select or "")
 
     def add_step(self) -> None:
-        """A new step after the selected root step (at the end when nothing is selected)."""
-        after = None
-        if self.selected:
-            after = f"steps[{_plan_edit.root_index(self.selected)}]"
+        """A new step after the selected one, among its siblings (a root step, a sub-step,
+        a step of a parallel group, a choice branch or the auth flow); at the end of the
+        root steps when nothing is selected."""
+        after = self.selected or None
         self._structure(lambda plan: _plan_edit.add_step(plan, after))
+
+    def add_control(self, kind: str) -> None:
+        """A new parallel group (``parallel``) or choice (``choice``) after the selected step."""
+        after = self.selected or None
+        self._structure(lambda plan: _plan_edit.add_control(plan, after, kind))
+
+    def add_child(self, list_path: str) -> None:
+        """A new step at the end of a step list (a group's, a branch's, ``otherwise``,
+        the auth flow's ``auth.steps``)."""
+        self._structure(lambda plan: _plan_edit.add_child(plan, list_path))
+
+    def add_branch(self, choice: str) -> None:
+        self._structure(lambda plan: _plan_edit.add_branch(plan, choice))
+
+    def delete_branch(self, choice: str, index: int) -> None:
+        self._structure(lambda plan: _plan_edit.delete_branch(plan, choice, index))
+
+    def move_branch(self, choice: str, index: int, by: int) -> None:
+        self._structure(lambda plan: _plan_edit.move_branch(plan, choice, index, by))
+
+    def add_item(self, step: str, keys: tuple[Key, ...], item: Any) -> None:
+        """Append ``item`` to the list field at ``keys`` (a rate limit rule…)."""
+        items = list(self.value(step, keys) or [])
+        self.set_value(step, keys, [*items, copy.deepcopy(item)])
+        self.revision += 1
+
+    def delete_item(self, step: str, keys: tuple[Key, ...], index: int) -> None:
+        items = list(self.value(step, keys) or [])
+        del items[index]
+        self.set_value(step, keys, items or None)
+        self.revision += 1
+
+    def keep_secret(self, name: str, value: str) -> None:
+        """A secret typed into a password field: the value goes to the binding (the
+        notebook's ``%flow secret`` store, or this session's memory) and to the masker;
+        the plan holds only ``{env: NAME}``."""
+        self.binding.keep_secret(name, value)
+        self.masker.add(value, env_reference(name))
 
     def add_sub_step(self) -> None:
         """A new fanout sub-step under the selected step."""
@@ -470,7 +530,7 @@ class BuilderState(param.Parameterized):
         text = (
             str(error) if isinstance(error, OrchestraError) else f"{type(error).__name__}: {error}"
         )
-        self.param.update(running=False, error=text, message="")
+        self.param.update(running=False, error=self.masker.text(text), message="")
         return None
 
     def _finish_try(self, runner: Any, full: bool, run: Any) -> Any:
@@ -564,9 +624,8 @@ class BuilderState(param.Parameterized):
         if not self.focused:
             self.error = "click into a form field first, then on a field of the response"
             return None
-        keys = tuple(self.focused.split("."))
-        step = self.selected if keys[0] != "@plan" else ""
-        keys = keys[1:] if keys[0] == "@plan" else keys
+        settings, keys = split_key(self.focused)
+        step = "" if settings else self.selected
         expression = self.path_for(tree_path)
         if keys[-1] in TEMPLATE_FIELDS:
             current = self.value(step, keys) or ""
@@ -577,6 +636,31 @@ class BuilderState(param.Parameterized):
 
     def _on_expression(self, *events: param.parameterized.Event) -> None:
         self.expression_result = evaluate(self.expression, self.response, self.focused)
+        found: list[str] = []
+        if self.focused and completes(self.focused):
+            found = _complete.complete(
+                self.expression,
+                plan=self.plan,
+                response=self.response,
+                body_relative=self.focused.rsplit(".", 1)[-1] in BODY_RELATIVE,
+                template=self.focused.rsplit(".", 1)[-1] in TEMPLATE_FIELDS,
+            )
+        self.completions = found
+
+    def apply_completion(self, text: str) -> None:
+        """A completion was chosen: it becomes the focused field's value."""
+        if not self.focused:
+            return
+        settings, keys = split_key(self.focused)
+        self.set_value("" if settings else self.selected, keys, text)
+        self.param.update(expression=text, revision=self.revision + 1)
+
+
+def split_key(key: str) -> tuple[bool, tuple[Key, ...]]:
+    """A form field's key (``@plan.auth.token``, ``choice[0].when``) as its parts."""
+    if key.startswith("@plan."):
+        return True, tuple(_plan_edit.parse_path(key[len("@plan.") :]))
+    return False, tuple(_plan_edit.parse_path(key))
 
 
 def evaluate(expression: str, body: Any, field: str = "") -> str:

@@ -13,6 +13,7 @@ views over the capture the try wrote.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from functools import partial
@@ -25,17 +26,19 @@ import param
 from panel.custom import JSComponent
 from panel.viewable import Viewer
 
-from orchestra.dashboard._builder import _cells_below, _io
-from orchestra.dashboard._builder._forms import SETTINGS, FormBuilder, field_key
-from orchestra.dashboard._builder._plan_edit import get_in, parse_path, walk_steps
+from orchestra.dashboard._builder import _cells_below, _io, _layouts
+from orchestra.dashboard._builder._forms import FormBuilder, field_key
+from orchestra.dashboard._builder._plan_edit import all_steps, get_in, parse_path
 from orchestra.dashboard._builder._schema import fields_of, step_model
 from orchestra.dashboard._builder._state import (
     BuilderState,
     ExportBlocked,
     FileBinding,
     PlanBinding,
+    split_key,
 )
 from orchestra.dashboard._json_tree import JsonTree
+from orchestra.dashboard._kernel_loop import handle_on_loop
 from orchestra.dashboard._offline import keep_stylesheets_inline
 from orchestra.errors import OrchestraError
 
@@ -56,6 +59,7 @@ STEP_SECTIONS: list[tuple[str, tuple[str, ...]]] = [
         ("retry", "retry_when", "abort_on", "ignore_on", "timeout_seconds", "delay_seconds"),
     ),
     ("Expectations", ("expect",)),
+    ("Compensation (saga)", ("compensate",)),
 ]
 SETTINGS_SECTIONS: list[tuple[str, tuple[str, ...]]] = [
     ("Plan", ("key", "name", "description", "version", "integration", "config")),
@@ -63,6 +67,7 @@ SETTINGS_SECTIONS: list[tuple[str, tuple[str, ...]]] = [
     ("Rate limits", ("rate_limits",)),
     ("Limits", ("limits", "circuit_breaker")),
 ]
+POLL_SECONDS = 0.3  # how often the views read the capture while a try runs
 HIDDEN = ("sub_steps", "step", "steps")  # edited through the step tree
 
 _FOCUS_ESM = """
@@ -138,9 +143,11 @@ class FlowBuilder(Viewer):
                 state = BuilderState(plan, binding=binding, db=db)
         super().__init__(state=state, **params)
         self._dashboard: Any = None
+        self._tasks: set[asyncio.Task[None]] = set()  # inline tries running on the loop
         self._yaml_sent: list[str] = []  # texts the server put in the YAML editor
         self._expanded: dict[str, bool] = {}  # form section -> open, kept across redraws
-        self.forms = FormBuilder(state, on_enter=self.try_it)
+        self.forms = FormBuilder(state, on_enter=self.start_try)
+        _layouts.install(self.forms, self._select)
         self.focus = FocusTracker()
         self.focus.param.watch(lambda e: self._focus(e.new), "focused")
         self._build_widgets()
@@ -152,6 +159,7 @@ class FlowBuilder(Viewer):
         state.param.watch(self._draw_response, ["response", "response_label"])
         state.param.watch(self._draw_yaml, ["yaml_text", "yaml_error"])
         state.param.watch(self._draw_playground, ["expression", "expression_result", "focused"])
+        state.param.watch(self._draw_completions, ["completions"])
         self._draw_tree()
         self._draw_forms()
         self._draw_status()
@@ -179,6 +187,14 @@ class FlowBuilder(Viewer):
         self.delete = pn.widgets.Button(label="Delete", color="danger", **button)
         self.up = pn.widgets.Button(label="↑ Up", **button)
         self.down = pn.widgets.Button(label="↓ Down", **button)
+        self.add_parallel = pn.widgets.Button(
+            label="+ Parallel", description="A group of steps run at the same time", **button
+        )
+        self.add_choice = pn.widgets.Button(
+            label="+ Choice", description="Branches: the first whose condition holds", **button
+        )
+        self.add_parallel.on_click(lambda e: state.add_control("parallel"))
+        self.add_choice.on_click(lambda e: state.add_control("choice"))
         self.add.on_click(lambda e: state.add_step())
         self.add_sub.on_click(lambda e: state.add_sub_step())
         self.duplicate.on_click(lambda e: state.duplicate_step())
@@ -214,8 +230,8 @@ class FlowBuilder(Viewer):
         self.full_button = pn.widgets.Button(
             label="Run whole flow (no caps)", sizing_mode="stretch_width"
         )
-        self.try_button.on_click(lambda e: self.try_it())
-        self.full_button.on_click(lambda e: self.try_it(full=True))
+        self.try_button.on_click(lambda e: self.start_try())
+        self.full_button.on_click(lambda e: self.start_try(full=True))
         self.partial = pn.pane.HTML(
             "", css_classes=["orchestra-partial"], sizing_mode="stretch_width"
         )
@@ -240,6 +256,9 @@ class FlowBuilder(Viewer):
         self.playground.param.watch(lambda e: setattr(state, "expression", e.new), "value_input")
         self.playground_result = pn.pane.HTML(
             "", sizing_mode="stretch_width", css_classes=["orchestra-playground-result"]
+        )
+        self.completions = pn.Column(
+            sizing_mode="stretch_width", margin=0, css_classes=["orchestra-completions"]
         )
         self.records_table = pn.widgets.Tabulator(
             None,
@@ -332,6 +351,52 @@ class FlowBuilder(Viewer):
         return found
 
     # -- actions ----------------------------------------------------------------------------
+
+    def start_try(self, full: bool = False) -> None:
+        """What a click on Try it (or Enter in a field) does: a try the views follow live.
+
+        On a served page it goes on the server's loop (under the document's lock). In a
+        notebook, where the clicks are handled on the kernel's loop, it goes on that loop
+        as a task: the click returns at once and the views change as the run goes,
+        pushed over the output's comm. Anywhere else it runs to its end here.
+        """
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            pn.state.execute(partial(self._try_live, full))
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.try_it(full=full)
+            return
+        if self.state.running:
+            return
+        task = loop.create_task(self._try_inline(full))
+        self._tasks.add(task)  # kept until done: the loop holds tasks weakly
+        task.add_done_callback(self._tasks.discard)
+
+    async def _try_inline(self, full: bool) -> None:
+        """A try on the kernel's loop, the dashboard views polling the capture as it goes."""
+        try:
+            self._results_views()
+        except Exception as error:
+            self.state.error = f"could not read the capture {self.state.db}: {error}"
+            return
+        dashboard = self._dashboard
+        dashboard.follow_latest = True
+        self.results.visible = True
+        run = asyncio.ensure_future(
+            self.state.atry_it(full=full, on_runner=lambda r: dashboard.attach(r.bus))
+        )
+        try:
+            while not run.done():
+                await asyncio.wait({run}, timeout=POLL_SECONDS)
+                await dashboard.poll()
+        finally:
+            dashboard.follow_latest = False
+        result = run.result()
+        if result is not None:
+            self._show_run(result.run_id)
 
     def try_it(self, *, full: bool = False) -> Any:
         """Run the flow up to the selected step with the caps (``full``: everything, no caps).
@@ -466,12 +531,14 @@ class FlowBuilder(Viewer):
         self.state.import_steps(found)
         self.import_text.value = ""
 
+    def _select(self, path: str) -> None:
+        self.state.selected = path
+
     def _focus(self, key: str) -> None:
         self.state.focused = key
-        keys = key.split(".")
-        step = "" if keys[0] == SETTINGS else self.state.selected
-        keys = keys[1:] if keys[0] == SETTINGS else keys
-        value = self.state.value(step, tuple(keys))
+        settings, keys = split_key(key)
+        step = "" if settings else self.state.selected
+        value = self.state.value(step, keys)
         if isinstance(value, str):
             self.state.expression = value
 
@@ -495,9 +562,15 @@ class FlowBuilder(Viewer):
 
     def _draw_tree(self, *events: param.parameterized.Event) -> None:
         options = {"⚙ Plan settings (auth, config, limits)": ""}
-        for path, depth, step in walk_steps(self.state.plan):
-            kind = step_model(step, nested=depth > 0)
+        for path, depth, step in all_steps(self.state.plan):
+            kind = step_model(step, nested=".sub_steps[" in path)
             mark = {"ParallelStep": "⇉ ", "ChoiceStep": "◇ "}.get(kind, "")
+            if path.startswith("auth."):
+                mark = "🔑 auth: " if depth == 1 else mark
+            elif ".choice[" in path and path.endswith(".steps[0]"):
+                mark = f"if branch {int(parse_path(path)[-3]) + 1}: "
+            elif path.endswith(".otherwise[0]"):
+                mark = "otherwise: "
             indent = "\u00a0\u00a0\u00a0" * depth + ("└ " if depth else "")
             method = step.get("method", "GET") if kind in ("HttpStep", "SubStep") else ""
             label = f"{indent}{mark}{step.get('name') or path} {method}".rstrip()
@@ -518,7 +591,8 @@ class FlowBuilder(Viewer):
         else:
             step = state.selected
             data = get_in(state.plan, parse_path(step)) or {}
-            nested = "sub_steps" in step
+            parts = parse_path(step)
+            nested = len(parts) > 1 and parts[-2] == "sub_steps"
             model = step_model(data, nested=nested)
             specs = {spec.key: spec for spec in fields_of(model, skip=HIDDEN)}
             sections = STEP_SECTIONS if model in ("HttpStep", "SubStep") else []
@@ -633,6 +707,35 @@ class FlowBuilder(Viewer):
             f"{html.escape(state.expression_result)}</pre>"
         )
 
+    def _draw_completions(self, *events: param.parameterized.Event) -> None:
+        found = self.state.completions
+        if not found:
+            self.completions[:] = []
+            return
+        buttons = []
+        for text in found:
+            button = pn.widgets.Button(
+                label=text,
+                color="light",
+                sizing_mode="stretch_width",
+                margin=(1, 4),
+                css_classes=["orchestra-completion"],
+                description="Use this as the field's value",
+            )
+            button.on_click(partial(self._complete, text))
+            buttons.append(button)
+        field = html.escape(self.state.focused)
+        self.completions[:] = [
+            pn.pane.HTML(
+                f"<div style='font-size:12px;color:#5f6b7a'>Complete <b>{field}</b>:</div>",
+                margin=(0, 10),
+            ),
+            *buttons,
+        ]
+
+    def _complete(self, text: str, event: Any) -> None:
+        self.state.apply_completion(text)
+
     # -- layout -----------------------------------------------------------------------------
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -647,6 +750,7 @@ class FlowBuilder(Viewer):
             pn.Row(self.add, self.add_sub, sizing_mode="stretch_width"),
             pn.Row(self.duplicate, self.delete, sizing_mode="stretch_width"),
             pn.Row(self.up, self.down, sizing_mode="stretch_width"),
+            pn.Row(self.add_parallel, self.add_choice, sizing_mode="stretch_width"),
             width=250,
         )
         right = pn.Column(
@@ -657,6 +761,7 @@ class FlowBuilder(Viewer):
             self.full_button,
             self.partial,
             self.summary,
+            self.completions,
             self.response_title,
             self.response_tree,
             self.playground,
@@ -712,4 +817,8 @@ class FlowBuilder(Viewer):
         view = self._create_view()
         if pn.config.inline:
             keep_stylesheets_inline(view)
-        return _cells_below.marked(view._repr_mimebundle_(include, exclude), self.output_mark)
+        bundle = view._repr_mimebundle_(include, exclude)
+        # clicks may arrive on a kernel subshell's thread: handle them on the kernel's loop,
+        # where a try runs as a task and the views follow it (see _kernel_loop)
+        handle_on_loop(view)
+        return _cells_below.marked(bundle, self.output_mark)
