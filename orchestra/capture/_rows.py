@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,15 +74,23 @@ from orchestra.masking import Masker, is_sensitive_header, is_sensitive_param
 _TEXT_TYPES = ("json", "xml", "csv", "text/", "javascript", "x-www-form-urlencoded", "html")
 
 # The tables rows are built for, in the order a flush writes them.
-ROW_TABLES = ("plans", "steps", "exchanges", "records", "errors", "events")
+# Exchanges come before records: a flush that takes a page's records by reference takes
+# the row of their exchange's body in it or an earlier flush (``RowBuilder.take``).
+ROW_TABLES = ("plans", "steps", "exchanges", "record_rows", "record_pages", "errors", "events")
 WIDTHS = {table: len(COLUMNS[table]) for table in ROW_TABLES}
+# A record_pages row carries one more value, never stored: the body its records are in
+# (the writer reads them out of it as text when the run has secrets: ``page_rows``).
+WIDTHS["record_pages"] += 1
+# Bodies kept for the records that may follow their response: at most this many (a
+# page's records consume its body's entry; an evicted body's records are stored as text).
+_KEPT_BODIES = 256
 
 # Columns masked by value when written (index in the row). Bodies are masked only
 # when stored as text (encoding column utf-8); plans hold secret references only.
 MASKED_COLUMNS: dict[str, tuple[int, ...]] = {
     "exchanges": (8, 9, 13, 20),  # url, request_headers, response_headers, error
     "steps": (15,),  # error
-    "records": (7,),  # data
+    "record_rows": (7,),  # data (record_pages rows are never written when there are secrets)
     "errors": (7,),  # message
     "events": (7,),  # detail
 }
@@ -239,7 +248,10 @@ class RowBuilder:
         self._error_seq = 0
         self._event_seq = 0
         self._exchanges = self.tables["exchanges"]
-        self._records = self.tables["records"]
+        self._records = self.tables["record_rows"]
+        self._pages = self.tables["record_pages"]
+        self._bodies: dict[int, bytes] = {}  # exchange id -> its body, stored as UTF-8 text
+        self._page_next: tuple[int | None, int] = (None, 0)  # (exchange, index) a page row covers
         self._step_rows = self.tables["steps"]
         self.handlers = {kind: handler.__get__(self) for kind, handler in _HANDLERS.items()}
 
@@ -318,6 +330,11 @@ class RowBuilder:
             size = len(body)
             self.body_bytes += size
             body, encoding = _body(body, headers.get("content-type", ""))
+            if encoding == "utf-8" and type(body) is bytes:
+                bodies = self._bodies
+                if len(bodies) >= _KEPT_BODIES:
+                    del bodies[next(iter(bodies))]
+                bodies[request.exchange_id] = body
             response_headers = _headers_json(mask, headers)
             elapsed = response.elapsed_ms
             first_byte = response.first_byte_ms
@@ -357,11 +374,34 @@ class RowBuilder:
         self._record_seq += 1
         if self.run is not None:
             self.run.records += 1
+        if event.source is not None:
+            if event.index and self._page_next == (event.exchange_id, event.index):
+                self._page_next = (event.exchange_id, event.index + 1)
+                return  # one of the page's records its record_pages row counts
+            if not event.index and self._page(event):
+                return
         data = _json(event.record)
         self.body_bytes += len(data)
         self._records.extend((event.run_id, self._record_seq, event.step_path, event.page,
                               event.item_index, event.exchange_id, event.at, data))  # fmt: skip
         self._row_added()
+
+    def _page(self, event: RecordEmitted) -> bool:
+        """The first record of a page: one record_pages row for the page's ``count``
+        records, if its body was captured as text (else False: each is stored as text).
+
+        The engine emits a page's records one after another with nothing in between (no
+        await), so the row's count is right from the first; ``_page_next`` checks it.
+        """
+        body = self._bodies.pop(event.exchange_id, None)  # type: ignore[arg-type]
+        if body is None:
+            return False
+        self._page_next = (event.exchange_id, 1)
+        self._pages.extend((event.run_id, self._record_seq, event.step_path, event.page,
+                            event.item_index, event.exchange_id, event.at, event.source, 0,
+                            event.count, body))  # fmt: skip
+        self._row_added()
+        return True
 
     def _ignored(self, event: ResponseIgnored) -> None:
         message = f"status {event.status_code} ignored ({event.reason})"
@@ -488,3 +528,24 @@ for _type in _EVENT_NAMES:
     _HANDLERS[_type] = RowBuilder._notable
 
 HANDLED_EVENTS = frozenset(_HANDLERS)  # events that make rows (the writer subscribes to these)
+
+
+_PATH_KEY = re.compile(r'\."([^"]*)"')
+
+
+def page_rows(values: list[Any]) -> list[Any]:
+    """record_pages rows (``WIDTHS["record_pages"]`` values each, the body last) as the
+    record_rows rows of their records: JSON text read out of the body as the engine
+    read it (orjson, then the path's keys), for a run with secrets to mask them."""
+    width = WIDTHS["record_pages"]
+    rows: list[Any] = []
+    for at in range(0, len(values), width):
+        (run_id, seq, step_path, page, item_index, exchange_id, emitted_at, path, first,
+         count, body) = values[at : at + width]  # fmt: skip
+        found = orjson.loads(body)
+        for key in _PATH_KEY.findall(path):
+            found = found[key]
+        for offset, record in enumerate(found[first : first + count]):
+            rows.extend((run_id, seq + offset, step_path, page, item_index, exchange_id,
+                         emitted_at, _json(record)))  # fmt: skip
+    return rows
