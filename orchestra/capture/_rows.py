@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from typing import Any
 import orjson
 
 from orchestra._json import convert, to_json
-from orchestra.capture._schema import COLUMNS
+from orchestra.capture._schema import COLUMNS, path_keys
 from orchestra.events import (
     AssertionFailed,
     BreakerRejected,
@@ -530,9 +529,6 @@ for _type in _EVENT_NAMES:
 HANDLED_EVENTS = frozenset(_HANDLERS)  # events that make rows (the writer subscribes to these)
 
 
-_PATH_KEY = re.compile(r'\."([^"]*)"')
-
-
 def page_rows(values: list[Any]) -> list[Any]:
     """record_pages rows (``WIDTHS["record_pages"]`` values each, the body last) as the
     record_rows rows of their records: JSON text read out of the body as the engine
@@ -543,7 +539,7 @@ def page_rows(values: list[Any]) -> list[Any]:
         (run_id, seq, step_path, page, item_index, exchange_id, emitted_at, path, first,
          count, body) = values[at : at + width]  # fmt: skip
         found = orjson.loads(body)
-        for key in _PATH_KEY.findall(path):
+        for key in path_keys(path):
             found = found[key]
         for offset, record in enumerate(found[first : first + count]):
             rows.extend((run_id, seq + offset, step_path, page, item_index, exchange_id,

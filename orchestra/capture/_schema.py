@@ -12,6 +12,8 @@ of each step's records in the schemas ``data`` and ``data_all``, made by
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 # 2: exchanges.hop (redirects are exchanges); 3: exchanges.first_byte_ms; 4: records is a
@@ -176,6 +178,17 @@ RECORDS_VIEW = """
             JOIN main.exchanges AS e ON e.run_id = p.run_id AND e.exchange_id = p.exchange_id
         ) AS p
     )"""
+
+_PATH_KEY = re.compile(r'\."([^"]*)"')
+
+
+def path_keys(path: str) -> list[str]:
+    """The keys of a ``record_pages.path`` (``$."data"."items"``: data, items; ``$``: none).
+
+    Paths are written by ``plan.records_json_path``: every key quoted, none with a quote.
+    """
+    return _PATH_KEY.findall(path)
+
 
 # Columns in insertion order, used to build Arrow batches.
 COLUMNS: dict[str, list[str]] = {}

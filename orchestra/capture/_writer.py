@@ -418,8 +418,8 @@ class CaptureWriter:
                 # The bodies are masked by value as text: records read out of them could
                 # differ from the records masked (a secret escaped in the body, \u0041 or
                 # \/, is not found there). So with secrets every record is masked text.
-                rows = taken.setdefault("record_rows", [])
-                rows.extend(page_rows(taken.pop("record_pages")))
+                texts = taken.setdefault("record_rows", [])
+                texts.extend(page_rows(taken.pop("record_pages")))
             for table in ROW_TABLES:
                 values = taken.get(table)
                 if not values:

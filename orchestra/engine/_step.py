@@ -292,9 +292,9 @@ class StepRunner:
                     if records is not None and len(emitted) < len(records):
                         full["records"] = emitted  # a fanout over `records` runs the kept ones
                 source = None
-                if records is not None and not self.response_hooks:
-                    source = _records_source(step, result)
                 count = len(emitted)
+                if records is not None and count == len(records) and not self.response_hooks:
+                    source = _records_source(step, result)  # (a capped page: text)
                 for index, record in enumerate(emitted):
                     outcome.records += 1
                     run.bus.emit(
@@ -584,7 +584,7 @@ def _records_source(step: CompiledStep, result: Exchange) -> str | None:
     path = step.records_json_path
     if path is None or type(result.body) not in (dict, list):
         return None
-    fmt = step.model.response_format
+    fmt: str = step.model.response_format
     if fmt == "auto":
         fmt = detect_format(result.headers.get("content-type", ""))  # text: JSON if it parsed
     return path if fmt in ("json", "text") else None

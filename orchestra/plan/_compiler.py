@@ -70,8 +70,8 @@ from orchestra.plan._paginate import (
     PaginateError,
     body_key,
     body_path,
-    records_json_path,
     expand_step_data,
+    records_json_path,
 )
 from orchestra.plan._references import check_references
 

@@ -190,8 +190,10 @@ def _field_chain(node: dict[str, Any], keys: list[str]) -> bool:
         return True
     if kind == "subexpression":
         left, right = node["children"]
-        return left.get("type") != "current" and _field_chain(left, keys) and (
-            right.get("type") == "field" and _field_chain(right, keys)
+        return (
+            left.get("type") != "current"
+            and _field_chain(left, keys)
+            and (right.get("type") == "field" and _field_chain(right, keys))
         )
     return False
 

@@ -115,7 +115,7 @@ def test_each_step_with_records_has_a_view_in_both_schemas(runs: Runs) -> None:
     )
     steps = ["users", "users.detail", "users.echo"]
     typed = [("data", s) for s in steps] + [("data_all", s) for s in steps]
-    assert views == typed + [("main", "records")]  # records: the view of every record
+    assert views == [*typed, ("main", "records")]  # records: the view of every record
 
 
 def test_nested_fields_are_typed_columns_of_the_latest_run(runs: Runs) -> None:
@@ -236,7 +236,8 @@ def test_records_that_do_not_fit_the_type_do_not_break_the_view(tmp_path: Path) 
             connection.execute("INSERT INTO steps (run_id, step_path) VALUES (?, 'odd')", [run_id])
             for seq, record in enumerate(batch):
                 connection.execute(
-                    "INSERT INTO record_rows (run_id, seq, step_path, data) VALUES (?, ?, 'odd', ?)",
+                    "INSERT INTO record_rows (run_id, seq, step_path, data) "
+                    "VALUES (?, ?, 'odd', ?)",
                     [run_id, seq, orjson.dumps(record).decode()],
                 )
             tables.refresh_run(connection, run_id)  # as the writer does at each run's end
