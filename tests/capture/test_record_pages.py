@@ -25,6 +25,7 @@ import orchestra
 from orchestra import ReadCaps
 from orchestra.capture import CaptureStore
 from orchestra.capture import _tables as tables
+from orchestra.capture._diff import diff_runs
 from orchestra.capture._rows import WIDTHS, RowBuilder, _json, page_rows
 from orchestra.events import RecordEmitted, RequestSent, ResponseReceived, RunStarted
 from orchestra.masking import Masker
@@ -494,3 +495,29 @@ def test_pages_with_an_empty_object_are_typed_as_json_group_structure_types_them
     assert dict((row[0], row[1]) for row in described)["meta"] == "STRUCT(k BIGINT)"
     select = "SELECT * EXCLUDE (run_id) FROM data.rows"
     assert query(by_reference, select) == query(as_text, select)
+
+
+def test_a_diff_of_a_run_by_reference_and_one_as_text_finds_no_change(tmp_path):
+    """Numbers and strings DuckDB writes otherwise than orjson (``1e+22``/``1e22``,
+    ``\\u001f``/``\\u001F``, ``1e-6``/``0.000001``) are the same values."""
+    body = (
+        b'{"data": [{"id": 1, "a": 1e22, "b": "\\u001f", "c": 0.000001, "d": 1.5e300},'
+        b' {"id": 2, "a": 2.50, "b": "x", "c": null, "d": -0.0}]}'
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    path = tmp_path / "c.duckdb"
+    a = run(path, {"key": "d", "steps": [{"name": "rows", "url": "http://api.test/rows",
+                                          "records": "data"}]}, handler)  # fmt: skip
+    b = run(path, {"key": "d", "steps": [{"name": "rows", "url": "http://api.test/rows",
+                                          "records": "data[*]"}]}, handler)  # fmt: skip
+    assert query(path, "SELECT run_id, count(*) FROM record_pages GROUP BY 1") == [(a.run_id, 1)]
+    texts = dict(query(path, "SELECT seq, CAST(data AS VARCHAR) FROM records WHERE run_id = ?",
+                       [a.run_id]))  # fmt: skip
+    assert orjson.loads(texts[1]) == b.records[0].data
+    assert texts[1] != orjson.dumps(b.records[0].data).decode()  # written otherwise
+    diff = diff_runs(CaptureStore(path), a.run_id, b.run_id)
+    assert diff.records.counts == {"rows": {"same": 2}}, diff.records
+    assert not diff.records.differs
