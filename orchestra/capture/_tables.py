@@ -1,11 +1,15 @@
 """Typed tables: each step's records as columns, in the capture file's ``data`` schemas.
 
-Records are stored as JSON text (``records.data``). Here DuckDB infers one type
-per step path from its records (``json_group_structure``: nested objects become
-STRUCTs, lists LISTs) and ``json_transform`` turns each record into those
-columns. A record that does not fit gets NULL where it does not fit (the
-transform is not strict), so odd records never break a table; a field whose
-records disagree (a number here, a string there) stays ``JSON``.
+Records are stored as JSON text (``record_rows.data``) or, a page at a time, as
+a reference to the list in their exchange's body (``record_pages``; the view
+``records`` shows both, ``_schema.py``). Here DuckDB infers one type per step
+path from its records (``json_group_structure``: nested objects become STRUCTs,
+lists LISTs; for pages, ``json_structure`` of each body, merged by
+``merge_raw``) and ``json_transform`` turns each record into those columns —
+for a page, the whole body into the nested type at once, so no JSON text is
+made per record. A record that does not fit gets NULL where it does not fit
+(the transform is not strict), so odd records never break a table; a field
+whose records disagree (a number here, a string there) stays ``JSON``.
 
 Two views per step path that emitted records, named by the step path itself
 (``data.users``, ``data."items.detail"``: the same name as everywhere else,
