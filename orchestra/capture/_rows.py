@@ -26,6 +26,12 @@ What is done here and what at the flush:
   writer when it writes (``MASKED_COLUMNS``, ``mask_column``), with the
   masker as it is then: a secret registered after an event still masks it,
   and a run without secrets pays nothing;
+* a page's records are one ``record_pages`` row, not a JSON text each, when the
+  engine says they are the list at a DuckDB JSON path of the body it parsed
+  (``RecordEmitted.source``) and the body is stored as text: DuckDB reads them
+  out of ``exchanges.response_body`` when they are queried. A run with secrets
+  gets them back as masked text at the flush (``page_rows``): masking the body
+  as text would miss a secret the server wrote escaped (``\u0041``);
 * response bodies stay the ``bytes`` that came over the wire: Arrow checks they
   are UTF-8 while copying them once, instead of Python decoding a 29 KB page to
   ``str`` and Arrow encoding it back (``fix_bodies`` stores the rare body that
