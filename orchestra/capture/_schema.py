@@ -159,7 +159,8 @@ TABLES: dict[str, str] = {
 # of ``record_rows`` (its JSON text, masked) or one of the ``record_count`` records of a
 # ``record_pages`` row: elements ``first_index`` ... of the list at the DuckDB JSON
 # ``path`` in the body of its exchange (``exchanges.response_body``), which DuckDB reads
-# when the view is queried (``capture/_rows.py`` says when a page is stored so). The
+# when the view is queried (``capture/_rows.py`` says when a page is stored so; a page
+# row covers the whole list: first_index is 0, kept for a future partial page). The
 # page's records have the sequence numbers ``seq`` ... ``seq + record_count - 1`` and
 # the page's emission time. The list is taken once per page (the inner query), so a
 # query that does not read ``data`` (count(*), step_path) parses no body.

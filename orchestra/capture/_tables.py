@@ -301,10 +301,12 @@ def typed_select(structure: Structure, where: str, *, nested_as_json: bool = Fal
 
 def _pages_part(listed: str, where: str) -> str:
     """The records of the record_pages rows matching ``where``, ``listed`` being the
-    typed list of a page's body (sliced to the page's records)."""
+    typed list of a page's body: all of it, as a page row always covers its whole list
+    (``first_index`` 0; the engine stores a page cut short as text). Not slicing the
+    list saves a copy of it (~10 % of the typed table's time)."""
     return (
         "SELECT p.run_id, unnest(range(p.seq, p.seq + p.record_count)) AS seq, "
-        f"unnest(({listed})[p.first_index + 1 : p.first_index + p.record_count]) AS v "
+        f"unnest({listed}) AS v "
         f"FROM (SELECT * FROM main.record_pages WHERE {where}) AS p {_PAGES_JOIN}"
     )
 
