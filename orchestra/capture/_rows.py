@@ -86,9 +86,12 @@ WIDTHS = {table: len(COLUMNS[table]) for table in ROW_TABLES}
 # A record_pages row carries one more value, never stored: the body its records are in
 # (the writer reads them out of it as text when the run has secrets: ``page_rows``).
 WIDTHS["record_pages"] += 1
-# Bodies kept for the records that may follow their response: at most this many (a
-# page's records consume its body's entry; an evicted body's records are stored as text).
+# Bodies kept for the records that may follow their response: at most this many, and
+# this many bytes (a page's records consume its body's entry; the oldest are evicted
+# first, and an evicted body's records are stored as text). Responses of steps without
+# ``records:`` are kept too (the builder cannot tell), hence the bound in bytes.
 _KEPT_BODIES = 256
+_KEPT_BYTES = 32 * 1024 * 1024
 
 # Columns masked by value when written (index in the row). Bodies are masked only
 # when stored as text (encoding column utf-8); plans hold secret references only.
@@ -256,6 +259,7 @@ class RowBuilder:
         self._records = self.tables["record_rows"]
         self._pages = self.tables["record_pages"]
         self._bodies: dict[int, bytes] = {}  # exchange id -> its body, stored as UTF-8 text
+        self._kept_bytes = 0  # bytes of the bodies in _bodies
         self._page_next: tuple[int | None, int] = (None, 0)  # (exchange, index) a page row covers
         self._step_rows = self.tables["steps"]
         self.handlers = {kind: handler.__get__(self) for kind, handler in _HANDLERS.items()}
@@ -336,10 +340,7 @@ class RowBuilder:
             self.body_bytes += size
             body, encoding = _body(body, headers.get("content-type", ""))
             if encoding == "utf-8" and type(body) is bytes:
-                bodies = self._bodies
-                if len(bodies) >= _KEPT_BODIES:
-                    del bodies[next(iter(bodies))]
-                bodies[request.exchange_id] = body
+                self._keep(request.exchange_id, body)
             response_headers = _headers_json(mask, headers)
             elapsed = response.elapsed_ms
             first_byte = response.first_byte_ms
@@ -391,6 +392,15 @@ class RowBuilder:
                               event.item_index, event.exchange_id, event.at, data))  # fmt: skip
         self._row_added()
 
+    def _keep(self, exchange_id: int, body: bytes) -> None:
+        """Keep a body its records may refer to, evicting the oldest past the bounds."""
+        bodies = self._bodies
+        bodies[exchange_id] = body
+        self._kept_bytes += len(body)
+        while len(bodies) > _KEPT_BODIES or self._kept_bytes > _KEPT_BYTES:
+            evicted = bodies.pop(next(iter(bodies)))
+            self._kept_bytes -= len(evicted)
+
     def _page(self, event: RecordEmitted) -> bool:
         """The first record of a page: one record_pages row for the page's ``count``
         records, if its body was captured as text (else False: each is stored as text).
@@ -401,6 +411,7 @@ class RowBuilder:
         body = self._bodies.pop(event.exchange_id, None)  # type: ignore[arg-type]
         if body is None:
             return False
+        self._kept_bytes -= len(body)
         self._page_next = (event.exchange_id, 1)
         self._pages.extend((event.run_id, self._record_seq, event.step_path, event.page,
                             event.item_index, event.exchange_id, event.at, event.source, 0,

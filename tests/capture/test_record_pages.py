@@ -521,3 +521,24 @@ def test_a_diff_of_a_run_by_reference_and_one_as_text_finds_no_change(tmp_path):
     diff = diff_runs(CaptureStore(path), a.run_id, b.run_id)
     assert diff.records.counts == {"rows": {"same": 2}}, diff.records
     assert not diff.records.differs
+
+
+def test_kept_bodies_are_bounded_in_bytes(monkeypatch):
+    from orchestra.capture import _rows
+
+    monkeypatch.setattr(_rows, "_KEPT_BYTES", 100)
+    builder = _builder()
+    records = [{"id": 1, "pad": "x" * 40}]
+    body = orjson.dumps({"data": records})
+    assert 50 < len(body) <= 100
+    _exchange(builder, 1, body)
+    _exchange(builder, 2, body)  # 2 bodies > 100 bytes: the first is evicted
+    assert list(builder._bodies) == [2] and builder._kept_bytes == len(body)
+    _records(builder, 1, records)
+    _records(builder, 2, records)
+    taken = builder.take()
+    assert taken["record_rows"][7::8] == [_json(records[0])]  # exchange 1: text
+    assert len(taken["record_pages"]) == WIDTHS["record_pages"]  # exchange 2: a reference
+    assert builder._bodies == {} and builder._kept_bytes == 0
+    _exchange(builder, 3, b"x" * 200)  # bigger than the bound: not kept at all
+    assert builder._bodies == {} and builder._kept_bytes == 0
