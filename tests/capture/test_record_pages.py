@@ -542,3 +542,34 @@ def test_kept_bodies_are_bounded_in_bytes(monkeypatch):
     assert builder._bodies == {} and builder._kept_bytes == 0
     _exchange(builder, 3, b"x" * 200)  # bigger than the bound: not kept at all
     assert builder._bodies == {} and builder._kept_bytes == 0
+
+
+def test_a_later_run_with_another_records_path_is_in_the_typed_views(tmp_path):
+    """The views name the paths they were made for; a path first seen later (same
+    types, so the views are not made again) is read by their generic branch."""
+    bodies = {"/wrapped": b'{"data": [{"id": 1}, {"id": 2}]}', "/bare": b'[{"id": 3}]'}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=bodies[request.url.path],
+                              headers={"content-type": "application/json"})  # fmt: skip
+
+    path = tmp_path / "c.duckdb"
+    first = run(path, {"key": "p", "steps": [{"name": "rows", "url": "http://api.test/wrapped",
+                                              "records": "data"}]}, handler)  # fmt: skip
+    view = query(path, "SELECT sql FROM duckdb_views() WHERE view_name = 'rows' "
+                       "AND schema_name = 'data_all'")[0][0]  # fmt: skip
+    second = run(path, {"key": "p", "steps": [{"name": "rows", "url": "http://api.test/bare",
+                                               "records": "@"}]}, handler)  # fmt: skip
+    assert (
+        query(
+            path,
+            "SELECT sql FROM duckdb_views() WHERE view_name = 'rows' AND schema_name = 'data_all'",
+        )[0][0]
+        == view
+    )  # not made again
+    assert query(path, "SELECT path FROM record_pages ORDER BY run_id") == [('$."data"',), ("$",)]
+    assert query(path, "SELECT run_id, id FROM data_all.rows ORDER BY run_id, id") == [
+        (first.run_id, 1), (first.run_id, 2), (second.run_id, 3),
+    ]  # fmt: skip
+    assert query(path, "SELECT id FROM data.rows") == [(3,)]
+    assert second.table("rows")["id"].tolist() == [3]
