@@ -59,7 +59,7 @@ def fill(store: CaptureStore, count: int) -> None:
         connection.execute("INSERT INTO steps (run_id, step_path) VALUES (?, 'users')", [RUN_ID])
         connection.register("frame", frame)
         connection.execute(
-            "INSERT INTO records (run_id, seq, step_path, data) "
+            "INSERT INTO record_rows (run_id, seq, step_path, data) "
             "SELECT ?, seq, 'users', data::JSON FROM frame",
             [RUN_ID],
         )

@@ -646,7 +646,13 @@ class CaptureReader:
                 f"(steps with records in that run: {listed})"
             )
         where = f"run_id = {tables.literal(run_id)} AND step_path = {tables.literal(step_path)}"
-        return tables.typed_select(structure, where, nested_as_json=nested_as_json)
+        return tables.typed_select(
+            structure,
+            where,
+            nested_as_json=nested_as_json,
+            pages=tables.has_pages(self.connection),
+            paths=tables.record_paths(self.connection, where),
+        )
 
     def table(self, step_path: str, run_id: str) -> pd.DataFrame:
         """One run's records of a step as a DataFrame of typed columns (``run_id`` first).

@@ -26,6 +26,12 @@ What is done here and what at the flush:
   writer when it writes (``MASKED_COLUMNS``, ``mask_column``), with the
   masker as it is then: a secret registered after an event still masks it,
   and a run without secrets pays nothing;
+* a page's records are one ``record_pages`` row, not a JSON text each, when the
+  engine says they are the list at a DuckDB JSON path of the body it parsed
+  (``RecordEmitted.source``) and the body is stored as text: DuckDB reads them
+  out of ``exchanges.response_body`` when they are queried. A run with secrets
+  gets them back as masked text at the flush (``page_rows``): masking the body
+  as text would miss a secret the server wrote escaped (``\u0041``);
 * response bodies stay the ``bytes`` that came over the wire: Arrow checks they
   are UTF-8 while copying them once, instead of Python decoding a 29 KB page to
   ``str`` and Arrow encoding it back (``fix_bodies`` stores the rare body that
@@ -44,7 +50,7 @@ from typing import Any
 import orjson
 
 from orchestra._json import convert, to_json
-from orchestra.capture._schema import COLUMNS
+from orchestra.capture._schema import COLUMNS, path_keys
 from orchestra.events import (
     AssertionFailed,
     BreakerRejected,
@@ -73,15 +79,26 @@ from orchestra.masking import Masker, is_sensitive_header, is_sensitive_param
 _TEXT_TYPES = ("json", "xml", "csv", "text/", "javascript", "x-www-form-urlencoded", "html")
 
 # The tables rows are built for, in the order a flush writes them.
-ROW_TABLES = ("plans", "steps", "exchanges", "records", "errors", "events")
+# Exchanges come before records: a flush that takes a page's records by reference takes
+# the row of their exchange's body in it or an earlier flush (``RowBuilder.take``).
+ROW_TABLES = ("plans", "steps", "exchanges", "record_rows", "record_pages", "errors", "events")
 WIDTHS = {table: len(COLUMNS[table]) for table in ROW_TABLES}
+# A record_pages row carries one more value, never stored: the body its records are in
+# (the writer reads them out of it as text when the run has secrets: ``page_rows``).
+WIDTHS["record_pages"] += 1
+# Bodies kept for the records that may follow their response: at most this many, and
+# this many bytes (a page's records consume its body's entry; the oldest are evicted
+# first, and an evicted body's records are stored as text). Responses of steps without
+# ``records:`` are kept too (the builder cannot tell), hence the bound in bytes.
+_KEPT_BODIES = 256
+_KEPT_BYTES = 32 * 1024 * 1024
 
 # Columns masked by value when written (index in the row). Bodies are masked only
 # when stored as text (encoding column utf-8); plans hold secret references only.
 MASKED_COLUMNS: dict[str, tuple[int, ...]] = {
     "exchanges": (8, 9, 13, 20),  # url, request_headers, response_headers, error
     "steps": (15,),  # error
-    "records": (7,),  # data
+    "record_rows": (7,),  # data (record_pages rows are never written when there are secrets)
     "errors": (7,),  # message
     "events": (7,),  # detail
 }
@@ -239,7 +256,11 @@ class RowBuilder:
         self._error_seq = 0
         self._event_seq = 0
         self._exchanges = self.tables["exchanges"]
-        self._records = self.tables["records"]
+        self._records = self.tables["record_rows"]
+        self._pages = self.tables["record_pages"]
+        self._bodies: dict[int, bytes] = {}  # exchange id -> its body, stored as UTF-8 text
+        self._kept_bytes = 0  # bytes of the bodies in _bodies
+        self._page_next: tuple[int | None, int] = (None, 0)  # (exchange, index) a page row covers
         self._step_rows = self.tables["steps"]
         self.handlers = {kind: handler.__get__(self) for kind, handler in _HANDLERS.items()}
 
@@ -318,6 +339,8 @@ class RowBuilder:
             size = len(body)
             self.body_bytes += size
             body, encoding = _body(body, headers.get("content-type", ""))
+            if encoding == "utf-8" and type(body) is bytes:
+                self._keep(request.exchange_id, body)
             response_headers = _headers_json(mask, headers)
             elapsed = response.elapsed_ms
             first_byte = response.first_byte_ms
@@ -357,11 +380,44 @@ class RowBuilder:
         self._record_seq += 1
         if self.run is not None:
             self.run.records += 1
+        if event.source is not None:
+            if event.index and self._page_next == (event.exchange_id, event.index):
+                self._page_next = (event.exchange_id, event.index + 1)
+                return  # one of the page's records its record_pages row counts
+            if not event.index and self._page(event):
+                return
         data = _json(event.record)
         self.body_bytes += len(data)
         self._records.extend((event.run_id, self._record_seq, event.step_path, event.page,
                               event.item_index, event.exchange_id, event.at, data))  # fmt: skip
         self._row_added()
+
+    def _keep(self, exchange_id: int, body: bytes) -> None:
+        """Keep a body its records may refer to, evicting the oldest past the bounds."""
+        bodies = self._bodies
+        bodies[exchange_id] = body
+        self._kept_bytes += len(body)
+        while len(bodies) > _KEPT_BODIES or self._kept_bytes > _KEPT_BYTES:
+            evicted = bodies.pop(next(iter(bodies)))
+            self._kept_bytes -= len(evicted)
+
+    def _page(self, event: RecordEmitted) -> bool:
+        """The first record of a page: one record_pages row for the page's ``count``
+        records, if its body was captured as text (else False: each is stored as text).
+
+        The engine emits a page's records one after another with nothing in between (no
+        await), so the row's count is right from the first; ``_page_next`` checks it.
+        """
+        body = self._bodies.pop(event.exchange_id, None)  # type: ignore[arg-type]
+        if body is None:
+            return False
+        self._kept_bytes -= len(body)
+        self._page_next = (event.exchange_id, 1)
+        self._pages.extend((event.run_id, self._record_seq, event.step_path, event.page,
+                            event.item_index, event.exchange_id, event.at, event.source, 0,
+                            event.count, body))  # fmt: skip
+        self._row_added()
+        return True
 
     def _ignored(self, event: ResponseIgnored) -> None:
         message = f"status {event.status_code} ignored ({event.reason})"
@@ -488,3 +544,21 @@ for _type in _EVENT_NAMES:
     _HANDLERS[_type] = RowBuilder._notable
 
 HANDLED_EVENTS = frozenset(_HANDLERS)  # events that make rows (the writer subscribes to these)
+
+
+def page_rows(values: list[Any]) -> list[Any]:
+    """record_pages rows (``WIDTHS["record_pages"]`` values each, the body last) as the
+    record_rows rows of their records: JSON text read out of the body as the engine
+    read it (orjson, then the path's keys), for a run with secrets to mask them."""
+    width = WIDTHS["record_pages"]
+    rows: list[Any] = []
+    for at in range(0, len(values), width):
+        (run_id, seq, step_path, page, item_index, exchange_id, emitted_at, path, first,
+         count, body) = values[at : at + width]  # fmt: skip
+        found = orjson.loads(body)
+        for key in path_keys(path):
+            found = found[key]
+        for offset, record in enumerate(found[first : first + count]):
+            rows.extend((run_id, seq + offset, step_path, page, item_index, exchange_id,
+                         emitted_at, _json(record)))  # fmt: skip
+    return rows

@@ -12,9 +12,13 @@ of each step's records in the schemas ``data`` and ``data_all``, made by
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
-SCHEMA_VERSION = 3  # 2: exchanges.hop (redirects are exchanges); 3: exchanges.first_byte_ms
+# 2: exchanges.hop (redirects are exchanges); 3: exchanges.first_byte_ms; 4: records is a
+# view over record_rows (the old records table) and record_pages (records by reference)
+SCHEMA_VERSION = 4
 
 TABLES: dict[str, str] = {
     "meta": """
@@ -94,8 +98,8 @@ TABLES: dict[str, str] = {
             hop BIGINT,
             first_byte_ms DOUBLE
         )""",
-    "records": """
-        CREATE TABLE IF NOT EXISTS records (
+    "record_rows": """
+        CREATE TABLE IF NOT EXISTS record_rows (
             run_id VARCHAR,
             seq BIGINT,
             step_path VARCHAR,
@@ -104,6 +108,19 @@ TABLES: dict[str, str] = {
             exchange_id BIGINT,
             emitted_at TIMESTAMP,
             data JSON
+        )""",
+    "record_pages": """
+        CREATE TABLE IF NOT EXISTS record_pages (
+            run_id VARCHAR,
+            seq BIGINT,
+            step_path VARCHAR,
+            page BIGINT,
+            item_index BIGINT,
+            exchange_id BIGINT,
+            emitted_at TIMESTAMP,
+            path VARCHAR,
+            first_index BIGINT,
+            record_count BIGINT
         )""",
     "errors": """
         CREATE TABLE IF NOT EXISTS errors (
@@ -138,6 +155,42 @@ TABLES: dict[str, str] = {
         )""",
 }
 
+# ``records``: every record, one row each, whichever way it is stored. A record is a row
+# of ``record_rows`` (its JSON text, masked) or one of the ``record_count`` records of a
+# ``record_pages`` row: elements ``first_index`` ... of the list at the DuckDB JSON
+# ``path`` in the body of its exchange (``exchanges.response_body``), which DuckDB reads
+# when the view is queried (``capture/_rows.py`` says when a page is stored so; a page
+# row covers the whole list: first_index is 0, kept for a future partial page). The
+# page's records have the sequence numbers ``seq`` ... ``seq + record_count - 1`` and
+# the page's emission time. The list is taken once per page (the inner query), so a
+# query that does not read ``data`` (count(*), step_path) parses no body.
+RECORDS_VIEW = """
+    CREATE OR REPLACE VIEW records AS
+    SELECT run_id, seq, step_path, page, item_index, exchange_id, emitted_at, data
+    FROM main.record_rows
+    UNION ALL
+    SELECT run_id, seq + i AS seq, step_path, page, item_index, exchange_id, emitted_at,
+           records_list[first_index + i + 1] AS data
+    FROM (
+        SELECT p.*, unnest(range(p.record_count)) AS i
+        FROM (
+            SELECT p.*, CAST(json_extract(e.response_body, p.path) AS JSON[]) AS records_list
+            FROM main.record_pages AS p
+            JOIN main.exchanges AS e ON e.run_id = p.run_id AND e.exchange_id = p.exchange_id
+        ) AS p
+    )"""
+
+_PATH_KEY = re.compile(r'\."([^"]*)"')
+
+
+def path_keys(path: str) -> list[str]:
+    """The keys of a ``record_pages.path`` (``$."data"."items"``: data, items; ``$``: none).
+
+    Paths are written by ``plan.records_json_path``: every key quoted, none with a quote.
+    """
+    return _PATH_KEY.findall(path)
+
+
 # Columns in insertion order, used to build Arrow batches.
 COLUMNS: dict[str, list[str]] = {}
 
@@ -163,6 +216,9 @@ MIGRATIONS: dict[int, list[str]] = {
     2: ["ALTER TABLE exchanges ADD COLUMN hop BIGINT DEFAULT 0"],
     # time to first byte; unknown (NULL) for what older versions captured
     3: ["ALTER TABLE exchanges ADD COLUMN first_byte_ms DOUBLE"],
+    # records stored by reference to their page's body: the records table keeps its rows
+    # as record_rows, and records is the view over both (see _migrate_records)
+    4: [],
 }
 
 
@@ -173,6 +229,7 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection, path: str) -> None:
     if row is None:
         for ddl in TABLES.values():
             connection.execute(ddl)
+        connection.execute(RECORDS_VIEW)
         connection.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         return
     version = int(row[0])
@@ -191,5 +248,29 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection, path: str) -> None:
         connection.execute("BEGIN TRANSACTION")
         for statement in MIGRATIONS[target]:
             connection.execute(statement)
+        if target == 4:
+            _migrate_records(connection)
         connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(target)])
         connection.execute("COMMIT")
+
+
+def _migrate_records(connection: duckdb.DuckDBPyConnection) -> None:
+    """Version 4: the ``records`` table becomes ``record_rows`` (its rows kept as they
+    are), ``record_pages`` is made, and ``records`` is the view over both."""
+    kind = connection.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = 'records' "
+        "AND table_schema = 'main' AND table_catalog = current_database()"
+    ).fetchone()
+    if kind is not None and kind[0] == "BASE TABLE":
+        has_rows = connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'record_rows' "
+            "AND table_schema = 'main' AND table_catalog = current_database()"
+        ).fetchone()
+        if has_rows is not None and has_rows[0]:
+            connection.execute("INSERT INTO record_rows SELECT * FROM records")
+            connection.execute("DROP TABLE records")
+        else:
+            connection.execute("ALTER TABLE records RENAME TO record_rows")
+    connection.execute(TABLES["record_rows"])
+    connection.execute(TABLES["record_pages"])
+    connection.execute(RECORDS_VIEW)

@@ -56,6 +56,7 @@ from orchestra.capture._rows import (
     RunState,
     fix_bodies,
     mask_column,
+    page_rows,
 )
 from orchestra.capture._schema import COLUMNS, TABLES
 from orchestra.capture._tables import refresh_run
@@ -150,13 +151,14 @@ def build_table(table: str, values: list[Any], masker: Masker | None) -> pa.Tabl
     ``masker`` (given when the run has secrets) masks text columns by value.
     """
     width = WIDTHS[table]
-    columns = [values[index::width] for index in range(width)]
+    converters = _CONVERTERS[table]
+    # (a record_pages row has one more value, its body, which is not stored)
+    columns = [values[index::width] for index in range(len(converters))]
     if masker is not None:
         for index in MASKED_COLUMNS.get(table, ()):
             columns[index] = mask_column(masker, columns[index])
         if table == "exchanges":
             fix_bodies(columns, masker)
-    converters = _CONVERTERS[table]
     try:
         arrays = [convert(column) for convert, column in zip(converters, columns, strict=True)]
     except pa.ArrowInvalid:  # a body that said it was text is not UTF-8: store it as base64
@@ -412,6 +414,12 @@ class CaptureWriter:
         # after take(): a secret registered before an event that made a taken row is known
         masker: Masker | None = builder.masker if builder.masker.secrets else None
         try:
+            if masker is not None and taken.get("record_pages"):
+                # The bodies are masked by value as text: records read out of them could
+                # differ from the records masked (a secret escaped in the body, \u0041 or
+                # \/, is not found there). So with secrets every record is masked text.
+                texts = taken.setdefault("record_rows", [])
+                texts.extend(page_rows(taken.pop("record_pages")))
             for table in ROW_TABLES:
                 values = taken.get(table)
                 if not values:

@@ -29,6 +29,7 @@ from orchestra.engine._decide import Verdict, check
 from orchestra.engine._detect_hook import detect_pagination
 from orchestra.engine._exchange import NEXT_URL, Exchange, exchange
 from orchestra.engine._hooks import StepCall, StepHook
+from orchestra.engine._response import detect_format
 from orchestra.errors import (
     AbortError,
     ExpectationFailed,
@@ -290,7 +291,11 @@ class StepRunner:
                     emitted = run.capping.admit(step.path, emitted)
                     if records is not None and len(emitted) < len(records):
                         full["records"] = emitted  # a fanout over `records` runs the kept ones
-                for record in emitted:
+                source = None
+                count = len(emitted)
+                if records is not None and count == len(records) and not self.response_hooks:
+                    source = _records_source(step, result)  # (a capped page: text)
+                for index, record in enumerate(emitted):
                     outcome.records += 1
                     run.bus.emit(
                         RecordEmitted(
@@ -301,6 +306,9 @@ class StepRunner:
                             page=page,
                             item_index=item_index,
                             exchange_id=result.exchange_id,
+                            source=source,
+                            index=index,
+                            count=count,
                         )
                     )
             for sub in step.sub_steps:
@@ -564,6 +572,20 @@ def _after(value: Any, other: Any, spec: Incremental) -> bool:
             fix="point cursor_path at a value of one type in every record (a timestamp "
             "string or a number), and give initial_value/end_value of that type",
         ) from None
+
+
+def _records_source(step: CompiledStep, result: Exchange) -> str | None:
+    """The DuckDB JSON path of the page's records in its captured body, when DuckDB reads
+    them there as the engine did: the ``records`` path has one, and the body was parsed
+    as JSON by orjson (UTF-8, standard JSON) from the bytes the capture stores, not
+    through a debugger's hook (the caller checks that). Else None: stored as text."""
+    path = step.records_json_path
+    if path is None or type(result.body) not in (dict, list):
+        return None
+    fmt: str = step.model.response_format
+    if fmt == "auto":
+        fmt = detect_format(result.headers.get("content-type", ""))  # text: JSON if it parsed
+    return path if fmt in ("json", "text") else None
 
 
 def page_records(step: CompiledStep, full: dict[str, Any]) -> list[Any]:

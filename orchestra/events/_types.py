@@ -151,11 +151,19 @@ class ResponseIgnored(Event):
 
 @dataclass(slots=True, kw_only=True)
 class RecordEmitted(Event):
+    """One record. ``source`` is set when the record is element ``index`` of the list at
+    that DuckDB JSON path in the body of exchange ``exchange_id``, as decoded from the
+    bytes captured (``records: data``), one of ``count`` records emitted from that page
+    (indexes 0 to count - 1): capture may then store the page's records as a reference."""
+
     step_path: str
     record: Any
     page: int | None = None
     item_index: int | None = None
     exchange_id: int | None = None
+    source: str | None = None
+    index: int = 0
+    count: int = 0
 
 
 @dataclass(slots=True, kw_only=True)

@@ -56,6 +56,7 @@ class CompiledStep:
     page_state_updates: dict[str, Expression] = field(default_factory=dict)
     next_url: Expression | None = None  # the next page's URL, from the response
     records: Expression | None = None  # the list of records in a page (over the scope)
+    records_json_path: str | None = None  # the same list as a DuckDB JSON path over the body
     paginate_auto: bool = False  # ``paginate: auto``: detect after the first response
     incremental: CompiledIncremental | None = None  # ``incremental:`` (plan/_incremental.py)
 

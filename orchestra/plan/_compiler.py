@@ -71,6 +71,7 @@ from orchestra.plan._paginate import (
     body_key,
     body_path,
     expand_step_data,
+    records_json_path,
 )
 from orchestra.plan._references import check_references
 
@@ -336,6 +337,7 @@ class _Compiler:
             body_key(model.records), f"{where}.records"
         ):
             compiled.records = compile_condition(body_path(model.records), path=f"{where}.records")
+            compiled.records_json_path = records_json_path(model.records)
         compiled.paginate_auto = isinstance(model.paginate, AutoPaginate)
         if compiled.page_state is not None:
             compiled.expressions += _value_expressions([compiled.page_state])

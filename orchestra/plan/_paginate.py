@@ -158,6 +158,49 @@ def body_path(text: str) -> str:
     return f"response.body | ({text})"
 
 
+def records_json_path(text: str) -> str | None:
+    """The DuckDB JSON path of a ``records`` path over the body, or None if it has none.
+
+    Capture stores a page's records as a reference to the page's body when DuckDB can
+    find them there itself (``capture/_rows.py``): a chain of field names (``data``,
+    ``response.items``, ``"@odata.value"``) or ``@`` (the body is the list). Anything
+    else (filters, projections, functions, an index) is None: the records are stored
+    as text. Keys are quoted (``$."data"``); a key with a quote, a backslash or a
+    control character, or an empty one, is None too.
+    """
+    try:
+        node = jmespath.compile(body_key(text)).parsed
+    except jp_errors.JMESPathError:
+        return None
+    keys: list[str] = []
+    if not _field_chain(node, keys):
+        return None
+    if any(not key or _UNQUOTABLE.search(key) for key in keys):
+        return None
+    return "$" + "".join(f'."{key}"' for key in keys)
+
+
+def _field_chain(node: dict[str, Any], keys: list[str]) -> bool:
+    """Whether ``node`` is ``@`` or a chain of fields (appending their names to ``keys``)."""
+    kind = node.get("type")
+    if kind == "current":
+        return not keys
+    if kind == "field":
+        keys.append(node["value"])
+        return True
+    if kind == "subexpression":
+        left, right = node["children"]
+        return (
+            left.get("type") != "current"
+            and _field_chain(left, keys)
+            and (right.get("type") == "field" and _field_chain(right, keys))
+        )
+    return False
+
+
+_UNQUOTABLE = re.compile(r'["\\\x00-\x1f]')
+
+
 _ODD_KEY = re.compile(r"^[@$][A-Za-z0-9_.@$:-]*$")
 """A key like ``@odata.nextLink``: not JMESPath, read as one field name."""
 _FIELD_CHAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")

@@ -114,7 +114,8 @@ def test_each_step_with_records_has_a_view_in_both_schemas(runs: Runs) -> None:
         "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1, 2",
     )
     steps = ["users", "users.detail", "users.echo"]
-    assert views == [("data", s) for s in steps] + [("data_all", s) for s in steps]
+    typed = [("data", s) for s in steps] + [("data_all", s) for s in steps]
+    assert views == [*typed, ("main", "records")]  # records: the view of every record
 
 
 def test_nested_fields_are_typed_columns_of_the_latest_run(runs: Runs) -> None:
@@ -235,7 +236,8 @@ def test_records_that_do_not_fit_the_type_do_not_break_the_view(tmp_path: Path) 
             connection.execute("INSERT INTO steps (run_id, step_path) VALUES (?, 'odd')", [run_id])
             for seq, record in enumerate(batch):
                 connection.execute(
-                    "INSERT INTO records (run_id, seq, step_path, data) VALUES (?, ?, 'odd', ?)",
+                    "INSERT INTO record_rows (run_id, seq, step_path, data) "
+                    "VALUES (?, ?, 'odd', ?)",
                     [run_id, seq, orjson.dumps(record).decode()],
                 )
             tables.refresh_run(connection, run_id)  # as the writer does at each run's end
@@ -265,7 +267,7 @@ def test_a_run_end_types_the_views_from_a_sample(tmp_path: Path, monkeypatch) ->
         connection.execute("INSERT INTO steps (run_id, step_path) VALUES ('r', 's')")
         for seq, record in enumerate([{"a": 1}, {"a": 2}, {"a": 3, "late": "x"}]):
             connection.execute(
-                "INSERT INTO records (run_id, seq, step_path, data) VALUES ('r', ?, 's', ?)",
+                "INSERT INTO record_rows (run_id, seq, step_path, data) VALUES ('r', ?, 's', ?)",
                 [seq, orjson.dumps(record).decode()],
             )
         tables.refresh_run(connection, "r")

@@ -46,7 +46,15 @@ def second_run(path: Path, run_id: str) -> str:
     """Another finished run in the file (a copy of the first under a new id)."""
     other = run_id[:-6] + "ffffff"
     with duckdb.connect(str(path)) as db:
-        for table in ("runs", "steps", "exchanges", "records", "errors", "events"):
+        for table in (
+            "runs",
+            "steps",
+            "exchanges",
+            "record_rows",
+            "record_pages",
+            "errors",
+            "events",
+        ):
             db.execute(
                 f"INSERT INTO {table} SELECT * REPLACE ($other AS run_id) FROM {table} "
                 "WHERE run_id = $run",

@@ -129,3 +129,43 @@ def test_auto_is_accepted_and_kept_for_the_engine():
 def test_a_plan_without_paginate_is_unchanged_by_expansion():
     plan = plan_with(params={"a": 1}, **{"while": "response.body.more"})
     assert expand_plan_data(plan) == plan
+
+
+# -- records as a DuckDB JSON path (capture stores such pages by reference) ----------------
+
+
+@pytest.mark.parametrize(
+    ("records", "path"),
+    [
+        ("data", '$."data"'),
+        ("@", "$"),
+        ("result.items", '$."result"."items"'),
+        ("@odata.value", '$."@odata.value"'),  # read as one field name
+        ('"@odata.value"', '$."@odata.value"'),
+        ('"a.b"', '$."a.b"'),
+        ('"ключ"', '$."ключ"'),
+        ("data[*]", None),
+        ("data[0]", None),
+        ("data[?id > `1`]", None),
+        ("a | b", None),
+        ("@.data", None),
+        ("to_array(data)", None),
+        ('"a\\"b"', None),  # a quote in the key
+        ('"a\\\\b"', None),  # a backslash
+        ('""', None),
+    ],
+)
+def test_records_has_a_duckdb_json_path_only_for_a_chain_of_fields(records, path):
+    from orchestra.plan._paginate import records_json_path
+
+    assert records_json_path(records) == path
+    step = load_plan({"key": "k", "steps": [{"name": "s", "url": "http://x/", "records": records}]})
+    assert step.steps[0].records_json_path == path
+
+
+def test_records_detected_by_paginate_auto_have_a_json_path_too():
+    from orchestra.plan import compile_detected
+
+    plan = load_plan({"key": "k", "steps": [{"name": "s", "url": "http://x/", "paginate": "auto"}]})
+    detected = compile_detected(plan.steps[0], None, "value")
+    assert detected.records_json_path == '$."value"'
