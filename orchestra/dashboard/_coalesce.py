@@ -12,8 +12,10 @@ whole-page layouts of 130-300 ms each in Chromium's profile.
 the first time that figure is laid out it finds the root view of the figure's
 page and makes its ``invalidate_layout`` deferred to a microtask, so every
 request made while one message is applied (one ``pn.io.hold`` batch) ends in
-one layout, run before the browser paints. A view that asks again while that
-layout runs gets another one, as it would have without the script.
+one layout, run before the browser paints; a view that lays the page out itself
+(``compute_layout``: a re-rendered widget) while that layout is queued is
+covered by it. A view that asks again while that layout runs gets another one,
+as it would have without the script.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ for (const root of index.roots) {
   if (typeof root.invalidate_layout !== "function") { continue; }
   root._orchestra_coalesced = true;
   const layout = root.invalidate_layout.bind(root);
+  const compute = root.compute_layout.bind(root);
   let queued = false;
   root.invalidate_layout = () => {
     if (queued) { return; }
@@ -37,6 +40,11 @@ for (const root of index.roots) {
       queued = false;
       if (!root.is_destroyed) { layout(); }
     });
+  };
+  // a view that lays the page out itself (a re-rendered button) while a layout is queued:
+  // the queued one covers it
+  root.compute_layout = () => {
+    if (!queued) { compute(); }
   };
 }
 """
