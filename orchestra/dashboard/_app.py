@@ -22,6 +22,7 @@ import param
 from panel.viewable import Viewer
 
 from orchestra.capture import CaptureStore
+from orchestra.dashboard._coalesce import coalesce_layouts
 from orchestra.dashboard._diff_view import DiffView
 from orchestra.dashboard._exports import ExportPanel
 from orchestra.dashboard._graph import FlowGraph
@@ -100,6 +101,10 @@ class Dashboard(Viewer):
         self.metrics = MetricsView(state=state)
         self.exports = ExportPanel(state=state)
         self.diff_view = DiffView(state=state)
+        # one browser layout per batch of updates (see _coalesce); two figures, in case a
+        # card holding one is collapsed
+        coalesce_layouts(self.flow_graph.figure)
+        coalesce_layouts(self.metrics.figure)
         self._summary = pn.pane.HTML(
             "", sizing_mode="stretch_width", css_classes=["orchestra-run-summary"]
         )

@@ -44,18 +44,23 @@ def card_values(metrics: RunStatistics | None) -> dict[str, str]:
     return values
 
 
-def _card(key: str, label: str) -> pn.pane.HTML:
-    return pn.pane.HTML(
-        "", name=key, css_classes=["orchestra-metric", f"orchestra-metric-{key}"], margin=(4, 8)
+def _card_html(key: str, label: str, value: str) -> str:
+    return (
+        f"<div class='orchestra-metric orchestra-metric-{key}' style='border:1px solid #dfe3e8;"
+        "border-radius:6px;padding:6px 14px;min-width:110px;margin:4px 8px'>"
+        f"<div style='font-size:11px;color:#5f6b7a'>{label}</div>"
+        f"<div class='value' style='font-size:22px;font-weight:600'>{value}</div></div>"
     )
 
 
-def _card_html(label: str, value: str) -> str:
+def cards_html(metrics: RunStatistics | None) -> str:
+    """The summary cards (a flex row) and the time waited: one pane, one update per refresh."""
+    values = card_values(metrics)
+    labels = dict([*CARDS, ("throughput", "requests / s")])
+    cards = "".join(_card_html(key, labels[key], values[key]) for key in labels)
     return (
-        "<div style='border:1px solid #dfe3e8;border-radius:6px;padding:6px 14px;"
-        "min-width:110px'>"
-        f"<div style='font-size:11px;color:#5f6b7a'>{label}</div>"
-        f"<div class='value' style='font-size:22px;font-weight:600'>{value}</div></div>"
+        f"<div style='display:flex;flex-wrap:wrap'>{cards}</div>"
+        f"<p class='orchestra-waited' style='margin:8px 10px'>Waited: {values['waited']}</p>"
     )
 
 
@@ -70,8 +75,11 @@ class MetricsView(Viewer):
 
     def __init__(self, **params: Any):
         super().__init__(**params)
-        self._cards = {key: _card(key, label) for key, label in [*CARDS, ("throughput", "")]}
-        self._waited = pn.pane.Markdown("", margin=(0, 10))
+        # the cards as one pane, not one per card: each pane the browser updates costs style
+        # and layout work, and the cards always change together
+        self.cards = pn.pane.HTML(
+            "", sizing_mode="stretch_width", css_classes=["orchestra-metrics"]
+        )
         # empty tables typed as DuckDB returns the data: a column type that changes when the
         # first rows arrive changes the table's configuration, and the browser rebuilds it
         self._by_status = pn.widgets.Tabulator(
@@ -139,11 +147,7 @@ class MetricsView(Viewer):
 
     def _draw(self, *events: param.parameterized.Event) -> None:
         metrics = self.state.metrics
-        values = card_values(metrics)
-        labels = dict([*CARDS, ("throughput", "requests / s")])
-        for key, pane in self._cards.items():
-            pane.object = _card_html(labels[key], values[key])
-        self._waited.object = f"Waited: {values['waited']}"
+        self.cards.object = cards_html(metrics)
         if metrics is None:
             self.throughput.data = {"second": [], "ok": [], "failed": []}
             return
@@ -161,8 +165,7 @@ class MetricsView(Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            pn.FlexBox(*self._cards.values()),
-            self._waited,
+            self.cards,
             pn.Row(
                 pn.Column("**Responses by status**", self._by_status),
                 pn.Column("**Latency per step**", self._latency, sizing_mode="stretch_width"),

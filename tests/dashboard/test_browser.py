@@ -121,3 +121,25 @@ def test_clicking_a_graph_node_makes_the_inspector_follow(page, captured):
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 50_000
     assert page.errors == []
+
+
+# Three layout requests in one task (as one patch message makes them) cost one whole-page
+# layout, run before the task ends; without dashboard/_coalesce.py each costs one.
+LAYOUTS_JS = """async () => {
+  const roots = Bokeh.index.roots.filter((root) => root._orchestra_coalesced);
+  if (roots.length !== 1) return {coalesced: roots.length};
+  const root = roots[0], compute = root.compute_layout;
+  let layouts = 0;
+  root.compute_layout = function () { layouts += 1; return compute.call(this); };
+  try {
+    root.invalidate_layout(); root.invalidate_layout(); root.invalidate_layout();
+    const before = layouts;
+    await Promise.resolve();
+    return {coalesced: 1, before, after: layouts};
+  } finally { root.compute_layout = compute; }
+}"""
+
+
+def test_the_page_lays_itself_out_once_per_batch_of_updates(page):
+    assert page.evaluate(LAYOUTS_JS) == {"coalesced": 1, "before": 0, "after": 1}
+    assert page.errors == []

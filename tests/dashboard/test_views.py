@@ -86,9 +86,12 @@ def test_waterfall_and_metrics_views_hold_the_run(dashboard):
     dashboard.waterfall.lanes = "worker"
     labels = dashboard.waterfall.figure.yaxis.major_label_overrides.values()
     assert "items.detail #2" in labels
-    cards = dashboard.metrics._cards
-    assert f">{TOTAL_REQUESTS}<" in cards["requests"].object
-    assert ">2<" in cards["retries"].object
+    cards = dashboard.metrics.cards.object
+    assert (
+        f"requests</div><div class='value' style='font-size:22px;font-weight:600'>{TOTAL_REQUESTS}<"
+        in cards
+    )
+    assert "retries</div><div class='value' style='font-size:22px;font-weight:600'>2<" in cards
     assert dashboard.metrics._latency.value["step_path"].tolist()[0] == "items"
     assert sum(dashboard.metrics.throughput.data["ok"]) == TOTAL_REQUESTS - 2
 
