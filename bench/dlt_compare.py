@@ -14,11 +14,22 @@ into a fresh DuckDB file each run. Contenders, in alternation, work time only
                          (``insert_values``); ``--no-default`` leaves it out (~30 s a round)
 * ``dlt (parquet)``      the same with ``loader_file_format="parquet"`` (tuned; the fair
                          comparison, as shared/MEASURED.md did)
+* ``aiohttp + Arrow``    the raw-client floor: no framework, the job written by hand —
+                         aiohttp, one session, the cursor pages fetched one after another,
+                         each body parsed by orjson, the ``data`` lists collected, one
+                         ``pa.Table.from_pylist`` and ``CREATE TABLE items AS SELECT * FROM``
+                         that Arrow table (``owner`` a STRUCT, ``tags`` a LIST, as Orchestra's)
+* ``aiohttp + Arrow JSON`` the same client, but the table built by Arrow's C++ JSON reader
+                         (``pyarrow.json.read_json`` over the page bodies, ``data`` flattened):
+                         no Python object per row; the cheapest floor we found
+* ``httpx + Arrow JSON``  the same with httpx's sync client
 
 Before the timed rounds one untimed run of each side is compared row by row
 (:func:`rows_equal`: every field of every row, dlt's flattened ``owner__*``
-columns and ``items__tags`` child table against Orchestra's STRUCT and LIST);
-a difference fails the benchmark.
+columns and ``items__tags`` child table against Orchestra's STRUCT and LIST; the
+raw floors' tables are checked the same way); a difference fails the benchmark.
+The raw floors answer whether the target is reachable at all: Orchestra's time
+over the floor's is reported next to both times over dlt's.
 
 Targets: Orchestra's wall time <= 0.1x dlt (parquet)'s (issue 19) and <= 0.2x
 dlt (default)'s (issue 6). Needs ``dlt[duckdb]`` (bench/requirements.txt);
@@ -35,6 +46,7 @@ capture and of the ``CREATE TABLE``; ``--profile`` saves a pyinstrument profile
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import time
 
@@ -126,6 +138,117 @@ def orchestra_extract(s: h.Settings, url: str, pages: int, per_page: int, db) ->
     return seconds, {"rows": rows, "run_s": round(run_seconds, 4)}
 
 
+# -- the raw-client floor: the same job with no framework -------------------------------
+
+
+def _params(pages: int, per_page: int, page: int | None) -> dict[str, str]:
+    params = {"per_page": str(per_page), "total_pages": str(pages)}
+    if page is not None:  # the first request carries no cursor, as dlt's and Orchestra's
+        params["page"] = str(page)
+    return params
+
+
+def arrow_from_rows(bodies: list[bytes], parsed: list[dict]):
+    """The ``data`` lists of the parsed pages as one Arrow table (a Python dict per row)."""
+    import pyarrow as pa
+
+    rows: list[dict] = []
+    for body in parsed:
+        rows.extend(body["data"])
+    return pa.Table.from_pylist(rows)
+
+
+def arrow_from_json(bodies: list[bytes], parsed: list[dict]):
+    """The pages' ``data`` lists as one Arrow table built by Arrow's C++ JSON reader from
+    the raw bodies (one JSON document a line), no Python object per row."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.json as pj
+
+    pages = pj.read_json(io.BytesIO(b"\n".join(bodies)))
+    data = pc.list_flatten(pages.column("data")).combine_chunks()
+    return pa.Table.from_struct_array(data)
+
+
+def _store(arrow_table, db) -> int:
+    """One typed DuckDB table from the Arrow table (nested objects STRUCTs, lists LISTs)."""
+    import duckdb
+
+    with duckdb.connect(str(db)) as con:
+        con.register("pages_arrow", arrow_table)
+        con.execute("CREATE TABLE items AS SELECT * FROM pages_arrow")
+        return con.execute("SELECT count(*) FROM items").fetchone()[0]
+
+
+async def _aiohttp_bodies(url: str, pages: int, per_page: int) -> tuple[list[bytes], list[dict]]:
+    import aiohttp
+    import orjson
+
+    bodies: list[bytes] = []
+    parsed: list[dict] = []
+    async with aiohttp.ClientSession() as session:
+        page: int | None = None
+        while True:
+            async with session.get(f"{url}/pages", params=_params(pages, per_page, page)) as r:
+                if r.status != 200:
+                    raise RuntimeError(f"page {page} answered {r.status}")
+                body = await r.read()
+            doc = orjson.loads(body)
+            bodies.append(body)
+            parsed.append(doc)
+            page = doc["next_page"]
+            if page is None:
+                return bodies, parsed
+
+
+def _httpx_bodies(url: str, pages: int, per_page: int) -> tuple[list[bytes], list[dict]]:
+    import httpx
+    import orjson
+
+    bodies: list[bytes] = []
+    parsed: list[dict] = []
+    with httpx.Client() as client:
+        page: int | None = None
+        while True:
+            r = client.get(f"{url}/pages", params=_params(pages, per_page, page))
+            if r.status_code != 200:
+                raise RuntimeError(f"page {page} answered {r.status_code}")
+            doc = orjson.loads(r.content)
+            bodies.append(r.content)
+            parsed.append(doc)
+            page = doc["next_page"]
+            if page is None:
+                return bodies, parsed
+
+
+def raw_extract(
+    s: h.Settings, client: str, build, url: str, pages: int, per_page: int, db
+) -> tuple:
+    """Fetch every page with ``client`` (``aiohttp`` or ``httpx``), build the Arrow table
+    with ``build`` (:func:`arrow_from_rows` or :func:`arrow_from_json`), store it."""
+    started = time.perf_counter()
+    if client == "aiohttp":
+        bodies, parsed = s.run_async(_aiohttp_bodies(url, pages, per_page))
+    else:
+        bodies, parsed = _httpx_bodies(url, pages, per_page)
+    if len(bodies) != pages:
+        raise RuntimeError(f"{client} fetched {len(bodies)} pages, not {pages}")
+    rows = _store(build(bodies, parsed), db)
+    seconds = time.perf_counter() - started
+    if rows != pages * per_page:
+        raise RuntimeError(f"{client} stored {rows} rows, not {pages * per_page}")
+    return seconds, {"rows": rows}
+
+
+RAW = {  # contender name -> (client, Arrow table builder)
+    "aiohttp + Arrow": ("aiohttp", arrow_from_rows),
+    "aiohttp + Arrow JSON": ("aiohttp", arrow_from_json),
+    "httpx + Arrow JSON": ("httpx", arrow_from_json),
+}
+
+
 # The same rows, compared field by field: dlt flattens ``owner`` into ``owner__id`` and
 # ``owner__email``, moves ``tags`` into the child table ``items__tags`` and loads
 # ``updated_at`` as a timestamp; Orchestra keeps ``owner`` a STRUCT and ``tags`` a LIST.
@@ -143,7 +266,8 @@ _DLT_ROWS = """
 
 
 def rows_equal(orchestra_db, dlt_db) -> dict:
-    """Orchestra's typed table and dlt's hold the same rows (each side EXCEPT the other)."""
+    """Orchestra's typed table (or a raw floor's ``items``) and dlt's hold the same rows
+    (each side EXCEPT the other); the ``orchestra_*`` keys describe the first file."""
     import duckdb
 
     with duckdb.connect() as con:
@@ -174,15 +298,26 @@ def rows_equal(orchestra_db, dlt_db) -> dict:
 
 
 def check_rows(s: h.Settings, url: str, pages: int, per_page: int, tmp) -> dict:
-    """One untimed run of each side into files that are kept, then :func:`rows_equal`."""
+    """One untimed run of each side into files that are kept, then :func:`rows_equal`:
+    Orchestra's table against dlt's, and each raw floor's table against dlt's."""
     orchestra_db = tmp / "check-orchestra.duckdb"
     orchestra_extract(s, url, pages, per_page, orchestra_db)
     work = tmp / "check-dlt"
     work.mkdir()
     dlt_run(url, pages, per_page, work, "bench_check", parquet=True)
-    found = rows_equal(orchestra_db, work / "bench_check.duckdb")
+    dlt_db = work / "bench_check.duckdb"
+    found = rows_equal(orchestra_db, dlt_db)
     if not found["equal"]:
         raise RuntimeError(f"Orchestra's table and dlt's differ: {found}")
+    floors = {}
+    for i, (name, (client, build)) in enumerate(RAW.items()):
+        db = tmp / f"check-raw-{i}.duckdb"
+        raw_extract(s, client, build, url, pages, per_page, db)
+        floor = rows_equal(db, dlt_db)
+        if not floor["equal"]:
+            raise RuntimeError(f"{name}'s table and dlt's differ: {floor}")
+        floors[name] = {"equal": True, "types": floor["orchestra_types"]}
+    found["raw_floors"] = floors
     return found
 
 
@@ -223,6 +358,41 @@ def breakdown(s: h.Settings, url: str, pages: int, per_page: int, tmp, rounds: i
         sorted(tables)[len(tables) // 2], 4
     )
     return found
+
+
+def _cpu(results: dict[str, h.Measured], name: str) -> float:
+    return statistics.median(e["client_cpu_s"] for e in results[name].extras)
+
+
+def floor_ratios(results: dict[str, h.Measured]) -> dict:
+    """Wall-time ratios of the raw floors: each to dlt (parquet), Orchestra to each, and
+    the same for the floor (the raw contender with the lowest median)."""
+    out: dict = {}
+    for name in RAW:
+        key = name.replace(" + ", "_").replace(" ", "_").lower()
+        out[f"{key}_time_vs_dlt_parquet"] = h.paired_ratio(results, "dlt (parquet)", name)["median"]
+        out[f"orchestra_time_vs_{key}"] = h.paired_ratio(results, name, "orchestra")["median"]
+    floor = min(RAW, key=lambda n: results[n].median)
+    out["floor"] = floor
+    out["floor_time_vs_dlt_parquet"] = h.paired_ratio(results, "dlt (parquet)", floor)["median"]
+    out["orchestra_time_vs_floor"] = h.paired_ratio(results, floor, "orchestra")["median"]
+    return out
+
+
+def cpu_ratios(results: dict[str, h.Measured]) -> dict:
+    """The same by client CPU seconds (medians; all threads of the client process)."""
+    parquet = _cpu(results, "dlt (parquet)")
+    orchestra = _cpu(results, "orchestra")
+    out: dict = {"orchestra_cpu_vs_dlt_parquet": round(orchestra / parquet, 3)}
+    floor = min(RAW, key=lambda n: _cpu(results, n))
+    for name in RAW:
+        key = name.replace(" + ", "_").replace(" ", "_").lower()
+        out[f"{key}_cpu_vs_dlt_parquet"] = round(_cpu(results, name) / parquet, 3)
+        out[f"orchestra_cpu_vs_{key}"] = round(orchestra / _cpu(results, name), 3)
+    out["floor"] = floor
+    out["floor_cpu_vs_dlt_parquet"] = round(_cpu(results, floor) / parquet, 3)
+    out["orchestra_cpu_vs_floor"] = round(orchestra / _cpu(results, floor), 3)
+    return out
 
 
 def profile(s: h.Settings, url: str, pages: int, per_page: int, tmp) -> str | None:
@@ -293,10 +463,21 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 db.unlink(missing_ok=True)
 
+        def raw_contender(client: str, build):
+            def go():
+                db = tmp / f"raw-{next(counter)}.duckdb"
+                try:
+                    return raw_extract(s, client, build, srv.url, pages, per_page, db)
+                finally:
+                    db.unlink(missing_ok=True)
+
+            return go
+
         rows = pages * per_page
         contenders = [
             h.Contender("orchestra", orchestra_contender, rows),
             h.Contender("dlt (parquet)", dlt_contender(True), rows),
+            *(h.Contender(name, raw_contender(*how), rows) for name, how in RAW.items()),
         ]
         if not args.no_default:
             contenders.append(h.Contender("dlt", dlt_contender(False), rows))
@@ -304,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         checked = check_rows(s, srv.url, pages, per_page, tmp)
         print(
             f"rows equal: {checked['orchestra_rows']:,} rows, Orchestra's types "
-            f"{checked['orchestra_types']}"
+            f"{checked['orchestra_types']}; raw floors equal: {', '.join(RAW)}"
         )
         results = h.alternate(contenders, s, server=srv)
         noise_report = noise.report()
@@ -329,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     ]
     ratios = {"orchestra_time_vs_dlt_parquet": vs_parquet["median"]}
+    ratios.update(floor_ratios(results))
     if not args.no_default:
         vs_default = h.paired_ratio(results, "dlt", "orchestra")
         ratios["orchestra_time_vs_dlt_default"] = vs_default["median"]
@@ -344,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     h.print_targets(targets)
+    print("wall ratios:", ratios)
+    print("client CPU ratios:", cpu_ratios(results))
     print("noise:", noise_report)
     h.write_results(
         "dlt",
@@ -354,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
             "noise": noise_report,
             "contenders": h.summaries(results),
             "ratios": ratios,
+            "cpu_ratios": cpu_ratios(results),
             "rows_check": checked,
             "cpu_breakdown_s": cpu,
             "profile": saved,
