@@ -154,7 +154,9 @@ class FlowBuilder(Viewer):
         state.param.watch(self._draw_tree, ["revision"])
         state.param.watch(self._draw_forms, ["revision", "selected"])
         state.param.watch(lambda e: self.forms.refresh_errors(), ["issues"])
-        state.param.watch(self._draw_status, ["message", "error", "issues", "dirty", "running"])
+        state.param.watch(
+            self._draw_status, ["message", "error", "issues", "dirty", "running", "flow_changed"]
+        )
         state.param.watch(self._draw_try, ["partial", "try_summary", "records", "run_id"])
         state.param.watch(self._draw_response, ["response", "response_label"])
         state.param.watch(self._draw_yaml, ["yaml_text", "yaml_error"])
@@ -309,6 +311,13 @@ class FlowBuilder(Viewer):
         )
         self.export_button = pn.widgets.Button(label="Export", width=90)
         self.export_button.on_click(lambda e: self._export())
+        self.export_problem = pn.pane.HTML(
+            "",
+            visible=False,
+            sizing_mode="stretch_width",
+            margin=(0, 10),
+            css_classes=["orchestra-export-problem"],
+        )
         self.output_mark = _cells_below.new_mark()  # finds the builder's cell in the notebook
         self.insert_cells_button = pn.widgets.Button(
             label="Insert as %%flow cells below",
@@ -332,8 +341,16 @@ class FlowBuilder(Viewer):
         )
         self.import_button = pn.widgets.Button(label="Import as step", width=130)
         self.import_button.on_click(lambda e: self._import())
-        self.refresh_button = pn.widgets.Button(label="Refresh from flow", width=150)
-        self.refresh_button.on_click(lambda e: state.refresh())
+        self.refresh_button = pn.widgets.Button(
+            label="Reload from flow",
+            width=150,
+            description="Show the notebook's flow as it is now (an unsaved draft is dropped)",
+            css_classes=["orchestra-reload-flow"],
+        )
+        self.refresh_button.on_click(lambda e: state.refresh(force=True))
+        self.flow_changed = pn.pane.HTML(
+            "", visible=False, sizing_mode="stretch_width", css_classes=["orchestra-flow-changed"]
+        )
         self.results = pn.Column(
             sizing_mode="stretch_width", css_classes=["orchestra-builder-results"]
         )
@@ -492,15 +509,27 @@ class FlowBuilder(Viewer):
             self.state.replace(EMPTY_PLAN)
 
     def _export(self) -> None:
+        """Export into the box; a refusal (the plan has problems) is said under the button,
+        where the person who clicked it is looking, not only in the status line above."""
         try:
             self.export_text.value = self.state.export(self.export_format.value)
         except ExportBlocked as error:
             self.export_text.value = ""
-            self.state.error = str(error)
+            self._export_refused(str(error))
+            self.state.param.update(error="", message="export refused: the plan has problems")
         except (OrchestraError, ValueError) as error:
+            self._export_refused(str(error))
             self.state.error = str(error)
         else:
+            self.export_problem.param.update(object="", visible=False)
             self.state.param.update(error="", message="exported")
+
+    def _export_refused(self, reason: str) -> None:
+        self.export_problem.param.update(
+            object="<div role='alert' style='color:#d93025;font-size:12px'><b>Export refused</b>"
+            f"<pre style='white-space:pre-wrap;margin:2px 0'>{html.escape(reason)}</pre></div>",
+            visible=True,
+        )
 
     def _insert_cells_below(self) -> None:
         """Export as ``%%flow`` cells into the box and ask the notebook to insert them below
@@ -646,6 +675,15 @@ class FlowBuilder(Viewer):
                 f"<pre style='white-space:pre-wrap;margin:0'>{html.escape(state.error)}</pre></div>"
             )
         self.status.object = text
+        # "Reload from flow" is for a notebook's flow; a plan file is opened again instead
+        self.refresh_button.visible = getattr(state.binding, "watch", None) is not None
+        self.flow_changed.param.update(
+            object=(
+                "<div role='alert' style='background:#fff4e5;color:#b06000;padding:4px 8px'>"
+                f"⚠ {html.escape(state.flow_changed)}</div>"
+            ),
+            visible=bool(state.flow_changed),
+        )
         count = len(state.issues)
         if count:
             items = "".join(f"<li>{html.escape(str(issue))}</li>" for issue in state.issues[:20])
@@ -777,15 +815,14 @@ class FlowBuilder(Viewer):
                 self.save_as_button,
                 sizing_mode="stretch_width",
             ),
-            pn.Row(
-                self.template, self.start_button, self.refresh_button, sizing_mode="stretch_width"
-            ),
+            pn.Row(self.template, self.start_button, sizing_mode="stretch_width"),
             pn.Row(
                 self.export_format,
                 self.export_button,
                 self.insert_cells_button,
                 sizing_mode="stretch_width",
             ),
+            self.export_problem,
             self.export_text,
             pn.Row(self.import_text, self.import_button, sizing_mode="stretch_width"),
             title="File, import and export",
@@ -795,6 +832,7 @@ class FlowBuilder(Viewer):
         return pn.Column(
             self.focus,
             self.status,
+            pn.Row(self.refresh_button, self.flow_changed, sizing_mode="stretch_width"),
             self.problems,
             pn.Row(left, self.form_area, right, sizing_mode="stretch_width"),
             files,
