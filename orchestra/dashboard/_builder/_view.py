@@ -6,9 +6,10 @@ grouped as a person thinks of a request (request, pagination, records, fanout,
 retry, expectations, then every other field of the schema). Right, "Try it":
 the caps, the run buttons, the partial flag, the last response as a tree
 whose fields are clicked into the focused form field, and the expression
-playground. Below: the YAML view (edited both ways), the files and exports,
-and the try's records, flow graph, steps and exchanges — the dashboard's own
-views over the capture the try wrote.
+playground, with the try's flow graph under the Try it button (its colours
+change as the try runs). Below: the try's steps, records and exchanges (the
+dashboard's own views over the capture the try wrote), then the files and
+exports and the YAML view (edited both ways).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from orchestra.dashboard._builder._state import (
     ExportBlocked,
     FileBinding,
     PlanBinding,
+    completes,
     split_key,
 )
 from orchestra.dashboard._json_tree import JsonTree
@@ -354,6 +356,11 @@ class FlowBuilder(Viewer):
         self.results = pn.Column(
             sizing_mode="stretch_width", css_classes=["orchestra-builder-results"]
         )
+        # the try's flow graph, in the Try column under the button: its colours change as
+        # the try runs, where the person who pressed Try it is looking
+        self.live = pn.Column(
+            sizing_mode="stretch_width", visible=False, css_classes=["orchestra-builder-live"]
+        )
 
     def _file_name(self) -> str:
         path = getattr(self.state.binding, "path", None)
@@ -401,7 +408,7 @@ class FlowBuilder(Viewer):
             return
         dashboard = self._dashboard
         dashboard.follow_latest = True
-        self.results.visible = True
+        self._show_results(True)
         run = asyncio.ensure_future(
             self.state.atry_it(full=full, on_runner=lambda r: dashboard.attach(r.bus))
         )
@@ -438,7 +445,7 @@ class FlowBuilder(Viewer):
             return
         dashboard = self._dashboard
         dashboard.follow_latest = True  # the try's run, once written, is shown as it goes
-        self.results.visible = True
+        self._show_results(True)
         callback = pn.state.add_periodic_callback(dashboard.poll, period=300)
         try:
             result = await self.state.atry_it(
@@ -464,36 +471,40 @@ class FlowBuilder(Viewer):
         dashboard.batch = pn.io.hold  # one consistent update per read, as in the dashboard
         dashboard.run_id = self.state.run_id
         self._dashboard = dashboard
+        self.live[:] = [
+            pn.Card(
+                FlowGraph(state=dashboard, model_name="builder-flow-graph"),
+                title="Flow graph",
+                collapsible=True,
+                sizing_mode="stretch_width",
+            )
+        ]
         self.results[:] = [
-            pn.pane.HTML("<h4 style='margin:4px 0'>Records of the selected step</h4>"),
-            self.records_table,
-            pn.Row(
-                pn.Card(
-                    FlowGraph(state=dashboard, model_name="builder-flow-graph"),
-                    title="Flow graph",
-                    collapsible=True,
-                ),
-                pn.Card(
-                    StepTable(state=dashboard),
-                    title="Steps (retries, pages, timings)",
-                    sizing_mode="stretch_width",
-                ),
+            pn.Card(
+                StepTable(state=dashboard),
+                title="Steps (retries, pages, timings)",
                 sizing_mode="stretch_width",
             ),
+            pn.pane.HTML("<h4 style='margin:4px 0'>Records of the selected step</h4>"),
+            self.records_table,
             pn.Card(
                 ExchangeInspector(state=dashboard),
                 title="Pages: requests and responses",
                 sizing_mode="stretch_width",
             ),
         ]
-        self.results.visible = self.state.run_id is not None
+        self._show_results(self.state.run_id is not None)
+
+    def _show_results(self, shown: bool) -> None:
+        self.results.visible = shown
+        self.live.visible = shown
 
     def _show_run(self, run_id: str) -> None:
         try:
             self._results_views()
             self._dashboard.reload_runs()
             self._dashboard.select_run(run_id)
-            self.results.visible = True
+            self._show_results(True)
         except Exception as error:  # the try ran; only its views failed
             logger.error("builder could not show run %s", run_id, exc_info=error)
             self.state.error = f"could not show run {run_id}: {error}"
@@ -564,12 +575,13 @@ class FlowBuilder(Viewer):
         self.state.selected = path
 
     def _focus(self, key: str) -> None:
+        """A field got focus: the playground takes its text (empty when it holds no text,
+        never the text of the field focused before)."""
         self.state.focused = key
         settings, keys = split_key(key)
         step = "" if settings else self.state.selected
         value = self.state.value(step, keys)
-        if isinstance(value, str):
-            self.state.expression = value
+        self.state.expression = value if isinstance(value, str) else ""
 
     def _on_pick(self, event: param.parameterized.Event) -> None:
         if not event.new:
@@ -739,6 +751,8 @@ class FlowBuilder(Viewer):
         if self.playground.value != state.expression:
             self.playground.value = state.expression
         target = html.escape(state.focused or "no field focused")
+        if state.focused and not completes(state.focused):
+            target += " (not an expression field: the playground evaluates what you type)"
         self.playground_result.object = (
             f"<div style='font-size:12px;color:#5f6b7a'>field: {target}</div>"
             f"<pre style='max-height:200px;overflow:auto;white-space:pre-wrap'>"
@@ -799,6 +813,7 @@ class FlowBuilder(Viewer):
             self.full_button,
             self.partial,
             self.summary,
+            self.live,
             self.completions,
             self.response_title,
             self.response_tree,
@@ -835,6 +850,7 @@ class FlowBuilder(Viewer):
             pn.Row(self.refresh_button, self.flow_changed, sizing_mode="stretch_width"),
             self.problems,
             pn.Row(left, self.form_area, right, sizing_mode="stretch_width"),
+            self.results,  # above the files and the YAML: the try's steps and records
             files,
             pn.Card(
                 self.yaml,
@@ -842,7 +858,6 @@ class FlowBuilder(Viewer):
                 title="YAML (edit here or in the forms)",
                 sizing_mode="stretch_width",
             ),
-            self.results,
             sizing_mode="stretch_width",
             css_classes=["orchestra-builder"],
         )
