@@ -91,9 +91,12 @@ class FileBinding:
 
     live = False
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, keep_file: bool = True) -> None:
         self.path = Path(path) if path else None
         self.secrets: dict[str, str] = {}  # imported secret values: in memory, never saved
+        # saving over the file keeps its comments and formatting (False: "Save as" over
+        # another file, whose comments are about another plan)
+        self.keep_file = keep_file
 
     @property
     def label(self) -> str:
@@ -112,7 +115,7 @@ class FileBinding:
         if self.path is None:
             raise ValueError("choose a file to save to (Save as)")
         text = None
-        if self.path.suffix.lower() != ".json" and self.path.is_file():
+        if self.keep_file and self.path.suffix.lower() != ".json" and self.path.is_file():
             original = self.path.read_text(encoding="utf-8")
             text = _yaml_keep.updated_yaml(original, plan)
         self.path.write_text(
@@ -248,10 +251,15 @@ class BuilderState(param.Parameterized):
             self.flow_changed = ""
             return
         if self.dirty and not force:
+            take = (
+                "press “Reload from flow” to show the flow instead"
+                if getattr(self.binding, "watch", None) is not None
+                else "open the file again to show it instead"
+            )
             self.flow_changed = (
                 f"{self.binding.label} changed while this draft has unsaved changes "
-                f"({len(self.issues)} problem(s)): the draft is kept; press "
-                "“Reload from flow” to show the flow instead (the draft is dropped)"
+                f"({len(self.issues)} problem(s)): the draft is kept; {take} (the draft "
+                "is dropped)"
             )
             return
         self.replace(plan, dirty=False, write=False)
@@ -478,7 +486,9 @@ class BuilderState(param.Parameterized):
     def save(self, path: str | Path | None = None) -> None:
         """Save to the plan file (``path``: save as). A plan with problems is saved as a draft."""
         if path is not None:
-            binding = FileBinding(path)
+            current = getattr(self.binding, "path", None)
+            same = current is not None and Path(path).resolve() == Path(current).resolve()
+            binding = FileBinding(path, keep_file=same)
             binding.secrets = dict(getattr(self.binding, "secrets", {}))
             self.binding = binding
         try:

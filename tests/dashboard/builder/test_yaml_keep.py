@@ -71,3 +71,15 @@ def test_a_file_that_is_not_a_yaml_mapping_is_written_plainly() -> None:
     assert updated_yaml("key: [unclosed\n", {"key": "k"}) is None
     changed = updated_yaml("key: k  # the key\n", {"key": "k2"})
     assert changed == "key: k2 # the key\n"  # an end-of-line comment keeps its column
+
+
+def test_save_as_over_another_file_does_not_keep_that_files_comments(tmp_path: Path) -> None:
+    state, _ = opened(tmp_path)
+    other = tmp_path / "other.yaml"
+    other.write_text("# notes about another plan\nkey: other\nsteps: []\n")
+    state.save(other)
+    text = other.read_text()
+    assert "another plan" not in text and yaml.safe_load(text) == state.plan
+    before = text
+    state.save()  # then saving over it again keeps what the builder wrote there
+    assert other.read_text() == before
