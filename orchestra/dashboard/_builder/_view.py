@@ -164,6 +164,7 @@ class FlowBuilder(Viewer):
         state.param.watch(self._draw_yaml, ["yaml_text", "yaml_error"])
         state.param.watch(self._draw_playground, ["expression", "expression_result", "focused"])
         state.param.watch(self._draw_completions, ["completions"])
+        state.param.watch(self._forget_export_refusal, ["plan"])
         self._draw_tree()
         self._draw_forms()
         self._draw_status()
@@ -534,6 +535,11 @@ class FlowBuilder(Viewer):
         else:
             self.export_problem.param.update(object="", visible=False)
             self.state.param.update(error="", message="exported")
+
+    def _forget_export_refusal(self, *events: param.parameterized.Event) -> None:
+        """The plan changed: a refusal shown for the plan as it was no longer holds."""
+        if self.export_problem.visible:
+            self.export_problem.param.update(object="", visible=False)
 
     def _export_refused(self, reason: str) -> None:
         self.export_problem.param.update(

@@ -171,9 +171,10 @@ def build_and_export(
     type_into(page, "url", "{config.base_url}/items/{item}")
     wait_text(page, ".orchestra-builder-problems", "the plan is valid")
     deadline = time.monotonic() + 30
-    while issue.count() and time.monotonic() < deadline:
+    while (issue.count() or refusal.count()) and time.monotonic() < deadline:
         page.wait_for_timeout(200)
     assert issue.count() == 0
+    assert refusal.count() == 0  # the refusal was about the plan as it was
 
     # try again (the sub-step's response now), then the whole flow without caps
     field(page, "url").locator("input").press("Enter")

@@ -71,3 +71,17 @@ def demo_api_item(base_url: str) -> Any:
     import httpx
 
     return httpx.get(f"{base_url}/items/1").json()
+
+
+def test_export_is_refused_under_the_button_until_the_plan_changes() -> None:
+    builder = FlowBuilder(two_steps())
+    builder.state.set_value("steps[1]", ("url",), "{config.base_url}/items/{item")
+    builder._export()
+    assert builder.export_problem.visible and builder.export_text.value == ""
+    assert "Export refused" in builder.export_problem.object
+    assert "steps[1].url" in builder.export_problem.object
+    builder.state.set_value("steps[1]", ("url",), "{config.base_url}/items/1")
+    assert not builder.export_problem.visible  # about the plan as it was
+    builder._export()
+    assert builder.export_text.value.startswith("key: builder-view-test")
+    assert not builder.export_problem.visible
