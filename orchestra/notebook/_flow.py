@@ -17,14 +17,18 @@ shown to the user goes through the run's masker first.
 from __future__ import annotations
 
 import copy
+import logging
 import os
-from collections.abc import Iterator, Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestra.masking import Masker, env_reference
 from orchestra.notebook._secrets import KnownSecrets
 from orchestra.plan import ReadCaps
+
+logger = logging.getLogger("orchestra.notebook")
 
 DEFAULT_KEY = "notebook"
 
@@ -86,6 +90,9 @@ class NotebookFlow:
         self.steps: list[FlowStep] = []
         self.secrets: dict[str, str] = {}  # NAME -> value, never stored or shown
         self.known = KnownSecrets()  # every value shown to the user is masked with it
+        # told after each %flow command (a builder showing the flow); kept weakly, so a
+        # builder that is gone stops being told
+        self.watchers: list[weakref.WeakMethod[Callable[[], None]]] = []
 
     # -- structure ----------------------------------------------------------------------
 
@@ -138,9 +145,9 @@ class NotebookFlow:
 
     def replace_all(self, plan: Mapping[str, Any], *, source: str | None = None) -> None:
         """Make a whole plan the current flow (nothing has run yet)."""
-        secrets, known = self.secrets, self.known
+        secrets, known, watchers = self.secrets, self.known, self.watchers
         self.__init__(self.default_key)  # type: ignore[misc]
-        self.secrets, self.known = secrets, known
+        self.secrets, self.known, self.watchers = secrets, known, watchers
         self.settings = {k: copy.deepcopy(v) for k, v in plan.items() if k in PLAN_SETTINGS}
         roots = plan.get("steps") or ([plan["step"]] if plan.get("step") else [])
         for index, spec in enumerate(roots):
@@ -150,8 +157,28 @@ class NotebookFlow:
 
     def reset(self, *, secrets: bool = False) -> None:
         kept, known = ({}, KnownSecrets()) if secrets else (self.secrets, self.known)
+        watchers = self.watchers
         self.__init__(self.default_key)  # type: ignore[misc]
-        self.secrets, self.known = kept, known
+        self.secrets, self.known, self.watchers = kept, known, watchers
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (a bound method, kept weakly) after each change by a command."""
+        self.watchers.append(weakref.WeakMethod(callback))
+
+    def changed(self) -> None:
+        """A ``%flow`` line or ``%%flow`` cell ran: tell the watchers (they re-read the flow).
+        A watcher that fails is logged, never the command's failure."""
+        alive = []
+        for ref in self.watchers:
+            callback = ref()
+            if callback is None:
+                continue
+            alive.append(ref)
+            try:
+                callback()
+            except Exception as error:
+                logger.error("a view of the flow could not follow it", exc_info=error)
+        self.watchers = alive
 
     # -- state between cells ------------------------------------------------------------
 

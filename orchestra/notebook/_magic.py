@@ -156,5 +156,6 @@ class FlowMagic(Magics, Configurable):
             raise
         finally:
             self.context.locals = None
+            self.context.flow.changed()  # an inline builder shows what the command did
 
     flow.__doc__ = DOC

@@ -58,8 +58,8 @@ def test_builder_and_flow_cells_edit_one_flow_both_ways(tmp_path, monkeypatch, d
         # … that a later %%flow cell can refer to,
         '%%flow later --out r\nurl: "{config.base_url}/items/{steps.step_1.body.id}"',
         "assert r.ok, r",
-        # and the %%flow cell shows up in the builder when it refreshes.
-        "b.state.refresh()\nprint(json.dumps([s['name'] for s in b.state.plan['steps']]))",
+        # and the %%flow cell shows up in the builder by itself (no refresh, no click).
+        "print(json.dumps([s['name'] for s in b.state.plan['steps']]))",
     ]
     notebook = new_notebook(
         cells=[new_code_cell("import json")] + [new_code_cell(c) for c in cells]
@@ -77,6 +77,42 @@ def test_builder_and_flow_cells_edit_one_flow_both_ways(tmp_path, monkeypatch, d
     assert "name: step_1" in listing
     names = json.loads(notebook.cells[10].outputs[0]["text"])
     assert names == ["items", "step_1", "later"]
+
+
+@pytest.mark.timeout(240)
+def test_a_flow_cell_shows_up_in_a_displayed_builder_and_never_drops_a_draft(flow):
+    """After the builder is displayed, a ``%%flow`` cell's step appears in its step tree
+    with no click; an unsaved draft with a problem is kept and the builder says the flow
+    changed under it, until "Reload from flow" is pressed."""
+    flow.run('%%flow items --no-run\nurl: "{config.base_url}/items"').check()
+    flow.run("b = %flow builder\nb").check()
+    assert value(flow, "b.refresh_button.visible") == "True"  # a notebook flow: reload offered
+
+    def tree() -> list[str]:
+        shown = value(flow, "list(b.tree.options)")  # the step tree's labels, as drawn
+        return [label.strip("\u00a0└ ").split()[0] for label in eval(shown)[1:]]
+
+    assert tree() == ["items"]
+    flow.run('%%flow later --no-run\nurl: "{config.base_url}/items/1"').check()
+    assert tree() == ["items", "later"]
+    assert value(flow, "b.state.dirty") == "False"
+
+    # a draft with a problem (never written into the flow), then another %%flow cell
+    flow.run(
+        "b.state.selected = 'steps[0]'\n"
+        "b.state.set_value('steps[0]', ('url',), '{config.base_url}/items/{item')"
+    ).check()
+    assert value(flow, "bool(b.state.issues) and b.state.dirty") == "True"
+    flow.run('%%flow third --no-run\nurl: "{config.base_url}/items/2"').check()
+    assert value(flow, "b.state.plan['steps'][0]['url']") == "'{config.base_url}/items/{item'"
+    assert tree() == ["items", "later"]  # the draft is kept …
+    said = value(flow, "b.state.flow_changed")
+    assert "changed while this draft has unsaved changes" in said and "Reload from flow" in said
+    assert value(flow, "b.flow_changed.visible") == "True"  # … and the builder says why
+    flow.run("b.refresh_button.clicks += 1").check()  # "Reload from flow"
+    assert tree() == ["items", "later", "third"]
+    assert value(flow, "b.state.flow_changed") == "''"
+    assert value(flow, "b.flow_changed.visible") == "False"
 
 
 @pytest.mark.timeout(240)
@@ -123,6 +159,7 @@ def test_a_builder_on_a_plan_file_offers_no_insert(tmp_path) -> None:
     plan.write_text("key: k\nsteps:\n  - name: a\n    url: http://127.0.0.1:9/a\n")
     builder = FlowBuilder(plan)
     assert not builder.insert_cells_button.visible
+    assert not builder.refresh_button.visible  # a file is opened again, not "reloaded"
     builder._insert_cells_below()
     assert builder.export_text.value.startswith("%%flow")
     assert "inserting cells needs the builder inline in a notebook" in builder.state.message

@@ -26,7 +26,7 @@ import pandas as pd
 import param
 import yaml
 
-from orchestra.dashboard._builder import _complete, _io, _plan_edit
+from orchestra.dashboard._builder import _complete, _io, _plan_edit, _yaml_keep
 from orchestra.dashboard._builder._plan_edit import Key
 from orchestra.errors import ExpressionSyntaxError, OrchestraError, PlanError, PlanIssue
 from orchestra.expressions import compile_expression, compile_template
@@ -91,9 +91,12 @@ class FileBinding:
 
     live = False
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, keep_file: bool = True) -> None:
         self.path = Path(path) if path else None
         self.secrets: dict[str, str] = {}  # imported secret values: in memory, never saved
+        # saving over the file keeps its comments and formatting (False: "Save as" over
+        # another file, whose comments are about another plan)
+        self.keep_file = keep_file
 
     @property
     def label(self) -> str:
@@ -107,9 +110,17 @@ class FileBinding:
         return data if isinstance(data, dict) else None
 
     def write(self, plan: dict[str, Any]) -> None:
+        """Write ``plan``; over a YAML file someone wrote, its comments, order, quotes and
+        indentation stay wherever the plan did not change (see ``_yaml_keep``)."""
         if self.path is None:
             raise ValueError("choose a file to save to (Save as)")
-        self.path.write_text(plan_text(plan, self.path.suffix), encoding="utf-8")
+        text = None
+        if self.keep_file and self.path.suffix.lower() != ".json" and self.path.is_file():
+            original = self.path.read_text(encoding="utf-8")
+            text = _yaml_keep.updated_yaml(original, plan)
+        self.path.write_text(
+            text if text is not None else plan_text(plan, self.path.suffix), encoding="utf-8"
+        )
 
     def environ(self) -> Mapping[str, str]:
         import os
@@ -153,6 +164,9 @@ class BuilderState(param.Parameterized):
     focused = param.String(default="", doc="Key of the form field that had focus last.")
     dirty = param.Boolean(default=False, doc="Changed since the last save.")
     message = param.String(default="", doc="What the last action did.")
+    flow_changed = param.String(
+        default="", doc="Why the plan shown is not the flow's: it changed under a draft."
+    )
     error = param.String(default="", doc="Why the last action failed.")
 
     max_pages = param.Integer(
@@ -202,6 +216,9 @@ class BuilderState(param.Parameterized):
         if plan is None:
             plan = self.binding.read()
         self.replace(plan if plan is not None else copy.deepcopy(EMPTY_PLAN), dirty=False)
+        watch = getattr(self.binding, "watch", None)
+        if watch is not None:  # a notebook flow: a %%flow cell's step shows up by itself
+            watch(self._binding_changed)
 
     # -- the plan as a whole ----------------------------------------------------------------
 
@@ -222,11 +239,36 @@ class BuilderState(param.Parameterized):
         if write and dirty:
             self._write_live()
 
-    def refresh(self) -> None:
-        """Read the plan again from where it lives (a flow changed by a ``%%flow`` cell)."""
+    def refresh(self, *, force: bool = False) -> None:
+        """Read the plan again from where it lives (a flow changed by a ``%%flow`` cell).
+
+        An unsaved draft (edits with problems, which the flow never got) is not dropped:
+        the draft stays and ``flow_changed`` says the flow moved on under it; ``force``
+        (the "Reload from flow" button) takes the flow's plan anyway.
+        """
         plan = self.binding.read()
-        if plan is not None and _plan_edit.normalized(plan) != self.plan:
-            self.replace(plan, dirty=False, write=False)
+        if plan is None or _plan_edit.normalized(plan) == self.plan:
+            self.flow_changed = ""
+            return
+        if self.dirty and not force:
+            take = (
+                "press “Reload from flow” to show the flow instead"
+                if getattr(self.binding, "watch", None) is not None
+                else "open the file again to show it instead"
+            )
+            self.flow_changed = (
+                f"{self.binding.label} changed while this draft has unsaved changes "
+                f"({len(self.issues)} problem(s)): the draft is kept; {take} (the draft "
+                "is dropped)"
+            )
+            return
+        self.replace(plan, dirty=False, write=False)
+        self.flow_changed = ""
+
+    def _binding_changed(self) -> None:
+        """The binding's plan changed outside the builder (a ``%flow`` command ran)."""
+        if getattr(self.binding, "watch", None) is not None:  # still that flow, not a file
+            self.refresh()
 
     def set_yaml(self, text: str) -> None:
         """The YAML view was edited: the plan follows when the text is a plan object."""
@@ -444,7 +486,9 @@ class BuilderState(param.Parameterized):
     def save(self, path: str | Path | None = None) -> None:
         """Save to the plan file (``path``: save as). A plan with problems is saved as a draft."""
         if path is not None:
-            binding = FileBinding(path)
+            current = getattr(self.binding, "path", None)
+            same = current is not None and Path(path).resolve() == Path(current).resolve()
+            binding = FileBinding(path, keep_file=same)
             binding.secrets = dict(getattr(self.binding, "secrets", {}))
             self.binding = binding
         try:

@@ -6,9 +6,10 @@ grouped as a person thinks of a request (request, pagination, records, fanout,
 retry, expectations, then every other field of the schema). Right, "Try it":
 the caps, the run buttons, the partial flag, the last response as a tree
 whose fields are clicked into the focused form field, and the expression
-playground. Below: the YAML view (edited both ways), the files and exports,
-and the try's records, flow graph, steps and exchanges — the dashboard's own
-views over the capture the try wrote.
+playground, with the try's flow graph under the Try it button (its colours
+change as the try runs). Below: the try's steps, records and exchanges (the
+dashboard's own views over the capture the try wrote), then the files and
+exports and the YAML view (edited both ways).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from orchestra.dashboard._builder._state import (
     ExportBlocked,
     FileBinding,
     PlanBinding,
+    completes,
     split_key,
 )
 from orchestra.dashboard._json_tree import JsonTree
@@ -154,12 +156,15 @@ class FlowBuilder(Viewer):
         state.param.watch(self._draw_tree, ["revision"])
         state.param.watch(self._draw_forms, ["revision", "selected"])
         state.param.watch(lambda e: self.forms.refresh_errors(), ["issues"])
-        state.param.watch(self._draw_status, ["message", "error", "issues", "dirty", "running"])
+        state.param.watch(
+            self._draw_status, ["message", "error", "issues", "dirty", "running", "flow_changed"]
+        )
         state.param.watch(self._draw_try, ["partial", "try_summary", "records", "run_id"])
         state.param.watch(self._draw_response, ["response", "response_label"])
         state.param.watch(self._draw_yaml, ["yaml_text", "yaml_error"])
         state.param.watch(self._draw_playground, ["expression", "expression_result", "focused"])
         state.param.watch(self._draw_completions, ["completions"])
+        state.param.watch(self._forget_export_refusal, ["plan"])
         self._draw_tree()
         self._draw_forms()
         self._draw_status()
@@ -309,6 +314,13 @@ class FlowBuilder(Viewer):
         )
         self.export_button = pn.widgets.Button(label="Export", width=90)
         self.export_button.on_click(lambda e: self._export())
+        self.export_problem = pn.pane.HTML(
+            "",
+            visible=False,
+            sizing_mode="stretch_width",
+            margin=(0, 10),
+            css_classes=["orchestra-export-problem"],
+        )
         self.output_mark = _cells_below.new_mark()  # finds the builder's cell in the notebook
         self.insert_cells_button = pn.widgets.Button(
             label="Insert as %%flow cells below",
@@ -332,10 +344,23 @@ class FlowBuilder(Viewer):
         )
         self.import_button = pn.widgets.Button(label="Import as step", width=130)
         self.import_button.on_click(lambda e: self._import())
-        self.refresh_button = pn.widgets.Button(label="Refresh from flow", width=150)
-        self.refresh_button.on_click(lambda e: state.refresh())
+        self.refresh_button = pn.widgets.Button(
+            label="Reload from flow",
+            width=150,
+            description="Show the notebook's flow as it is now (an unsaved draft is dropped)",
+            css_classes=["orchestra-reload-flow"],
+        )
+        self.refresh_button.on_click(lambda e: state.refresh(force=True))
+        self.flow_changed = pn.pane.HTML(
+            "", visible=False, sizing_mode="stretch_width", css_classes=["orchestra-flow-changed"]
+        )
         self.results = pn.Column(
             sizing_mode="stretch_width", css_classes=["orchestra-builder-results"]
+        )
+        # the try's flow graph, in the Try column under the button: its colours change as
+        # the try runs, where the person who pressed Try it is looking
+        self.live = pn.Column(
+            sizing_mode="stretch_width", visible=False, css_classes=["orchestra-builder-live"]
         )
 
     def _file_name(self) -> str:
@@ -384,7 +409,7 @@ class FlowBuilder(Viewer):
             return
         dashboard = self._dashboard
         dashboard.follow_latest = True
-        self.results.visible = True
+        self._show_results(True)
         run = asyncio.ensure_future(
             self.state.atry_it(full=full, on_runner=lambda r: dashboard.attach(r.bus))
         )
@@ -421,7 +446,7 @@ class FlowBuilder(Viewer):
             return
         dashboard = self._dashboard
         dashboard.follow_latest = True  # the try's run, once written, is shown as it goes
-        self.results.visible = True
+        self._show_results(True)
         callback = pn.state.add_periodic_callback(dashboard.poll, period=300)
         try:
             result = await self.state.atry_it(
@@ -447,36 +472,40 @@ class FlowBuilder(Viewer):
         dashboard.batch = pn.io.hold  # one consistent update per read, as in the dashboard
         dashboard.run_id = self.state.run_id
         self._dashboard = dashboard
+        self.live[:] = [
+            pn.Card(
+                FlowGraph(state=dashboard, model_name="builder-flow-graph"),
+                title="Flow graph",
+                collapsible=True,
+                sizing_mode="stretch_width",
+            )
+        ]
         self.results[:] = [
-            pn.pane.HTML("<h4 style='margin:4px 0'>Records of the selected step</h4>"),
-            self.records_table,
-            pn.Row(
-                pn.Card(
-                    FlowGraph(state=dashboard, model_name="builder-flow-graph"),
-                    title="Flow graph",
-                    collapsible=True,
-                ),
-                pn.Card(
-                    StepTable(state=dashboard),
-                    title="Steps (retries, pages, timings)",
-                    sizing_mode="stretch_width",
-                ),
+            pn.Card(
+                StepTable(state=dashboard),
+                title="Steps (retries, pages, timings)",
                 sizing_mode="stretch_width",
             ),
+            pn.pane.HTML("<h4 style='margin:4px 0'>Records of the selected step</h4>"),
+            self.records_table,
             pn.Card(
                 ExchangeInspector(state=dashboard),
                 title="Pages: requests and responses",
                 sizing_mode="stretch_width",
             ),
         ]
-        self.results.visible = self.state.run_id is not None
+        self._show_results(self.state.run_id is not None)
+
+    def _show_results(self, shown: bool) -> None:
+        self.results.visible = shown
+        self.live.visible = shown
 
     def _show_run(self, run_id: str) -> None:
         try:
             self._results_views()
             self._dashboard.reload_runs()
             self._dashboard.select_run(run_id)
-            self.results.visible = True
+            self._show_results(True)
         except Exception as error:  # the try ran; only its views failed
             logger.error("builder could not show run %s", run_id, exc_info=error)
             self.state.error = f"could not show run {run_id}: {error}"
@@ -492,15 +521,32 @@ class FlowBuilder(Viewer):
             self.state.replace(EMPTY_PLAN)
 
     def _export(self) -> None:
+        """Export into the box; a refusal (the plan has problems) is said under the button,
+        where the person who clicked it is looking, not only in the status line above."""
         try:
             self.export_text.value = self.state.export(self.export_format.value)
         except ExportBlocked as error:
             self.export_text.value = ""
-            self.state.error = str(error)
+            self._export_refused(str(error))
+            self.state.param.update(error="", message="export refused: the plan has problems")
         except (OrchestraError, ValueError) as error:
+            self._export_refused(str(error))
             self.state.error = str(error)
         else:
+            self.export_problem.param.update(object="", visible=False)
             self.state.param.update(error="", message="exported")
+
+    def _forget_export_refusal(self, *events: param.parameterized.Event) -> None:
+        """The plan changed: a refusal shown for the plan as it was no longer holds."""
+        if self.export_problem.visible:
+            self.export_problem.param.update(object="", visible=False)
+
+    def _export_refused(self, reason: str) -> None:
+        self.export_problem.param.update(
+            object="<div role='alert' style='color:#d93025;font-size:12px'><b>Export refused</b>"
+            f"<pre style='white-space:pre-wrap;margin:2px 0'>{html.escape(reason)}</pre></div>",
+            visible=True,
+        )
 
     def _insert_cells_below(self) -> None:
         """Export as ``%%flow`` cells into the box and ask the notebook to insert them below
@@ -535,12 +581,13 @@ class FlowBuilder(Viewer):
         self.state.selected = path
 
     def _focus(self, key: str) -> None:
+        """A field got focus: the playground takes its text (empty when it holds no text,
+        never the text of the field focused before)."""
         self.state.focused = key
         settings, keys = split_key(key)
         step = "" if settings else self.state.selected
         value = self.state.value(step, keys)
-        if isinstance(value, str):
-            self.state.expression = value
+        self.state.expression = value if isinstance(value, str) else ""
 
     def _on_pick(self, event: param.parameterized.Event) -> None:
         if not event.new:
@@ -646,6 +693,15 @@ class FlowBuilder(Viewer):
                 f"<pre style='white-space:pre-wrap;margin:0'>{html.escape(state.error)}</pre></div>"
             )
         self.status.object = text
+        # "Reload from flow" is for a notebook's flow; a plan file is opened again instead
+        self.refresh_button.visible = getattr(state.binding, "watch", None) is not None
+        self.flow_changed.param.update(
+            object=(
+                "<div role='alert' style='background:#fff4e5;color:#b06000;padding:4px 8px'>"
+                f"⚠ {html.escape(state.flow_changed)}</div>"
+            ),
+            visible=bool(state.flow_changed),
+        )
         count = len(state.issues)
         if count:
             items = "".join(f"<li>{html.escape(str(issue))}</li>" for issue in state.issues[:20])
@@ -701,6 +757,8 @@ class FlowBuilder(Viewer):
         if self.playground.value != state.expression:
             self.playground.value = state.expression
         target = html.escape(state.focused or "no field focused")
+        if state.focused and not completes(state.focused):
+            target += " (not an expression field: the playground evaluates what you type)"
         self.playground_result.object = (
             f"<div style='font-size:12px;color:#5f6b7a'>field: {target}</div>"
             f"<pre style='max-height:200px;overflow:auto;white-space:pre-wrap'>"
@@ -761,6 +819,7 @@ class FlowBuilder(Viewer):
             self.full_button,
             self.partial,
             self.summary,
+            self.live,
             self.completions,
             self.response_title,
             self.response_tree,
@@ -777,15 +836,14 @@ class FlowBuilder(Viewer):
                 self.save_as_button,
                 sizing_mode="stretch_width",
             ),
-            pn.Row(
-                self.template, self.start_button, self.refresh_button, sizing_mode="stretch_width"
-            ),
+            pn.Row(self.template, self.start_button, sizing_mode="stretch_width"),
             pn.Row(
                 self.export_format,
                 self.export_button,
                 self.insert_cells_button,
                 sizing_mode="stretch_width",
             ),
+            self.export_problem,
             self.export_text,
             pn.Row(self.import_text, self.import_button, sizing_mode="stretch_width"),
             title="File, import and export",
@@ -795,8 +853,10 @@ class FlowBuilder(Viewer):
         return pn.Column(
             self.focus,
             self.status,
+            pn.Row(self.refresh_button, self.flow_changed, sizing_mode="stretch_width"),
             self.problems,
             pn.Row(left, self.form_area, right, sizing_mode="stretch_width"),
+            self.results,  # above the files and the YAML: the try's steps and records
             files,
             pn.Card(
                 self.yaml,
@@ -804,7 +864,6 @@ class FlowBuilder(Viewer):
                 title="YAML (edit here or in the forms)",
                 sizing_mode="stretch_width",
             ),
-            self.results,
             sizing_mode="stretch_width",
             css_classes=["orchestra-builder"],
         )

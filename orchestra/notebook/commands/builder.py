@@ -3,8 +3,9 @@
 The builder edits the flow itself, not a copy: every edit that leaves the
 plan valid is written back (a step added in the builder is a step of the
 flow, ``%flow show`` lists it and a later ``%%flow`` cell can refer to it),
-and the builder reads the flow again each time it is drawn or refreshed, so a
-``%%flow`` cell run after it shows up there. Panel and the dashboard load
+and the flow tells the builder after each ``%flow`` command, so a ``%%flow``
+cell run after it shows up there without a click (an unsaved draft with
+problems is kept, and the builder says the flow changed under it). Panel and the dashboard load
 only when the command runs.
 """
 
@@ -53,6 +54,10 @@ class FlowBinding:
             steps.append(existing)
         flow.steps = steps
 
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each ``%flow`` command (the builder re-reads the flow)."""
+        self.flow.watch(callback)
+
     def environ(self) -> Mapping[str, str]:
         return self.flow.environ()
 
@@ -78,6 +83,6 @@ BUILDER = Command(
     usage="builder",
     what="The visual flow builder on the current flow: forms for every plan field, live "
     "validation, Try it against the API with caps, click a response field to use its path, "
-    "import curl/HAR, export. Its edits are the flow's; %%flow cells show up on refresh.",
+    "import curl/HAR, export. Its edits are the flow's; %%flow cells run later show up in it.",
     example="%flow builder",
 )

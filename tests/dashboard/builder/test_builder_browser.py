@@ -86,8 +86,9 @@ def newest_run(db: Path) -> dict[str, Any]:
 
 def build_and_export(
     page: Any, api_url: str, token: str, db: Path, tmp_path: Path
-) -> tuple[dict[str, Any], Path]:
-    """Everything a user does in the Builder tab; returns the full run and the exported file."""
+) -> tuple[dict[str, Any], Path, Path]:
+    """Everything a user does in the Builder tab; returns the full run, the file holding the
+    Export box's text and the file saved with "Save as"."""
     page.get_by_text("Builder", exact=True).first.click()
     page.locator(".orchestra-builder").wait_for(timeout=60_000)
 
@@ -122,7 +123,7 @@ def build_and_export(
 
     # the fanout: a sub-step whose iterate_over is built by clicking `id` in the response
     page.get_by_role("button", name="+ Sub-step").click()
-    page.locator("h3", has_text="Step detail_1").wait_for(timeout=30_000)
+    page.locator("h3", has_text="Step detail_1").wait_for(timeout=90_000)
     open_card(page, "Fanout")
     field(page, "iterate_over").locator("input").click()
     response = page.locator(".orchestra-builder-response")
@@ -140,16 +141,40 @@ def build_and_export(
     wait_text(page, ".orchestra-playground-result", "11")  # ids of the last page
     shot(page, "3-clicked")
 
-    # a deliberate typo, flagged live next to the field, then fixed
+    # a deliberate typo, flagged live right under the url field, then fixed
     type_into(page, "url", "{config.base_url}/items/{item")
-    issue = field(page, "url").locator("xpath=..").locator(".orchestra-field-issue")
-    page.locator(".orchestra-field-issue", has_text="steps[0].sub_steps[0].url").first.wait_for(
-        timeout=30_000
-    )
+    issue = page.locator(".orchestra-field-issue", has_text="steps[0].sub_steps[0].url")
+    issue.first.wait_for(timeout=30_000)
+    assert issue.count() >= 1
+    url_box = field(page, "url").locator("input").bounding_box()
+    issue_box = issue.first.bounding_box()
+    assert url_box and issue_box
+    below = issue_box["y"] - (url_box["y"] + url_box["height"])
+    assert 0 <= below < 40, f"the problem is {below:.0f} px from the url field"
+    assert abs(issue_box["x"] - url_box["x"]) < 40, (issue_box, url_box)
     shot(page, "4-typo")
+
+    # Export is refused while the problem is there, and says why next to the button
+    export_button = page.get_by_role("button", name="Export", exact=True)
+    export_button.click()
+    refusal = page.locator(".orchestra-export-problem", has_text="Export refused")
+    refusal.wait_for(timeout=30_000)
+    reason = page.locator(".orchestra-export-problem pre").first.inner_text()
+    assert "1 problem" in reason and "steps[0].sub_steps[0].url" in reason, reason
+    button_box, refusal_box = export_button.bounding_box(), refusal.bounding_box()
+    assert button_box and refusal_box
+    gap = refusal_box["y"] - (button_box["y"] + button_box["height"])
+    assert 0 <= gap < 60, f"the refusal is {gap:.0f} px below the Export button"
+    assert page.locator(".orchestra-export-text textarea").input_value() == ""
+    shot(page, "4b-export-refused")
+
     type_into(page, "url", "{config.base_url}/items/{item}")
     wait_text(page, ".orchestra-builder-problems", "the plan is valid")
+    deadline = time.monotonic() + 30
+    while (issue.count() or refusal.count()) and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
     assert issue.count() == 0
+    assert refusal.count() == 0  # the refusal was about the plan as it was
 
     # try again (the sub-step's response now), then the whole flow without caps
     field(page, "url").locator("input").press("Enter")
@@ -177,6 +202,9 @@ def build_and_export(
         page.wait_for_timeout(200)
     exported = page.locator(".orchestra-export-text textarea").input_value()
     assert token not in exported and "DEMO_TOKEN" in exported
+    assert page.locator(".orchestra-export-problem", has_text="Export refused").count() == 0
+    exported_file = tmp_path / "exported-text.yaml"
+    exported_file.write_text(exported, encoding="utf-8")
     target = tmp_path / "exported.yaml"
     path_box = page.locator(".orchestra-plan-path input")
     path_box.fill(str(target))
@@ -190,7 +218,7 @@ def build_and_export(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 1366, f"the page scrolls sideways: {width} px"
     shot(page, "6-exported")
-    return full_run, target
+    return full_run, exported_file, target
 
 
 def test_build_try_fix_export_and_run_a_flow_in_the_browser(demo_api: Any, tmp_path: Path) -> None:
@@ -216,24 +244,29 @@ def test_build_try_fix_export_and_run_a_flow_in_the_browser(demo_api: Any, tmp_p
         page.on("requestfailed", lambda r: console.append(f"request failed: {r.url}"))
         page.goto(url, timeout=60_000)
         try:
-            full_run, target = build_and_export(page, demo_api.url, token, db, tmp_path)
+            full_run, exported_file, target = build_and_export(
+                page, demo_api.url, token, db, tmp_path
+            )
         except Exception:
-            shot(page, "failure")
+            with contextlib.suppress(Exception):  # a slow screenshot must not hide the failure
+                shot(page, "failure")
             raise
         server_log = log.read_text()
     assert "Traceback" not in server_log, server_log
     assert not console, console
     assert token not in server_log
 
-    # the export runs headless and reads the same records as the builder's full run
-    headless = tmp_path / "headless.duckdb"
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestra", "run", str(target), "--db", str(headless)],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    # the Export box's text runs headless and reads the same records as the builder's full
+    # run; so does the file "Save as" wrote
     built = records_by_step(db, str(full_run["run_id"]))
-    ran = records_by_step(headless, str(newest_run(headless)["run_id"]))
     assert set(built) == {"step_1", "step_1.detail_1"}
     assert len(built["step_1"]) == 30 and len(built["step_1.detail_1"]) == 30
-    assert ran == built
+    for plan in (exported_file, target):
+        headless = tmp_path / f"headless-{plan.stem}.duckdb"
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestra", "run", str(plan), "--db", str(headless)],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        ran = records_by_step(headless, str(newest_run(headless)["run_id"]))
+        assert ran == built, plan
