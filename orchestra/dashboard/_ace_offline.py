@@ -38,10 +38,10 @@ _SCRIPT = """<script type="application/javascript">(function(root) {
       try { return !!ace.require(name); } catch (e) { return false; }
     };
 %(modules)s
-    var worker = %(worker_name)s;
-    if (%(worker_code)s && !ace.config.$orchestraWorkers) { ace.config.$orchestraWorkers = {}; }
-    if (%(worker_code)s && !ace.config.$orchestraWorkers[worker]) {
-      var blob = new Blob([%(worker_code)s], {type: "application/javascript"});
+    var worker = %(worker_name)s, code = %(worker_code)s;
+    if (code && !ace.config.$orchestraWorkers) { ace.config.$orchestraWorkers = {}; }
+    if (code && !ace.config.$orchestraWorkers[worker]) {
+      var blob = new Blob([code], {type: "application/javascript"});
       ace.config.$orchestraWorkers[worker] = root.URL.createObjectURL(blob);
       ace.config.setModuleUrl(worker, ace.config.$orchestraWorkers[worker]);
     }
