@@ -12,6 +12,7 @@ after ``%flow reset``, rebuilds the flow the builder was showing.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.lab._jupyterlab import write_notebook
 
 pytestmark = pytest.mark.timeout(300)
 
+ACE_FILE = re.compile(r"/(mode|theme|worker)-\w+\.js")  # what ace fetches by URL
 SOURCES_JS = """() => {
   const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
   const found = [];
@@ -157,15 +159,42 @@ def test_the_builder_inserts_its_flow_as_cells_below_itself(jupyterlab, demo_api
     assert errors == []
     page.locator(".jp-Notebook .jp-Cell").last.scroll_into_view_if_needed()
     jupyterlab.screenshot("builder-cells-ran")
-    errors = [error for error in jupyterlab.console_errors if not ace_offline(error)]
-    assert not errors, "\n\n".join(errors)
+    assert not jupyterlab.console_errors, "\n\n".join(jupyterlab.console_errors)
 
 
-def ace_offline(error: str) -> bool:
-    """A known defect that is not this feature's: the builder's YAML editor (Panel's ace
-    CodeEditor, inlined for offline use) asks for its YAML mode and theme files by URLs
-    the Jupyter server does not serve; the editor still works, without highlighting."""
-    return "Unable to infer path to ace" in error or (
-        "Refused to execute script" in error
-        and ("/mode-yaml.js" in error or "/theme-github_light_default.js" in error)
+def test_the_builder_yaml_view_is_highlighted_and_checked_offline(jupyterlab, demo_api):
+    """The YAML view (ace, inlined with Panel) gets its YAML mode, theme and syntax-check
+    worker from the output itself: highlighted, checked, and nothing asked of the server."""
+    from playwright.sync_api import expect
+
+    page = jupyterlab.page
+    asked: list[str] = []
+    page.on(
+        "request",
+        lambda request: asked.append(request.url) if ACE_FILE.search(request.url) else None,
     )
+    write_notebook(jupyterlab.root / "builder-yaml.ipynb", flow_cells(demo_api.url))
+    jupyterlab.open("builder-yaml.ipynb")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    editor = page.locator(".orchestra-builder-yaml .ace_editor")
+    editor.wait_for(timeout=120_000)
+    # ace's YAML tokens: keys are meta.tag + keyword, quoted URLs strings
+    expect(editor.locator(".ace_meta.ace_tag").first).to_be_attached(timeout=30_000)
+    expect(editor.locator(".ace_keyword").first).to_be_attached()
+    expect(editor.locator(".ace_string").first).to_be_attached()
+    assert "ace-github-light-default" in (editor.get_attribute("class") or "")
+    tag_color = editor.locator(".ace_meta.ace_tag").first.evaluate(
+        "(el) => getComputedStyle(el).color"
+    )
+    text_color = editor.evaluate("(el) => getComputedStyle(el).color")
+    assert tag_color != text_color  # the theme colours the tokens
+
+    # The worker checks the YAML: a broken line gets an error mark in the gutter.
+    editor.scroll_into_view_if_needed()
+    jupyterlab.screenshot("builder-yaml-highlighted")
+    # (one edit, as a paste: typed key by key, each valid prefix goes to the plan and back)
+    editor.evaluate("(el) => el.env.editor.session.insert({row: 0, column: 0}, 'broken: [\\n')")
+    expect(editor.locator(".ace_gutter-cell.ace_error").first).to_be_attached(timeout=30_000)
+    jupyterlab.screenshot("builder-yaml-checked")
+    assert asked == []  # mode, theme and worker came with the output
+    assert not jupyterlab.console_errors, "\n\n".join(jupyterlab.console_errors)

@@ -27,6 +27,7 @@ import param
 from panel.custom import JSComponent
 from panel.viewable import Viewer
 
+from orchestra.dashboard._ace_offline import with_ace_modules
 from orchestra.dashboard._builder import _cells_below, _io, _layouts
 from orchestra.dashboard._builder._forms import FormBuilder, field_key
 from orchestra.dashboard._builder._plan_edit import all_steps, get_in, parse_path
@@ -877,6 +878,8 @@ class FlowBuilder(Viewer):
         if pn.config.inline:
             keep_stylesheets_inline(view)
         bundle = view._repr_mimebundle_(include, exclude)
+        if pn.config.inline:  # the YAML editor's mode and theme, which ace cannot fetch inline
+            bundle = with_ace_modules(bundle, self.yaml.language, self.yaml.theme)
         # clicks may arrive on a kernel subshell's thread: handle them on the kernel's loop,
         # where a try runs as a task and the views follow it (see _kernel_loop)
         handle_on_loop(view)

@@ -100,6 +100,10 @@ def build_and_export(
     field(page, "@plan.auth.type").locator("select").select_option("bearer")
     type_into(page, "@plan.auth.token", "DEMO_TOKEN")
     wait_text(page, ".orchestra-builder-yaml", "DEMO_TOKEN")
+    # served, ace loads its YAML mode from the Panel server: keys are highlighted tokens
+    page.locator(".orchestra-builder-yaml .ace_meta.ace_tag").first.wait_for(
+        state="attached", timeout=30_000
+    )
     shot(page, "1-settings")
 
     # the list: /protected/items, offset pagination, records under items
