@@ -45,8 +45,9 @@ LITERAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?|true|false
 PLAIN_NAME = re.compile(r"[^.\[\]]+")  # a name a field key can carry (``params.limit``)
 
 REFUSED = (
-    "{name}: a secret is not stored in the plan — give {{env: NAME}} (the name of an "
-    "environment variable) or a template such as {{config.token}}; the value was not kept"
+    "{name}: a secret is not stored in the plan — give {{env: NAME}} as the whole value "
+    "(NAME: an environment variable), or a template such as Bearer {{config.token}} with "
+    "config token: {{env: NAME}}; the value was not kept"
 )
 
 
@@ -292,7 +293,13 @@ class KeyValueEditor:
         name_input.param.watch(named, "value")
         name_input.param.watch(typing_name, "value_input")
         value_input.param.watch(lambda event: self._write(), "value")
-        value_input.param.watch(self.forms._typing(self.key), "value_input")
+
+        def typing_value(event: Any) -> None:  # the playground follows the row's value
+            key = self._value_class(name_input.value or "")[0].removeprefix("ob-f:")
+            if self.state.focused == key:
+                self.state.expression = event.new or ""
+
+        value_input.param.watch(typing_value, "value_input")
         if self.forms.on_enter is not None:
             on_enter = self.forms.on_enter
             value_input.param.watch(lambda event: on_enter(), "enter_pressed")

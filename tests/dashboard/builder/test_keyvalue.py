@@ -146,6 +146,10 @@ def test_plan_shown_as_rows_and_written_back_is_unchanged() -> None:
     assert builder.state.plan["steps"][0]["params"]["limit"] == "10 "
     value.value = "10"
     assert builder.state.plan["steps"][0]["params"] == params
+    # the playground follows the focused row's value as it is typed
+    builder.state.focused = "params.q"
+    rows(builder, "params")[4][1].value_input = "{config.page_size}"
+    assert builder.state.expression == "{config.page_size}"
     # YAML edits redraw the rows
     builder.state.set_yaml(builder.state.yaml_text.replace("limit: 10", "limit: 25"))
     assert rows(builder, "params")[0][1].value == "25"
