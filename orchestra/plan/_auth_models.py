@@ -27,21 +27,23 @@ from orchestra.plan._steps import HttpStep
 
 
 class BearerAuth(_Model):
-    type: Literal["bearer"]
+    type: Literal["bearer"] = Field(description="bearer: Authorization: Bearer <token>.")
     token: StringOrSecret = Field(description="Template, or {env: NAME}.")
 
 
 class BasicAuth(_Model):
-    type: Literal["basic"]
-    username: StringOrSecret
-    password: StringOrSecret
+    type: Literal["basic"] = Field(description="basic: HTTP Basic with a user and password.")
+    username: StringOrSecret = Field(description="User name: a template or {env: NAME}.")
+    password: StringOrSecret = Field(description="Password: {env: NAME} or a template.")
 
 
 class ApiKeyAuth(_Model):
-    type: Literal["api_key"]
+    type: Literal["api_key"] = Field(description="api_key: a key in a header or parameter.")
     name: str = Field("X-API-Key", description="Header or query parameter name.")
-    value: StringOrSecret
-    location: Literal["header", "query"] = Field("header", alias="in")
+    value: StringOrSecret = Field(description="The key: {env: NAME} or a template.")
+    location: Literal["header", "query"] = Field(
+        "header", alias="in", description="Where the key goes: header (default) or query."
+    )
 
 
 class _TokenAuth(_Model):
@@ -59,8 +61,10 @@ class _TokenAuth(_Model):
 
 class _OAuth2(_TokenAuth):
     token_url: str = Field(description="Template, e.g. {config.base_url}/oauth/token.")
-    client_id: StringOrSecret
-    client_secret: StringOrSecret
+    client_id: StringOrSecret = Field(description="OAuth2 client id: a template or {env: NAME}.")
+    client_secret: StringOrSecret = Field(
+        description="OAuth2 client secret: {env: NAME} or a template."
+    )
     scopes: list[str] = Field(default_factory=list, description="Sent space-separated.")
     client_auth: Literal["basic", "body"] = Field(
         "basic", description="basic: HTTP Basic header; body: client_id/secret in the form."
@@ -72,8 +76,12 @@ class _OAuth2(_TokenAuth):
     expires_in_path: str | None = Field(
         "response.body.expires_in", description="JMESPath to the lifetime in seconds."
     )
-    timeout_seconds: float = Field(30, gt=0)
-    retry: Retry = Field(default_factory=Retry)
+    timeout_seconds: float = Field(
+        30, gt=0, description="Seconds to wait for the token endpoint (default 30)."
+    )
+    retry: Retry = Field(
+        default_factory=Retry, description="How a failed token request is retried."
+    )
 
     @field_validator("scopes", mode="before")
     @classmethod
@@ -82,11 +90,15 @@ class _OAuth2(_TokenAuth):
 
 
 class OAuth2ClientCredentials(_OAuth2):
-    type: Literal["oauth2_client_credentials"]
+    type: Literal["oauth2_client_credentials"] = Field(
+        description="oauth2_client_credentials: POST token_url, grant_type=client_credentials."
+    )
 
 
 class OAuth2RefreshToken(_OAuth2):
-    type: Literal["oauth2_refresh_token"]
+    type: Literal["oauth2_refresh_token"] = Field(
+        description="oauth2_refresh_token: POST token_url, grant_type=refresh_token."
+    )
     refresh_token: StringOrSecret = Field(description="The long-lived refresh token.")
     refresh_token_path: str | None = Field(
         "response.body.refresh_token", description="Where a rotated refresh token is found."
@@ -96,7 +108,7 @@ class OAuth2RefreshToken(_OAuth2):
 class FlowAuth(_TokenAuth):
     """An auth plan: its steps obtain the token (a login call, a custom token API)."""
 
-    type: Literal["flow"]
+    type: Literal["flow"] = Field(description="flow: run steps that obtain the token (token_path).")
     steps: list[HttpStep] = Field(min_length=1, description="Run in order, without auth.")
     token_path: str = Field(description="JMESPath over steps/response/config/context.")
     expires_in_path: str | None = Field(None, description="JMESPath to the lifetime in seconds.")

@@ -146,16 +146,31 @@ class Plan(_Model):
     """
 
     key: str = Field(min_length=1, description="Identifier of the plan.")
-    name: str | None = None
-    description: str | None = None
-    version: str | int | None = None
-    integration: str | None = None
+    name: str | None = Field(None, description="Human-readable name of the plan.")
+    description: str | None = Field(None, description="What the plan does (free text).")
+    version: str | int | None = Field(
+        None, description="Version of the plan (string or number; kept, not interpreted)."
+    )
+    integration: str | None = Field(
+        None, description="The integration or API the plan belongs to (free text, kept)."
+    )
     config: dict[str, Any] = Field(
         default_factory=dict, description="Defaults, overridable at run time; {env: NAME} secret."
     )
-    auth: Auth | None = None
-    rate_limits: list[RateLimit] = Field(default_factory=list)
-    limits: Limits = Field(default_factory=Limits)
+    auth: Auth | None = Field(
+        None,
+        description="How every request authenticates: bearer, basic, api_key, "
+        "oauth2_client_credentials, oauth2_refresh_token or flow (none by default).",
+    )
+    rate_limits: list[RateLimit] = Field(
+        default_factory=list,
+        description="Client-side rate rules (sliding windows of requests); none by default.",
+    )
+    limits: Limits = Field(
+        default_factory=Limits,
+        description="Safety limits of a run: pages, nesting, time, response size, backoff "
+        "(seed 002 defaults).",
+    )
     circuit_breaker: CircuitBreaker | None = Field(None, description="Per-host circuit breaker.")
     persistent_context: list[str] = Field(
         default_factory=list, description="context fields kept between runs (needs a store)."

@@ -33,13 +33,17 @@ class _Preset(_Model):
 class LinkHeaderPaginate(_Preset):
     """Follow the ``Link: <…>; rel="next"`` response header (GitHub, json-server)."""
 
-    type: Literal["link_header"]
+    type: Literal["link_header"] = Field(
+        description='link_header: follow the Link: <…>; rel="next" header.'
+    )
 
 
 class JsonLinkPaginate(_Preset):
     """Follow a next-page URL found in the body, absolute or relative to the page's URL."""
 
-    type: Literal["json_link"]
+    type: Literal["json_link"] = Field(
+        description="json_link: follow a next-page URL found in the body (next_path)."
+    )
     next_path: str = Field(
         description="JMESPath over the body, e.g. links.next, _links.next.href or "
         "@odata.nextLink (a key that is not a JMESPath path is read as one field name)."
@@ -49,10 +53,16 @@ class JsonLinkPaginate(_Preset):
 class OffsetPaginate(_Preset):
     """``?offset=0&limit=100``, then 100, 200 … until a short or empty page, or the total."""
 
-    type: Literal["offset"]
+    type: Literal["offset"] = Field(
+        description="offset: offset=0, then +limit each page, until a short page or the total."
+    )
     limit: int = Field(ge=1, description="Records asked for per page.")
-    limit_param: str = "limit"
-    offset_param: str = "offset"
+    limit_param: str = Field(
+        "limit", description="Query parameter that carries the page size (default limit)."
+    )
+    offset_param: str = Field(
+        "offset", description="Query parameter that carries the offset (default offset)."
+    )
     start: int = Field(0, ge=0, description="Offset of the first page.")
     total_path: str | None = Field(None, description="JMESPath over the body: total records.")
 
@@ -60,8 +70,12 @@ class OffsetPaginate(_Preset):
 class PageNumberPaginate(_Preset):
     """``?page=1``, ``2`` … until an empty (or short, with ``size``) page, or the last page."""
 
-    type: Literal["page_number"]
-    page_param: str = "page"
+    type: Literal["page_number"] = Field(
+        description="page_number: page=1, 2 … until an empty or short page, or the last."
+    )
+    page_param: str = Field(
+        "page", description="Query parameter that carries the page number (default page)."
+    )
     start: int = Field(1, ge=0, description="Number of the first page.")
     size_param: str | None = Field(None, description="Query parameter of the page size.")
     size: int | None = Field(None, ge=1, description="Records per page (a shorter page is last).")
@@ -76,10 +90,16 @@ class CursorPaginate(_Preset):
     ``cursor_path: "data[-1].id", cursor_param: starting_after, has_more_path: has_more``.
     """
 
-    type: Literal["cursor"]
+    type: Literal["cursor"] = Field(
+        description="cursor: send the cursor the previous page returned, until there is none."
+    )
     cursor_path: str = Field(description="JMESPath over the body giving the next cursor.")
     cursor_param: str = Field("cursor", description="Name of the parameter that carries it.")
-    in_: Literal["query", "body", "header"] = Field("query", alias="in")
+    in_: Literal["query", "body", "header"] = Field(
+        "query",
+        alias="in",
+        description="Where the cursor goes: query parameter (default), JSON body field or header.",
+    )
     initial: Any = Field(None, description="Cursor of the first request (template); none if unset.")
     has_more_path: str | None = Field(None, description="JMESPath over the body: more pages?")
 
@@ -87,7 +107,9 @@ class CursorPaginate(_Preset):
 class AutoPaginate(_Preset):
     """Detect the pagination from the first response and announce what was found."""
 
-    type: Literal["auto"]
+    type: Literal["auto"] = Field(
+        description="auto: detect the pagination from the first response and announce it."
+    )
 
 
 Paginate = Annotated[

@@ -31,19 +31,46 @@ class RequestSpec(_Model):
     """The request part shared by HTTP steps and compensations."""
 
     url: str = Field(description="URL template, e.g. {config.base_url}/users/{item.id}.")
-    method: Method = "GET"
-    headers: dict[str, Any] = Field(default_factory=dict)
+    method: Method = Field("GET", description="HTTP method (default GET).")
+    headers: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Request headers, name: value; values are templates or {env: NAME} "
+        "(credentials: use auth or {env: NAME}, never a literal).",
+    )
     params: dict[str, Any] = Field(default_factory=dict, description="Query parameters.")
     body: Any = Field(None, description="JSON value with templates inside, or a template string.")
     form: dict[str, Any] | None = Field(None, description="Form-encoded body.")
-    timeout_seconds: float = Field(30, gt=0)
+    timeout_seconds: float = Field(
+        30,
+        gt=0,
+        description="Seconds to wait for one response (default 30); then a transport "
+        "error, retried by retry.",
+    )
     delay_seconds: float = Field(0, ge=0, description="Pause before each request of the step.")
-    response_format: ResponseFormat = "auto"
-    retry_when: str | None = None
-    abort_on: list[int] = Field(default_factory=list)
-    ignore_on: list[int] = Field(default_factory=list)
-    retry: Retry = Field(default_factory=Retry)
-    expect: Expect | None = None
+    response_format: ResponseFormat = Field(
+        "auto",
+        description="How the body is read: auto (from Content-Type, the default), json, xml "
+        "(converted to JSON), csv (rows as objects), text, binary (base64).",
+    )
+    retry_when: str | None = Field(
+        None, description="JMESPath over the scope and response: when true, the request is retried."
+    )
+    abort_on: list[int] = Field(
+        default_factory=list, description="Status codes that stop the whole run (checked first)."
+    )
+    ignore_on: list[int] = Field(
+        default_factory=list,
+        description="Status codes recorded as ignored: the step (a fanout item) is skipped and "
+        "the run goes on.",
+    )
+    retry: Retry = Field(
+        default_factory=Retry,
+        description="How a failed request is retried (default: 3 attempts, fibonacci backoff, "
+        "on 429/500/502/503/504 and transport errors).",
+    )
+    expect: Expect | None = Field(
+        None, description="Assertions on each response; a failed one fails the step."
+    )
     secrets: list[str] = Field(
         default_factory=list,
         description=(
@@ -79,16 +106,40 @@ class HttpStep(RequestSpec):
 
     name: str | None = Field(None, description="Unique name; results are steps.<name>.")
     while_: str | None = Field(None, alias="while", description="Keep paginating while true.")
-    break_when: str | None = None
-    abort_when: str | None = None
-    context_updates: dict[str, str] = Field(default_factory=dict)
-    extract: dict[str, str] = Field(default_factory=dict)
-    emit: bool = Field(True, validation_alias="emit_to_kafka")
-    sub_steps: list[SubStep] = Field(default_factory=list)
+    break_when: str | None = Field(
+        None, description="JMESPath checked after each page: when true, pagination stops."
+    )
+    abort_when: str | None = Field(
+        None, description="JMESPath checked on each response: when true, the run is aborted."
+    )
+    context_updates: dict[str, str] = Field(
+        default_factory=dict,
+        description="name: JMESPath, evaluated after each response into context.<name> "
+        "(later steps read {context.<name>}).",
+    )
+    extract: dict[str, str] = Field(
+        default_factory=dict,
+        description="name: JMESPath over each response; steps.<name> and the fanout's "
+        "records carry these values instead of the whole body.",
+    )
+    emit: bool = Field(
+        True,
+        validation_alias="emit_to_kafka",
+        description="Emit this step's records to the run's output (default true; alias "
+        "emit_to_kafka).",
+    )
+    sub_steps: list[SubStep] = Field(
+        default_factory=list,
+        description="Fanout steps, run for each item of their iterate_over after each page.",
+    )
     compensate: Compensation | None = Field(
         None, description="Saga: the request that undoes this step if a later step fails."
     )
-    on_error: Literal["abort", "continue"] = "abort"
+    on_error: Literal["abort", "continue"] = Field(
+        "abort",
+        description="abort (default): a failure of this step fails the run; continue: it is "
+        "recorded as failed and the run goes on (and still ends failed).",
+    )
     breakpoint: bool = Field(False, description="Pause here when debugging.")
     paginate: Paginate | None = Field(
         None,
@@ -149,7 +200,11 @@ class SubStep(HttpStep):
 
     iterate_over: str | None = Field(None, description="JMESPath over the parent scope.")
     concurrency: int | None = Field(None, ge=1, description="Parallel items (default 50).")
-    fanout_emit_mode: Literal["record", "page"] = "record"
+    fanout_emit_mode: Literal["record", "page"] = Field(
+        "record",
+        description="record (default): each item is one record, with this step's output; "
+        "page: one list of records per parent page.",
+    )
 
 
 class ParallelStep(_Model):
@@ -168,7 +223,11 @@ class ParallelStep(_Model):
 
     name: str | None = Field(None, description="Unique name; steps.<name> gives the status.")
     parallel: list[Step] = Field(min_length=1, description="Steps run at the same time.")
-    on_error: Literal["wait", "cancel", "continue"] = "wait"
+    on_error: Literal["wait", "cancel", "continue"] = Field(
+        "wait",
+        description="When a step fails: wait (default) lets the others finish, then fails the "
+        "group; cancel stops the others at once; continue lets the run go on (it ends failed).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -180,7 +239,9 @@ class Branch(_Model):
     """One branch of a choice: its steps run in order when ``when`` is true."""
 
     when: str = Field(description="JMESPath condition over config, auth, context and steps.")
-    steps: list[Step] = Field(min_length=1)
+    steps: list[Step] = Field(
+        min_length=1, description="Steps run in order when the condition is true."
+    )
 
 
 class ChoiceStep(_Model):
@@ -191,8 +252,13 @@ class ChoiceStep(_Model):
     """
 
     name: str | None = Field(None, description="Unique name; steps.<name> gives the branch.")
-    choice: list[Branch] = Field(min_length=1)
-    otherwise: list[Step] = Field(default_factory=list)
+    choice: list[Branch] = Field(
+        min_length=1, description="Branches, tried in order: the first whose when is true runs."
+    )
+    otherwise: list[Step] = Field(
+        default_factory=list,
+        description="Steps run when no branch's condition is true (none: nothing runs).",
+    )
 
     @field_validator("name")
     @classmethod

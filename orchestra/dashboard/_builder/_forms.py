@@ -8,6 +8,11 @@ does not convert (``"5x"`` for a number), so the loader itself says what is
 wrong with it. Secrets are only ever ``{env: NAME}`` references or templates:
 a literal secret typed into a secret field is refused, never stored or shown.
 
+Help is text under the field (``.orchestra-field-help``), not only a hover
+tooltip: it is read in order after the field, by keyboard and screen-reader
+users too. A mapping field (``params``, ``headers``…) is key/value rows
+(:mod:`._keyvalue`).
+
 Each field's outer element carries the CSS class ``ob-f:<key path>`` so the
 page's focus tracker can tell the state which field the user is in (for
 click-to-insert and the expression playground).
@@ -24,12 +29,14 @@ from typing import Any
 import panel as pn
 import yaml
 
+from orchestra.dashboard._builder._keyvalue import KeyValueEditor
 from orchestra.dashboard._builder._plan_edit import Key, format_path
 from orchestra.dashboard._builder._schema import FieldSpec, fields_of
 from orchestra.dashboard._builder._state import BuilderState, yaml_value
 from orchestra.errors import PlanIssue
 from orchestra.masking import MIN_SECRET_LENGTH
 
+HELP_STYLE = "font-size:12px;color:#5f6b7a;margin:0;line-height:1.35"
 SETTINGS = "@plan"  # first part of a field key that belongs to the plan's settings
 UNSET = ""
 
@@ -68,6 +75,26 @@ def issues_html(issues: list[PlanIssue]) -> str:
             f"{html.escape(issue.message)}</pre>{fix}</div>"
         )
     return "<div style='color:#d93025;font-size:12px'>" + "".join(items) + "</div>"
+
+
+def help_pane(spec: FieldSpec) -> pn.pane.HTML | None:
+    """The field's description as a line of text under it (None: it has none)."""
+    if not spec.description:
+        return None
+    return pn.pane.HTML(
+        f"<div style='{HELP_STYLE}'>{html.escape(spec.description)}</div>",
+        sizing_mode="stretch_width",
+        margin=(0, 10, 4, 10),
+        css_classes=["orchestra-field-help", f"ob-help:{spec.key}"],
+    )
+
+
+def _with_help(spec: FieldSpec, *parts: pn.viewable.Viewable, errors: pn.pane.HTML) -> pn.Column:
+    shown = [*parts]
+    found = help_pane(spec)
+    if found is not None:
+        shown.append(found)
+    return pn.Column(*shown, errors, sizing_mode="stretch_width", margin=0)
 
 
 def _text(value: Any) -> str:
@@ -133,10 +160,12 @@ class FormBuilder:
         if not generated and pattern in self.layouts:
             return self.layouts[pattern](step, spec, keys)
         key = field_key(step, keys)
+        label = spec.title + (" *" if spec.required else "")
+        if spec.kind == "mapping":
+            return KeyValueEditor(self, step, spec, keys, key).panel(label, help_pane(spec))
         errors = pn.pane.HTML("", visible=False, sizing_mode="stretch_width", margin=(0, 10))
         self.slots.append(FieldSlot(step, keys, errors))
         current = self.state.value(step, keys)
-        label = spec.title + (" *" if spec.required else "")
         common: dict[str, Any] = {
             "label": label,
             "description": spec.description or None,
@@ -213,7 +242,7 @@ class FormBuilder:
             if self.on_enter is not None:
                 on_enter = self.on_enter
                 widget.param.watch(lambda e: on_enter(), "enter_pressed")
-        return pn.Column(widget, errors, sizing_mode="stretch_width", margin=0)
+        return _with_help(spec, widget, errors=errors)
 
     def _typing(self, key: str) -> Callable[[Any], None]:
         def typing(event: Any) -> None:  # the playground follows the focused field as typed
@@ -331,7 +360,7 @@ class FormBuilder:
         entry.param.watch(write, "value")
         mode.param.watch(switch, "value")
         password.param.watch(typed, "value")
-        return pn.Column(mode, entry, password, errors, sizing_mode="stretch_width", margin=0)
+        return _with_help(spec, mode, entry, password, errors=errors)
 
     def _nested(
         self,
@@ -344,6 +373,9 @@ class FormBuilder:
         body = pn.Column(sizing_mode="stretch_width", margin=0)
         if spec.kind == "object":
             assert spec.model is not None
+            found = help_pane(spec)
+            if found is not None:
+                body.append(found)
             body.extend(self.fields(step, fields_of(spec.model), keys))
             return pn.Card(
                 body,
@@ -369,6 +401,9 @@ class FormBuilder:
             self.state.revision += 1  # the variant's own fields are drawn
 
         chooser.param.watch(choose, "value")
+        found = help_pane(spec)
+        if found is not None:
+            body.append(found)
         if tag in spec.variants:
             variant = fields_of(spec.variants[str(tag)], skip=("type",))
             body.extend(self.fields(step, variant, keys))

@@ -64,6 +64,7 @@ def install(forms: FormBuilder, select: Callable[[str], None]) -> None:
             (False, ("compensate",)): layouts.compensation,
             (True, ("auth", "steps")): layouts.auth_steps,
             (True, ("rate_limits",)): layouts.rate_limits,
+            (False, ("expect", "body_schema")): layouts.json_schema,
         }
     )
 
@@ -235,6 +236,12 @@ class Layouts:
             errors,
             sizing_mode="stretch_width",
             margin=0,
+        )
+
+    def json_schema(self, step: str, spec: FieldSpec, keys: tuple[Key, ...]) -> Any:
+        """A JSON Schema is nested by nature: the YAML box, not key/value rows."""
+        return self.forms.field_editor(
+            step, dataclasses.replace(spec, kind="yaml"), keys[:-1], generated=True
         )
 
     # -- compensation -----------------------------------------------------------------------

@@ -27,8 +27,13 @@ KINDS = (
     "secret",
     "object",
     "union",
+    "mapping",
     "yaml",
 )
+
+VALUE_KINDS = ("any", "string", "secret")
+"""What a mapping's values are: any scalar (``additionalProperties: true`` or numbers
+too), strings only (JMESPath, templates), or a string or ``{env: NAME}`` secret."""
 
 
 SPELLING = {"emit_to_kafka": "emit"}
@@ -66,6 +71,7 @@ class FieldSpec:
     options: tuple[str, ...] = ()  # choice: the values; union: the tags
     model: str | None = None  # object: the nested model's name
     variants: dict[str, str] = field(default_factory=dict)  # union: tag -> model name
+    values: str = ""  # mapping: one of VALUE_KINDS
 
 
 def field_spec(key: str, node: dict[str, Any], *, required: bool = False) -> FieldSpec:
@@ -79,6 +85,7 @@ def field_spec(key: str, node: dict[str, Any], *, required: bool = False) -> Fie
         options = [o for o in node["anyOf"] if o.get("type") != "null"]
         nullable = len(options) < len(node["anyOf"])
     kind, choices, model, variants = _editor(options)
+    values = _mapping_values(options[0]) if kind == "mapping" else ""
     return FieldSpec(
         key,
         kind,
@@ -90,6 +97,7 @@ def field_spec(key: str, node: dict[str, Any], *, required: bool = False) -> Fie
         options=choices,
         model=model,
         variants=variants,
+        values=values or "",
     )
 
 
@@ -120,6 +128,8 @@ def _editor(
     scalars = {"string": "text", "integer": "int", "number": "number", "boolean": "bool"}
     if kind in scalars:
         return scalars[kind], (), None, {}
+    if kind == "object" and _mapping_values(option):
+        return "mapping", (), None, {}
     if kind == "array":
         items = option.get("items") or {}
         if items.get("type") == "string":
@@ -127,6 +137,28 @@ def _editor(
         if items.get("type") == "integer":
             return "numbers", (), None, {}
     return "yaml", (), None, {}
+
+
+def _mapping_values(option: dict[str, Any]) -> str | None:
+    """The value kind of an object schema whose values may be scalars, else None.
+
+    ``additionalProperties: true`` (any value) counts: its rows hold scalars, and a
+    nested value falls back to YAML in the editor."""
+    if option.get("properties"):
+        return None
+    extra = option.get("additionalProperties", True)
+    if extra is True or extra == {}:
+        return "any"
+    if not isinstance(extra, dict):
+        return None
+    kinds = [o.get("type") or _ref_name(o) for o in extra.get("anyOf", [extra])]
+    if kinds == ["string"]:
+        return "string"
+    if set(kinds) == {"string", "SecretRef"}:
+        return "secret"
+    if set(kinds) <= {"string", "integer", "number", "boolean", "null"}:
+        return "any"
+    return None
 
 
 def _all_scalar(options: list[dict[str, Any]]) -> bool:

@@ -126,7 +126,7 @@ def build(page: Any, api_url: str, token: str, frames: list[str], saved: Path) -
 
     # settings: base URL, a bearer token typed once, a rate limit
     select_in_tree(page, "⚙ Plan settings (auth, config, limits)")
-    type_into(page, "@plan.config", f"base_url: {api_url}", tag="textarea")
+    type_into(page, "@plan.config.base_url", api_url)  # the base_url row's value
     open_card(page, "Auth")
     field(page, "@plan.auth.type").locator("select").select_option("bearer")
     page.locator(".orchestra-secret-mode").get_by_text("type it (prompt)").click()
