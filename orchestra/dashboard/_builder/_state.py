@@ -708,7 +708,11 @@ def split_key(key: str) -> tuple[bool, tuple[Key, ...]]:
 
 
 def evaluate(expression: str, body: Any, field: str = "") -> str:
-    """The playground: ``expression`` on the last response (a template if it has ``{``)."""
+    """The playground: ``expression`` on the last response (a template if it has ``{``).
+
+    The text of a focused field that takes no expression (a header or param value, a
+    config entry) is a template: plain text stays itself, its ``{…}`` parts are evaluated.
+    """
     if not expression.strip():
         return ""
     if body is None:
@@ -716,8 +720,9 @@ def evaluate(expression: str, body: Any, field: str = "") -> str:
     scope: Any = {"response": {"body": body}}
     if field.rsplit(".", 1)[-1] in BODY_RELATIVE:
         scope = body
+    plain_field = bool(field) and not completes(field)
     try:
-        if "{" in expression and not expression.lstrip().startswith(("{", "[")):
+        if plain_field or ("{" in expression and not expression.lstrip().startswith(("{", "["))):
             value = compile_template(expression, path="playground").render(scope)
         else:
             value = compile_expression(expression, path="playground").search(scope)

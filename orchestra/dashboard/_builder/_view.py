@@ -759,7 +759,7 @@ class FlowBuilder(Viewer):
             self.playground.value = state.expression
         target = html.escape(state.focused or "no field focused")
         if state.focused and not completes(state.focused):
-            target += " (not an expression field: the playground evaluates what you type)"
+            target += " (not an expression field: its text is a template, {…} parts evaluated)"
         self.playground_result.object = (
             f"<div style='font-size:12px;color:#5f6b7a'>field: {target}</div>"
             f"<pre style='max-height:200px;overflow:auto;white-space:pre-wrap'>"

@@ -95,7 +95,7 @@ def build_and_export(
     # plan settings: the demo API's address and a bearer token from the environment
     tree = page.locator(".orchestra-builder-tree select")
     tree.select_option(label="⚙ Plan settings (auth, config, limits)")
-    type_into(page, "@plan.config", f"base_url: {api_url}", tag="textarea")
+    type_into(page, "@plan.config.base_url", api_url)
     open_card(page, "Auth")
     field(page, "@plan.auth.type").locator("select").select_option("bearer")
     type_into(page, "@plan.auth.token", "DEMO_TOKEN")

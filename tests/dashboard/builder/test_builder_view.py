@@ -85,3 +85,15 @@ def test_export_is_refused_under_the_button_until_the_plan_changes() -> None:
     builder._export()
     assert builder.export_text.value.startswith("key: builder-view-test")
     assert not builder.export_problem.visible
+
+
+def test_the_playground_reads_a_plain_fields_text_as_a_template() -> None:
+    from orchestra.dashboard._builder._state import evaluate
+
+    body = {"items": [{"id": 7}]}
+    # a header value: plain text is itself (not a JMESPath syntax error), {…} is evaluated
+    assert evaluate("builder-kv", body, "headers.X-Client") == '"builder-kv"'
+    assert evaluate("id-{response.body.items[0].id}", body, "headers.X-Id") == '"id-7"'
+    # an expression field and the unfocused playground still read JMESPath
+    assert evaluate("items[0].id", body, "records") == "7"
+    assert evaluate("response.body.items[0].id", body, "") == "7"
