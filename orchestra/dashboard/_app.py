@@ -22,7 +22,7 @@ import param
 from panel.viewable import Viewer
 
 from orchestra.capture import CaptureStore
-from orchestra.dashboard._coalesce import coalesce_layouts
+from orchestra.dashboard._coalesce import coalesce_layouts, local_axis_layouts
 from orchestra.dashboard._diff_view import DiffView
 from orchestra.dashboard._exports import ExportPanel
 from orchestra.dashboard._graph import FlowGraph
@@ -105,6 +105,14 @@ class Dashboard(Viewer):
         # card holding one is collapsed
         coalesce_layouts(self.flow_graph.figure)
         coalesce_layouts(self.metrics.figure)
+        # a figure whose tick labels changed width lays out itself, not the page (see _coalesce)
+        for plot in (
+            self.metrics.figure,
+            self.waterfall.figure,
+            self.waterfall.aggregate,
+            self.waterfall.latency,
+        ):
+            local_axis_layouts(plot)
         self._summary = pn.pane.HTML(
             "", sizing_mode="stretch_width", css_classes=["orchestra-run-summary"]
         )

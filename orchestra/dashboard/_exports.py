@@ -87,16 +87,25 @@ class ExportPanel(Viewer):
         options = [WHOLE_RUN, *paths]
         if self._records_of.options != options:
             self._records_of.options = options
+        records_of = self._records_of.value
         if any(event.name == "step_path" for event in events) and state.step_path in options:
-            self._records_of.value = state.step_path
-        elif self._records_of.value not in options:
-            self._records_of.value = WHOLE_RUN
+            records_of = state.step_path
+        elif records_of not in options:
+            records_of = WHOLE_RUN
+        # each property set once, and only if it changes: every set is a message to the
+        # browser, a flip of ``disabled`` (off, then on again) re-renders the button there and
+        # lays out the page, and Panel recomputes the design's stylesheets for each one
         has_run = state.run_id is not None
-        for button in self.downloads.values():
-            button.disabled = not has_run
-        self.downloads["curl-exchange"].disabled = state.exchange_id is None
-        self.downloads["curl-step"].disabled = state.step_path is None
-        self._name_files()
+        disabled = dict.fromkeys(self.downloads, not has_run)
+        disabled["curl-exchange"] = state.exchange_id is None
+        disabled["curl-step"] = state.step_path is None
+        for key, button in self.downloads.items():
+            if button.disabled != disabled[key]:
+                button.disabled = disabled[key]
+        if records_of != self._records_of.value:
+            self._records_of.value = records_of  # names the files (its watcher)
+        else:
+            self._name_files()
 
     def _name_files(self, *events: param.parameterized.Event) -> None:
         state = self.state
@@ -114,7 +123,8 @@ class ExportPanel(Viewer):
             "records-parquet": f"{records}.parquet",
         }
         for key, name in names.items():
-            self.downloads[key].filename = name
+            if self.downloads[key].filename != name:
+                self.downloads[key].filename = name
 
     def _records_scope(self) -> str | None:
         value = self._records_of.value

@@ -157,3 +157,27 @@ def wait_for_graph(page: Any, timeout: float = 60_000) -> None:
 
 def model_data(page: Any, name: str) -> dict[str, list[Any]] | None:
     return page.evaluate(MODEL_DATA_JS, name)
+
+
+# Panel's Tabulator ignores a row click while it applies new rows (``setData`` runs
+# asynchronously; ``_selection_updating`` is set until it ends) or is still being built: a
+# click that lands then is lost (as a person's would be). Settled: no such update under way.
+TABLE_SETTLED_JS = """(css) => {
+  if (!window.Bokeh) return false;
+  const found = [];
+  const walk = (view) => {
+    if ((view.model.css_classes || []).includes(css) && view.tabulator !== undefined) {
+      found.push(view);
+    }
+    for (const child of view.child_views || []) walk(child);
+  };
+  for (const root of Bokeh.index.roots) walk(root);
+  return found.length > 0 && found.every((view) => view.tabulator != null
+    && view.tabulator.initialized && !view._selection_updating && !view._initializing
+    && !view._building);
+}"""
+
+
+def wait_for_table(page: Any, css_class: str, timeout: float = 30_000) -> None:
+    """Wait until the Tabulator with ``css_class`` takes clicks (no row update under way)."""
+    page.wait_for_function(TABLE_SETTLED_JS, arg=css_class, timeout=timeout)

@@ -44,6 +44,7 @@ from tests.dashboard._browser import (
     panel_serve,
     requires_chromium,
     wait_for_graph,
+    wait_for_table,
 )
 from tests.dashboard.conftest import dashboard_plan
 
@@ -522,6 +523,7 @@ def test_each_run_displays_the_same_in_every_view_and_clicks_are_clean(
     expect(page.locator(".orchestra-page")).to_contain_text(f"of {total:,}", timeout=15_000)
     row = page.locator(".orchestra-exchanges .tabulator-row").first
     expect(row.locator("[tabulator-field=exchange_id]")).to_have_text(str(exchange_id))
+    wait_for_table(page, "orchestra-exchanges")  # a click during its row update is ignored
     row.click()
     expect(page.locator(".orchestra-request")).to_contain_text(
         f"Request #{exchange_id}", timeout=15_000
