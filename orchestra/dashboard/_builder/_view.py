@@ -475,7 +475,8 @@ class FlowBuilder(Viewer):
         self._dashboard = dashboard
         self.live[:] = [
             pn.Card(
-                FlowGraph(state=dashboard, model_name="builder-flow-graph"),
+                # narrower than the 400 px Try column: a wider graph scrolls inside its card
+                FlowGraph(state=dashboard, model_name="builder-flow-graph", max_width=360),
                 title="Flow graph",
                 collapsible=True,
                 sizing_mode="stretch_width",
