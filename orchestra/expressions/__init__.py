@@ -2,6 +2,7 @@
 
 from orchestra.expressions._compile import Expression, compile_expression
 from orchestra.expressions._evaluator import truthy
+from orchestra.expressions._paths import key_names, path_segments, value_at
 from orchestra.expressions._references import scope_references
 from orchestra.expressions._template import (
     Template,
@@ -19,8 +20,11 @@ __all__ = [
     "compile_expression",
     "compile_template",
     "compile_value",
+    "key_names",
     "past_host",
+    "path_segments",
     "scope_references",
     "stringify",
     "truthy",
+    "value_at",
 ]

@@ -29,6 +29,7 @@ from IPython.core.completer import (
     context_matcher,
 )
 
+from orchestra.expressions import key_names, path_segments, value_at
 from orchestra.notebook._flow import NotebookFlow
 from orchestra.notebook._help import CELL
 from orchestra.notebook._plan_fields import fields_at, values_at
@@ -45,7 +46,6 @@ RESPONSE_FIELDS = ("body", "status_code", "headers", "url", "elapsed_ms", "links
 STEP_FIELDS = (*RESPONSE_FIELDS, "status", "pages", "extract")
 
 _EXPRESSION = re.compile(r"[A-Za-z_][\w-]*(?:\[[^\[\]]*\]|\.[A-Za-z_][\w-]*|\.)*$")
-_SEGMENT = re.compile(r"([A-Za-z_][\w-]*)((?:\[[^\[\]]*\])*)")
 _OPTION = re.compile(r"(--[\w-]+)(?:[ =]([\w-]+(?:\|[\w-]+)+))?")
 _IDENTIFIER = re.compile(r"[A-Za-z_][\w-]*")
 
@@ -156,13 +156,9 @@ def _expression(flow: NotebookFlow, lines: list[str], before: str) -> Found:
     if "." not in token:
         return token, _matching(token, [f"{scope}." for scope in SCOPES], "scope")
     base, _, fragment = token.rpartition(".")
-    segments = [(name, _indexes(brackets)) for name, brackets in _SEGMENT.findall(base)]
+    segments = path_segments(base)
     keys = _keys(flow, lines, segments)
     return fragment, _matching(fragment, keys, "key")
-
-
-def _indexes(brackets: str) -> list[str]:
-    return re.findall(r"\[([^\[\]]*)\]", brackets)
 
 
 def _keys(flow: NotebookFlow, lines: list[str], segments: list[tuple[str, list[str]]]) -> list[str]:
@@ -176,16 +172,16 @@ def _keys(flow: NotebookFlow, lines: list[str], segments: list[tuple[str, list[s
             return []
         result = published.get(name)
         if len(rest) == 1:
-            return [*STEP_FIELDS, *_names(result)]
-        return _names(_walk(result, rest[1:]))
+            return [*STEP_FIELDS, *key_names(result)]
+        return key_names(value_at(result, rest[1:]))
     if scope in ("response", "prev", "parent"):
         if not rest:
             return list(RESPONSE_FIELDS)
-        return _names(_walk(_last_response(flow, lines), rest))
+        return key_names(value_at(_last_response(flow, lines), rest))
     if scope == "config":
-        return _names(_walk(flow.config, rest))
+        return key_names(value_at(flow.config, rest))
     if scope == "context":
-        return _names(_walk(flow.context, rest))
+        return key_names(value_at(flow.context, rest))
     return []
 
 
@@ -217,28 +213,6 @@ def _cell_step_name(lines: list[str]) -> str | None:
         if match:
             return match.group(1)
     return None
-
-
-def _walk(value: Any, segments: Sequence[tuple[str, list[str]]]) -> Any:
-    for name, indexes in segments:
-        value = value.get(name) if isinstance(value, dict) else None
-        for index in indexes:
-            if not isinstance(value, list) or not value:
-                return None
-            if re.fullmatch(r"-?\d+", index):
-                position = int(index)
-                if not -len(value) <= position < len(value):
-                    return None
-                value = value[position]
-            else:  # a projection ([], [*], a filter): its first element stands for all
-                value = value[0]
-    return value
-
-
-def _names(value: Any) -> list[str]:
-    if not isinstance(value, dict):
-        return []
-    return [k if _IDENTIFIER.fullmatch(k) else f'"{k}"' for k in value if isinstance(k, str)]
 
 
 # -- IPython ------------------------------------------------------------------------------

@@ -13,10 +13,10 @@ Completions are whole texts, so choosing one replaces the field's value.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from orchestra.dashboard._builder import _plan_edit
+from orchestra.expressions import key_names, path_segments, value_at
 
 SCOPES = ("config", "context", "auth", "steps", "response", "prev", "parent", "item", "page_state")
 RESPONSE_FIELDS = ("body", "status_code", "headers", "url", "elapsed_ms", "links")
@@ -24,8 +24,6 @@ STEP_FIELDS = (*RESPONSE_FIELDS, "status", "pages", "extract")
 LIMIT = 12
 
 _TOKEN = re.compile(r"[A-Za-z_][\w-]*(?:\[[^\[\]]*\]|\.[A-Za-z_][\w-]*|\.)*$")
-_SEGMENT = re.compile(r"([A-Za-z_][\w-]*)((?:\[[^\[\]]*\])*)")
-_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")  # JMESPath: a key with "-" is quoted
 
 
 def complete(
@@ -48,21 +46,15 @@ def complete(
     head = text[: len(text) - len(token)]
     if body_relative:
         base, _, fragment = token.rpartition(".")
-        keys = _names(_walk(response, _segments(base)) if base else response)
+        keys = key_names(value_at(response, path_segments(base)) if base else response)
         prefix = f"{base}." if base else ""
     elif "." not in token:
         keys, fragment, prefix = [f"{scope}." for scope in SCOPES], token, ""
     else:
         base, _, fragment = token.rpartition(".")
-        keys, prefix = _keys(_segments(base), plan, response), f"{base}."
+        keys, prefix = _keys(path_segments(base), plan, response), f"{base}."
     found = [f"{head}{prefix}{key}" for key in keys if key.startswith(fragment)]
     return [item for item in found if item != text][:LIMIT]
-
-
-def _segments(base: str) -> list[tuple[str, list[str]]]:
-    return [
-        (name, re.findall(r"\[([^\[\]]*)\]", brackets)) for name, brackets in _SEGMENT.findall(base)
-    ]
 
 
 def _keys(segments: list[tuple[str, list[str]]], plan: dict[str, Any], response: Any) -> list[str]:
@@ -75,27 +67,7 @@ def _keys(segments: list[tuple[str, list[str]]], plan: dict[str, Any], response:
     if scope in ("response", "prev", "parent"):
         if not rest:
             return list(RESPONSE_FIELDS)
-        return _names(_walk({"body": response}, rest))
+        return key_names(value_at({"body": response}, rest))
     if scope == "config":
-        return _names(_walk(plan.get("config") or {}, rest))
+        return key_names(value_at(plan.get("config") or {}, rest))
     return []
-
-
-def _walk(value: Any, segments: Sequence[tuple[str, list[str]]]) -> Any:
-    for name, indexes in segments:
-        value = value.get(name) if isinstance(value, dict) else None
-        for index in indexes:
-            if not isinstance(value, list) or not value:
-                return None
-            if re.fullmatch(r"-?\d+", index):
-                position = int(index)
-                value = value[position] if -len(value) <= position < len(value) else None
-            else:  # a projection ([], [*], a filter): its first element stands for all
-                value = value[0]
-    return value
-
-
-def _names(value: Any) -> list[str]:
-    if not isinstance(value, dict):
-        return []
-    return [k if _IDENTIFIER.fullmatch(k) else f'"{k}"' for k in value if isinstance(k, str)]
