@@ -403,14 +403,9 @@ class FlowBuilder(Viewer):
 
     async def _try_inline(self, full: bool) -> None:
         """A try on the kernel's loop, the dashboard views polling the capture as it goes."""
-        try:
-            self._results_views()
-        except Exception as error:
-            self.state.error = f"could not read the capture {self.state.db}: {error}"
+        dashboard = self._views_for_a_try()
+        if dashboard is None:
             return
-        dashboard = self._dashboard
-        dashboard.follow_latest = True
-        self._show_results(True)
         run = asyncio.ensure_future(
             self.state.atry_it(full=full, on_runner=lambda r: dashboard.attach(r.bus))
         )
@@ -440,14 +435,9 @@ class FlowBuilder(Viewer):
         return result
 
     async def _try_live(self, full: bool) -> None:
-        try:
-            self._results_views()
-        except Exception as error:
-            self.state.error = f"could not read the capture {self.state.db}: {error}"
+        dashboard = self._views_for_a_try()
+        if dashboard is None:
             return
-        dashboard = self._dashboard
-        dashboard.follow_latest = True  # the try's run, once written, is shown as it goes
-        self._show_results(True)
         callback = pn.state.add_periodic_callback(dashboard.poll, period=300)
         try:
             result = await self.state.atry_it(
@@ -458,6 +448,21 @@ class FlowBuilder(Viewer):
             dashboard.follow_latest = False
         if result is not None:  # Bokeh models change under the document's lock only
             pn.state.execute(partial(self._show_run, result.run_id), schedule=True)
+
+    def _views_for_a_try(self) -> Any:
+        """The result views, shown and following the try's run once it is written.
+
+        Returns their :class:`DashboardState`, or ``None`` (the error shown) when the
+        capture cannot be read."""
+        try:
+            self._results_views()
+        except Exception as error:
+            self.state.error = f"could not read the capture {self.state.db}: {error}"
+            return None
+        dashboard = self._dashboard
+        dashboard.follow_latest = True
+        self._show_results(True)
+        return dashboard
 
     def _results_views(self) -> None:
         """The dashboard's own views over the capture the tries write, built once with the
