@@ -27,6 +27,9 @@ def rewrite_running_input(shell: Any, text: str) -> None:
     if history is None or len(history.input_hist_raw) < 2:
         return
     old_raw, old_parsed = history.input_hist_raw[-1], history.input_hist_parsed[-1]
+    running = _running_source(shell)
+    if running is not None and running.rstrip("\n") != old_raw:
+        return  # the running cell was not stored (a silent execution): nothing to rewrite
     text = text.rstrip("\n")
     parsed = shell.transform_cell(text).rstrip("\n")
     history.input_hist_raw[-1] = text
@@ -43,6 +46,20 @@ def rewrite_running_input(shell: Any, text: str) -> None:
             for number, source, raw in history.db_input_cache
         ]
         _rewrite_saved_rows(history, (old_parsed, old_raw), (parsed, text))
+
+
+def _running_source(shell: Any) -> str | None:
+    """The running cell's source as the frontend sent it (``None`` outside a kernel)."""
+    kernel = getattr(shell, "kernel", None)
+    try:
+        parent = kernel.get_parent() if kernel is not None else None
+    except Exception:
+        parent = None
+    if not isinstance(parent, dict):
+        parent = getattr(shell, "parent_header", None)
+    content = parent.get("content") if isinstance(parent, dict) else None
+    code = content.get("code") if isinstance(content, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _rewrite_saved_rows(history: Any, old: tuple[str, str], new: tuple[str, str]) -> None:

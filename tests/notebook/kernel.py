@@ -81,6 +81,7 @@ class KernelSession:
         stdin: list[str] | None = None,
         interrupt_after: float | None = None,
         cell_id: str | None = None,
+        store_history: bool = True,
     ) -> Cell:
         """Execute ``code``; answer prompts from ``stdin``; optionally interrupt the kernel."""
         client = self.client
@@ -88,7 +89,7 @@ class KernelSession:
         content = {
             "code": code,
             "silent": False,
-            "store_history": True,
+            "store_history": store_history,
             "user_expressions": {},
             "allow_stdin": stdin is not None,
             "stop_on_error": False,

@@ -72,3 +72,14 @@ def test_the_pasted_secret_leaves_the_kernels_input_history(flow: KernelSession,
     assert "LEAK" not in probe.text
     searched = flow.run("%history -g Bearer").check()
     assert "Bearer ${API_TOKEN}" in searched.text and "demo-static-token" not in searched.text
+
+
+def test_an_import_run_without_history_leaves_the_history_alone(flow: KernelSession, demo_api):
+    flow.run("_marker = 'the cell before'").check()
+    command = (
+        f"curl '{demo_api.url}/protected/items?limit=2' \\\n"
+        "  -H 'Authorization: Bearer demo-static-token'"
+    )
+    flow.run(f"%%flow import curl --name items --no-run\n{command}", store_history=False).check()
+    probe = flow.run("print(repr(In[-2]))").check()  # In[-1] is the probe itself
+    assert "the cell before" in probe.text, probe.text
