@@ -12,6 +12,7 @@ import os
 import queue
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,22 +191,15 @@ class KernelSession:
 
     def close_comm(self, comm_id: str, *, timeout: float = 60) -> None:
         """Close a comm as a frontend does (JupyterLab closes one whose target it lacks)."""
-        message = self.client.session.msg("comm_close", {"comm_id": comm_id, "data": {}})
-        self.client.shell_channel.send(message)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                event = self.client.get_iopub_msg(timeout=0.05)
-            except queue.Empty:
-                continue
-            mine = event["parent_header"].get("msg_id") == message["header"]["msg_id"]
-            if (
-                mine
-                and event["msg_type"] == "status"
-                and event["content"]["execution_state"] == "idle"
-            ):
-                return
-        raise TimeoutError(f"comm_close of {comm_id} not handled in {timeout}s")
+        self._send_and_wait(
+            "comm_close",
+            {"comm_id": comm_id, "data": {}},
+            lambda event: (
+                event["msg_type"] == "status" and event["content"]["execution_state"] == "idle"
+            ),
+            timeout,
+            f"comm_close of {comm_id} not handled in {timeout}s",
+        )
 
     def complete(self, code: str, cursor_pos: int | None = None) -> dict[str, Any]:
         """A ``complete_request`` as JupyterLab sends on Tab; the reply's content."""
@@ -222,7 +216,25 @@ class KernelSession:
 
     def ask_comm(self, comm_id: str, data: dict[str, Any], *, timeout: float = 60) -> Any:
         """Send ``data`` on a comm and return the data of the kernel's answer on it."""
-        message = self.client.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
+        answer = self._send_and_wait(
+            "comm_msg",
+            {"comm_id": comm_id, "data": data},
+            lambda event: event["msg_type"] == "comm_msg",
+            timeout,
+            f"no answer on comm {comm_id} in {timeout}s",
+        )
+        return answer["content"]["data"]
+
+    def _send_and_wait(
+        self,
+        msg_type: str,
+        content: dict[str, Any],
+        wanted: Callable[[dict[str, Any]], bool],
+        timeout: float,
+        failure: str,
+    ) -> dict[str, Any]:
+        """Send a shell message; the first iopub message it caused that is ``wanted``."""
+        message = self.client.session.msg(msg_type, content)
         self.client.shell_channel.send(message)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -230,10 +242,11 @@ class KernelSession:
                 event = self.client.get_iopub_msg(timeout=0.05)
             except queue.Empty:
                 continue
-            answer = event["parent_header"].get("msg_id") == message["header"]["msg_id"]
-            if answer and event["msg_type"] == "comm_msg":
-                return event["content"]["data"]
-        raise TimeoutError(f"no answer on comm {comm_id} in {timeout}s")
+            if event["parent_header"].get("msg_id") == message["header"]["msg_id"] and wanted(
+                event
+            ):
+                return dict(event)
+        raise TimeoutError(failure)
 
     def shutdown(self) -> None:
         self.client.stop_channels()

@@ -26,6 +26,11 @@ from tests.dashboard._browser import (
     listening_server,
     requires_chromium,
 )
+from tests.dashboard.builder._page_steps import (
+    assert_no_sideways_scroll,
+    collect_console_errors,
+    save_as,
+)
 
 pytestmark = [requires_chromium, pytest.mark.timeout(420)]
 
@@ -210,17 +215,8 @@ def build_and_export(
     exported_file = tmp_path / "exported-text.yaml"
     exported_file.write_text(exported, encoding="utf-8")
     target = tmp_path / "exported.yaml"
-    path_box = page.locator(".orchestra-plan-path input")
-    path_box.fill(str(target))
-    path_box.press("Tab")
-    page.get_by_role("button", name="Save as").click()
-    deadline = time.monotonic() + 30
-    while not target.exists():
-        assert time.monotonic() < deadline, "not saved"
-        time.sleep(0.2)
-    assert "hidden" not in page.evaluate("getComputedStyle(document.documentElement).overflowX")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 1366, f"the page scrolls sideways: {width} px"
+    save_as(page, target)
+    assert_no_sideways_scroll(page)
     shot(page, "6-exported")
     return full_run, exported_file, target
 
@@ -237,14 +233,9 @@ def test_build_try_fix_export_and_run_a_flow_in_the_browser(demo_api: Any, tmp_p
         tmp_path / "flow.yaml",
         tmp_path / "server.log",
     )
-    console: list[str] = []
     with orchestra_dashboard(db, plan_file, log, env) as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1366, "height": 768})
-        page.on(
-            "console",
-            lambda m: console.append(f"{m.text} {m.location}") if m.type == "error" else None,
-        )
-        page.on("pageerror", lambda error: console.append(str(error)))
+        console = collect_console_errors(page)
         page.on("requestfailed", lambda r: console.append(f"request failed: {r.url}"))
         page.goto(url, timeout=60_000)
         try:

@@ -21,6 +21,7 @@ import yaml
 from orchestra.capture import CaptureStore
 from tests.dashboard._browser import chromium, requires_chromium
 from tests.dashboard.builder._kv_rows import active_classes, names, type_row
+from tests.dashboard.builder._page_steps import assert_no_sideways_scroll, collect_console_errors
 from tests.dashboard.builder.test_builder_browser import (
     field,
     newest_run,
@@ -116,14 +117,9 @@ def test_params_and_headers_as_rows_with_the_keyboard(demo_api: Any, tmp_path: P
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "KV_API_KEY": API_KEY}
     db, plan_file, log = (tmp_path / "kv.duckdb", tmp_path / "kv.yaml", tmp_path / "server.log")
     plan_file.write_text(plan_text(demo_api.url))
-    console: list[str] = []
     with orchestra_dashboard(db, plan_file, log, env) as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1366, "height": 768})
-        page.on(
-            "console",
-            lambda m: console.append(f"{m.text} {m.location}") if m.type == "error" else None,
-        )
-        page.on("pageerror", lambda error: console.append(str(error)))
+        console = collect_console_errors(page)
         page.goto(url, timeout=60_000)
         try:
             fill(page)
@@ -135,8 +131,7 @@ def test_params_and_headers_as_rows_with_the_keyboard(demo_api: Any, tmp_path: P
                 line = page.locator(f'[class~="ob-help:{key}"]').get_by_text(text).first
                 line.scroll_into_view_if_needed()
                 assert line.is_visible(), key  # on the page, not in a hover tooltip
-            width = page.evaluate("document.documentElement.scrollWidth")
-            assert width <= 1366, f"the page scrolls sideways: {width} px"
+            assert_no_sideways_scroll(page)
             names(page, "params").first.scroll_into_view_if_needed()
             shot(page, "kv-3-rows-and-help")
         except Exception:

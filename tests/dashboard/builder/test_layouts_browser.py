@@ -24,6 +24,11 @@ import pytest
 from orchestra.capture import CaptureStore
 from orchestra.plan import load_plan, parse_text
 from tests.dashboard._browser import chromium, requires_chromium
+from tests.dashboard.builder._page_steps import (
+    assert_no_sideways_scroll,
+    collect_console_errors,
+    save_as,
+)
 from tests.dashboard.builder.test_builder_browser import (
     field,
     newest_run,
@@ -249,16 +254,8 @@ def build(page: Any, api_url: str, token: str, frames: list[str], saved: Path) -
     finished.wait_for(timeout=120_000)
     run_id = re.search(r"run (\S+) succeeded", finished.inner_text()).group(1)
 
-    path_box = page.locator(".orchestra-plan-path input")
-    path_box.fill(str(saved))
-    path_box.press("Tab")
-    page.get_by_role("button", name="Save as").click()
-    deadline = time.monotonic() + 30
-    while not saved.exists():
-        assert time.monotonic() < deadline, "not saved"
-        time.sleep(0.2)
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 1366, f"the page scrolls sideways: {width} px"
+    save_as(page, saved)
+    assert_no_sideways_scroll(page)
     shot(page, "layouts-6-ran")
     return run_id
 
@@ -275,15 +272,10 @@ def test_parallel_choice_compensation_and_a_prompted_secret_in_the_browser(
     env.pop("DEMO_BEARER", None)  # the builder knows the value only because it was typed
     db, plan_file, log = (tmp_path / "b.duckdb", tmp_path / "flow.yaml", tmp_path / "server.log")
     saved = tmp_path / "saved.yaml"
-    console: list[str] = []
     frames: list[str] = []
     with orchestra_dashboard(db, plan_file, log, env) as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1366, "height": 768})
-        page.on(
-            "console",
-            lambda m: console.append(f"{m.text} {m.location}") if m.type == "error" else None,
-        )
-        page.on("pageerror", lambda error: console.append(str(error)))
+        console = collect_console_errors(page)
         page.on(
             "websocket",
             lambda ws: ws.on(
