@@ -94,15 +94,19 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def _request_body_is_base64(headers: Mapping[str, str], body: str | None) -> bool:
-    """Whether a stored request body is base64 (the capture keeps no encoding for it).
+def _request_body_is_base64(
+    headers: Mapping[str, str], body: str | None, encoding: str | None = None
+) -> bool:
+    """Whether a stored request body is base64: its ``request_body_encoding``.
 
-    The writer stores a body as text when its content type is text-like (or
-    absent) and it decodes as UTF-8, and as base64 otherwise; the same rule
-    recognises it here for non-text content types.
+    Without that column's value (a row from elsewhere), the writer's rule decides:
+    a body is text when its content type is text-like (or absent) and it decodes
+    as UTF-8, and base64 otherwise.
     """
     if not body:
         return False
+    if encoding is not None:
+        return encoding == "base64"
     content_type = (_header(headers, "content-type") or "").lower()
     if not content_type or any(kind in content_type for kind in _TEXT_TYPES):
         return False
@@ -166,7 +170,7 @@ def _har_request(exchange: dict[str, Any]) -> dict[str, Any]:
             "mimeType": _header(headers, "content-type") or "",
             "text": body,
         }
-        if _request_body_is_base64(headers, body):
+        if _request_body_is_base64(headers, body, exchange.get("request_body_encoding")):
             post["_encoding"] = "base64"
         request["postData"] = post
     return request
@@ -336,7 +340,7 @@ def curl_command(exchange: dict[str, Any], reveal: _Revealer | None) -> str:
     url = exchange["url"] or ""
     body = exchange["request_body"]
     content_type = (_header(headers, "content-type") or "").lower()
-    binary = _request_body_is_base64(headers, body)
+    binary = _request_body_is_base64(headers, body, exchange.get("request_body_encoding"))
     if reveal is not None:
         url = reveal(url, _url_escape)
         if body is not None and not binary:

@@ -150,7 +150,9 @@ def exchange_view(row: dict[str, Any]) -> ExchangeView:
         request_headers=request_headers,
         response_headers=response_headers,
         request_body=body(
-            row.get("request_body"), encoding=None, content_type=_content_type(request_headers)
+            row.get("request_body"),
+            encoding=row.get("request_body_encoding"),
+            content_type=_content_type(request_headers),
         ),
         response_body=body(
             row.get("response_body"),

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import orjson
 
-from orchestra.dashboard._exchange import BINARY_PREVIEW, BODY_LIMIT, CSV_ROWS, body
+import orchestra
+from orchestra.capture import CaptureStore
+from orchestra.dashboard._exchange import (
+    BINARY_PREVIEW,
+    BODY_LIMIT,
+    CSV_ROWS,
+    body,
+    exchange_view,
+)
 from orchestra.dashboard._json_tree import CHILDREN_SHOWN, json_tree
 from orchestra.dashboard._style import format_bytes, format_ms, status_class
 
@@ -77,6 +85,27 @@ def test_csv_fields_may_hold_quoted_newlines():
     assert (shown.kind, shown.value, shown.rows) == (
         "csv", [["id", "note"], ["1", "x\ny"], ["2", 'a, "b"']], 2
     )  # fmt: skip
+
+
+def test_a_binary_request_body_is_shown_as_binary_and_downloads_as_sent(demo_api_server, tmp_path):
+    sent = bytes(range(256)).hex()  # sent as application/octet-stream: stored as base64
+    plan = {"key": "upload", "config": {"base_url": demo_api_server.url, "data": sent},
+            "steps": [{"name": "up", "method": "POST", "url": "{config.base_url}/echo",
+                       "headers": {"Content-Type": "application/octet-stream"},
+                       "body": "{config.data}"}]}  # fmt: skip
+    result = orchestra.run(plan, db=tmp_path / "capture.duckdb")
+    assert result.status == "succeeded", result.error
+    store = CaptureStore(tmp_path / "capture.duckdb")
+    with store.read() as db:
+        row = db.exchange(result.run_id, int(store.exchanges(result.run_id).exchange_id[0]))
+        assert row is not None and row["request_body_encoding"] == "base64"
+        downloaded = db.exchange_body(result.run_id, row["exchange_id"], "request")
+    view = exchange_view(row)
+    request = view.request_body
+    assert (request.kind, request.size, request.content_type) == (
+        "binary", len(sent), "application/octet-stream"
+    )  # fmt: skip
+    assert downloaded == sent.encode()  # the bytes sent, not their base64
 
 
 def test_a_long_csv_shows_its_first_rows():
