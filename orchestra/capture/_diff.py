@@ -5,10 +5,13 @@
 latency), records added, removed and changed (paired per step by a key field,
 ``id`` by default; records without it pair by position, and the diff says so),
 the response shape of each step's records as DuckDB infers it
-(``json_group_structure``) with fields that appeared, vanished or changed type,
-and unified diffs of the plan and config when they changed. The pairing and
-the shape inference run inside DuckDB (:class:`~orchestra.capture.CaptureReader`),
-so only the differing records reach Python, at most ``limit`` of them.
+(``json_group_structure``) with fields that appeared, vanished or changed JSON
+kind (:mod:`orchestra.capture._shapes`: integer and number are one kind, a
+field seen only as null matches any kind), and unified diffs of the plan and
+config when they changed, with a note when the runs are of different plans. The
+pairing and the shape inference run inside DuckDB
+(:class:`~orchestra.capture.CaptureReader`), so only the differing records reach
+Python, at most ``limit`` of them.
 
 Latency always differs between two runs, so it is reported but never makes
 ``differs`` true; everything else does. ``orchestra diff`` and ``%flow diff``
@@ -27,6 +30,7 @@ import orjson
 import pandas as pd
 
 from orchestra.capture._read import CaptureReader
+from orchestra.capture._shapes import shape_changes
 from orchestra.capture._store import CaptureStore
 
 DEFAULT_KEY = "id"
@@ -100,10 +104,10 @@ class RecordDiff:
 
 @dataclass
 class ShapeDiff:
-    """One step's record structure: fields that appeared, vanished or changed type."""
+    """One step's record structure: fields that appeared, vanished or changed JSON kind."""
 
     step_path: str
-    appeared: dict[str, str] = field(default_factory=dict)  # path -> type
+    appeared: dict[str, str] = field(default_factory=dict)  # path -> kind (string, …)
     vanished: dict[str, str] = field(default_factory=dict)
     changed: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (a, b)
 
@@ -121,6 +125,21 @@ class RunDiff:
     shapes: list[ShapeDiff]
     plan: str | None  # unified diff of the plans' JSON, None when equal
     config: str | None  # unified diff of the (masked) configs, None when equal
+
+    @property
+    def same_plan(self) -> bool:
+        """Both runs are of one plan (key); a diff across plans says so in every form."""
+        return self.plan_key_a == self.plan_key_b
+
+    @property
+    def plan_note(self) -> str | None:
+        """One line when the runs are of different plans, else ``None``."""
+        if self.same_plan:
+            return None
+        return (
+            f"note: different plans: run {self.run_a} is of plan {self.plan_key_a!r}, "
+            f"run {self.run_b} of plan {self.plan_key_b!r}"
+        )
 
     @property
     def differs(self) -> bool:
@@ -143,6 +162,9 @@ class RunDiff:
             "run_a": self.run_a,
             "run_b": self.run_b,
             "differs": self.differs,
+            "plan_key_a": self.plan_key_a,
+            "plan_key_b": self.plan_key_b,
+            "same_plan": self.same_plan,
             "steps": [{**asdict(step), "changed": step.changed} for step in self.steps],
             "records": {
                 "key": self.records.key,
@@ -300,32 +322,14 @@ def changed_fields(before: Any, after: Any, prefix: str = "") -> list[str]:
 # -- shapes ----------------------------------------------------------------------------------
 
 
-def flatten_shape(shape: Any, prefix: str = "") -> dict[str, str]:
-    """``{"a": {"b": ["VARCHAR"]}}`` -> ``{"a.b[]": "VARCHAR"}``: a path per leaf type."""
-    if isinstance(shape, dict):
-        flat: dict[str, str] = {}
-        for name, inner in shape.items():
-            flat.update(flatten_shape(inner, f"{prefix}.{name}" if prefix else name))
-        return flat or {prefix or "(value)": "OBJECT"}
-    if isinstance(shape, list):
-        return flatten_shape(shape[0], f"{prefix}[]") if shape else {f"{prefix}[]": "NULL"}
-    return {prefix or "(value)": str(shape)}
-
-
 def _shape_diffs(shapes_a: dict[str, Any], shapes_b: dict[str, Any]) -> list[ShapeDiff]:
     diffs = []
     for path in [*shapes_a, *(p for p in shapes_b if p not in shapes_a)]:
         if path not in shapes_a or path not in shapes_b:
             continue  # a step without records on one side: the step deltas say so
-        one, two = flatten_shape(shapes_a[path]), flatten_shape(shapes_b[path])
-        diff = ShapeDiff(
-            step_path=path,
-            appeared={p: t for p, t in two.items() if p not in one},
-            vanished={p: t for p, t in one.items() if p not in two},
-            changed={p: (one[p], two[p]) for p in one if p in two and one[p] != two[p]},
-        )
-        if diff.appeared or diff.vanished or diff.changed:
-            diffs.append(diff)
+        found = shape_changes(shapes_a[path], shapes_b[path])
+        if found.appeared or found.vanished or found.changed:
+            diffs.append(ShapeDiff(path, found.appeared, found.vanished, found.changed))
     return diffs
 
 
@@ -358,7 +362,10 @@ def _pair(a: Any, b: Any) -> str:
 
 def _text_lines(diff: RunDiff) -> list[str]:
     verdict = "differ" if diff.differs else "are the same"
-    lines = [f"runs {diff.run_a} and {diff.run_b} {verdict}", "", "steps:"]
+    lines = [f"runs {diff.run_a} and {diff.run_b} {verdict}"]
+    if diff.plan_note:
+        lines.append(diff.plan_note)
+    lines += ["", "steps:"]
     for step in diff.steps:
         mark = "*" if step.changed else " "
         lines.append(

@@ -53,7 +53,9 @@ def diff_command(run_a: str, run_b: str, db: str | None, key: str, fmt: str) -> 
     Per step: status, requests, retries, records and p50/p95 latency. Records
     added, removed and changed (with the fields that changed), paired by --key.
     Response shapes: the fields of each step's records that appeared, vanished
-    or changed type. The plan and config, as unified diffs, when they changed.
+    or changed JSON kind (integer and number are one kind; a field seen only as
+    null matches any kind). The plan and config, as unified diffs, when they
+    changed. Runs of two different plans are compared too, with a note saying so.
     A run is an id, a unique prefix of one, or `last` (see `orchestra runs`).
 
     Exit codes: 0 the runs are the same (latency aside); 1 they differ; 2 bad

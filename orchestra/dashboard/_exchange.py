@@ -2,11 +2,13 @@
 
 The inspector shows what the capture stored, which is masked already. A JSON
 body of any size becomes a value for a lazily built tree (the value stays on
-the server, see :mod:`orchestra.dashboard._json_tree`); XML is pretty-printed,
-CSV becomes its first :data:`CSV_ROWS` rows for a table, other text stays
-text; a base64 (binary) body is described, never decoded into the page. Text
-past :data:`BODY_LIMIT` characters is cut, so one huge response cannot freeze
-the browser; the full body is a download, read from the capture on click.
+the server, see :mod:`orchestra.dashboard._json_tree`); XML of any size is
+re-indented as it streams (:mod:`orchestra.dashboard._xml_view`, the first
+:data:`BODY_LIMIT` characters' worth), CSV becomes its first :data:`CSV_ROWS`
+rows for a table (quoted fields may span lines), other text stays text; a
+base64 (binary) body is described, never decoded into the page. Text past
+:data:`BODY_LIMIT` characters is cut, so one huge response cannot freeze the
+browser; the full body is a download, read from the capture on click.
 The curl command comes from the capture's own exporter (``orchestra export
 --format curl``), one exchange at a time.
 """
@@ -15,14 +17,15 @@ from __future__ import annotations
 
 import base64
 import csv
+import io
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
-from xml.dom import minidom
-from xml.parsers.expat import ExpatError
 
 import orjson
 
 from orchestra import capture
+from orchestra.dashboard._xml_view import pretty_xml
 
 BODY_LIMIT = 200_000  # characters of a text body sent to the browser
 JSON_LIMIT = 50_000_000  # characters of a JSON body parsed for the (lazy) tree
@@ -88,27 +91,27 @@ def _json(text: str, content_type: str) -> Body | None:
 
 
 def _xml(text: str, content_type: str) -> Body | None:
-    if "xml" not in content_type or len(text) > BODY_LIMIT:
+    if "xml" not in content_type:
         return None
-    try:  # expat refuses entity expansion attacks and never fetches external entities
-        pretty = minidom.parseString(text).toprettyxml(indent="  ")
-    except (ExpatError, ValueError):
+    pretty = pretty_xml(text, BODY_LIMIT)  # streamed: a huge body costs its first screens
+    if pretty is None:
         return None
-    pretty = "\n".join(line for line in pretty.splitlines() if line.strip())
-    return Body("xml", text=pretty[:BODY_LIMIT], size=len(text), content_type=content_type)
+    return Body(
+        "xml", text=pretty.text, size=len(text), truncated=pretty.cut, content_type=content_type
+    )
 
 
 def _csv(text: str, content_type: str) -> Body | None:
     if "csv" not in content_type:
         return None
-    lines = text.splitlines()
+    reader = csv.reader(io.StringIO(text))  # quoted fields may hold newlines
     try:
-        rows = list(csv.reader(lines[: CSV_ROWS + 1]))
+        rows = [row for row in itertools.islice(reader, CSV_ROWS + 1) if row]
+        rows_total = max(0, len(rows) - 1) + sum(1 for row in reader if row)
     except csv.Error:
         return None
     if not rows:
         return None
-    rows_total = max(0, len(lines) - 1)
     return Body("csv", value=rows, size=len(text), content_type=content_type, rows=rows_total)
 
 
@@ -147,7 +150,9 @@ def exchange_view(row: dict[str, Any]) -> ExchangeView:
         request_headers=request_headers,
         response_headers=response_headers,
         request_body=body(
-            row.get("request_body"), encoding=None, content_type=_content_type(request_headers)
+            row.get("request_body"),
+            encoding=row.get("request_body_encoding"),
+            content_type=_content_type(request_headers),
         ),
         response_body=body(
             row.get("response_body"),

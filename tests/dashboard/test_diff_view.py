@@ -134,8 +134,8 @@ def test_two_runs_show_exactly_what_diff_runs_reports(served: Served, pair: Pair
     added = dict(((s, k), v) for s, k, v in values)[("page.detail", "4")]
     assert added.startswith('{"id": 4, "name": "item-4"')
     shapes = table(page, "orchestra-diff-shapes", ["step", "field", "change", "type B"])
-    assert shapes == [("page.tag", "tag.query.v", "appeared", "VARCHAR")]
-    assert [s.appeared for s in diff.shapes] == [{"tag.query.v": "VARCHAR"}]
+    assert shapes == [("page.tag", "tag.query.v", "appeared", "string")]
+    assert [s.appeared for s in diff.shapes] == [{"tag.query.v": "string"}]
     plan = pre_text(page, "orchestra-diff-plan")
     assert diff.plan and all(line in plan for line in diff.plan.splitlines())
     assert '+            "v": "2"' in plan

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import orjson
 
-from orchestra.dashboard._exchange import BINARY_PREVIEW, BODY_LIMIT, CSV_ROWS, body
+import orchestra
+from orchestra.capture import CaptureStore
+from orchestra.dashboard._exchange import (
+    BINARY_PREVIEW,
+    BODY_LIMIT,
+    CSV_ROWS,
+    body,
+    exchange_view,
+)
 from orchestra.dashboard._json_tree import CHILDREN_SHOWN, json_tree
 from orchestra.dashboard._style import format_bytes, format_ms, status_class
 
@@ -26,6 +34,78 @@ def test_each_kind_of_body_gets_its_view():
     bad_xml = body("<a><b>", encoding="utf-8", content_type="text/xml")
     assert (bad_xml.kind, bad_xml.text) == ("text", "<a><b>")
     assert body(None, encoding=None, content_type="").kind == "empty"
+
+
+def catalogue(items: int) -> str:
+    """One line of XML, as APIs send it: ``items`` items with an attribute, text and a leaf."""
+    parts = "".join(f'<item id="{i}"><name>n &amp; {i}</name><tags/></item>' for i in range(items))
+    return f'<?xml version="1.0"?><catalog><!-- items -->{parts}</catalog>'
+
+
+def pretty_item(i: int) -> list[str]:
+    return [f'  <item id="{i}">', f"    <name>n &amp; {i}</name>", "    <tags/>", "  </item>"]
+
+
+def test_xml_of_any_size_is_re_indented_and_a_cut_view_says_so():
+    small = body(catalogue(3), encoding=None, content_type="application/xml")
+    expected = ['<?xml version="1.0" ?>', "<catalog>", "  <!-- items -->"]
+    expected += [line for i in range(3) for line in pretty_item(i)] + ["</catalog>"]
+    assert (small.kind, small.truncated, small.text.splitlines()) == ("xml", False, expected)
+    text = catalogue(40_000)  # ~2 MB on one line
+    assert len(text) > 10 * BODY_LIMIT
+    large = body(text, encoding=None, content_type="text/xml; charset=utf-8")
+    assert (large.kind, large.truncated, large.size) == ("xml", True, len(text))
+    assert BODY_LIMIT - 200 < len(large.text) <= BODY_LIMIT
+    lines = large.text.splitlines()
+    assert lines[-1] == (f"<!-- orchestra: the view stops here; the body has {len(text):,} "
+                         "characters, download it for all of them -->")  # fmt: skip
+    shown = lines[3:-1]  # whole items, then part of the next one
+    items = len(shown) // 4
+    assert items > 1000
+    assert shown[: items * 4] == [line for i in range(items) for line in pretty_item(i)]
+    assert shown[items * 4 :] == pretty_item(items)[: len(shown) - items * 4]
+
+
+def test_xml_entities_are_neither_fetched_nor_expanded_without_bound(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret-from-disk")
+    external = (f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "{secret.as_uri()}">]>'
+                "<r>&x;</r>")  # fmt: skip
+    shown = body(external, encoding=None, content_type="application/xml")
+    assert "s3cret" not in shown.text
+    entities = "".join(
+        f'<!ENTITY e{n} "{f"&e{n - 1};" * 10 if n else "x" * 10}">' for n in range(8)
+    )
+    bomb = body(f"<!DOCTYPE r [{entities}]><r>&e7;</r>", encoding=None, content_type="text/xml")
+    assert len(bomb.text) <= BODY_LIMIT  # 10^8 characters if expanded: cut (or refused) early
+
+
+def test_csv_fields_may_hold_quoted_newlines():
+    shown = body('id,note\n1,"x\ny"\n\n2,"a, ""b"""\n', encoding=None, content_type="text/csv")
+    assert (shown.kind, shown.value, shown.rows) == (
+        "csv", [["id", "note"], ["1", "x\ny"], ["2", 'a, "b"']], 2
+    )  # fmt: skip
+
+
+def test_a_binary_request_body_is_shown_as_binary_and_downloads_as_sent(demo_api_server, tmp_path):
+    sent = bytes(range(256)).hex()  # sent as application/octet-stream: stored as base64
+    plan = {"key": "upload", "config": {"base_url": demo_api_server.url, "data": sent},
+            "steps": [{"name": "up", "method": "POST", "url": "{config.base_url}/echo",
+                       "headers": {"Content-Type": "application/octet-stream"},
+                       "body": "{config.data}"}]}  # fmt: skip
+    result = orchestra.run(plan, db=tmp_path / "capture.duckdb")
+    assert result.status == "succeeded", result.error
+    store = CaptureStore(tmp_path / "capture.duckdb")
+    with store.read() as db:
+        row = db.exchange(result.run_id, int(store.exchanges(result.run_id).exchange_id[0]))
+        assert row is not None and row["request_body_encoding"] == "base64"
+        downloaded = db.exchange_body(result.run_id, row["exchange_id"], "request")
+    view = exchange_view(row)
+    request = view.request_body
+    assert (request.kind, request.size, request.content_type) == (
+        "binary", len(sent), "application/octet-stream"
+    )  # fmt: skip
+    assert downloaded == sent.encode()  # the bytes sent, not their base64
 
 
 def test_a_long_csv_shows_its_first_rows():

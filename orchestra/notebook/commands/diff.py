@@ -47,6 +47,7 @@ class RunDiffView:
         parts = [
             f"<div><b>runs <code>{html.escape(diff.run_a)}</code> and "
             f"<code>{html.escape(diff.run_b)}</code> {verdict}</b></div>",
+            f"<div>{html.escape(diff.plan_note)}</div>" if diff.plan_note else "",
             self.steps.to_html(index=False, na_rep="-"),
             self._records_html(),
             self._shapes_html(),

@@ -38,3 +38,16 @@ def test_diff_with_itself_is_the_same_and_bad_input_is_a_flow_error(ctx):
     with pytest.raises(UsageError):
         run_line(ctx, "diff last")
     assert "diff RUN_A RUN_B" in COMMANDS["diff"].usage
+
+
+def test_diff_of_runs_of_two_plans_says_so(ctx):
+    first = run_cell(ctx, "item", 'url: "{config.base_url}/items/1"')
+    ctx.flow.default_key = "other-notebook"
+    second = run_cell(ctx, "item", 'url: "{config.base_url}/items/1"')
+    view = run_line(ctx, f"diff {first.run_id} {second.run_id}")
+    note = (f"note: different plans: run {first.run_id} is of plan 'notebook', "
+            f"run {second.run_id} of plan 'other-notebook'")  # fmt: skip
+    assert repr(view).splitlines()[1] == note
+    assert f"<div>{note.replace(chr(39), '&#x27;')}</div>" in view._repr_html_()
+    same = run_line(ctx, f"diff {second.run_id} last")
+    assert "different plans" not in repr(same) and "different plans" not in same._repr_html_()
