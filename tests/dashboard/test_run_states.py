@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -661,6 +662,32 @@ def longest_bar_in_view(page: Any) -> int:
     return max(spans)[1]
 
 
+def click_bar(page: Any, exchange_id: int, request: Any, attempts: int = 3) -> None:
+    """Click the waterfall bar of ``exchange_id`` until the inspector shows it.
+
+    The bar's place is read again before each click: the page can still move when the
+    inspector fills in after an earlier click (a click that lands beside the bar clears the
+    selection instead). At most ``attempts`` clicks, then fail.
+    """
+    from playwright.sync_api import expect
+
+    for attempt in range(1, attempts + 1):
+        position = bar_position(page, exchange_id)
+        assert 0 < position["y"] < page.viewport_size["height"], position
+        page.mouse.click(position["x"], position["y"])
+        try:
+            expect(request).to_contain_text(
+                f"Request #{exchange_id}", timeout=15_000 if attempt == attempts else 4_000
+            )
+        except AssertionError:
+            if attempt == attempts:
+                raise
+            continue
+        if attempt > 1:
+            print(f"click_bar: exchange {exchange_id} took {attempt} clicks")
+        return
+
+
 def waterfall_problems(page: Any, want: Expected) -> list[str]:
     """What the waterfall draws, from its Bokeh models in the page, against the file.
 
@@ -876,10 +903,7 @@ def test_each_run_displays_the_same_in_every_view_and_clicks_are_clean(
         ]  # fmt: skip
         if others:
             bar = max(others)[1]
-            position = bar_position(page, bar)
-            assert 0 < position["y"] < page.viewport_size["height"], position
-            page.mouse.click(position["x"], position["y"])
-            expect(request).to_contain_text(f"Request #{bar}", timeout=15_000)
+            click_bar(page, bar, request)
             wait_until(lambda: waterfall_highlights(bar), "the clicked bar's highlight")
 
     # click the graph node of the (first) step with the most requests: the step table follows
@@ -905,12 +929,73 @@ def test_each_run_displays_the_same_in_every_view_and_clicks_are_clean(
             "the bars in one lane per worker",
         )
         bar = longest_bar_in_view(page)
-        position = bar_position(page, bar)
-        page.mouse.click(position["x"], position["y"])
-        expect(request).to_contain_text(f"Request #{bar}", timeout=15_000)
+        click_bar(page, bar, request)
         wait_until(lambda: waterfall_highlights(bar), "the clicked bar's highlight")
         page.mouse.move(1, 1)
         page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}-zoomed.png"), full_page=True)
     assert served.errors == []
     log = served.log.read_text()
     assert "Traceback" not in log and "ERROR" not in log, log[-4000:]
+
+
+def test_a_step_click_clears_the_waterfall_highlight_with_the_inspector(
+    served: Served, runs: Runs
+) -> None:
+    """Inspect an exchange, then click another step's graph node: the inspector empties
+    ("Select an exchange to inspect it.") and the waterfall must stop highlighting the
+    exchange too, or the page shows a selection the inspector does not."""
+    from playwright.sync_api import expect
+
+    page, run_id = served.page, runs.ids["failed"]
+    page.locator("select", has=page.locator('option[value="run-states-failing"]')).select_option(
+        "run-states-failing"
+    )
+    expect(page.locator(".orchestra-runs .tabulator-row")).to_have_count(1, timeout=30_000)
+    summary = page.locator(".orchestra-run-summary")
+    click_row(
+        page,
+        page.locator(".orchestra-runs .tabulator-row", has_text=run_id),
+        "orchestra-runs",
+        lambda ms: expect(summary).to_contain_text(run_id, timeout=ms),
+        last_wait_ms=30_000,
+    )
+    with CaptureStore(runs.path).read() as db:  # the last exchange: a retry of 'broken'
+        exchange_id, step = db.connection.execute(
+            "SELECT exchange_id, step_path FROM exchanges WHERE run_id = ? "
+            "ORDER BY exchange_id DESC LIMIT 1",
+            [run_id],
+        ).fetchall()[0]
+    assert step == "broken"
+    row = page.locator(".orchestra-exchanges .tabulator-row").filter(
+        has=page.locator("[tabulator-field=exchange_id]", has_text=re.compile(f"^{exchange_id}$"))
+    )
+    request = page.locator(".orchestra-request")
+    click_row(
+        page,
+        row,
+        "orchestra-exchanges",
+        lambda ms: expect(request).to_contain_text(f"Request #{exchange_id}", timeout=ms),
+    )
+
+    def highlighted() -> list[int]:
+        bars = model_data(page, "waterfall-bars") or {"exchange_id": []}
+        indices = page.evaluate(
+            "() => Array.from(Bokeh.documents[0].get_model_by_name('waterfall-bars')"
+            ".selected.indices)"
+        )
+        return [bars["exchange_id"][i] for i in indices]
+
+    wait_until(lambda: highlighted() == [exchange_id], "the clicked exchange's highlight")
+    position = page.evaluate(NODE_IN_VIEW_JS, "first")
+    page.mouse.click(position["x"], position["y"])
+    expect(page.locator(".orchestra-steps .tabulator-selected")).to_contain_text(
+        "first", timeout=15_000
+    )
+    expect(page.get_by_text("Select an exchange to inspect it.")).to_be_visible(timeout=15_000)
+    try:
+        wait_until(lambda: highlighted() == [], "the waterfall's highlight clearing", timeout=10)
+    except AssertionError:
+        raise AssertionError(
+            f"the inspector is empty but the waterfall still highlights {highlighted()}"
+        ) from None
+    assert served.errors == []
