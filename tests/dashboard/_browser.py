@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,22 @@ NODE_POSITION_JS = """(path) => {
   const canvas = (view.canvas_view ?? view).el.getBoundingClientRect();
   return {x: canvas.left + view.frame.x_scale.compute(source.data.x[index]),
           y: canvas.top + view.frame.y_scale.compute(source.data.y[index])};
+}"""
+
+# The page position of the middle of a waterfall bar (the exchange with this id), from the
+# figure's own scales, after scrolling the figure into view; null if no bar is drawn for it.
+BAR_POSITION_JS = """(id) => {
+  const doc = Bokeh.documents[0];
+  const source = doc.get_model_by_name('waterfall-bars');
+  const view = Bokeh.index.find_one(doc.get_model_by_name('waterfall'));
+  const index = Array.from(source.data.exchange_id).indexOf(id);
+  if (index < 0) return null;
+  view.el.scrollIntoView({block: 'center'});
+  const canvas = (view.canvas_view ?? view).el.getBoundingClientRect();
+  const x = (source.data.left[index] + source.data.right[index]) / 2;
+  const y = (source.data.top[index] + source.data.bottom[index]) / 2;
+  return {x: canvas.left + view.frame.x_scale.compute(x),
+          y: canvas.top + view.frame.y_scale.compute(y)};
 }"""
 
 # Data of a named Bokeh model in the page, as the browser holds it.
@@ -181,3 +197,41 @@ TABLE_SETTLED_JS = """(css) => {
 def wait_for_table(page: Any, css_class: str, timeout: float = 30_000) -> None:
     """Wait until the Tabulator with ``css_class`` takes clicks (no row update under way)."""
     page.wait_for_function(TABLE_SETTLED_JS, arg=css_class, timeout=timeout)
+
+
+def click_row(
+    page: Any,
+    row: Any,
+    css_class: str,
+    followed: Callable[[float], None],
+    *,
+    attempts: int = 3,
+    wait_ms: float = 4_000,
+    last_wait_ms: float = 15_000,
+) -> int:
+    """Click a row of the Tabulator with ``css_class`` until the view it opens follows.
+
+    ``followed(timeout_ms)`` raises ``AssertionError`` while the expected view is not
+    shown (a Playwright ``expect(...)`` with that timeout). A click that lands while the
+    table applies new rows is dropped by Panel's Tabulator (``rowClicked`` returns while
+    ``_selection_updating`` is set), as a person's click would be: when the view has not
+    followed within ``wait_ms``, wait until the table is idle and click once more, at most
+    ``attempts`` clicks in all; the last one is given ``last_wait_ms``. If the view never
+    follows, raise, saying how many clicks were made. Returns the clicks it took (a plain
+    click again is safe: without a modifier key, Tabulator selects the row, never toggles).
+    """
+    problem: AssertionError | None = None
+    for attempt in range(1, attempts + 1):
+        wait_for_table(page, css_class)
+        row.click()
+        try:
+            followed(last_wait_ms if attempt == attempts else wait_ms)
+        except AssertionError as error:
+            problem = error
+            continue
+        if attempt > 1:
+            print(f"click_row: .{css_class} took {attempt} clicks (the first was lost)")
+        return attempt
+    raise AssertionError(
+        f"the view did not follow {attempts} clicks on a row of .{css_class}: {problem}"
+    )
