@@ -40,6 +40,10 @@ from orchestra.events import EventBus
 
 logger = logging.getLogger("orchestra.dashboard")
 
+# The JavaScript a page needs beyond Bokeh and Panel: the runs page only Tabulator's; the
+# builder's YAML editor is ace ("codeeditor", 466 KB the browser parses on every load), so
+# pages with the builder load both (serve() and a notebook, where the builder may follow).
+RUNS_EXTENSIONS = ("tabulator",)
 EXTENSIONS = ("tabulator", "codeeditor")
 
 
