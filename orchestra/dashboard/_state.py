@@ -152,6 +152,10 @@ def agreeing(
     for column in ("status", "duration_ms", "requests", "errors"):
         if column in runs:
             runs.loc[selected, column] = run.get(column)
+    if shown_runs is not None and runs.equals(shown_runs):
+        # what is shown says this already: no new frame (param sees every frame as a change),
+        # so the run list and the comparison's pickers are not redrawn for nothing
+        return {key: value for key, value in values.items() if key != "runs"}
     return {**values, "runs": runs}
 
 
