@@ -18,6 +18,8 @@ page through Playwright. Reported:
   count), alternating sizes for ``--runs`` rounds, and the ratio big/small;
 * run switch: clicking the other run in the run list until every view holds it;
 * click: clicking an exchange row until the inspector shows that exchange;
+* the server's CPU seconds per page load (the session's document built, sent and
+  filled), per size;
 * the server's and the browser's CPU seconds per switch and per click (/proc;
   the browser is every Chromium process): on a shared machine the wall times
   above wait for other processes, these do not, and they say which side a
@@ -258,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         switches: dict[str, list[float]] = {"to big": [], "to small": []}
         clicks: list[float] = []
         server_cpu: dict[str, list[float]] = {"switch": [], "click": []}  # server CPU s each
+        load_cpu: dict[str, list[float]] = {"small": [], "big": []}  # server CPU s per load
         chromium_cpu: dict[str, list[float]] = {"switch": [], "click": []}  # browser CPU s
         rss: list[float] = []
         with (
@@ -267,12 +270,15 @@ def main(argv: list[str] | None = None) -> int:
         ):
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             urls = {"small": small_url, "big": big_url}
+            pids = {"small": small_server.pid, "big": big_server.pid}
             for round_no in range(s.warmup + s.runs):
                 order = ["small", "big"] if round_no % 2 == 0 else ["big", "small"]
                 for name in order:
+                    cpu = h._proc_cpu(pids[name])
                     seconds, page, context = load(browser, urls[name], sizes[name])
                     if round_no >= s.warmup:
                         renders[name].append(seconds)
+                        load_cpu[name].append(h._proc_cpu(pids[name]) - cpu)
                         if name == "small":
                             for target in ("big", "small"):
                                 cpu, chromium = h._proc_cpu(small_server.pid), browser_cpu()
@@ -307,6 +313,11 @@ def main(argv: list[str] | None = None) -> int:
         [f"render {sizes['small']:,} exchanges", f"{small:.3f} s"],
         [f"render {sizes['big']:,} exchanges", f"{big:.3f} s"],
         ["ratio big / small", f"{ratio:.2f}x"],
+        [
+            "server CPU per page load small / big (median)",
+            f"{statistics.median(load_cpu['small']):.3f} / "
+            f"{statistics.median(load_cpu['big']):.3f} s",
+        ],
         ["run switch (median)", f"{switch_s:.3f} s"],
         ["click on an exchange (median)", f"{click_s:.3f} s"],
         [
@@ -349,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             "switch": {name: summary(v) for name, v in switches.items()},
             "click": summary(clicks),
             "server_cpu_seconds": {name: summary(v) for name, v in server_cpu.items()},
+            "server_cpu_seconds_per_load": {name: summary(v) for name, v in load_cpu.items()},
             "browser_cpu_seconds": {name: summary(v) for name, v in chromium_cpu.items()},
             "rss_mb_after_each_load": rss,
             "server_tracebacks": failures,

@@ -40,6 +40,10 @@ from orchestra.events import EventBus
 
 logger = logging.getLogger("orchestra.dashboard")
 
+# The JavaScript a page needs beyond Bokeh and Panel: the runs page only Tabulator's; the
+# builder's YAML editor is ace ("codeeditor", 466 KB the browser parses on every load), so
+# pages with the builder load both (serve() and a notebook, where the builder may follow).
+RUNS_EXTENSIONS = ("tabulator",)
 EXTENSIONS = ("tabulator", "codeeditor")
 
 
@@ -99,7 +103,7 @@ class Dashboard(Viewer):
         self.inspector = ExchangeInspector(state=state)
         self.waterfall = Waterfall(state=state)
         self.metrics = MetricsView(state=state)
-        self.exports = ExportPanel(state=state)
+        self._exports: ExportPanel | None = None  # made when its section is first opened
         self.diff_view = DiffView(state=state)
         # one browser layout per batch of updates (see _coalesce); two figures, in case a
         # card holding one is collapsed
@@ -122,6 +126,16 @@ class Dashboard(Viewer):
         self._message = pn.pane.Alert(
             "", alert_type="info", visible=False, sizing_mode="stretch_width"
         )
+        # Export starts collapsed: its buttons join the page when it is first opened (eight
+        # download buttons and a picker made, sent and laid out hidden were ~10 % of a load)
+        self._export_card = pn.Card(
+            title="Export",
+            collapsed=True,
+            collapsible=True,
+            sizing_mode="stretch_width",
+            css_classes=["orchestra-export-card"],
+        )
+        self._export_card.param.watch(self._open_exports, "collapsed")
         self._graph_card = pn.Card(
             self.flow_graph,
             title="Flow graph",
@@ -133,6 +147,17 @@ class Dashboard(Viewer):
         self._draw_header()
         self._size_graph()
         self._callbacks: list[Any] = []
+
+    @property
+    def exports(self) -> ExportPanel:
+        """The Export section's downloads (made on first use: the section starts collapsed)."""
+        if self._exports is None:
+            self._exports = ExportPanel(state=self.state)
+        return self._exports
+
+    def _open_exports(self, *events: param.parameterized.Event) -> None:
+        if not self._export_card.collapsed and not len(self._export_card):
+            self._export_card.append(self.exports)
 
     def attach(self, bus: EventBus) -> LiveFeed:
         """Follow a run of this process as it happens (``dashboard.attach(runner.bus)``)."""
@@ -176,7 +201,7 @@ class Dashboard(Viewer):
             self._message,
             pn.Card(self.run_picker, title="Runs", **section),
             self._summary,
-            pn.Card(self.exports, title="Export", collapsed=True, **section),
+            self._export_card,
             pn.Row(
                 self._graph_card,
                 pn.Card(self.step_table, title="Steps", **section),

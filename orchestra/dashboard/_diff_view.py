@@ -242,23 +242,11 @@ class DiffView(Viewer):
         self._run_a = pn.widgets.Select(label="Run A (before)", width=420)
         self._run_b = pn.widgets.Select(label="Run B (after)", width=420)
         self._key = pn.widgets.TextInput(label="Key field", value=DEFAULT_KEY, width=180)
-        self._verdict = pn.pane.HTML(
-            "", sizing_mode="stretch_width", css_classes=["orchestra-diff-verdict"]
-        )
         self._problem = pn.pane.Alert(
             "", alert_type="warning", visible=False, sizing_mode="stretch_width"
         )
-        self._steps = _table(_typed([], STEP_DTYPES), "orchestra-diff-steps")
-        self._counts = _table(_typed([], COUNT_DTYPES), "orchestra-diff-counts")
-        self._changes = _table(_typed([], CHANGE_DTYPES), "orchestra-diff-changes")
-        self._shapes = _table(_typed([], SHAPE_DTYPES), "orchestra-diff-shapes")
-        self._plan = pn.pane.HTML(
-            "", sizing_mode="stretch_width", css_classes=["orchestra-diff-plan"]
-        )
-        self._config = pn.pane.HTML(
-            "", sizing_mode="stretch_width", css_classes=["orchestra-diff-config"]
-        )
-        # the tables join the page when the section is first opened (a closed one costs nothing)
+        # the tables and panes are made when the section is first opened (_body): a closed one
+        # costs a page load nothing (four Tabulators made and never shown were ~50 ms of it)
         self.card = pn.Card(
             title="Compare runs",
             collapsed=True,
@@ -276,6 +264,20 @@ class DiffView(Viewer):
         self.state.param.watch(self._on_run, ["run_id"])
 
     def _body(self) -> pn.viewable.Viewable:
+        self._verdict = pn.pane.HTML(
+            "", sizing_mode="stretch_width", css_classes=["orchestra-diff-verdict"]
+        )
+        self._steps = _table(_typed([], STEP_DTYPES), "orchestra-diff-steps")
+        self._counts = _table(_typed([], COUNT_DTYPES), "orchestra-diff-counts")
+        self._changes = _table(_typed([], CHANGE_DTYPES), "orchestra-diff-changes")
+        self._shapes = _table(_typed([], SHAPE_DTYPES), "orchestra-diff-shapes")
+        self._plan = pn.pane.HTML(
+            "", sizing_mode="stretch_width", css_classes=["orchestra-diff-plan"]
+        )
+        self._config = pn.pane.HTML(
+            "", sizing_mode="stretch_width", css_classes=["orchestra-diff-config"]
+        )
+
         def titled(text: str, view: Any) -> pn.Column:
             return pn.Column(
                 pn.pane.HTML(f"<b>{text}</b>", margin=(8, 5, 0, 5)),

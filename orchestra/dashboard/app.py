@@ -13,7 +13,7 @@ import sys
 
 import panel as pn
 
-from orchestra.dashboard._app import EXTENSIONS, Dashboard
+from orchestra.dashboard._app import RUNS_EXTENSIONS, Dashboard
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -25,7 +25,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 if __name__.startswith("bokeh_app"):  # run by `panel serve`, once per session
-    pn.extension(*EXTENSIONS)
+    pn.extension(*RUNS_EXTENSIONS)  # no builder here: no code editor's JavaScript
     options = parse_args(sys.argv[1:])
     Dashboard(db=options.db, run=options.run, refresh_interval=options.interval).servable(
         title="Orchestra dashboard"

@@ -246,3 +246,28 @@ def test_a_version_2_file_read_without_migrating_has_no_first_byte(tmp_path, dem
         bars = reader.waterfall(result.run_id).exchanges
         assert len(bars) == 1 and bars["first_byte_ms"].isna().all()
         assert reader.exchange(result.run_id, int(bars["exchange_id"][0])) is not None
+
+
+def test_a_read_holds_the_file_only_inside_its_block_and_keeps_its_instance(captured):
+    """Reads attach the file to a kept in-memory instance (no new DuckDB instance per read)
+    and detach it at the block's end, also when the block failed inside a transaction."""
+    import duckdb
+
+    from orchestra.capture import _connection
+
+    store, _ = captured
+    path = store.path
+    with store.read() as reader:
+        first = reader.connection
+        run_ids = reader.runs()["run_id"].tolist()
+        with pytest.raises(duckdb.Error):  # attached here: no read-write open beside it
+            duckdb.connect(path).close()
+    duckdb.connect(path).close()  # detached: a writer (here, this process) gets the file
+    with pytest.raises(RuntimeError, match="inside"), store.read() as reader:
+        reader.connection.execute("BEGIN TRANSACTION")
+        raise RuntimeError("a failure inside the block")
+    with store.read() as reader:  # the same instance again, the file attached afresh
+        assert reader.connection is first
+        assert reader.runs()["run_id"].tolist() == run_ids
+    assert len(_connection._idle_readers) <= _connection._IDLE_READERS
+    duckdb.connect(path).close()

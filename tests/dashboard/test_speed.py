@@ -50,6 +50,30 @@ def poll(state: DashboardState) -> None:
     asyncio.run(state.poll())
 
 
+@pytest.mark.parametrize("asked", ["a", "prefix", None])
+def test_a_new_page_reads_the_file_once(runs, monkeypatch, asked):
+    """The run list, the run asked for (an id, a prefix, or the newest) and its views."""
+    listed = CaptureStore(runs.path).runs()["run_id"].tolist()  # newest first
+    store = CaptureStore(runs.path)
+    counter = OpenCounter(store, monkeypatch)
+    run = {"a": runs.a, "prefix": runs.a[:-3], None: None}[asked]
+    state = DashboardState(store, run=run)
+    assert counter.opens == 1
+    expected = runs.a if asked else listed[0]
+    assert state.run_id == expected and state.run["run_id"] == expected and not state.error
+    assert list(state.steps["step_path"]) and len(state.exchanges) and state.metrics is not None
+    assert state.runs["run_id"].tolist() == listed
+    polls = state.polls
+    poll(state)  # nothing was written: what the first read read is what is shown
+    assert counter.opens == 1 and state.polls == polls
+
+
+def test_a_page_for_a_run_that_is_not_there_says_so(runs):
+    state = DashboardState(runs.path, run="no-such-run")
+    assert "Could not open the run" in state.error and "no-such-run" in state.error
+    assert state.run_id is None and len(state.runs)
+
+
 def test_a_run_switch_reads_once_and_the_next_poll_does_not_redraw(runs, monkeypatch):
     state = DashboardState(runs.path, run=runs.a)
     poll(state)

@@ -232,6 +232,7 @@ def test_a_failing_refresh_is_logged_and_shown_not_swallowed(state, monkeypatch,
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(CaptureReader, "signature", broken)
+    state._signature = None  # a poll that reads (the page's first read saw the file as it is)
     with caplog.at_level(logging.ERROR, logger="orchestra.dashboard"):
         asyncio.run(state.poll())
     assert "disk on fire" in state.error

@@ -151,3 +151,25 @@ def test_live_data_updates_the_tables_in_place(captured, tmp_path):
         "configuration",
         "columns",
     }, changed
+
+
+def test_the_collapsed_sections_are_built_when_first_opened(dashboard):
+    """Export and Compare runs start collapsed: a page load makes and sends none of their
+    widgets; opening one builds it for the run shown."""
+    view = dashboard.__panel__()
+    doc = Document()
+    doc.add_root(view.get_root(doc))
+    sent = {type(model).__name__ for model in doc.models}
+    assert "FileDownload" not in sent  # the Export buttons
+    assert len(dashboard._export_card) == 0 and dashboard._exports is None
+    assert len(dashboard.diff_view.card) == 0
+    dashboard._export_card.collapsed = False
+    assert len(dashboard._export_card) == 1 and dashboard._exports is not None
+    downloads = [m for m in doc.models if type(m).__name__ == "FileDownload"]
+    assert len(downloads) == len(dashboard.exports.downloads) == 8
+    run_id = dashboard.state.run_id
+    assert dashboard.exports.downloads["har"].filename == f"{run_id}.har"
+    assert not dashboard.exports.downloads["har"].disabled
+    dashboard._export_card.collapsed = True
+    dashboard._export_card.collapsed = False
+    assert len(dashboard._export_card) == 1  # built once
