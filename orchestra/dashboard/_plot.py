@@ -137,13 +137,16 @@ def renderer(
     return item
 
 
-def nice_ticks(top: float, count: int = 4) -> list[float]:
-    """About ``count`` round ticks (1, 2 or 5 times a power of ten apart) from 0 to ``top``."""
+def nice_ticks(top: float, count: int = 4, *, whole: bool = False) -> list[float]:
+    """About ``count`` round ticks (1, 2 or 5 times a power of ten apart) from 0 to ``top``;
+    ``whole``: at least 1 apart (counts)."""
     if not top > 0:
         return [0.0]
     raw = top / count
     power = 10 ** math.floor(math.log10(raw))
     step = next((m * power for m in (1, 2, 5, 10) if m * power >= raw), 10 * power)
+    if whole:
+        step = max(step, 1)
     return [i * step for i in range(int(top // step) + 1)]
 
 

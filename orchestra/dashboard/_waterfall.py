@@ -407,7 +407,8 @@ class Waterfall(Viewer):
 
     One figure draws the bars or the aggregate's stacked counts (never both: the
     other's sources are empty), a second under it the aggregate's latency bands
-    (shown only with the aggregate); the legend is a line of HTML above them.
+    (shown only with the aggregate, and on the page from the first aggregate on);
+    the legend is a line of HTML above them.
     """
 
     # typed as never None (param infers "| None" from the missing default)
@@ -449,11 +450,9 @@ class Waterfall(Viewer):
         )
         self._mode.link(self, value="lanes")
         # a Bokeh pane's own ``visible`` follows its figure's: toggle a column around it
-        self._latency_pane = pn.Column(
-            pn.pane.Bokeh(self.latency, sizing_mode="stretch_width"),
-            sizing_mode="stretch_width",
-            visible=False,
-        )
+        # the latency figure reaches the page with the first aggregate: a page that only ever
+        # shows bars (most runs) never builds it
+        self._latency_pane = pn.Column(sizing_mode="stretch_width", visible=False)
         self.bars.selected.on_change("indices", self._on_tap)
         self.state.param.watch(self._draw, ["waterfall", "graph"])
         self.state.param.watch(self._select, ["exchange_id"])
@@ -602,6 +601,8 @@ class Waterfall(Viewer):
             self._draw_aggregate(rows)
         else:
             self._draw_bars(rows)
+        if self.aggregated and not self._latency_pane.objects:
+            self._latency_pane.objects = [pn.pane.Bokeh(self.latency, sizing_mode="stretch_width")]
         if self._latency_pane.visible != self.aggregated:
             self._latency_pane.visible = self.aggregated
         if reset_range:
@@ -614,7 +615,7 @@ class Waterfall(Viewer):
         width = (rows.end_ms - rows.start_ms) / max(len(rows.buckets), 1)
         segments = segment_data(data, width)
         top = max([*segments["top"], *data["in_flight"], 1])
-        ticks = nice_ticks(top)
+        ticks = nice_ticks(top, whole=True)
         slowest = [v for v in data["max"] if not pd.isna(v)]
         self.buckets.data = data
         self.segments.data = segments
@@ -626,7 +627,11 @@ class Waterfall(Viewer):
         finally:
             self._syncing = False
         self.latency.y_range.update(start=0, end=max(slowest, default=1.0) * 1.05)
-        self._axes(ticks, {}, "requests", top=top * 1.05, bottom=0, height=AGGREGATE_HEIGHT)
+        # every count tick labelled explicitly: BokehJS (3.9) keeps the label of a tick whose
+        # override was removed (AxisView never clears its map of override views), so tick 0
+        # would still read as the first lane's step
+        labels = {int(tick): f"{tick:,.0f}" for tick in ticks}
+        self._axes(ticks, labels, "requests", top=top * 1.05, bottom=0, height=AGGREGATE_HEIGHT)
         _set(self._legend, "object", AGGREGATE_LEGEND)
 
     def _draw_bars(self, rows: WaterfallRows | None) -> None:

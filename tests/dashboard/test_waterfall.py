@@ -104,6 +104,10 @@ def test_a_big_run_is_drawn_per_time_bucket_with_the_counts_sql_gives(big):
     heights = [t - b for b, t in zip(segments["bottom"], segments["top"], strict=True)]
     assert sum(heights) == TOTAL and min(heights) > 0
     assert waterfall.figure.yaxis[0].axis_label == "requests"
+    # every count tick has its label (a lane's label would otherwise stay on tick 0 in
+    # BokehJS after a switch from bars)
+    ticks = list(waterfall._lanes_ticker.ticks)
+    assert waterfall.figure.yaxis[0].major_label_overrides == {t: f"{t:,.0f}" for t in ticks}
     assert waterfall.figure.y_range.end >= max(segments["top"])
     assert "answered 5xx" in waterfall._legend.object and "in flight" in waterfall._legend.object
     by_class = dict(
@@ -209,7 +213,7 @@ def test_a_big_run_shows_the_aggregate_in_a_browser_with_readable_ticks(big, tmp
         buckets = model_data(page, "waterfall-buckets")
         assert sum(buckets["answered"]) == TOTAL
         assert model_data(page, "waterfall-bars")["exchange_id"] == []
-        page.locator(".bk-Figure").first.scroll_into_view_if_needed()
+        page.locator(".bk-Plot").first.scroll_into_view_if_needed()
         page.get_by_text("in flight").first.scroll_into_view_if_needed()
         labels = page.evaluate(TICK_LABELS_JS)
         shot = tmp_path / "waterfall-aggregate.png"
