@@ -455,7 +455,9 @@ class Waterfall(Viewer):
         self._latency_pane = pn.Column(sizing_mode="stretch_width", visible=False)
         self.bars.selected.on_change("indices", self._on_tap)
         self.state.param.watch(self._draw, ["waterfall", "graph"])
-        self.state.param.watch(self._select, ["exchange_id"])
+        # a step selected resets the exchange without an event (DashboardState._on_selection
+        # discards it): follow the state's exchange on either change
+        self.state.param.watch(self._select, ["exchange_id", "step_path"])
         self.param.watch(self._draw, ["lanes"])
         self._draw()
 
@@ -711,7 +713,7 @@ class Waterfall(Viewer):
         with self.state.batch():
             self._syncing = True
             try:
-                self._select_id(event.new)
+                self._select_id(self.state.exchange_id)
             finally:
                 self._syncing = False
 
