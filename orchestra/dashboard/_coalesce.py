@@ -107,5 +107,10 @@ for (const root of index.roots) {
 
 
 def local_axis_layouts(figure: Model) -> None:
-    """Lay out only ``figure`` (stretched in width, fixed in height) when its axes resize."""
+    """Lay out only ``figure`` (stretched in width, fixed in height) when its axes resize.
+
+    Once per figure: a view that draws two things in one figure may name it twice."""
+    callbacks = figure.js_property_callbacks.get("change:inner_width", [])
+    if any(getattr(callback, "code", None) == LOCAL_AXIS_JS for callback in callbacks):
+        return
     figure.js_on_change("inner_width", CustomJS(code=LOCAL_AXIS_JS))

@@ -16,13 +16,19 @@ import param
 from bokeh.models import (
     ColumnDataSource,
     HoverTool,
+    LinearScale,
+    MultiLine,
+    Plot,
     Range1d,
+    Scatter,
     TapTool,
+    Text,
+    Toolbar,
 )
-from bokeh.plotting import figure
 from panel.viewable import Viewer
 
 from orchestra.dashboard._layout import LABEL_GAP, NODE_RADIUS, FlowGraphLayout
+from orchestra.dashboard._plot import renderer
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import NODE_STATUSES, STATUS_COLORS, format_ms
 
@@ -106,70 +112,68 @@ class FlowGraph(Viewer):
         self.nodes = ColumnDataSource(node_data(None), name=f"{self.model_name}-nodes")
         self.edges = ColumnDataSource(edge_data(None), name=f"{self.model_name}-edges")
         width, height = EMPTY_SIZE
-        plot = figure(
+        # built from its models: no axes, grids, title or muted copies (bokeh.plotting's
+        # figure() makes them, and each is a model the page builds a view for)
+        plot = Plot(
             name=self.model_name,
             width=width,
             height=height,
             x_range=Range1d(start=0, end=width),
             y_range=Range1d(start=0, end=height),
-            tools=[],
+            x_scale=LinearScale(),
+            y_scale=LinearScale(),
+            title=None,
+            toolbar=Toolbar(),
             toolbar_location=None,
             min_border=0,
             outline_line_color=None,
             background_fill_color="#ffffff",
+            output_backend="canvas",
         )
-        plot.axis.visible = False
-        plot.grid.visible = False
-        plot.multi_line(
-            "xs",
-            "ys",
-            source=self.edges,
-            line_color="#8c96a3",
-            line_width=1.4,
-            line_dash="edge_dash",
+        renderer(
+            plot,
+            self.edges,
+            MultiLine(
+                xs="xs", ys="ys", line_color="#8c96a3", line_width=1.4, line_dash="edge_dash"
+            ),
         )
-        # Bokeh's typed signature omits selection_line_width, which it accepts.
-        nodes = plot.scatter(  # type: ignore[call-arg]
-            "x",
-            "y",
-            source=self.nodes,
-            marker="marker",
-            size=2 * NODE_RADIUS + 2,
-            fill_color="color",
-            line_color="#37474f",
-            line_width=1.2,
-            selection_line_color="#111111",
-            selection_line_width=3.5,
-            selection_fill_alpha=1.0,
-            nonselection_fill_alpha=1.0,
-            nonselection_line_alpha=1.0,
-            nonselection_fill_color="color",
-            nonselection_line_color="#37474f",
-            name=f"{self.model_name}-node-glyphs",
+        node: dict[str, Any] = {
+            "x": "x",
+            "y": "y",
+            "marker": "marker",
+            "size": 2 * NODE_RADIUS + 2,
+            "fill_color": "color",
+            "line_color": "#37474f",
+        }
+        nodes = renderer(
+            plot,
+            self.nodes,
+            Scatter(**node, line_width=1.2),
+            selected=Scatter(**dict(node, line_color="#111111"), line_width=3.5),
+            unselected=Scatter(**node, line_width=1.2),
         )
-        plot.text(
-            "label_x",
-            "y",
+        nodes.name = f"{self.model_name}-node-glyphs"
+        label: dict[str, Any] = {"x": "label_x", "y": "y"}
+        title: dict[str, Any] = dict(
+            label,
             text="title",
-            source=self.nodes,
             text_font_size="12px",
             text_font_style="bold",
             text_baseline="bottom",
             text_color="#212121",
             y_offset=-1,
-            nonselection_text_alpha=1.0,
         )
-        plot.text(
-            "label_x",
-            "y",
+        subtitle: dict[str, Any] = dict(
+            label,
             text="subtitle",
-            source=self.nodes,
             text_font_size="11px",
             text_baseline="top",
             text_color="#5f6b7a",
             y_offset=1,
-            nonselection_text_alpha=1.0,
         )
+        # a selected node leaves every label as it is
+        renderer(plot, self.nodes, Text(**title), unselected=Text(**title))
+        renderer(plot, self.nodes, Text(**subtitle), unselected=Text(**subtitle))
         plot.add_tools(
             TapTool(renderers=[nodes]),
             HoverTool(

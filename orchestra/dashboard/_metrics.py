@@ -1,18 +1,27 @@
-"""The metrics view: totals, errors by status, latency percentiles per step, throughput."""
+"""The metrics view: totals, errors by status, latency percentiles per step, throughput.
+
+The cards and the two small tables (responses by status, latency per step) are
+HTML: nothing in them is clicked, and a Tabulator costs the browser ~50 ms to
+build and lay out per table on each page load. The throughput chart is one
+figure with two bar renderers (answered, failed stacked on it) and its legend
+a line of HTML.
+"""
 
 from __future__ import annotations
 
+import html
+import math
 from typing import Any, cast
 
+import pandas as pd
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, HoverTool
-from bokeh.models.widgets.tables import NumberFormatter
-from bokeh.plotting import figure
+from bokeh.models import ColumnDataSource, HoverTool, Range1d, VBar
 from panel.viewable import Viewer
 
 from orchestra.capture import RunStatistics
-from orchestra.dashboard._state import DashboardState, typed_frame
+from orchestra.dashboard._plot import legend_html, renderer, time_plot, x_zoom_tools
+from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import STATUS_CLASS_COLORS
 
 CARDS = [
@@ -24,12 +33,18 @@ CARDS = [
     ("records", "records"),
 ]
 
-BY_STATUS_DTYPES = {"status": "str", "requests": "int64"}
-LATENCY_DTYPES = {
-    "step_path": "str",
-    "requests": "int64",
-    **{column: "float64" for column in ("p50_ms", "p95_ms", "p99_ms", "max_ms")},
-}
+# the tables' columns: (column of the frame, title, number format: "count" or "ms")
+BY_STATUS_COLUMNS = [("status", "status", None), ("requests", "requests", "count")]
+LATENCY_COLUMNS = [
+    ("step_path", "step", None),
+    ("requests", "requests", "count"),
+    ("p50_ms", "p50 ms", "ms"),
+    ("p95_ms", "p95 ms", "ms"),
+    ("p99_ms", "p99 ms", "ms"),
+    ("max_ms", "max ms", "ms"),
+]
+OK_COLOR = STATUS_CLASS_COLORS["2xx"]
+FAILED_COLOR = STATUS_CLASS_COLORS["5xx"]
 
 
 def card_values(metrics: RunStatistics | None) -> dict[str, str]:
@@ -64,6 +79,65 @@ def cards_html(metrics: RunStatistics | None) -> str:
     )
 
 
+def _cell(value: Any, number: str | None) -> str:
+    if number is None:
+        return html.escape("" if value is None or value is pd.NA else str(value))
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if math.isnan(value):
+        return ""
+    return f"{value:,.0f}" if number == "count" else f"{value:,.1f}"
+
+
+_TABLE = "border-collapse:collapse;font-size:13px"
+_HEAD = "text-align:{align};padding:4px 10px;border-bottom:2px solid #dfe3e8;font-weight:600"
+_CELL = "text-align:{align};padding:3px 10px;border-bottom:1px solid #eef0f3"
+
+
+def table_html(
+    frame: pd.DataFrame | None, columns: list[tuple[str, str, str | None]], css_class: str
+) -> str:
+    """A small read-only table: text left, numbers right with thousands separators."""
+    aligns = ["left" if number is None else "right" for _, _, number in columns]
+    head = "".join(
+        f"<th style='{_HEAD.format(align=align)}'>{html.escape(title)}</th>"
+        for (_, title, _), align in zip(columns, aligns, strict=True)
+    )
+    rows = []
+    if frame is not None:
+        for record in frame.itertuples(index=False):
+            values = record._asdict()
+            cells = "".join(
+                f"<td data-column='{name}' style='{_CELL.format(align=align)}'>"
+                f"{_cell(values.get(name), number)}</td>"
+                for (name, _, number), align in zip(columns, aligns, strict=True)
+            )
+            rows.append(f"<tr>{cells}</tr>")
+    return (
+        f"<table class='{css_class}' style='{_TABLE}'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def tables_html(metrics: RunStatistics | None) -> str:
+    """Responses by status and latency per step, side by side."""
+    by_status = metrics.by_status if metrics else None
+    latency = metrics.latency if metrics else None
+    title = "<div style='font-weight:600;margin:6px 0'>{}</div>"
+    return (
+        "<div style='display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start'>"
+        f"<div style='min-width:220px'>{title.format('Responses by status')}"
+        f"{table_html(by_status, BY_STATUS_COLUMNS, 'orchestra-by-status')}</div>"
+        f"<div style='flex:1;overflow-x:auto'>{title.format('Latency per step')}"
+        f"{table_html(latency, LATENCY_COLUMNS, 'orchestra-latency')}</div></div>"
+    )
+
+
+EMPTY_THROUGHPUT: dict[str, list[Any]] = {"second": [], "ok": [], "failed": [], "total": []}
+
+
 class MetricsView(Viewer):
     """Requests, errors by status, retries, rate-limit waits, p50/p95/p99, throughput."""
 
@@ -76,101 +150,89 @@ class MetricsView(Viewer):
     def __init__(self, **params: Any):
         super().__init__(**params)
         # the cards as one pane, not one per card: each pane the browser updates costs style
-        # and layout work, and the cards always change together
+        # and layout work, and the cards always change together; the tables likewise
         self.cards = pn.pane.HTML(
             "", sizing_mode="stretch_width", css_classes=["orchestra-metrics"]
         )
-        # empty tables typed as DuckDB returns the data: a column type that changes when the
-        # first rows arrive changes the table's configuration, and the browser rebuilds it
-        self._by_status = pn.widgets.Tabulator(
-            typed_frame(BY_STATUS_DTYPES),
-            disabled=True,
-            show_index=False,
-            width=220,
-            selectable=False,
-            formatters={"requests": NumberFormatter(format="0,0")},
+        self.tables = pn.pane.HTML(
+            "", sizing_mode="stretch_width", css_classes=["orchestra-metric-tables"]
         )
-        ms = NumberFormatter(format="0,0.0")
-        self._latency = pn.widgets.Tabulator(
-            typed_frame(LATENCY_DTYPES),
-            disabled=True,
-            show_index=False,
-            selectable=False,
-            titles={
-                "step_path": "step",
-                "p50_ms": "p50 ms",
-                "p95_ms": "p95 ms",
-                "p99_ms": "p99 ms",
-                "max_ms": "max ms",
-            },
-            formatters={
-                "requests": NumberFormatter(format="0,0"),
-                "p50_ms": ms,
-                "p95_ms": ms,
-                "p99_ms": ms,
-                "max_ms": ms,
-            },
-            sizing_mode="stretch_width",
-            css_classes=["orchestra-latency"],
-        )
-        self.throughput = ColumnDataSource(
-            {"second": [], "ok": [], "failed": []}, name="throughput"
-        )
-        plot = figure(
-            name="throughput-chart",
+        self.throughput = ColumnDataSource(dict(EMPTY_THROUGHPUT), name="throughput")
+        plot = time_plot(
+            "throughput-chart",
             height=220,
-            sizing_mode="stretch_width",
-            tools="xpan,xwheel_zoom,reset",
-            toolbar_location="above",
-            x_axis_label="seconds since the first request",
-            y_axis_label="requests",
+            x_range=Range1d(start=0, end=1),
+            y_range=Range1d(start=0, end=1),
+            tools=x_zoom_tools(),
+            scroll_zooms="auto",
+            x_label="seconds since the first request",
+            y_label="requests",
+            x_ms=False,
         )
-        self._bars = plot.vbar_stack(
-            ["ok", "failed"],
-            x="second",
-            width=1.0,
-            source=self.throughput,
-            fill_color=[STATUS_CLASS_COLORS["2xx"], STATUS_CLASS_COLORS["5xx"]],
-            line_color=None,
-            legend_label=["answered < 400", "failed"],
-        )
-        plot.legend.location = "top_right"
-        plot.legend.label_text_font_size = "11px"
+        # answered below failed, stacked: two renderers of one source, no Stack transforms
+        self._bars = [
+            renderer(
+                plot,
+                self.throughput,
+                VBar(x="second", width=1.0, top="ok", fill_color=OK_COLOR, line_color=None),
+            ),
+            renderer(
+                plot,
+                self.throughput,
+                VBar(
+                    x="second",
+                    width=1.0,
+                    bottom="ok",
+                    top="total",
+                    fill_color=FAILED_COLOR,
+                    line_color=None,
+                ),
+            ),
+        ]
         plot.add_tools(
             HoverTool(
-                tooltips=[("from", "@second s"), ("requests", "@ok ok"), ("failed", "@failed")]
+                renderers=list(self._bars),
+                tooltips=[("from", "@second s"), ("requests", "@ok ok"), ("failed", "@failed")],
+                limit=1,
             )
         )
         self.figure = plot
+        self._legend = pn.pane.HTML(
+            legend_html([("answered < 400", OK_COLOR, "box"), ("failed", FAILED_COLOR, "box")]),
+            margin=(0, 10),
+        )
         self.state.param.watch(self._draw, ["metrics"])
         self._draw()
 
     def _draw(self, *events: param.parameterized.Event) -> None:
         metrics = self.state.metrics
         self.cards.object = cards_html(metrics)
+        self.tables.object = tables_html(metrics)
         if metrics is None:
-            self.throughput.data = {"second": [], "ok": [], "failed": []}
+            self.throughput.data = dict(EMPTY_THROUGHPUT)
             return
-        self._by_status.value = metrics.by_status.reset_index(drop=True)
-        self._latency.value = metrics.latency.reset_index(drop=True)
         width = metrics.bucket_seconds
         frame = metrics.throughput
+        seconds = frame["second"].astype(float)
         self.throughput.data = {
-            "second": (frame["second"].astype(float) + width / 2).tolist(),
+            "second": (seconds + width / 2).tolist(),
             "ok": (frame["requests"] - frame["failed"]).astype(int).tolist(),
             "failed": frame["failed"].astype(int).tolist(),
+            "total": frame["requests"].astype(int).tolist(),
         }
-        for renderer in self._bars:
-            renderer.glyph.width = width * 0.9
+        for item in self._bars:
+            item.glyph.width = width * 0.9
+        end = float(seconds.max()) + width if len(frame) else 1.0
+        top = float(frame["requests"].max()) if len(frame) else 1.0
+        # the reset tool goes back to the whole run, not to what the page first showed
+        self.figure.x_range.update(start=0, end=end, reset_start=0, reset_end=end)
+        self.figure.y_range.update(start=0, end=max(top, 1.0) * 1.05)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             self.cards,
-            pn.Row(
-                pn.Column("**Responses by status**", self._by_status),
-                pn.Column("**Latency per step**", self._latency, sizing_mode="stretch_width"),
-                sizing_mode="stretch_width",
-            ),
+            self.tables,
+            self._legend,
             pn.pane.Bokeh(self.figure, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )

@@ -37,16 +37,17 @@ import param
 from bokeh.events import RangesUpdate
 from bokeh.models import (
     ColumnDataSource,
-    CustomJSTickFormatter,
     FixedTicker,
     HoverTool,
+    Quad,
     Range1d,
     TapTool,
 )
-from bokeh.plotting import figure
+from bokeh.models.glyphs import Line, Step, VArea
 from panel.viewable import Viewer
 
 from orchestra.capture import WaterfallRows
+from orchestra.dashboard._plot import legend_html, nice_ticks, renderer, time_plot, x_zoom_tools
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import (
     RATE_LIMIT_WAIT_COLOR,
@@ -57,6 +58,11 @@ from orchestra.dashboard._style import (
 )
 
 LANE_PX = 18
+AGGREGATE_HEIGHT = 260
+IN_FLIGHT_COLOR = "#1f3a5f"
+P50_P95_COLOR = "#56ccf2"
+P50_COLOR = "#1f77b4"
+SLOWEST_COLOR = "#d93025"
 # The aggregate's stacked columns (as the capture's bucket query names them) and their legend.
 BUCKET_CLASSES = {
     "s2xx": "2xx",
@@ -66,24 +72,6 @@ BUCKET_CLASSES = {
     "s5xx": "5xx",
     "none": "no response",
 }
-# Axis ticks in milliseconds read as people write durations: 850 ms, 1.5 s, 2 min 5 s.
-MS_TICKS_JS = """
-const a = Math.abs(tick);
-if (a >= 60000) {
-  const m = Math.trunc(tick / 60000);
-  const s = Math.round((a % 60000) / 1000);
-  return s ? `${m} min ${s} s` : `${m} min`;
-}
-if (a >= 1000) return `${Number((tick / 1000).toFixed(a >= 10000 ? 1 : 2))} s`;
-return `${Number(tick.toFixed(a >= 10 ? 0 : 1))} ms`;
-"""
-
-
-def ms_ticks() -> CustomJSTickFormatter:
-    """A tick formatter for an axis in milliseconds (one per axis: a model has one document)."""
-    return CustomJSTickFormatter(code=MS_TICKS_JS)
-
-
 MAX_LANES_PER_STEP = 64  # worker lanes drawn per step; busier steps share the last lane
 
 
@@ -346,10 +334,81 @@ def bucket_data(rows: WaterfallRows | None) -> dict[str, list[Any]]:
     return data
 
 
+SEGMENT_KEYS = [
+    "left",
+    "right",
+    "bottom",
+    "top",
+    "color",
+    "window",
+    "answered",
+    "counts",
+    "in_flight",
+    "latency",
+    "waits",
+]
+_BUCKET_TIPS = ("window", "answered", "counts", "in_flight", "latency", "waits")
+
+
+def segment_data(buckets: dict[str, list[Any]], width: float) -> dict[str, list[Any]]:
+    """The aggregate's stacked columns as one box per bucket and status class answered in
+    it (one glyph renderer draws them all), each with its bucket's tooltip text."""
+    data: dict[str, list[Any]] = {key: [] for key in SEGMENT_KEYS}
+    half = width * 0.45
+    for index, middle in enumerate(buckets["middle"]):
+        bottom = 0
+        for column, label in BUCKET_CLASSES.items():
+            count = buckets[column][index]
+            if not count:
+                continue
+            data["left"].append(middle - half)
+            data["right"].append(middle + half)
+            data["bottom"].append(bottom)
+            data["top"].append(bottom + count)
+            data["color"].append(STATUS_CLASS_COLORS[label])
+            for key in _BUCKET_TIPS:
+                data[key].append(buckets[key][index])
+            bottom += count
+    return data
+
+
+def bars_legend(bars: dict[str, list[Any]], waits: dict[str, list[Any]]) -> str:
+    """The legend of the bars: the status classes and kinds of wait drawn."""
+    classes = set(bars["cls"])
+    kinds = set(waits["what"])
+    items = [(label, STATUS_CLASS_COLORS[label], "box") for label in STATUS_CLASS_COLORS]
+    items = [item for item in items if item[0] in classes]
+    if "retry wait" in kinds:
+        items.append(("retry wait", RETRY_WAIT_COLOR, "hatch"))
+    if "rate-limit wait" in kinds:
+        items.append(("rate-limit wait", RATE_LIMIT_WAIT_COLOR, "hatch"))
+    return legend_html(items, "orchestra-waterfall-legend")
+
+
+AGGREGATE_LEGEND = legend_html(
+    [
+        *(
+            (f"answered {label}", STATUS_CLASS_COLORS[label], "box")
+            for label in BUCKET_CLASSES.values()
+        ),
+        ("in flight", IN_FLIGHT_COLOR, "line"),
+        ("latency p50 to p95", P50_P95_COLOR, "band"),
+        ("p50", P50_COLOR, "line"),
+        ("slowest", SLOWEST_COLOR, "dotted"),
+    ],
+    "orchestra-waterfall-legend",
+)
+
+
 class Waterfall(Viewer):
     """Exchanges over time: bars (one lane per step or worker) or, when many, an aggregate.
 
     Tap a bar to inspect its exchange; zoom into the aggregate to get bars.
+
+    One figure draws the bars or the aggregate's stacked counts (never both: the
+    other's sources are empty), a second under it the aggregate's latency bands
+    (shown only with the aggregate, and on the page from the first aggregate on);
+    the legend is a line of HTML above them.
     """
 
     # typed as never None (param infers "| None" from the missing default)
@@ -373,13 +432,17 @@ class Waterfall(Viewer):
         self.bars = ColumnDataSource(layout["bars"], name="waterfall-bars")
         self.waits = ColumnDataSource(layout["waits"], name="waterfall-waits")
         self.buckets = ColumnDataSource(bucket_data(None), name="waterfall-buckets")
+        self.segments = ColumnDataSource(
+            {key: [] for key in SEGMENT_KEYS}, name="waterfall-segments"
+        )
         self.x_range = Range1d(start=0, end=1)
-        self.figure = self._bars_figure()
-        self.aggregate = self._aggregate_figure()
+        self.figure = self._main_figure()
+        self.aggregate = self.figure  # the aggregate's counts are drawn in the same figure
         self.latency = self._latency_figure()
-        for plot in (self.figure, self.aggregate, self.latency):
+        for plot in (self.figure, self.latency):
             plot.on_event(RangesUpdate, self._on_range)
-        self._note = pn.pane.Markdown("", margin=(0, 10))
+        self._note = pn.pane.HTML("", margin=(0, 10), css_classes=["orchestra-waterfall-note"])
+        self._legend = pn.pane.HTML("", margin=(0, 10))
         self._mode = pn.widgets.RadioButtonGroup(
             options={"lane per step": "step", "lane per worker": "worker"},
             value=self.lanes,
@@ -387,96 +450,80 @@ class Waterfall(Viewer):
         )
         self._mode.link(self, value="lanes")
         # a Bokeh pane's own ``visible`` follows its figure's: toggle a column around it
-        self._bars_pane = pn.Column(
-            pn.pane.Bokeh(self.figure, sizing_mode="stretch_width"), sizing_mode="stretch_width"
-        )
-        self._aggregate_pane = pn.Column(
-            pn.pane.Bokeh(self.aggregate, sizing_mode="stretch_width"),
-            pn.pane.Bokeh(self.latency, sizing_mode="stretch_width"),
-            sizing_mode="stretch_width",
-            visible=False,
-        )
+        # the latency figure reaches the page with the first aggregate: a page that only ever
+        # shows bars (most runs) never builds it
+        self._latency_pane = pn.Column(sizing_mode="stretch_width", visible=False)
         self.bars.selected.on_change("indices", self._on_tap)
         self.state.param.watch(self._draw, ["waterfall", "graph"])
-        self.state.param.watch(self._select, ["exchange_id"])
+        # a step selected resets the exchange without an event (DashboardState._on_selection
+        # discards it): follow the state's exchange on either change
+        self.state.param.watch(self._select, ["exchange_id", "step_path"])
         self.param.watch(self._draw, ["lanes"])
         self._draw()
 
+    @property
+    def aggregated(self) -> bool:
+        """Whether the aggregate is drawn (else the bars)."""
+        return self.shown is not None and self.shown.aggregated
+
     # -- figures -----------------------------------------------------------------------------
 
-    def _time_figure(self, name: str, height: int, **options: Any) -> Any:
-        plot = figure(
-            name=name,
-            height=height,
-            sizing_mode="stretch_width",
-            x_range=self.x_range,
-            tools="xpan,xwheel_zoom,reset",
-            active_scroll="xwheel_zoom",
-            toolbar_location="above",
-            # canvas: at most WATERFALL_LIMIT bars or the buckets are drawn, which a 2D canvas
-            # paints in milliseconds; WebGL costs more than it saves here (shader set-up,
-            # and a copy of each frame onto the page, slow without a GPU)
-            output_backend="canvas",
-            **options,
-        )
-        plot.xaxis.formatter = ms_ticks()
-        return plot
-
-    def _bars_figure(self) -> Any:
-        plot = self._time_figure(
-            "waterfall",
-            160,
-            y_range=Range1d(start=-0.5, end=0.5),
-            x_axis_label="time since the run started",
-        )
-        plot.ygrid.visible = False
+    def _main_figure(self) -> Any:
         self._lanes_ticker = FixedTicker(ticks=[])  # one model, its ticks updated in place
-        plot.yaxis.ticker = self._lanes_ticker
+        plot = time_plot(
+            "waterfall",
+            height=160,
+            x_range=self.x_range,
+            y_range=Range1d(start=-0.5, end=0.5),
+            tools=x_zoom_tools(),
+            x_label="time since the run started",
+            y_ticker=self._lanes_ticker,
+            y_grid=False,
+        )
         plot.yaxis.major_label_text_font_size = "11px"
+        box: dict[str, Any] = {"left": "left", "right": "right", "bottom": "bottom", "top": "top"}
         # the whole exchange, pale (waiting for the first byte), under the body's solid part
-        bars = plot.quad(
-            left="left",
-            right="right",
-            bottom="bottom",
-            top="top",
-            source=self.bars,
-            fill_color="color",
-            line_color="color",
-            fill_alpha=0.3,
-            legend_field="cls",
-            nonselection_fill_alpha=0.2,
-            selection_line_color="#111111",
-            selection_fill_alpha=0.45,
+        pale: dict[str, Any] = dict(box, fill_color="color", line_color="color")
+        bars = renderer(
+            plot,
+            self.bars,
+            Quad(**pale, fill_alpha=0.3),
+            selected=Quad(**dict(pale, line_color="#111111"), fill_alpha=0.45),
+            unselected=Quad(**pale, fill_alpha=0.2),
         )
-        plot.quad(
-            left="body_left",
-            right="right",
-            bottom="bottom",
-            top="top",
-            source=self.bars,
-            fill_color="color",
-            line_color=None,
-            fill_alpha=0.85,
-            nonselection_fill_alpha=0.5,
-            selection_fill_alpha=1.0,
+        solid: dict[str, Any] = dict(box, left="body_left", fill_color="color", line_color=None)
+        renderer(
+            plot,
+            self.bars,
+            Quad(**solid, fill_alpha=0.85),
+            selected=Quad(**solid, fill_alpha=1.0),
+            unselected=Quad(**solid, fill_alpha=0.5),
         )
-        waits = plot.quad(
-            left="left",
-            right="right",
-            bottom="bottom",
-            top="top",
-            source=self.waits,
-            fill_color="color",
-            line_color=None,
-            fill_alpha=0.9,
-            hatch_pattern="/",
-            hatch_color="#ffffff",
-            hatch_alpha=0.6,
-            legend_field="what",
+        waits = renderer(
+            plot,
+            self.waits,
+            Quad(
+                **box,
+                fill_color="color",
+                line_color=None,
+                fill_alpha=0.9,
+                hatch_pattern="/",
+                hatch_color="#ffffff",
+                hatch_alpha=0.6,
+            ),
         )
-        plot.legend.location = "top_right"
-        plot.legend.orientation = "horizontal"
-        plot.legend.label_text_font_size = "11px"
+        stacked = renderer(
+            plot,
+            self.segments,
+            Quad(**box, fill_color="color", line_color=None, fill_alpha=0.85),
+        )
+        renderer(
+            plot,
+            self.buckets,
+            Step(
+                x="middle", y="in_flight", mode="center", line_color=IN_FLIGHT_COLOR, line_width=2
+            ),
+        )
         plot.add_tools(
             # one tool over bars and waits, one tooltip: overlapping bars never stack theirs
             HoverTool(
@@ -490,41 +537,8 @@ class Waterfall(Viewer):
                 ],
                 limit=1,
             ),
-            TapTool(renderers=[bars]),
-        )
-        return plot
-
-    def _aggregate_figure(self) -> Any:
-        plot = self._time_figure(
-            "waterfall-aggregate", 260, y_axis_label="requests", x_axis_label=None
-        )
-        stacked = plot.vbar_stack(
-            list(BUCKET_CLASSES),
-            x="middle",
-            width=1.0,
-            source=self.buckets,
-            fill_color=[STATUS_CLASS_COLORS[label] for label in BUCKET_CLASSES.values()],
-            line_color=None,
-            fill_alpha=0.85,
-            legend_label=[f"answered {label}" for label in BUCKET_CLASSES.values()],
-        )
-        self._stacked = stacked
-        plot.step(
-            "middle",
-            "in_flight",
-            source=self.buckets,
-            mode="center",
-            line_color="#1f3a5f",
-            line_width=2,
-            legend_label="in flight",
-        )
-        plot.add_layout(plot.legend[0], "above")  # over the figure, never over the data
-        plot.legend.orientation = "horizontal"
-        plot.legend.label_text_font_size = "11px"
-        plot.legend.click_policy = "hide"
-        plot.add_tools(
             HoverTool(
-                renderers=list(stacked),
+                renderers=[stacked],
                 tooltips=[
                     ("time", "@window"),
                     ("answered", "@answered{0,0}"),
@@ -534,39 +548,35 @@ class Waterfall(Viewer):
                     ("waits begun", "@waits"),
                 ],
                 limit=1,
-            )
+            ),
+            TapTool(renderers=[bars]),
         )
         return plot
 
     def _latency_figure(self) -> Any:
-        plot = self._time_figure(
+        plot = time_plot(
             "waterfall-latency",
-            220,
-            y_axis_label="latency",
-            x_axis_label="time since the run started",
+            height=200,
+            x_range=self.x_range,
+            y_range=Range1d(start=0, end=1),
+            # the figure above holds the toolbar; pan and wheel-zoom work here too
+            tools=x_zoom_tools(),
+            show_toolbar=False,
+            x_label="time since the run started",
+            y_label="latency",
+            y_ms=True,
         )
-        plot.yaxis.formatter = ms_ticks()
-        plot.varea(
-            x="middle",
-            y1="p50",
-            y2="p95",
-            source=self.buckets,
-            fill_color="#56ccf2",
-            fill_alpha=0.4,
-            legend_label="p50 to p95",
+        renderer(
+            plot,
+            self.buckets,
+            VArea(x="middle", y1="p50", y2="p95", fill_color=P50_P95_COLOR, fill_alpha=0.4),
         )
-        plot.line("middle", "p50", source=self.buckets, line_color="#1f77b4", legend_label="p50")
-        plot.line(
-            "middle",
-            "max",
-            source=self.buckets,
-            line_color="#d93025",
-            line_dash="dotted",
-            legend_label="slowest",
+        renderer(plot, self.buckets, Line(x="middle", y="p50", line_color=P50_COLOR))
+        renderer(
+            plot,
+            self.buckets,
+            Line(x="middle", y="max", line_color=SLOWEST_COLOR, line_dash="dotted"),
         )
-        plot.add_layout(plot.legend[0], "above")  # over the figure, never over the data
-        plot.legend.orientation = "horizontal"
-        plot.legend.label_text_font_size = "11px"
         return plot
 
     # -- state -> figures --------------------------------------------------------------------
@@ -589,24 +599,28 @@ class Waterfall(Viewer):
 
     def _show(self, rows: WaterfallRows | None, *, reset_range: bool) -> None:
         self.shown = rows
-        aggregated = rows is not None and rows.aggregated
-        if rows is not None and aggregated:
+        if rows is not None and rows.aggregated:
             self._draw_aggregate(rows)
         else:
             self._draw_bars(rows)
-        self._bars_pane.visible = not aggregated
-        self._aggregate_pane.visible = aggregated
+        if self.aggregated and not self._latency_pane.objects:
+            self._latency_pane.objects = [pn.pane.Bokeh(self.latency, sizing_mode="stretch_width")]
+        if self._latency_pane.visible != self.aggregated:
+            self._latency_pane.visible = self.aggregated
         if reset_range:
             span = rows.span_ms if rows is not None else 1.0
             self.x_range.update(start=0, end=span * 1.02)
-        self._note.object = _note(rows)
+        _set(self._note, "object", _note(rows))
 
     def _draw_aggregate(self, rows: WaterfallRows) -> None:
         data = bucket_data(rows)
         width = (rows.end_ms - rows.start_ms) / max(len(rows.buckets), 1)
-        for renderer in self._stacked:
-            renderer.glyph.width = width * 0.9
+        segments = segment_data(data, width)
+        top = max([*segments["top"], *data["in_flight"], 1])
+        ticks = nice_ticks(top, whole=True)
+        slowest = [v for v in data["max"] if not pd.isna(v)]
         self.buckets.data = data
+        self.segments.data = segments
         self._syncing = True
         try:
             self.bars.data = _bar_data(pd.DataFrame())
@@ -614,13 +628,20 @@ class Waterfall(Viewer):
             self._select_id(None)
         finally:
             self._syncing = False
+        self.latency.y_range.update(start=0, end=max(slowest, default=1.0) * 1.05)
+        # every count tick labelled explicitly: BokehJS (3.9) keeps the label of a tick whose
+        # override was removed (AxisView never clears its map of override views), so tick 0
+        # would still read as the first lane's step
+        labels = {int(tick): f"{tick:,.0f}" for tick in ticks}
+        self._axes(ticks, labels, "requests", top=top * 1.05, bottom=0, height=AGGREGATE_HEIGHT)
+        _set(self._legend, "object", AGGREGATE_LEGEND)
 
     def _draw_bars(self, rows: WaterfallRows | None) -> None:
         order = self.state.graph.paths if self.state.graph else []
         layout = lay_out(rows, order, self.lanes)
         labels = layout["labels"]
-        plot = self.figure
         self.buckets.data = bucket_data(None)
+        self.segments.data = {key: [] for key in SEGMENT_KEYS}
         self._syncing = True
         try:
             self.bars.data = layout["bars"]
@@ -628,12 +649,41 @@ class Waterfall(Viewer):
             self._select_id(self.state.exchange_id)
         finally:
             self._syncing = False
-        plot.y_range.update(start=-(max(len(labels), 1) - 0.5), end=0.5 + 0.9)
-        ticks = [-i for i in range(len(labels))]
+        self._axes(
+            [-i for i in range(len(labels))],
+            {-i: label for i, label in enumerate(labels)},
+            None,
+            top=0.5,
+            bottom=-(max(len(labels), 1) - 0.5),
+            height=max(160, min(900, 50 + LANE_PX * (len(labels) + 1))),
+        )
+        _set(self._legend, "object", bars_legend(layout["bars"], layout["waits"]))
+
+    def _axes(
+        self,
+        ticks: list[float],
+        labels: dict[int, str],
+        title: str | None,
+        *,
+        top: float,
+        bottom: float,
+        height: int,
+    ) -> None:
+        """The main figure's y-axis: lanes (labelled ticks) or counts (a grid, a title)."""
+        plot = self.figure
+        plot.y_range.update(start=bottom, end=top)
         if list(self._lanes_ticker.ticks) != ticks:
             self._lanes_ticker.ticks = ticks
-        plot.yaxis.major_label_overrides = {-i: label for i, label in enumerate(labels)}
-        plot.height = max(160, min(900, 70 + LANE_PX * (len(labels) + 1)))
+        axis = plot.yaxis[0]
+        if axis.major_label_overrides != labels:
+            axis.major_label_overrides = labels
+        if axis.axis_label != title:
+            axis.axis_label = title
+        grid = plot.ygrid[0]
+        if grid.visible != (title is not None):
+            grid.visible = title is not None
+        if plot.height != height:
+            plot.height = height
 
     # -- figures -> state --------------------------------------------------------------------
 
@@ -663,7 +713,7 @@ class Waterfall(Viewer):
         with self.state.batch():
             self._syncing = True
             try:
-                self._select_id(event.new)
+                self._select_id(self.state.exchange_id)
             finally:
                 self._syncing = False
 
@@ -683,10 +733,17 @@ class Waterfall(Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             pn.Row(self._mode, self._note),
-            self._bars_pane,
-            self._aggregate_pane,
+            self._legend,
+            pn.pane.Bokeh(self.figure, sizing_mode="stretch_width"),
+            self._latency_pane,
             sizing_mode="stretch_width",
         )
+
+
+def _set(pane: pn.pane.HTML, name: str, value: Any) -> None:
+    """Set a pane's parameter only when it changes: each change is a message and a layout."""
+    if getattr(pane, name) != value:
+        setattr(pane, name, value)
 
 
 def _note(rows: WaterfallRows | None) -> str:
@@ -694,10 +751,10 @@ def _note(rows: WaterfallRows | None) -> str:
         return ""
     if rows.aggregated:
         return (
-            f"*{rows.in_window:,} of {rows.total:,} exchanges in view, counted per time bucket: "
-            "zoom in (mouse wheel) to see each one.*"
+            f"<em>{rows.in_window:,} of {rows.total:,} exchanges in view, counted per time "
+            "bucket: zoom in (mouse wheel) to see each one.</em>"
         )
-    split = "*pale: waiting for the first byte · solid: reading the body*"
+    split = "<em>pale: waiting for the first byte · solid: reading the body</em>"
     if rows.in_window < rows.total:
-        return f"*{rows.in_window:,} of {rows.total:,} exchanges in view.* {split}"
+        return f"<em>{rows.in_window:,} of {rows.total:,} exchanges in view.</em> {split}"
     return split

@@ -77,7 +77,7 @@ def test_graph_tables_and_metrics_render_with_the_run_numbers(page, captured):
     assert bars["cls"].count("5xx") == 2
     expect(page.locator(".orchestra-metric-requests")).to_contain_text(str(TOTAL_REQUESTS))
     expect(page.locator(".orchestra-metric-retries")).to_contain_text("2")
-    expect(page.locator(".orchestra-latency .tabulator-row")).to_have_count(
+    expect(page.locator(".orchestra-latency tbody tr")).to_have_count(
         sum(1 for n in STEP_REQUESTS.values() if n)
     )
     assert page.errors == []

@@ -98,7 +98,18 @@ def test_a_big_run_is_drawn_per_time_bucket_with_the_counts_sql_gives(big):
     buckets = waterfall.buckets.data
     assert len(buckets["answered"]) == WATERFALL_BUCKETS
     assert waterfall.bars.data["exchange_id"] == []  # no bar reaches the browser
-    assert waterfall._aggregate_pane.visible and not waterfall._bars_pane.visible
+    assert waterfall.aggregated and waterfall._latency_pane.visible
+    # the stacked columns: one box per bucket and status class, as high as its count
+    segments = waterfall.segments.data
+    heights = [t - b for b, t in zip(segments["bottom"], segments["top"], strict=True)]
+    assert sum(heights) == TOTAL and min(heights) > 0
+    assert waterfall.figure.yaxis[0].axis_label == "requests"
+    # every count tick has its label (a lane's label would otherwise stay on tick 0 in
+    # BokehJS after a switch from bars)
+    ticks = list(waterfall._lanes_ticker.ticks)
+    assert waterfall.figure.yaxis[0].major_label_overrides == {t: f"{t:,.0f}" for t in ticks}
+    assert waterfall.figure.y_range.end >= max(segments["top"])
+    assert "answered 5xx" in waterfall._legend.object and "in flight" in waterfall._legend.object
     by_class = dict(
         sql(
             big.path,
@@ -127,8 +138,9 @@ def test_zooming_in_shows_the_bars_of_exactly_the_window_and_zooming_out_aggrega
     expected = in_window(big.path, big.run_id, start, end)
     assert 0 < len(expected) <= WATERFALL_LIMIT
     assert set(waterfall.bars.data["exchange_id"]) == expected
-    assert waterfall._bars_pane.visible and not waterfall._aggregate_pane.visible
-    assert waterfall.buckets.data["answered"] == []
+    assert not waterfall.aggregated and not waterfall._latency_pane.visible
+    assert waterfall.buckets.data["answered"] == [] and waterfall.segments.data["top"] == []
+    assert waterfall.figure.yaxis[0].axis_label is None  # lanes, labelled by step
     assert "e+" not in " ".join(waterfall.bars.data["timing"])
 
     waterfall.lanes = "worker"  # lanes per worker, for the window's bars
@@ -169,7 +181,7 @@ def test_what_the_browser_gets_does_not_grow_with_the_run(big, captured):
 TICK_LABELS_JS = """() => {
   const doc = Bokeh.documents[0];
   const labels = [];
-  for (const name of ['waterfall-aggregate', 'waterfall-latency']) {
+  for (const name of ['waterfall', 'waterfall-latency']) {
     const plot = doc.get_model_by_name(name);
     const view = Bokeh.index.find_one(plot);
     for (const axis of [...plot.below, ...plot.left]) {
@@ -201,7 +213,7 @@ def test_a_big_run_shows_the_aggregate_in_a_browser_with_readable_ticks(big, tmp
         buckets = model_data(page, "waterfall-buckets")
         assert sum(buckets["answered"]) == TOTAL
         assert model_data(page, "waterfall-bars")["exchange_id"] == []
-        page.locator(".bk-Figure").first.scroll_into_view_if_needed()
+        page.locator(".bk-Plot").first.scroll_into_view_if_needed()
         page.get_by_text("in flight").first.scroll_into_view_if_needed()
         labels = page.evaluate(TICK_LABELS_JS)
         shot = tmp_path / "waterfall-aggregate.png"
