@@ -25,8 +25,9 @@ URL, status and timing (one tooltip at a time, times in ms / s); tapping a
 bar inspects that exchange.
 
 The selected exchange is shown in either drawing: its bar is highlighted, and in
-the aggregate (no bars) two vertical lines in its status colour mark its start
-and end, with a line of the note saying which exchange they are. The x-range
+the aggregate (no bars) two dark vertical lines mark its start and end, and the
+note names it with a swatch of its status colour (a line in its status colour
+would vanish among the stacked counts of the same colour). The x-range
 cannot be zoomed past ``MIN_WINDOW_MS``, and a range that is not a number is
 never read (the view stays as it was).
 """
@@ -71,6 +72,7 @@ IN_FLIGHT_COLOR = "#1f3a5f"
 P50_P95_COLOR = "#56ccf2"
 P50_COLOR = "#1f77b4"
 SLOWEST_COLOR = "#d93025"
+SELECTED_COLOR = "#111111"  # the selected bar's outline, and the lines marking it in the aggregate
 # The aggregate's stacked columns (as the capture's bucket query names them) and their legend.
 BUCKET_CLASSES = {
     "s2xx": "2xx",
@@ -450,7 +452,13 @@ class Waterfall(Viewer):
         self._view_range: tuple[float, float] = (0.0, 1.0)  # the last finite x-range
         # the selected exchange in the aggregate: lines at its start and end (hidden otherwise)
         self.selected_start, self.selected_end = (
-            Span(name=f"waterfall-selected-{edge}", dimension="height", line_width=2, visible=False)
+            Span(
+                name=f"waterfall-selected-{edge}",
+                dimension="height",
+                line_color=SELECTED_COLOR,
+                line_width=2,
+                visible=False,
+            )
             for edge in ("start", "end")
         )
         self.figure = self._main_figure()
@@ -504,7 +512,7 @@ class Waterfall(Viewer):
             plot,
             self.bars,
             Quad(**pale, fill_alpha=0.3),
-            selected=Quad(**dict(pale, line_color="#111111"), fill_alpha=0.45),
+            selected=Quad(**dict(pale, line_color=SELECTED_COLOR), fill_alpha=0.45),
             unselected=Quad(**pale, fill_alpha=0.2),
         )
         solid: dict[str, Any] = dict(box, left="body_left", fill_color="color", line_color=None)
@@ -755,7 +763,8 @@ class Waterfall(Viewer):
         lines = (self.selected_start, self.selected_end)
         if found is not None:
             for line, at in zip(lines, found[:2], strict=True):
-                line.update(location=at, line_color=found[2])
+                if line.location != at:
+                    line.location = at
         for line in lines:
             if line.visible != (found is not None):
                 line.visible = found is not None
@@ -806,9 +815,10 @@ def _selected_interval(state: DashboardState) -> tuple[float, float, str, str] |
     code = view.row.get("status_code")
     status = None if code is None or pd.isna(code) else int(code)
     color = STATUS_CLASS_COLORS[status_class(status)]
+    swatch = f"<span style='display:inline-block;width:10px;height:10px;background:{color}'></span>"
     text = (
-        f"Selected: exchange #{view.exchange_id} ({status or 'no response'}), the lines at "
-        f"{format_ms(start)} and {format_ms(start + took)}."
+        f"Selected: {swatch} exchange #{view.exchange_id} ({status or 'no response'}), "
+        f"the dark lines at {format_ms(start)} and {format_ms(start + took)}."
     )
     return start, start + took, color, text
 

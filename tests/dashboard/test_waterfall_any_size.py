@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 from orchestra.capture._read import WATERFALL_LIMIT
 from orchestra.dashboard import Dashboard
 from orchestra.dashboard._style import STATUS_CLASS_COLORS, status_class
-from orchestra.dashboard._waterfall import MIN_WINDOW_MS
+from orchestra.dashboard._waterfall import MIN_WINDOW_MS, SELECTED_COLOR
 from tests.dashboard._browser import (
     ARTIFACTS,
     chromium,
@@ -113,8 +113,8 @@ def test_the_selected_exchange_is_marked_in_the_aggregate_and_follows_the_select
         assert all(mark.visible for mark in marks)
         assert waterfall.selected_start.location == pytest.approx(start, abs=1e-3)
         assert waterfall.selected_end.location == pytest.approx(end, abs=1e-3)
-        assert {mark.line_color for mark in marks} == {STATUS_CLASS_COLORS[status_class(status)]}
         assert f"exchange #{exchange_id} ({status})" in waterfall._note.object
+        assert f"background:{STATUS_CLASS_COLORS[status_class(status)]}" in waterfall._note.object
     assert waterfall.selected_start.location > 5_000  # a late copy: the marks really moved
 
     start, end, _ = exchange_times(big.path, big.run_id, late)
@@ -174,6 +174,14 @@ def note_text(page: Any) -> str:
     return page.locator(".orchestra-waterfall-note").evaluate(
         "e => Array.from((e.shadowRoot ?? e).children)"
         ".filter(c => c.tagName !== 'STYLE').map(c => c.textContent).join('')"
+    )
+
+
+def note_html(page: Any) -> str:
+    """The waterfall's note as HTML (in a shadow root)."""
+    return page.locator(".orchestra-waterfall-note").evaluate(
+        "e => Array.from((e.shadowRoot ?? e).children)"
+        ".filter(c => c.tagName !== 'STYLE').map(c => c.innerHTML).join('')"
     )
 
 
@@ -246,12 +254,21 @@ def test_clicking_an_exchange_row_of_a_big_run_marks_it_in_the_aggregate(big, tm
     with panel_serve(big.path, log) as url, chromium() as browser:
         page = open_page(browser, url, console)
         wait_for_buckets(page)
-        marked: list[tuple[int, list[dict[str, Any]]]] = []
-        for row in (3, 7):  # moved on every selection
+        marked: list[tuple[int, list[dict[str, Any]], str]] = []
+        for last_page in (False, True):  # an early exchange, then one of the last sent
+            if last_page:
+                jump = page.locator(".orchestra-jump input")
+                jump.fill(str(TOTAL // 25))
+                jump.press("Enter")
+                expect(page.locator(".orchestra-page")).to_have_text(
+                    f"{TOTAL - 24:,}-{TOTAL:,} of {TOTAL:,}", timeout=30_000
+                )
             wait_for_table(page, "orchestra-exchanges")
-            line = page.locator(".orchestra-exchanges .tabulator-row").nth(row)
-            exchange_id = int(line.locator("[tabulator-field=exchange_id]").text_content())
-            line.click()
+            row = page.locator(".orchestra-exchanges .tabulator-row").nth(3)
+            exchange_id = int(
+                row.locator("[tabulator-field=exchange_id]").text_content().replace(",", "")
+            )
+            row.click()
             expect(page.locator(".orchestra-request")).to_contain_text(
                 f"Request #{exchange_id}", timeout=30_000
             )
@@ -262,17 +279,18 @@ def test_clicking_an_exchange_row_of_a_big_run_marks_it_in_the_aggregate(big, tm
                 arg=exchange_times(big.path, big.run_id, exchange_id)[0],
                 timeout=30_000,
             )
-            marked.append((exchange_id, page.evaluate(MARKS_JS)))
-        note = note_text(page)
-        shot(page, "waterfall-aggregate-selection.png")
+            marked.append((exchange_id, page.evaluate(MARKS_JS), note_html(page)))
+            shot(page, f"waterfall-aggregate-selection-{len(marked)}.png")
     assert marked[0][0] != marked[1][0]
-    for exchange_id, (first, last) in marked:
+    for exchange_id, (first, last), note in marked:
         start, end, status = exchange_times(big.path, big.run_id, exchange_id)
         assert first["visible"] and last["visible"]
         assert first["location"] == pytest.approx(start, abs=1e-3)
         assert last["location"] == pytest.approx(end, abs=1e-3)
-        assert first["color"] == last["color"] == STATUS_CLASS_COLORS[status_class(status)]
-    assert f"exchange #{marked[1][0]}" in note
+        assert first["color"] == last["color"] == SELECTED_COLOR
+        assert f"exchange #{exchange_id} ({status})" in note
+        assert f"background:{STATUS_CLASS_COLORS[status_class(status)]}" in note
+    assert marked[1][1][0]["location"] > 9_000  # the last exchange: near the run's end
     assert console == []
     served_log_is_clean(log)
 
