@@ -45,6 +45,7 @@ import param
 from bokeh.events import RangesUpdate
 from bokeh.models import (
     ColumnDataSource,
+    CustomJSTickFormatter,
     FixedTicker,
     HoverTool,
     Quad,
@@ -86,6 +87,22 @@ MAX_LANES_PER_STEP = 64  # worker lanes drawn per step; busier steps share the l
 # The narrowest window the wheel zooms to. Without a floor, a fast wheel-zoom shrinks the
 # range until BokehJS computes it as [NaN, NaN] (seen on a 100,000-exchange run).
 MIN_WINDOW_MS = 1.0
+# The time axes' ticks as _plot.MS_TICKS_JS writes them (850 ms, 1.5 s, 2 min 5 s), with as
+# many decimals as the ticks' spacing needs: zoomed to a few ms far into a run, every tick
+# read "26.4 s". BasicTicker spaces ticks 1, 2 or 5 times a power of ten apart.
+WINDOW_TICKS_JS = """
+const a = Math.abs(tick);
+const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : 0;
+const digits = (unit, least) => step > 0
+  ? Math.max(least, Math.min(6, Math.ceil(-Math.log10(step / unit) - 1e-9))) : least;
+if (a >= 60000 && (step === 0 || step >= 1000)) {
+  const m = Math.trunc(tick / 60000);
+  const s = Math.round((a % 60000) / 1000);
+  return s ? `${m} min ${s} s` : `${m} min`;
+}
+if (a >= 1000) return `${Number((tick / 1000).toFixed(digits(1000, a >= 10000 ? 1 : 2)))} s`;
+return `${Number(tick.toFixed(digits(1, a >= 10 ? 0 : 1)))} ms`;
+"""
 
 
 def worker_lanes(
@@ -466,6 +483,9 @@ class Waterfall(Viewer):
         self.latency = self._latency_figure()
         for plot in (self.figure, self.latency):
             plot.on_event(RangesUpdate, self._on_range)
+            formatter = plot.below[0].formatter
+            if isinstance(formatter, CustomJSTickFormatter):
+                formatter.code = WINDOW_TICKS_JS
         self._note = pn.pane.HTML("", margin=(0, 10), css_classes=["orchestra-waterfall-note"])
         self._legend = pn.pane.HTML("", margin=(0, 10))
         self._mode = pn.widgets.RadioButtonGroup(

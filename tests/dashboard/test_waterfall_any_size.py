@@ -9,6 +9,7 @@ numbers come from plain SQL over the capture file.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import time
 from pathlib import Path
@@ -140,6 +141,15 @@ FRAME_CENTRE_JS = """() => {
   return {x: canvas.left + frame.x + frame.width * 0.4, y: canvas.top + frame.y + frame.height / 2};
 }"""
 
+# The time axis's tick labels as the browser draws them now.
+TIME_LABELS_JS = """() => {
+  const plot = Bokeh.documents[0].get_model_by_name('waterfall');
+  const axis = plot.below[0];
+  const ticks = Bokeh.index.find_one(axis).tick_coords.major[0];
+  return axis.formatter.format_graphics(Array.from(ticks), {loc: 0})
+    .map((label) => label.text ?? String(label));
+}"""
+
 X_RANGE_JS = """() => {
   const range = Bokeh.documents[0].get_model_by_name('waterfall').x_range;
   return [range.start, range.end];
@@ -236,6 +246,7 @@ def test_a_fast_wheel_zoom_into_the_aggregate_keeps_counting_the_right_exchanges
         bars = model_data(page, "waterfall-bars")["exchange_id"]
         buckets = model_data(page, "waterfall-buckets")
         note = note_text(page)
+        labels = page.evaluate(TIME_LABELS_JS)
         shot(page, "waterfall-extreme-zoom.png")
     assert math.isfinite(start) and math.isfinite(end)
     assert end - start == pytest.approx(MIN_WINDOW_MS, rel=0.05)  # the floor, not beyond
@@ -243,6 +254,9 @@ def test_a_fast_wheel_zoom_into_the_aggregate_keeps_counting_the_right_exchanges
     expected = in_window(big.path, big.run_id, start, end)
     assert set(bars) == expected and 0 < len(expected) < TOTAL
     assert f"{len(expected):,} of {TOTAL:,} exchanges in view" in note
+    # readable at 1 ms: every tick its own label, in seconds this far into the run
+    assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+    assert all(re.fullmatch(r"\d+\.\d+ s", label) for label in labels), labels
     assert console == []
     served_log_is_clean(log)
 
