@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -497,11 +498,15 @@ class CaptureReader:
         retry and rate-limit waits); a busier one as ``buckets`` time buckets counted in
         DuckDB: completions per status class, requests in flight, latency p50/p95/max,
         waits begun.
+
+        A bound that is not a number (NaN) is refused with a ``ValueError``: DuckDB orders
+        NaN above every number, so a NaN window would count every exchange as in it and
+        bucket them at NaN. An infinite bound stands for the run's edge (0 or its span).
         """
         span = self.rows(sql.WATERFALL_SPAN, {"run": run_id})[0]
         total, span_ms = int(span["total"]), max(float(span["span_ms"] or 0.0), 1.0)
-        start = max(0.0, float(start_ms)) if start_ms is not None else 0.0
-        end = float(end_ms) if end_ms is not None else span_ms
+        start = max(0.0, _window_bound("start_ms", start_ms, 0.0, span_ms))
+        end = _window_bound("end_ms", end_ms, span_ms, span_ms)
         end = max(end, start + 1e-3)
         window = {"run": run_id, "start": start, "end": end}
         in_window = int(self.rows(sql.WATERFALL_IN_WINDOW, window)[0]["n"])
@@ -663,3 +668,16 @@ class CaptureReader:
         Nested objects come back as dicts, lists as arrays/lists.
         """
         return self.frame(self.table_select(step_path, run_id))
+
+
+def _window_bound(name: str, value: float | None, default: float, span_ms: float) -> float:
+    """One bound of a waterfall window in ms: ``default`` when None, an infinity clamped to
+    the run (0 or ``span_ms``); NaN is refused."""
+    if value is None:
+        return default
+    bound = float(value)
+    if math.isnan(bound):
+        raise ValueError(f"the waterfall's window needs numbers: {name} is {value!r}")
+    if math.isinf(bound):
+        return span_ms if bound > 0 else 0.0
+    return bound

@@ -23,11 +23,19 @@ response); a retry's wait is a grey bar after the attempt that failed and a
 rate-limit wait a purple one, both from the ``events`` table. Hover shows the
 URL, status and timing (one tooltip at a time, times in ms / s); tapping a
 bar inspects that exchange.
+
+The selected exchange is shown in either drawing: its bar is highlighted, and in
+the aggregate (no bars) two dark vertical lines mark its start and end, and the
+note names it with a swatch of its status colour (a line in its status colour
+would vanish among the stacked counts of the same colour). The x-range
+cannot be zoomed past ``MIN_WINDOW_MS``, and a range that is not a number is
+never read (the view stays as it was).
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from typing import Any, cast
 
 import numpy as np
@@ -37,12 +45,14 @@ import param
 from bokeh.events import RangesUpdate
 from bokeh.models import (
     ColumnDataSource,
+    CustomJSTickFormatter,
     FixedTicker,
     HoverTool,
     Quad,
     Range1d,
     TapTool,
 )
+from bokeh.models.annotations import Span
 from bokeh.models.glyphs import Line, Step, VArea
 from panel.viewable import Viewer
 
@@ -63,6 +73,7 @@ IN_FLIGHT_COLOR = "#1f3a5f"
 P50_P95_COLOR = "#56ccf2"
 P50_COLOR = "#1f77b4"
 SLOWEST_COLOR = "#d93025"
+SELECTED_COLOR = "#111111"  # the selected bar's outline, and the lines marking it in the aggregate
 # The aggregate's stacked columns (as the capture's bucket query names them) and their legend.
 BUCKET_CLASSES = {
     "s2xx": "2xx",
@@ -73,6 +84,25 @@ BUCKET_CLASSES = {
     "none": "no response",
 }
 MAX_LANES_PER_STEP = 64  # worker lanes drawn per step; busier steps share the last lane
+# The narrowest window the wheel zooms to. Without a floor, a fast wheel-zoom shrinks the
+# range until BokehJS computes it as [NaN, NaN] (seen on a 100,000-exchange run).
+MIN_WINDOW_MS = 1.0
+# The time axes' ticks as _plot.MS_TICKS_JS writes them (850 ms, 1.5 s, 2 min 5 s), with as
+# many decimals as the ticks' spacing needs: zoomed to a few ms far into a run, every tick
+# read "26.4 s". BasicTicker spaces ticks 1, 2 or 5 times a power of ten apart.
+WINDOW_TICKS_JS = """
+const a = Math.abs(tick);
+const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : 0;
+const digits = (unit, least) => step > 0
+  ? Math.max(least, Math.min(6, Math.ceil(-Math.log10(step / unit) - 1e-9))) : least;
+if (a >= 60000 && (step === 0 || step >= 1000)) {
+  const m = Math.trunc(tick / 60000);
+  const s = Math.round((a % 60000) / 1000);
+  return s ? `${m} min ${s} s` : `${m} min`;
+}
+if (a >= 1000) return `${Number((tick / 1000).toFixed(digits(1000, a >= 10000 ? 1 : 2)))} s`;
+return `${Number(tick.toFixed(digits(1, a >= 10 ? 0 : 1)))} ms`;
+"""
 
 
 def worker_lanes(
@@ -435,12 +465,27 @@ class Waterfall(Viewer):
         self.segments = ColumnDataSource(
             {key: [] for key in SEGMENT_KEYS}, name="waterfall-segments"
         )
-        self.x_range = Range1d(start=0, end=1)
+        self.x_range = Range1d(start=0, end=1, min_interval=MIN_WINDOW_MS)
+        self._view_range: tuple[float, float] = (0.0, 1.0)  # the last finite x-range
+        # the selected exchange in the aggregate: lines at its start and end (hidden otherwise)
+        self.selected_start, self.selected_end = (
+            Span(
+                name=f"waterfall-selected-{edge}",
+                dimension="height",
+                line_color=SELECTED_COLOR,
+                line_width=2,
+                visible=False,
+            )
+            for edge in ("start", "end")
+        )
         self.figure = self._main_figure()
         self.aggregate = self.figure  # the aggregate's counts are drawn in the same figure
         self.latency = self._latency_figure()
         for plot in (self.figure, self.latency):
             plot.on_event(RangesUpdate, self._on_range)
+            formatter = plot.below[0].formatter
+            if isinstance(formatter, CustomJSTickFormatter):
+                formatter.code = WINDOW_TICKS_JS
         self._note = pn.pane.HTML("", margin=(0, 10), css_classes=["orchestra-waterfall-note"])
         self._legend = pn.pane.HTML("", margin=(0, 10))
         self._mode = pn.widgets.RadioButtonGroup(
@@ -458,6 +503,7 @@ class Waterfall(Viewer):
         # a step selected resets the exchange without an event (DashboardState._on_selection
         # discards it): follow the state's exchange on either change
         self.state.param.watch(self._select, ["exchange_id", "step_path"])
+        self.state.param.watch(self._on_exchange, ["exchange"])
         self.param.watch(self._draw, ["lanes"])
         self._draw()
 
@@ -488,7 +534,7 @@ class Waterfall(Viewer):
             plot,
             self.bars,
             Quad(**pale, fill_alpha=0.3),
-            selected=Quad(**dict(pale, line_color="#111111"), fill_alpha=0.45),
+            selected=Quad(**dict(pale, line_color=SELECTED_COLOR), fill_alpha=0.45),
             unselected=Quad(**pale, fill_alpha=0.2),
         )
         solid: dict[str, Any] = dict(box, left="body_left", fill_color="color", line_color=None)
@@ -551,6 +597,8 @@ class Waterfall(Viewer):
             ),
             TapTool(renderers=[bars]),
         )
+        plot.add_layout(self.selected_start)
+        plot.add_layout(self.selected_end)
         return plot
 
     def _latency_figure(self) -> Any:
@@ -609,8 +657,9 @@ class Waterfall(Viewer):
             self._latency_pane.visible = self.aggregated
         if reset_range:
             span = rows.span_ms if rows is not None else 1.0
+            self._view_range = (0.0, span * 1.02)
             self.x_range.update(start=0, end=span * 1.02)
-        _set(self._note, "object", _note(rows))
+        self._mark()
 
     def _draw_aggregate(self, rows: WaterfallRows) -> None:
         data = bucket_data(rows)
@@ -688,10 +737,19 @@ class Waterfall(Viewer):
     # -- figures -> state --------------------------------------------------------------------
 
     def _on_range(self, event: RangesUpdate) -> None:
-        """The visible x-range settled (zoom, pan, reset): read that window of the run."""
+        """The visible x-range settled (zoom, pan, reset): read that window of the run.
+
+        A range that is not finite (BokehJS computed NaN) is not read: the view stays
+        as it was, and the figure's x-range is put back to the last finite one.
+        """
         if event.x0 is None or event.x1 is None or self.state.run_id is None:
             return
         start, end = float(event.x0), float(event.x1)
+        if not (math.isfinite(start) and math.isfinite(end) and start < end):
+            with self.state.batch():
+                self.x_range.update(start=self._view_range[0], end=self._view_range[1])
+            return
+        self._view_range = (start, end)
         shown = self.shown
         span = shown.span_ms if shown is not None else 1.0
         window = None if start <= 0 and end >= span else (start, end)
@@ -716,6 +774,24 @@ class Waterfall(Viewer):
                 self._select_id(self.state.exchange_id)
             finally:
                 self._syncing = False
+
+    def _on_exchange(self, event: param.parameterized.Event) -> None:
+        with self.state.batch():  # like _select: a row click's event comes without the lock
+            self._mark()
+
+    def _mark(self) -> None:
+        """Mark the selected exchange in the aggregate (its bar is highlighted otherwise)."""
+        found = _selected_interval(self.state) if self.aggregated else None
+        lines = (self.selected_start, self.selected_end)
+        if found is not None:
+            for line, at in zip(lines, found[:2], strict=True):
+                if line.location != at:
+                    line.location = at
+        for line in lines:
+            if line.visible != (found is not None):
+                line.visible = found is not None
+        note = _note(self.shown)
+        _set(self._note, "object", note if found is None else f"{note} <em>{found[3]}</em>")
 
     def _select_id(self, exchange_id: int | None) -> None:
         ids = list(self.bars.data["exchange_id"])
@@ -744,6 +820,29 @@ def _set(pane: pn.pane.HTML, name: str, value: Any) -> None:
     """Set a pane's parameter only when it changes: each change is a message and a layout."""
     if getattr(pane, name) != value:
         setattr(pane, name, value)
+
+
+def _selected_interval(state: DashboardState) -> tuple[float, float, str, str] | None:
+    """The selected exchange's start and end in ms since the run started, its status colour
+    and a line saying so; None when none is selected (or its times are unknown)."""
+    view, run = state.exchange, state.run
+    if view is None or not run or view.row.get("run_id") != run.get("run_id"):
+        return None
+    started, run_started = view.row.get("started_at"), run.get("started_at")
+    if started is None or run_started is None or pd.isna(started) or pd.isna(run_started):
+        return None
+    start = (pd.Timestamp(started) - pd.Timestamp(run_started)).total_seconds() * 1000.0
+    elapsed = view.row.get("elapsed_ms")
+    took = 0.0 if elapsed is None or pd.isna(elapsed) else max(float(elapsed), 0.0)
+    code = view.row.get("status_code")
+    status = None if code is None or pd.isna(code) else int(code)
+    color = STATUS_CLASS_COLORS[status_class(status)]
+    swatch = f"<span style='display:inline-block;width:10px;height:10px;background:{color}'></span>"
+    text = (
+        f"Selected: {swatch} exchange #{view.exchange_id} ({status or 'no response'}), "
+        f"the dark lines at {format_ms(start)} and {format_ms(start + took)}."
+    )
+    return start, start + took, color, text
 
 
 def _note(rows: WaterfallRows | None) -> str:

@@ -225,6 +225,21 @@ def test_statistics_steps_waterfall_and_signature(capture):
         assert (nothing.runs, nothing.run_status, nothing.exchanges) == (2, None, 0)
 
 
+def test_a_waterfall_window_that_is_not_a_number_is_refused_and_infinities_are_the_run(capture):
+    # DuckDB orders NaN above every number: a NaN window counted the whole run as "in view"
+    # and drew its buckets at NaN (what a browser sent after a fast wheel-zoom)
+    nan = float("nan")
+    with capture.store.read() as reader:
+        whole = reader.waterfall(capture.good, limit=5)
+        for bounds in ({"start_ms": nan, "end_ms": nan}, {"start_ms": 0.0, "end_ms": nan}):
+            with pytest.raises(ValueError, match="needs numbers"):
+                reader.waterfall(capture.good, limit=5, **bounds)
+        edges = reader.waterfall(capture.good, limit=5, start_ms=float("-inf"), end_ms=float("inf"))
+        assert (edges.start_ms, edges.end_ms) == (0.0, whole.span_ms)
+        assert edges.in_window == 15 and edges.buckets["answered"].sum() == 15
+        assert edges.buckets["start_ms"].notna().all() and edges.buckets["end_ms"].notna().all()
+
+
 def test_a_reader_is_read_only_and_a_missing_file_is_not_created(capture, tmp_path):
     with capture.store.read() as reader, pytest.raises(duckdb.Error, match="read-only"):
         reader.connection.execute("DELETE FROM runs")
