@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 import orjson
 import yaml
 
+from orchestra.capture._exchange_filter import ExchangeFilter
 from orchestra.capture._read import PAGED_BY, RUN_TABLES
 from orchestra.capture._store import CaptureStore
 from orchestra.masking import MASK
@@ -57,7 +58,8 @@ def _run_and_exchanges(
 ) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
     """The run's id, its row and its exchanges (plain values, no NaN/NaT), in one read.
 
-    ``selection`` (``step_path``, ``errors_only``, ``exchange_ids``) narrows the exchanges.
+    ``selection`` (``step_path``, ``errors_only``, ``exchange_ids``, ``filters``) narrows the
+    exchanges.
     """
     with store.read() as reader:
         run_id = reader.resolve_run(run)
@@ -359,11 +361,15 @@ def export_curl(
     step_path: str | None = None,
     errors_only: bool = False,
     exchange_ids: list[int] | None = None,
+    filters: ExchangeFilter | None = None,
 ) -> str:
     """One runnable ``curl`` command per exchange of a run, each after a ``#`` comment.
 
-    ``step_path``, ``errors_only`` (status >= 400 or none) and ``exchange_ids``
-    narrow the exchanges to a selection (the dashboard's list, step or exchange).
+    ``step_path``, ``errors_only`` (status >= 400 or none), ``filters`` (an
+    :class:`~orchestra.capture.ExchangeFilter`: status, error kind, URL, item,
+    page, attempt, body text, and its sort) and ``exchange_ids`` narrow the
+    exchanges to a selection: the dashboard's exchange list, step or exchange.
+    With ``filters`` the commands follow the list's order.
 
     Secrets stay masked as they were stored: ``${NAME}`` (read from the
     environment at run time) is left in double quotes for the shell to expand,
@@ -373,9 +379,9 @@ def export_curl(
     reference, with a warning comment.
     """
     selection: dict[str, Any] = {}
-    if step_path is not None or errors_only or exchange_ids is not None:
+    if step_path is not None or errors_only or exchange_ids is not None or filters is not None:
         selection = {"step_path": step_path, "errors_only": errors_only,
-                     "exchange_ids": exchange_ids}  # fmt: skip
+                     "exchange_ids": exchange_ids, "filters": filters}  # fmt: skip
     run_id, run_row, exchanges = _run_and_exchanges(store, run, selection)
     env = os.environ if environ is None else environ
     count = len(exchanges)

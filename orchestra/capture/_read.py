@@ -569,17 +569,20 @@ class CaptureReader:
         step_path: str | None = None,
         errors_only: bool = False,
         exchange_ids: list[int] | None = None,
+        filters: ExchangeFilter | None = None,
     ) -> list[dict[str, Any]]:
         """Whole exchange rows (masked headers and bodies) of a selection, in order.
 
-        The selection is the exchange list's filter (``step_path``, ``errors_only``)
-        narrowed to ``exchange_ids`` when given.
+        The selection is the exchange list's (``step_path``, ``errors_only`` and
+        ``filters``, in the filter's sort: the rows :meth:`exchange_page` pages
+        through), narrowed to ``exchange_ids`` when given.
         """
-        where, params = self._exchange_filter(run_id, step_path, errors_only)
+        where, params = self._exchange_filter(run_id, step_path, errors_only, filters)
         if exchange_ids is not None:
             where += f" AND {sql.EXPORT_EXCHANGE_IDS}"
             params["ids"] = [int(exchange_id) for exchange_id in exchange_ids]
-        return self.rows(f"SELECT * FROM exchanges WHERE {where} ORDER BY exchange_id", params)
+        order = self._exchange_order(filters)
+        return self.rows(f"SELECT * FROM exchanges WHERE {where} ORDER BY {order}", params)
 
     def copy_records(
         self, run_id: str, target: str, *, step_path: str | None = None, file_format: str = "csv"

@@ -20,12 +20,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import jsonschema
 import pytest
 
 import orchestra
 from orchestra.capture import (
     CaptureStore,
+    ExchangeFilter,
     RunNotFound,
     _export,
     export_curl,
@@ -491,6 +493,41 @@ def test_curl_has_one_commented_command_per_exchange(captured) -> None:
     assert "# flaky page 1 attempt 1 -> 503" in [c for c, _ in commands]
     assert "# flaky page 1 attempt 2 -> 200" in [c for c, _ in commands]
     assert any("unreachable" in c and "no response" in c for c, _ in commands)
+    assert SECRET not in script
+
+
+@pytest.mark.parametrize(
+    ("filters", "step_path", "where", "order"),
+    [
+        (ExchangeFilter(status_class="5xx"), None, "status_code // 100 = 5", "exchange_id"),
+        (ExchangeFilter(status_class="none"), None, "status_code IS NULL", "exchange_id"),
+        (ExchangeFilter(status_class="2xx", url="/ITEMS/", sort="-exchange_id"), None,
+         "status_code // 100 = 2 AND url LIKE '%/items/%'", "exchange_id DESC"),
+        (ExchangeFilter(status_class="2xx", attempt=1), "flaky", "false", "exchange_id"),
+        (ExchangeFilter(status_class="2xx", sort="-attempt"), "flaky",
+         "status_code // 100 = 2 AND step_path = 'flaky'", "exchange_id"),
+    ],
+)  # fmt: skip
+def test_curl_of_a_filtered_list_has_exactly_the_lists_exchanges(
+    captured, filters: ExchangeFilter, step_path: str | None, where: str, order: str
+) -> None:
+    """The dashboard's "curl · exchange list": the list's filter and sort, no more, no less."""
+    store, run_id, _ = captured
+    with duckdb.connect(store.path, read_only=True) as con:  # plain SQL on the file
+        cursor = con.execute(
+            f"SELECT * FROM exchanges WHERE run_id = ? AND {where} ORDER BY {order}", [run_id]
+        )
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    expected = [_export.curl_comment(row) for row in rows]
+    with store.read() as reader:  # what the exchange list shows, page by page
+        page, total = reader.exchange_page(run_id, step_path, limit=500, filters=filters)
+    assert total == len(expected)
+    assert page["exchange_id"].tolist() == [row["exchange_id"] for row in rows]
+    script = export_curl(store, run_id, step_path=step_path, filters=filters)
+    assert [comment for comment, _ in _commands(script)] == expected
+    noun = "exchange" if total == 1 else "exchanges"
+    assert script.splitlines()[0].endswith(f": {total} {noun}")
     assert SECRET not in script
 
 
