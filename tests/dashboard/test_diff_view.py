@@ -7,7 +7,9 @@ plan) and show exactly what :func:`orchestra.capture.diff_runs` reports — per
 step deltas, record counts by ``id``, the changed records with their fields,
 the shape change, the plan and config diffs. A key that is no field path is
 refused with a message; picking the failed run C compares it with B. No
-console error, no server traceback.
+console error, no server traceback. In a thread with its own event loop and a
+``diff_runs`` held on an event, a run switch is drawn while the comparison
+reads, and a result whose pair was left is dropped.
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ receives is parsed and compared with the capture's read API: the plan (JSON
 and YAML) equals the plan that ran, the HAR has one entry per exchange of the
 run, the curl files hold one command per exchange of the selection, the
 records CSV (pandas) and Parquet (DuckDB) hold the run's and the step's
-records. The secret sent by the run appears in no file. The capture-side
-exporters are also checked directly (columns per field, selections).
+records. The secret sent by the run appears in no file. "Records of" offers
+exactly the steps with records in the run (plain SQL), each downloading a file
+that loads back; the exchange list's curl holds exactly the filtered list. The
+capture-side exporters are also checked directly (columns per field, selections).
 """
 
 from __future__ import annotations
