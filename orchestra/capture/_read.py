@@ -620,16 +620,17 @@ class CaptureReader:
         """The run whose records ``table`` reads: ``run`` resolved, or by default the latest
         run that ran the step (the run ``data.<step>`` shows).
 
-        Raises :class:`TableNotFound` naming the steps with records if this one has none.
+        Raises :class:`TableNotFound` naming the steps with records if this one has none:
+        those of the run when one is given, else those of the file.
         """
-        steps = tables.record_steps(self.connection)
-        if step_path not in steps:
-            listed = ", ".join(steps) if steps else "none yet"
-            raise tables.TableNotFound(
-                f"step {step_path!r} emitted no records in {self.path} "
-                f"(steps with records: {listed})"
-            )
         if run in (None, "last", "latest"):
+            steps = tables.record_steps(self.connection)
+            if step_path not in steps:
+                listed = ", ".join(steps) if steps else "none yet"
+                raise tables.TableNotFound(
+                    f"step {step_path!r} emitted no records in {self.path} "
+                    f"(steps with records: {listed})"
+                )
             run_id = tables.latest_run_of(self.connection, step_path) or self.resolve_run(None)
         else:
             run_id = self.resolve_run(run)

@@ -8,6 +8,11 @@ never as its value. curl covers a selection — the inspected exchange, the
 selected step's exchanges, or the exchange list as filtered — and records come
 as CSV or Parquet for the whole run or one step (picked in "Records of"; one step
 is its typed table, as ``orchestra export --format parquet --step`` writes it).
+"Records of" offers only the steps that emitted records in the run (the counts
+read with the run's other views), so every choice downloads a file that loads back.
+The exchange list's curl follows every filter of the list (step, errors only,
+status, error kind, URL, item, page, attempt, body text) and its sort; its file
+name says which.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import param
 from panel.viewable import Viewer
 
 from orchestra.capture import (
+    ExchangeFilter,
     export_curl,
     export_har,
     export_plan,
@@ -34,11 +40,43 @@ from orchestra.dashboard._state import DashboardState
 
 WHOLE_RUN = "(whole run)"
 BUTTON = {"color": "light", "width": 190, "margin": (4, 6)}
+NAME_PART = 40  # characters of a typed filter (URL, body text) kept in a file name
 
 
 def _safe(name: str) -> str:
     """A file-name part: letters, digits, dot, dash and underscore only."""
     return "".join(c if c.isalnum() or c in ".-_" else "_" for c in name)
+
+
+def list_name(step_path: str | None, errors_only: bool, filters: ExchangeFilter) -> str:
+    """The exchange list's part of a file name: its step, filters and sort, in that order.
+
+    ``exchanges`` alone is the whole run's list by exchange id; each filter set adds
+    one part (``5xx`` or ``no-status``, ``status-404``, ``error-timeout``, ``url-…``, ``item-3``,
+    ``page-2``, ``attempt-2``, ``text-…``), and a sort other than by exchange id adds
+    ``by-<column>`` (``-desc`` when descending).
+    """
+    parts = [_safe(step_path)] if step_path else []
+    parts.append("exchanges")
+    if errors_only:
+        parts.append("errors")
+    if filters.status_class:
+        parts.append("no-status" if filters.status_class == "none" else filters.status_class)
+    labelled = {
+        "status": filters.status_code,
+        "error": filters.error_kind or None,
+        "url": filters.url or None,
+        "item": filters.item_index,
+        "page": filters.page,
+        "attempt": filters.attempt,
+        "text": filters.text or None,
+    }
+    for label, value in labelled.items():
+        if value is not None:
+            parts.append(f"{label}-{_safe(str(value))[:NAME_PART]}")
+    if filters.sort != ExchangeFilter().sort:
+        parts.append(f"by-{_safe(filters.sort_column)}{'-desc' if filters.descending else ''}")
+    return ".".join(parts)
 
 
 class ExportPanel(Viewer):
@@ -69,8 +107,10 @@ class ExportPanel(Viewer):
             button.css_classes = [f"orchestra-export-{key}"]
         self._records_of.param.watch(self._name_files, "value")
         self.state.param.watch(
-            self._on_state, ["run_id", "step_path", "exchange_id", "errors_only", "steps"]
-        )
+            self._on_state,
+            ["run_id", "step_path", "exchange_id", "errors_only", "exchange_filter", "steps",
+             "record_counts"],
+        )  # fmt: skip
         self._on_state()
 
     def _button(self, label: str, make: Callable[[], bytes]) -> pn.widgets.FileDownload:
@@ -82,9 +122,7 @@ class ExportPanel(Viewer):
 
     def _on_state(self, *events: param.parameterized.Event) -> None:
         state = self.state
-        steps = state.steps
-        paths = [] if steps is None else [str(path) for path in steps["step_path"]]
-        options = [WHOLE_RUN, *paths]
+        options = [WHOLE_RUN, *self._record_steps()]
         if self._records_of.options != options:
             self._records_of.options = options
         records_of = self._records_of.value
@@ -112,19 +150,29 @@ class ExportPanel(Viewer):
         run = _safe(state.run_id or "run")
         scope = self._records_scope()
         records = f"{run}.records" + (f".{_safe(scope)}" if scope else "")
+        exchange_list = list_name(state.step_path, state.errors_only, state.exchange_filter)
         names = {
             "plan-json": f"{run}.plan.json",
             "plan-yaml": f"{run}.plan.yaml",
             "har": f"{run}.har",
             "curl-exchange": f"{run}.exchange-{state.exchange_id}.curl.sh",
             "curl-step": f"{run}.{_safe(state.step_path or 'step')}.curl.sh",
-            "curl-list": f"{run}.exchanges{'.errors' if state.errors_only else ''}.curl.sh",
+            "curl-list": f"{run}.{exchange_list}.curl.sh",
             "records-csv": f"{records}.csv",
             "records-parquet": f"{records}.parquet",
         }
         for key, name in names.items():
             if self.downloads[key].filename != name:
                 self.downloads[key].filename = name
+
+    def _record_steps(self) -> list[str]:
+        """The steps that emitted records in the run: in graph order, then any other."""
+        counts = self.state.record_counts or {}
+        steps = self.state.steps
+        ordered = [] if steps is None else [str(path) for path in steps["step_path"]]
+        return [path for path in ordered if counts.get(path)] + sorted(
+            path for path, count in counts.items() if count and path not in ordered
+        )
 
     def _records_scope(self) -> str | None:
         value = self._records_of.value
@@ -171,7 +219,11 @@ class ExportPanel(Viewer):
     def _curl_list(self) -> bytes:
         state = self.state
         text = export_curl(
-            state.store, self._run(), step_path=state.step_path, errors_only=state.errors_only
+            state.store,
+            self._run(),
+            step_path=state.step_path,
+            errors_only=state.errors_only,
+            filters=state.exchange_filter,
         )
         return text.encode()
 

@@ -207,6 +207,9 @@ class DashboardState(param.Parameterized):
         doc="The flow graph of the run: nodes, edges, statuses.",
     )
     steps = param.DataFrame(default=None, allow_None=True, doc="One row per step path.")
+    record_counts = param.Dict(
+        default={}, doc="Records per step path that emitted them in the run (none: absent)."
+    )
     exchanges = param.DataFrame(default=None, allow_None=True, doc="The exchange list's page.")
     exchange_total = param.Integer(default=0, doc="Exchanges matching the list's filter.")
     exchange_scope_total = param.Integer(
@@ -510,6 +513,7 @@ class DashboardState(param.Parameterized):
                 "run": None,
                 "graph": None,
                 "steps": _empty_steps(),
+                "record_counts": {},
                 "exchanges": _empty_exchanges(),
                 "exchange_total": 0,
                 "exchange_scope_total": 0,
@@ -551,6 +555,7 @@ class DashboardState(param.Parameterized):
             "run": run,
             "graph": graph,
             "steps": self._steps_frame(stats, graph),
+            "record_counts": emitted,
             "waterfall": db.waterfall(run_id),
             "metrics": metrics,
         }

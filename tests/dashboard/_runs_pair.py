@@ -102,7 +102,7 @@ def serve(path: Path, folder: Path) -> Iterator[Served]:
                 served.errors.append(f"console: {message.text}")
 
         page.on("console", on_console)
-        page.goto(url)
+        page.goto(url, timeout=120_000)  # the first page of a busy machine: no timing asserted
         wait_for_graph(page)
         yield served
         context.close()

@@ -7,18 +7,24 @@ plan) and show exactly what :func:`orchestra.capture.diff_runs` reports — per
 step deltas, record counts by ``id``, the changed records with their fields,
 the shape change, the plan and config diffs. A key that is no field path is
 refused with a message; picking the failed run C compares it with B. No
-console error, no server traceback.
+console error, no server traceback. In a thread with its own event loop and a
+``diff_runs`` held on an event, a run switch is drawn while the comparison
+reads, and a result whose pair was left is dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from orchestra.capture import CaptureStore, RunDiff, diff_runs
-from orchestra.dashboard import Dashboard
+from orchestra.dashboard import Dashboard, _diff_view
+from orchestra.dashboard._diff_view import DiffView
 from orchestra.demo import DemoAPI
 from tests.dashboard._browser import ARTIFACTS, requires_chromium
 from tests.dashboard._runs_pair import (
@@ -180,7 +186,33 @@ def test_a_failed_run_compares_with_the_previous_run(served: Served, pair: PairR
     assert_clean(served)
 
 
+def in_thread(body: Callable[[], None]) -> None:
+    """Run ``body`` in a thread of its own and raise what it raised.
+
+    The module's browser (Playwright's sync API) leaves an event loop marked running in
+    the main thread, and the comparison is read in a worker thread whenever a loop runs:
+    a thread with no loop compares where it is asked, one with its own loop in a worker.
+    """
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            body()
+        except BaseException as error:
+            raised.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if raised:
+        raise raised[0]
+
+
 def test_the_pair_follows_the_selected_run_and_its_previous_run(pair: PairRuns) -> None:
+    in_thread(lambda: pair_follows(pair))  # no event loop: compared where asked
+
+
+def pair_follows(pair: PairRuns) -> None:
     store = CaptureStore(pair.path)
     dashboard = Dashboard(db=pair.path, run=pair.a, live=False)
     view = dashboard.diff_view
@@ -198,3 +230,80 @@ def test_the_pair_follows_the_selected_run_and_its_previous_run(pair: PairRuns) 
     view.card.collapsed = True
     dashboard.state.select_run(pair.failed)  # closed: the comparison stays as it was
     assert (view.diff.run_a, view.diff.run_b) == (pair.failed, pair.a)
+
+
+def test_a_run_switch_does_not_wait_for_the_comparison(
+    pair: PairRuns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """diff_runs runs in a worker thread: a run switch is drawn while it still reads, and a
+    comparison that finishes after its pair was left is dropped."""
+    real = _diff_view.diff_runs
+    gates: dict[tuple[str, str], threading.Event] = {}
+    started: list[tuple[str, str]] = []
+    on_loop: list[tuple[str, str]] = []
+    finished: list[tuple[str, str]] = []
+
+    def slow_diff(store: CaptureStore, run_a: str, run_b: str, *, key: str) -> RunDiff:
+        pair_ = (run_a, run_b)
+        if threading.current_thread() is loop_thread[0]:
+            on_loop.append(pair_)  # the event loop's thread: every click would wait
+            raise AssertionError("diff_runs ran on the event loop")
+        gate = gates.setdefault(pair_, threading.Event())
+        started.append(pair_)
+        assert gate.wait(60), "never released"
+        return real(store, run_a, run_b, key=key)
+
+    original_finish = DiffView._finish
+
+    def finish(self: DiffView, wanted: Any, diff: RunDiff | None, error: Any) -> None:
+        original_finish(self, wanted, diff, error)
+        finished.append((wanted.run_a, wanted.run_b))
+
+    monkeypatch.setattr(_diff_view, "diff_runs", slow_diff)
+    monkeypatch.setattr(DiffView, "_finish", finish)
+
+    async def until(check: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 60
+        while not check():
+            assert time.monotonic() < deadline, f"{what} did not happen in 60 s"
+            await asyncio.sleep(0.02)
+
+    loop_thread: list[threading.Thread] = []
+
+    async def scenario() -> None:
+        loop_thread.append(threading.current_thread())
+        a, b, failed = pair.a, pair.b, pair.failed
+        dashboard = Dashboard(db=pair.path, run=b, live=False)
+        view, state = dashboard.diff_view, dashboard.state
+        view.card.collapsed = False  # B with A, the previous run: read in a worker thread
+        assert on_loop == []
+        await until(lambda: (a, b) in started, "the comparison of A and B to start")
+        assert "Comparing" in view._verdict.object and view.diff is None
+
+        state.select_run(failed)  # drawn at once, while A-B still reads
+        assert on_loop == [] and finished == [] and not gates[(a, b)].is_set()
+        assert state.run is not None and state.run["run_id"] == failed
+        assert failed in dashboard._summary.object
+        assert state.steps is not None and "broken" in set(state.steps["step_path"])
+        assert f"<code>{b}</code> with <code>{failed}</code>" in view._verdict.object
+
+        await until(lambda: (b, failed) in started, "the comparison of B and C to start")
+        gates[(b, failed)].set()
+        await until(lambda: (b, failed) in finished, "the comparison of B and C to end")
+        assert view.diff is not None and (view.diff.run_a, view.diff.run_b) == (b, failed)
+        gates[(a, b)].set()  # the comparison of the pair left behind ends last: dropped
+        await until(lambda: (a, b) in finished, "the comparison of A and B to end")
+        assert view.diff is not None and (view.diff.run_a, view.diff.run_b) == (b, failed)
+        assert view.diff.to_json() == real(CaptureStore(pair.path), b, failed).to_json()
+        assert view._verdict.object == _diff_view.verdict_html(view.diff)
+        assert not view._problem.visible
+
+        # the same pair again (closed and opened, the run picked again): not compared again
+        view.card.collapsed = True
+        view.card.collapsed = False
+        state.select_run(failed)
+        assert "Comparing" not in view._verdict.object  # a new comparison would say so
+        await asyncio.sleep(0.2)
+        assert started == [(a, b), (b, failed)] and on_loop == []
+
+    in_thread(lambda: asyncio.run(scenario()))
