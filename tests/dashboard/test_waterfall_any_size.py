@@ -150,6 +150,13 @@ TIME_LABELS_JS = """() => {
     .map((label) => label.text ?? String(label));
 }"""
 
+# The server has answered the zoom with bars (no buckets) and some are in view.
+BARS_SHOWN_JS = """() => {
+  const doc = Bokeh.documents[0];
+  return doc.get_model_by_name('waterfall-buckets').data.answered.length === 0
+    && doc.get_model_by_name('waterfall-bars').data.exchange_id.length > 0;
+}"""
+
 X_RANGE_JS = """() => {
   const range = Bokeh.documents[0].get_model_by_name('waterfall').x_range;
   return [range.start, range.end];
@@ -232,7 +239,19 @@ def test_a_fast_wheel_zoom_into_the_aggregate_keeps_counting_the_right_exchanges
         assert sum(model_data(page, "waterfall-buckets")["answered"]) == TOTAL
         where = page.evaluate(FRAME_CENTRE_JS)
         page.mouse.move(where["x"], where["y"])
-        for _ in range(60):  # far past 1 ms: each tick zooms in as far as Bokeh lets it
+        for _ in range(20):  # zoom in until the window holds few enough exchanges for bars
+            page.mouse.wheel(0, -400)
+            time.sleep(0.3)
+            held = len(in_window(big.path, big.run_id, *page.evaluate(X_RANGE_JS)))
+            if 0 < held <= WATERFALL_LIMIT:
+                break
+        page.wait_for_function(BARS_SHOWN_JS, timeout=60_000)
+        # then, with the mouse on a bar in view (the window keeps the time under the mouse),
+        # fast wheel ticks far past 1 ms: each zooms in as far as Bokeh lets it
+        shown = model_data(page, "waterfall-bars")["exchange_id"]
+        where = page.evaluate(BAR_JS, shown[len(shown) // 2])
+        page.mouse.move(where["x"], where["y"])
+        for _ in range(60):
             page.mouse.wheel(0, -400)
             time.sleep(0.05)
         # settled: the narrow window came back as bars (a NaN range stayed 120 NaN buckets)
