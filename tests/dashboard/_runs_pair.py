@@ -19,7 +19,7 @@ from typing import Any
 
 import orchestra
 from orchestra.demo import DemoAPI
-from tests.dashboard._browser import chromium, panel_serve, wait_for_graph
+from tests.dashboard._browser import chromium, click_row, panel_serve, wait_for_graph
 
 SECRET_ENV = "ORCH_DASHBOARD_EXPORT_KEY"
 SECRET = "d4shb0ard-s3cret-9f1e7a"
@@ -120,8 +120,14 @@ def pick_run(page: Any, run_id: str) -> None:
     """Select a run in the run picker, as a user does, and wait for the header to show it."""
     from playwright.sync_api import expect
 
-    page.locator(".orchestra-runs .tabulator-row", has_text=run_id).click()
-    expect(page.locator(".orchestra-run-summary")).to_contain_text(run_id, timeout=30_000)
+    summary = page.locator(".orchestra-run-summary")
+    click_row(  # a click that lands while the run list takes new rows is dropped: again
+        page,
+        page.locator(".orchestra-runs .tabulator-row", has_text=run_id),
+        "orchestra-runs",
+        lambda ms: expect(summary).to_contain_text(run_id, timeout=ms),
+        last_wait_ms=30_000,
+    )
 
 
 def open_card(page: Any, title: str) -> None:
