@@ -7,7 +7,6 @@ from typing import Any, cast
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
 from orchestra.dashboard._state import RUN_STATUSES, DashboardState
@@ -15,11 +14,21 @@ from orchestra.dashboard._style import (
     FAILED,
     RUN_STATUS_COLORS,
     STATUS_COLORS,
-    colored_status,
     format_ms,
 )
+from orchestra.dashboard._tables import TEXT, colored_status, number
 
 ALL = "(all)"
+# Every column but the plan's has a width: Tabulator measures a column without one, cell
+# by cell, each time the rows change.
+WIDTHS = {
+    "run_id": 195,
+    "status": 105,
+    "started": 165,
+    "duration": 100,
+    "requests": 95,
+    "errors": 75,
+}
 
 
 def duration_text(status: Any, started_at: Any, duration_ms: Any) -> str:
@@ -93,9 +102,11 @@ class RunPicker(Viewer):
             pagination="local",
             page_size=8,
             sizing_mode="stretch_width",
+            widths=WIDTHS,
             formatters={
-                "requests": NumberFormatter(format="0,0"),
-                "errors": NumberFormatter(format="0,0"),
+                **{c: TEXT for c in ("run_id", "plan", "started", "duration")},
+                "requests": number(),
+                "errors": number(),
                 "status": colored_status(RUN_STATUS_COLORS, STATUS_COLORS[FAILED]),
             },
             css_classes=["orchestra-runs"],

@@ -7,17 +7,34 @@ from typing import Any, cast
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
 from orchestra.dashboard._state import DashboardState
-from orchestra.dashboard._style import PENDING, STATUS_COLORS, colored_status
+from orchestra.dashboard._style import PENDING, STATUS_COLORS
+from orchestra.dashboard._tables import TEXT, colored_status, number
 
 TITLES = {
     "step_path": "step",
     "executions": "runs",
     "max_attempt": "attempts",
     "duration_ms": "duration (ms)",
+}
+INTEGERS = (
+    "executions", "requests", "retries", "max_attempt", "pages", "items", "records", "bytes",
+)  # fmt: skip
+# Every column but the step's has a width: Tabulator measures a column without one, cell
+# by cell, each time the rows change (at every run switch); the step's paths are few.
+WIDTHS = {
+    "status": 80,
+    "executions": 62,
+    "requests": 88,
+    "retries": 72,
+    "max_attempt": 84,
+    "pages": 72,
+    "items": 72,
+    "records": 84,
+    "bytes": 100,
+    "duration_ms": 120,
 }
 
 
@@ -33,28 +50,17 @@ class StepTable(Viewer):
     def __init__(self, **params: Any):
         super().__init__(**params)
         self._syncing = False
-        integers = NumberFormatter(format="0,0")
         self._table = pn.widgets.Tabulator(
             self.state.steps,
             disabled=True,
             selectable=1,
             show_index=False,
             titles=TITLES,
+            widths=WIDTHS,
             formatters={
-                **{
-                    c: integers
-                    for c in (
-                        "executions",
-                        "requests",
-                        "retries",
-                        "max_attempt",
-                        "pages",
-                        "items",
-                        "records",
-                        "bytes",
-                    )
-                },
-                "duration_ms": NumberFormatter(format="0,0.0"),
+                "step_path": TEXT,
+                **{c: number() for c in INTEGERS},
+                "duration_ms": number(1),
                 "status": colored_status(
                     {status: color for status, color in STATUS_COLORS.items() if status != PENDING}
                 ),
