@@ -133,12 +133,21 @@ class RunPicker(Viewer):
             self.state.select_run(frame["run_id"].iloc[index])
 
     def _draw(self, *events: param.parameterized.Event) -> None:
+        """Show the runs; on a run switch alone only the selection changes.
+
+        (The rows are not rebuilt and compared then: that costs ~8 ms of server CPU.)
+        """
         state = self.state
-        frame = runs_table_frame(state.runs)
+        if events and all(event.name == "run_id" for event in events):
+            frame = self._table.value
+        else:
+            frame = runs_table_frame(state.runs)
         self._syncing = True
         try:
-            self._plan.options = [ALL, *state.plan_keys]
-            if not self._table.value.equals(frame):
+            options = [ALL, *state.plan_keys]
+            if self._plan.options != options:
+                self._plan.options = options
+            if frame is not self._table.value and not self._table.value.equals(frame):
                 self._table.value = frame
             selected = frame.index[frame["run_id"] == state.run_id].tolist()
             if self._table.selection != selected:
