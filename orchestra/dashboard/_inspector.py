@@ -34,6 +34,7 @@ from orchestra.dashboard._style import (
     status_class,
 )
 from orchestra.dashboard._tables import (
+    BASIC_RENDERING,
     TEXT,
     colored_status_code,
     number,
@@ -333,6 +334,7 @@ class ExchangeInspector(Viewer):
             sizing_mode="stretch_width",
             max_height=460,
             layout="fit_columns",
+            configuration=dict(BASIC_RENDERING),
             widths={
                 "exchange_id": 52,
                 "page": 50,

@@ -16,7 +16,7 @@ from orchestra.dashboard._style import (
     STATUS_COLORS,
     format_ms,
 )
-from orchestra.dashboard._tables import TEXT, colored_status, number
+from orchestra.dashboard._tables import BASIC_RENDERING, TEXT, colored_status, number
 
 ALL = "(all)"
 # Every column but the plan's has a width: Tabulator measures a column without one, cell
@@ -103,6 +103,7 @@ class RunPicker(Viewer):
             page_size=8,
             sizing_mode="stretch_width",
             widths=WIDTHS,
+            configuration=dict(BASIC_RENDERING),
             formatters={
                 **{c: TEXT for c in ("run_id", "plan", "started", "duration")},
                 "requests": number(),

@@ -11,7 +11,7 @@ from panel.viewable import Viewer
 
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import PENDING, STATUS_COLORS
-from orchestra.dashboard._tables import TEXT, colored_status, number, show_rows
+from orchestra.dashboard._tables import BASIC_RENDERING, TEXT, colored_status, number, show_rows
 
 TITLES = {
     "step_path": "step",
@@ -57,6 +57,7 @@ class StepTable(Viewer):
             show_index=False,
             titles=TITLES,
             widths=WIDTHS,
+            configuration=dict(BASIC_RENDERING),
             formatters={
                 "step_path": TEXT,
                 **{c: number() for c in INTEGERS},

@@ -22,6 +22,11 @@ import pandas as pd
 import panel as pn
 from panel.io import JSCode
 
+# Tabulator draws every row at once instead of only those in view: these tables hold a
+# few rows (a page of runs, a plan's steps, a page of exchanges), and its virtual
+# renderer measures rows and scrolls to fill the view each time the data changes.
+BASIC_RENDERING = {"renderVertical": "basic"}
+
 # Text as a text node: never parsed as HTML, nothing to escape.
 TEXT = JSCode(
     "(cell) => { const v = cell.getValue();"
