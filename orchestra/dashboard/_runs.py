@@ -27,7 +27,7 @@ WIDTHS = {
     "started": 165,
     "duration": 100,
     "requests": 95,
-    "errors": 75,
+    "errors": 80,
 }
 
 
