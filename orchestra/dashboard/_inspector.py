@@ -38,7 +38,6 @@ from orchestra.dashboard._tables import (
     TEXT,
     colored_status_code,
     number,
-    show_rows,
 )
 
 # A plain HTML button: a Panel js_on_click link would make Panel search the whole
@@ -435,7 +434,8 @@ class ExchangeInspector(Viewer):
             self._jump.end = self._last_page() + 1
             if self._jump.value != state.exchange_page + 1:
                 self._jump.value = state.exchange_page + 1
-            show_rows(self._table, frame)
+            if not self._table.value.equals(frame):
+                self._table.value = frame
             selected = frame.index[frame["exchange_id"] == state.exchange_id].tolist()
             if self._table.selection != selected:
                 self._table.selection = selected

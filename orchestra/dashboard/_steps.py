@@ -11,7 +11,7 @@ from panel.viewable import Viewer
 
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import PENDING, STATUS_COLORS
-from orchestra.dashboard._tables import BASIC_RENDERING, TEXT, colored_status, number, show_rows
+from orchestra.dashboard._tables import BASIC_RENDERING, TEXT, colored_status, number
 
 TITLES = {
     "step_path": "step",
@@ -91,7 +91,8 @@ class StepTable(Viewer):
         frame = steps.reset_index(drop=True)
         self._syncing = True
         try:
-            show_rows(self._table, frame)
+            if not self._table.value.equals(frame):
+                self._table.value = frame
             selected = frame.index[frame["step_path"] == self.state.step_path].tolist()
             if self._table.selection != selected:
                 self._table.selection = selected

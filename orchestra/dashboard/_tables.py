@@ -18,8 +18,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-import pandas as pd
-import panel as pn
 from panel.io import JSCode
 
 # Tabulator draws every row at once instead of only those in view: these tables hold a
@@ -67,34 +65,3 @@ def colored_status_code(class_colors: Mapping[str, str]) -> JSCode:
         f"((c) => value == 429 ? c['429']"
         f" : c[Math.min(Math.max(Math.floor(value / 100), 2), 5) + 'xx'])({table})"
     )
-
-
-def show_rows(table: pn.widgets.Tabulator, frame: pd.DataFrame) -> None:
-    """Make ``table`` show ``frame``: its changed columns patched in place when it can be.
-
-    A new value makes Panel's Tabulator replace the browser's rows, and it ignores a
-    click on a row while it does (a person's click on the step or exchange list right
-    after a run switch or page turn was lost). Rows patched in place (same columns,
-    column types and row count, e.g. the same plan's steps of another run, or the next
-    page of exchanges) are redrawn without that window and only the changed columns
-    are sent. A table the person sorted or filtered in the browser takes a new value.
-    """
-    shown = table.value
-    if shown is frame or shown.equals(frame):
-        return
-    same_shape = (
-        len(shown) == len(frame)
-        and list(shown.columns) == list(frame.columns)
-        and list(shown.dtypes) == list(frame.dtypes)
-        and shown.index.equals(frame.index)
-    )
-    if not same_shape or len(frame) == 0 or table.sorters or table.filters:
-        table.value = frame
-        return
-    rows = slice(0, len(frame))
-    changed = {
-        column: [(rows, frame[column].to_numpy())]
-        for column in frame.columns
-        if not shown[column].equals(frame[column])
-    }
-    table.patch(changed, as_index=False)

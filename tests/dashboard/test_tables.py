@@ -7,13 +7,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pandas as pd
-import panel as pn
-import pytest
-from bokeh.document import Document
-from bokeh.document.events import ColumnDataChangedEvent, ColumnsPatchedEvent, ModelChangedEvent
-
-from orchestra.dashboard._tables import show_rows
 from tests.dashboard._browser import (
     ARTIFACTS,
     chromium,
@@ -99,67 +92,3 @@ def test_cells_show_the_texts_and_colours_of_the_bokeh_formatters(tmp_path: Path
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard-table-formats.png"))
         assert messages == []
-
-
-def _table(frame: pd.DataFrame) -> tuple[pn.widgets.Tabulator, list[object]]:
-    table = pn.widgets.Tabulator(frame, disabled=True, show_index=False)
-    doc = Document()
-    doc.add_root(table.get_root(doc))
-    events: list[object] = []
-    doc.callbacks.on_change(events.append)
-    return table, events
-
-
-def _data_replaced(events: list[object]) -> bool:
-    return any(
-        isinstance(e, ColumnDataChangedEvent)
-        or (isinstance(e, ModelChangedEvent) and e.attr == "data")
-        for e in events
-    )
-
-
-def test_rows_of_the_same_shape_are_patched_in_place_only_changed_columns() -> None:
-    table, events = _table(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}))
-    show_rows(table, pd.DataFrame({"a": [1, 2], "b": ["x", "z"]}))
-    assert table.value.to_dict("list") == {"a": [1, 2], "b": ["x", "z"]}
-    patched = [e for e in events if isinstance(e, ColumnsPatchedEvent)]
-    assert len(patched) == 1 and list(patched[0].patches) == ["b"]
-    assert not _data_replaced(events)
-
-
-def test_nullable_integers_are_patched_as_the_table_sends_them() -> None:
-    table, events = _table(pd.DataFrame({"a": pd.array([1, None], dtype="Int64")}))
-    show_rows(table, pd.DataFrame({"a": pd.array([None, 5], dtype="Int64")}))
-    assert table.value["a"].isna().tolist() == [True, False]
-    assert table.value["a"].iloc[1] == 5
-    assert not _data_replaced(events)
-
-
-@pytest.mark.parametrize(
-    "new",
-    [
-        pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}),  # another row count
-        pd.DataFrame({"a": [1.5, 2.0], "b": ["x", "y"]}),  # another column type
-        pd.DataFrame({"a": [], "b": []}),
-    ],
-)
-def test_rows_of_another_shape_replace_the_data(new: pd.DataFrame) -> None:
-    table, events = _table(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}))
-    show_rows(table, new)
-    assert table.value.equals(new)
-    assert _data_replaced(events)
-
-
-def test_a_table_sorted_in_the_browser_takes_new_data() -> None:
-    table, events = _table(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}))
-    table.sorters = [{"field": "a", "dir": "desc"}]
-    events.clear()
-    show_rows(table, pd.DataFrame({"a": [3, 4], "b": ["x", "y"]}))
-    assert table.value["a"].tolist() == [3, 4]
-    assert _data_replaced(events)
-
-
-def test_the_same_rows_send_nothing() -> None:
-    table, events = _table(pd.DataFrame({"a": [1, 2]}))
-    show_rows(table, pd.DataFrame({"a": [1, 2]}))
-    assert events == []
