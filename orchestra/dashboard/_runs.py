@@ -19,16 +19,6 @@ from orchestra.dashboard._style import (
 from orchestra.dashboard._tables import BASIC_RENDERING, TEXT, colored_status, number
 
 ALL = "(all)"
-# Every column but the plan's has a width: Tabulator measures a column without one, cell
-# by cell, each time the rows change.
-WIDTHS = {
-    "run_id": 195,
-    "status": 105,
-    "started": 165,
-    "duration": 100,
-    "requests": 95,
-    "errors": 80,
-}
 
 
 def duration_text(status: Any, started_at: Any, duration_ms: Any) -> str:
@@ -102,7 +92,6 @@ class RunPicker(Viewer):
             pagination="local",
             page_size=8,
             sizing_mode="stretch_width",
-            widths=WIDTHS,
             configuration=dict(BASIC_RENDERING),
             formatters={
                 **{c: TEXT for c in ("run_id", "plan", "started", "duration")},

@@ -22,20 +22,6 @@ TITLES = {
 INTEGERS = (
     "executions", "requests", "retries", "max_attempt", "pages", "items", "records", "bytes",
 )  # fmt: skip
-# Every column but the step's has a width: Tabulator measures a column without one, cell
-# by cell, each time the rows change (at every run switch); the step's paths are few.
-WIDTHS = {  # each holds its title and Tabulator's sort arrow (as measured before)
-    "status": 84,
-    "executions": 72,
-    "requests": 100,
-    "retries": 84,
-    "max_attempt": 100,
-    "pages": 82,
-    "items": 78,
-    "records": 92,
-    "bytes": 100,
-    "duration_ms": 130,
-}
 
 
 class StepTable(Viewer):
@@ -56,7 +42,6 @@ class StepTable(Viewer):
             selectable=1,
             show_index=False,
             titles=TITLES,
-            widths=WIDTHS,
             configuration=dict(BASIC_RENDERING),
             formatters={
                 "step_path": TEXT,

@@ -9,8 +9,8 @@ text or element directly. What a person sees is the same: integers with a
 thousands comma and ``-`` for a missing number (as Bokeh's ``NumberFormatter``),
 empty for missing text, a status bold in its colour.
 
-Every column of these tables also gets a width (:func:`widths`): a column
-without one is measured by Tabulator, cell by cell, each time the data changes.
+(Fixed column widths were tried too, to spare Tabulator measuring every cell: they cut
+run ids and titles where the font is larger, as in JupyterLab, so columns are measured.)
 """
 
 from __future__ import annotations
