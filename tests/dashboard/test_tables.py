@@ -58,6 +58,8 @@ def test_cells_show_the_texts_and_colours_of_the_bokeh_formatters(tmp_path: Path
         listening_server(command, port, tmp_path / "serve.log", "panel serve", env=env),
         chromium() as browser,
     ):
+        from playwright.sync_api import expect
+
         page = browser.new_page()
         messages: list[str] = []
         page.on(
@@ -79,16 +81,14 @@ def test_cells_show_the_texts_and_colours_of_the_bokeh_formatters(tmp_path: Path
             "", "0", "7", "-", "odd", "",
         ]  # fmt: skip
         assert rows.nth(0).locator("[tabulator-field=name] b").count() == 0
-        color = "(el) => getComputedStyle(el.querySelector('span')).color"
-        status = rows.nth(0).locator("[tabulator-field=status]")
-        assert status.evaluate(color) == "rgb(1, 2, 3)"
-        assert rows.nth(1).locator("[tabulator-field=status]").evaluate(color) == "rgb(9, 9, 9)"
-        weight = "(el) => getComputedStyle(el.querySelector('span')).fontWeight"
-        assert status.evaluate(weight) == "600"
-        code = rows.nth(0).locator("[tabulator-field=code]").evaluate(color)
-        assert code != rows.nth(0).locator("[tabulator-field=name]").evaluate(
-            "(el) => getComputedStyle(el).color"
-        )
+        # to_have_css retries: Tabulator may redraw the rows once its stylesheet arrives
+        status = rows.nth(0).locator("[tabulator-field=status] span")
+        expect(status).to_have_css("color", "rgb(1, 2, 3)")
+        expect(status).to_have_css("font-weight", "600")
+        other = rows.nth(1).locator("[tabulator-field=status] span")
+        expect(other).to_have_css("color", "rgb(9, 9, 9)")
+        code = rows.nth(0).locator("[tabulator-field=code] span")
+        expect(code).to_have_css("color", "rgb(217, 48, 37)")  # 5xx: STATUS_CLASS_COLORS
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard-table-formats.png"))
         assert messages == []
