@@ -21,7 +21,6 @@ from typing import Any, cast
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
 from orchestra.capture import STATUS_CLASSES, ExchangeFilter
@@ -30,10 +29,15 @@ from orchestra.dashboard._json_tree import JsonTree, json_tree
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import (
     STATUS_CLASS_COLORS,
-    colored_status_code,
     format_bytes,
     format_ms,
     status_class,
+)
+from orchestra.dashboard._tables import (
+    BASIC_RENDERING,
+    TEXT,
+    colored_status_code,
+    number,
 )
 
 # A plain HTML button: a Panel js_on_click link would make Panel search the whole
@@ -303,7 +307,6 @@ class ExchangeInspector(Viewer):
         }
 
     def _exchange_table(self) -> pn.widgets.Tabulator:
-        integers = NumberFormatter(format="0,0")
         table = pn.widgets.Tabulator(
             self.state.exchanges,
             disabled=True,
@@ -320,13 +323,17 @@ class ExchangeInspector(Viewer):
                 "response_size": "bytes",
             },
             formatters={
-                "elapsed_ms": NumberFormatter(format="0,0.0"),
-                "response_size": integers,
-                "status_code": colored_status_code(),
+                **{c: number() for c in ("exchange_id", "page", "item_index", "attempt")},
+                **{c: TEXT for c in ("method", "url", "error")},
+                "elapsed_ms": number(1),
+                "response_size": number(),
+                "status_code": colored_status_code(STATUS_CLASS_COLORS),
             },
+            text_align={c: "right" for c in ("exchange_id", "page", "item_index", "attempt")},
             sizing_mode="stretch_width",
             max_height=460,
             layout="fit_columns",
+            configuration=dict(BASIC_RENDERING),
             widths={
                 "exchange_id": 52,
                 "page": 50,
@@ -335,7 +342,7 @@ class ExchangeInspector(Viewer):
                 "method": 66,
                 "status_code": 56,
                 "elapsed_ms": 60,
-                "response_size": 62,
+                "response_size": 76,
                 "error": 90,
             },
             css_classes=["orchestra-exchanges"],

@@ -7,7 +7,6 @@ from typing import Any, cast
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
 from orchestra.dashboard._state import RUN_STATUSES, DashboardState
@@ -15,9 +14,9 @@ from orchestra.dashboard._style import (
     FAILED,
     RUN_STATUS_COLORS,
     STATUS_COLORS,
-    colored_status,
     format_ms,
 )
+from orchestra.dashboard._tables import BASIC_RENDERING, TEXT, colored_status, number
 
 ALL = "(all)"
 
@@ -93,9 +92,11 @@ class RunPicker(Viewer):
             pagination="local",
             page_size=8,
             sizing_mode="stretch_width",
+            configuration=dict(BASIC_RENDERING),
             formatters={
-                "requests": NumberFormatter(format="0,0"),
-                "errors": NumberFormatter(format="0,0"),
+                **{c: TEXT for c in ("run_id", "plan", "started", "duration")},
+                "requests": number(),
+                "errors": number(),
                 "status": colored_status(RUN_STATUS_COLORS, STATUS_COLORS[FAILED]),
             },
             css_classes=["orchestra-runs"],
@@ -122,12 +123,21 @@ class RunPicker(Viewer):
             self.state.select_run(frame["run_id"].iloc[index])
 
     def _draw(self, *events: param.parameterized.Event) -> None:
+        """Show the runs; on a run switch alone only the selection changes.
+
+        (The rows are not rebuilt and compared then: that costs ~8 ms of server CPU.)
+        """
         state = self.state
-        frame = runs_table_frame(state.runs)
+        if events and all(event.name == "run_id" for event in events):
+            frame = self._table.value
+        else:
+            frame = runs_table_frame(state.runs)
         self._syncing = True
         try:
-            self._plan.options = [ALL, *state.plan_keys]
-            if not self._table.value.equals(frame):
+            options = [ALL, *state.plan_keys]
+            if self._plan.options != options:
+                self._plan.options = options
+            if frame is not self._table.value and not self._table.value.equals(frame):
                 self._table.value = frame
             selected = frame.index[frame["run_id"] == state.run_id].tolist()
             if self._table.selection != selected:

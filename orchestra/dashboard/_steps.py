@@ -7,11 +7,11 @@ from typing import Any, cast
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
 from orchestra.dashboard._state import DashboardState
-from orchestra.dashboard._style import PENDING, STATUS_COLORS, colored_status
+from orchestra.dashboard._style import PENDING, STATUS_COLORS
+from orchestra.dashboard._tables import BASIC_RENDERING, TEXT, colored_status, number
 
 TITLES = {
     "step_path": "step",
@@ -19,6 +19,9 @@ TITLES = {
     "max_attempt": "attempts",
     "duration_ms": "duration (ms)",
 }
+INTEGERS = (
+    "executions", "requests", "retries", "max_attempt", "pages", "items", "records", "bytes",
+)  # fmt: skip
 
 
 class StepTable(Viewer):
@@ -33,28 +36,17 @@ class StepTable(Viewer):
     def __init__(self, **params: Any):
         super().__init__(**params)
         self._syncing = False
-        integers = NumberFormatter(format="0,0")
         self._table = pn.widgets.Tabulator(
             self.state.steps,
             disabled=True,
             selectable=1,
             show_index=False,
             titles=TITLES,
+            configuration=dict(BASIC_RENDERING),
             formatters={
-                **{
-                    c: integers
-                    for c in (
-                        "executions",
-                        "requests",
-                        "retries",
-                        "max_attempt",
-                        "pages",
-                        "items",
-                        "records",
-                        "bytes",
-                    )
-                },
-                "duration_ms": NumberFormatter(format="0,0.0"),
+                "step_path": TEXT,
+                **{c: number() for c in INTEGERS},
+                "duration_ms": number(1),
                 "status": colored_status(
                     {status: color for status, color in STATUS_COLORS.items() if status != PENDING}
                 ),

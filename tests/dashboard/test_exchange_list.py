@@ -282,7 +282,7 @@ def served(mixed: Mixed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
                 "framereceived", lambda frame: page.received.append(len(frame))
             ),
         )
-        page.goto(url)
+        page.goto(url, timeout=120_000)  # the machine may be busy with other work
         wait_for_graph(page)
         page.folder, page.log = folder, log
         yield page
@@ -313,6 +313,24 @@ def test_filters_in_the_browser_change_the_counts_to_the_sql_numbers(served, mix
     url.fill("")
     url.press("Enter")
     expect(match).to_have_text(f"{everything} exchanges")
+    assert page.errors == []
+
+
+# The titles of a table's columns cut (shown with an ellipsis): the columns have fixed
+# widths (dashboard/_tables.py), which must hold each title and Tabulator's sort arrow.
+# (Tabulator's 1 px filler column has no title.)
+CUT_TITLES_JS = """els => els.filter(e => e.textContent.trim() && e.scrollWidth > e.clientWidth)
+  .map(e => e.textContent)"""
+
+
+@in_browser
+def test_every_column_title_of_the_tables_is_shown_whole(served):
+    page = served
+    for css in ("orchestra-runs", "orchestra-steps", "orchestra-exchanges"):
+        page.locator(f".{css} .tabulator-row").first.wait_for(timeout=20_000)
+        titles = page.locator(f".{css} .tabulator-col-title")
+        assert titles.count() > 5
+        assert titles.evaluate_all(CUT_TITLES_JS) == [], css
     assert page.errors == []
 
 

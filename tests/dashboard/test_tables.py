@@ -1,0 +1,94 @@
+"""The tables' cell formats (drawn in Chromium) and their rows shown in place."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.dashboard._browser import (
+    ARTIFACTS,
+    chromium,
+    free_port,
+    listening_server,
+    requires_chromium,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+APP = """
+import pandas as pd
+import panel as pn
+from orchestra.dashboard._style import STATUS_CLASS_COLORS
+from orchestra.dashboard._tables import TEXT, colored_status, colored_status_code, number
+
+pn.extension("tabulator")
+frame = pd.DataFrame({
+    "name": ["<b>not bold</b>", None],
+    "count": [1234567, 0],
+    "missing": pd.array([None, 7], dtype="Int64"),
+    "ms": [64653.66, float("nan")],
+    "status": ["ok", "odd"],
+    "code": pd.array([503, None], dtype="Int64"),
+})
+pn.widgets.Tabulator(
+    frame, disabled=True, show_index=False, css_classes=["formats"],
+    formatters={
+        "name": TEXT, "count": number(), "missing": number(), "ms": number(1),
+        "status": colored_status({"ok": "rgb(1, 2, 3)"}, "rgb(9, 9, 9)"),
+        "code": colored_status_code(STATUS_CLASS_COLORS),
+    },
+).servable()
+"""
+
+
+@requires_chromium
+def test_cells_show_the_texts_and_colours_of_the_bokeh_formatters(tmp_path: Path) -> None:
+    """Integers with commas, '-' for a missing number, text never parsed as HTML, colours."""
+    app = tmp_path / "formats.py"
+    app.write_text(textwrap.dedent(APP))
+    port = free_port()
+    command = [
+        sys.executable, "-m", "panel", "serve", str(app), "--address", "127.0.0.1",
+        "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with (
+        listening_server(command, port, tmp_path / "serve.log", "panel serve", env=env),
+        chromium() as browser,
+    ):
+        from playwright.sync_api import expect
+
+        page = browser.new_page()
+        messages: list[str] = []
+        page.on(
+            "console",
+            lambda m: messages.append(m.text) if m.type in ("error", "warning") else None,
+        )
+        page.on("pageerror", lambda error: messages.append(str(error)))
+        page.goto(f"http://127.0.0.1:{port}/formats")
+        rows = page.locator(".formats .tabulator-row")
+        rows.nth(1).wait_for(timeout=60_000)
+
+        def cell(row: int, field: str) -> str:
+            return rows.nth(row).locator(f"[tabulator-field={field}]").inner_text().strip()
+
+        assert [cell(0, f) for f in ("name", "count", "missing", "ms", "status", "code")] == [
+            "<b>not bold</b>", "1,234,567", "-", "64,653.7", "ok", "503",
+        ]  # fmt: skip
+        assert [cell(1, f) for f in ("name", "count", "missing", "ms", "status", "code")] == [
+            "", "0", "7", "-", "odd", "",
+        ]  # fmt: skip
+        assert rows.nth(0).locator("[tabulator-field=name] b").count() == 0
+        # to_have_css retries: Tabulator may redraw the rows once its stylesheet arrives
+        status = rows.nth(0).locator("[tabulator-field=status] span")
+        expect(status).to_have_css("color", "rgb(1, 2, 3)")
+        expect(status).to_have_css("font-weight", "600")
+        other = rows.nth(1).locator("[tabulator-field=status] span")
+        expect(other).to_have_css("color", "rgb(9, 9, 9)")
+        code = rows.nth(0).locator("[tabulator-field=code] span")
+        expect(code).to_have_css("color", "rgb(217, 48, 37)")  # 5xx: STATUS_CLASS_COLORS
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-table-formats.png"))
+        assert messages == []
