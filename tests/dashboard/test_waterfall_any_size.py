@@ -25,6 +25,7 @@ from orchestra.dashboard._style import STATUS_CLASS_COLORS, status_class
 from orchestra.dashboard._waterfall import MIN_WINDOW_MS, SELECTED_COLOR
 from tests.dashboard._browser import (
     ARTIFACTS,
+    BAR_POSITION_JS,
     chromium,
     model_data,
     panel_serve,
@@ -162,21 +163,6 @@ X_RANGE_JS = """() => {
   return [range.start, range.end];
 }"""
 
-# The page position of a waterfall bar, from the figure's own scales (Bokeh's view of it).
-BAR_JS = """(id) => {
-  const doc = Bokeh.documents[0];
-  const source = doc.get_model_by_name('waterfall-bars');
-  const view = Bokeh.index.find_one(doc.get_model_by_name('waterfall'));
-  const i = Array.from(source.data.exchange_id).indexOf(id);
-  if (i < 0) return null;
-  view.el.scrollIntoView({block: 'center'});
-  const canvas = (view.canvas_view ?? view).el.getBoundingClientRect();
-  const x = (source.data.body_left[i] + source.data.right[i]) / 2;
-  const y = (source.data.top[i] + source.data.bottom[i]) / 2;
-  return {x: canvas.left + view.frame.x_scale.compute(x),
-          y: canvas.top + view.frame.y_scale.compute(y)};
-}"""
-
 MARKS_JS = """() => {
   const doc = Bokeh.documents[0];
   return ['start', 'end'].map((edge) => {
@@ -249,7 +235,7 @@ def test_a_fast_wheel_zoom_into_the_aggregate_keeps_counting_the_right_exchanges
         # then, with the mouse on a bar in view (the window keeps the time under the mouse),
         # fast wheel ticks far past 1 ms: each zooms in as far as Bokeh lets it
         shown = model_data(page, "waterfall-bars")["exchange_id"]
-        where = page.evaluate(BAR_JS, shown[len(shown) // 2])
+        where = page.evaluate(BAR_POSITION_JS, shown[len(shown) // 2])
         page.mouse.move(where["x"], where["y"])
         for _ in range(60):
             page.mouse.wheel(0, -400)
@@ -349,7 +335,7 @@ def test_clicking_a_waterfall_bar_in_a_browser_inspects_that_exchange(captured, 
         )
         bars = model_data(page, "waterfall-bars")
         target = bars["exchange_id"][bars["step"].index("formats.xml")]
-        where = page.evaluate(BAR_JS, target)
+        where = page.evaluate(BAR_POSITION_JS, target)
         page.mouse.click(where["x"], where["y"])  # a person's click on the bar
         expect(page.locator(".orchestra-request")).to_contain_text(
             f"Request #{target}", timeout=30_000
