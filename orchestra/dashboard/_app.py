@@ -34,7 +34,7 @@ from orchestra.dashboard._offline import keep_stylesheets_inline
 from orchestra.dashboard._runs import RunPicker
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._steps import StepTable
-from orchestra.dashboard._style import format_ms, run_status_color
+from orchestra.dashboard._style import format_count, format_ms, run_status_color
 from orchestra.dashboard._waterfall import Waterfall
 from orchestra.events import EventBus
 
@@ -56,6 +56,7 @@ def run_summary(run: dict[str, Any] | None) -> str:
     started = run.get("started_at")
     started_text = started.strftime("%Y-%m-%d %H:%M:%S UTC") if started else ""
     live = " <span class='orchestra-live'>● live</span>" if status == "running" else ""
+    requests = int(run.get("requests") or 0)
     error = ""
     if run.get("error"):
         error = f"<br><span style='color:#d93025'>{html.escape(str(run['error']))[:400]}</span>"
@@ -64,8 +65,9 @@ def run_summary(run: dict[str, Any] | None) -> str:
         f"<span class='orchestra-run-status' style='color:{color};font-weight:600'>"
         f"{html.escape(status)}</span>{live} · started {started_text} · "
         f"{format_ms(run.get('duration_ms')) or 'running'} · "
-        f"<span class='orchestra-run-requests'>{int(run.get('requests') or 0):,}</span> requests · "
-        f"{int(run.get('errors') or 0):,} errors · {int(run.get('records') or 0):,} records"
+        f"<span class='orchestra-run-requests'>{requests:,}</span> "
+        f"{'request' if requests == 1 else 'requests'} · "
+        f"{format_count(run.get('errors'), 'error')} · {format_count(run.get('records'), 'record')}"
         f"{error}"
     )
 

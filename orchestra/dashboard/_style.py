@@ -69,7 +69,8 @@ def status_class(status_code: Any) -> str:
 
 
 def format_ms(value: Any) -> str:
-    """``850 ms``, ``1.24 s``, ``2 m 05 s``; an empty string when unknown."""
+    """``0.42 ms``, ``850 ms``, ``1.24 s``, ``2 min 5 s`` (as the axes and the CLI write
+    durations); an empty string when unknown."""
     if value is None:
         return ""
     try:
@@ -78,12 +79,24 @@ def format_ms(value: Any) -> str:
         return ""
     if math.isnan(ms):
         return ""
-    if ms < 1000:
+    if ms == 0:
+        return "0 ms"
+    if ms < 1:
+        return f"{ms:.2f} ms"
+    if ms < 9.95:
+        return f"{ms:.1f} ms"
+    if ms < 999.5:  # 999.6 ms reads 1.00 s, not 1000 ms
         return f"{ms:.0f} ms"
-    if ms < 60_000:
+    if ms < 59_995:
         return f"{ms / 1000:.2f} s"
     minutes, seconds = divmod(round(ms / 1000), 60)
-    return f"{minutes} m {seconds:02d} s"
+    return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+
+
+def format_count(count: Any, noun: str) -> str:
+    """``1 error``, ``2 errors``, ``12,400 requests``: a count with its noun."""
+    number = int(count or 0)
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
 
 
 def format_bytes(value: Any) -> str:

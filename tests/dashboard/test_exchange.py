@@ -14,7 +14,7 @@ from orchestra.dashboard._exchange import (
     exchange_view,
 )
 from orchestra.dashboard._json_tree import CHILDREN_SHOWN, json_tree
-from orchestra.dashboard._style import format_bytes, format_ms, status_class
+from orchestra.dashboard._style import format_bytes, format_count, format_ms, status_class
 
 
 def test_each_kind_of_body_gets_its_view():
@@ -165,10 +165,11 @@ def test_status_classes_and_formats():
     assert [status_class(s) for s in (200, 302, 404, 429, 503, None, float("nan"))] == [
         "2xx", "3xx", "4xx", "429", "5xx", "no response", "no response",
     ]  # fmt: skip
-    assert [format_ms(v) for v in (12.4, 1234, 125_000, None)] == [
-        "12 ms",
-        "1.23 s",
-        "2 m 05 s",
-        "",
-    ]
+    assert [
+        format_ms(v) for v in (0, 0.42, 3.25, 12.4, 999.6, 1234, 59_996, 120_000, 125_000, None)
+    ] == ["0 ms", "0.42 ms", "3.2 ms", "12 ms", "1.00 s", "1.23 s", "1 min", "2 min",
+          "2 min 5 s", ""]  # fmt: skip
+    assert [format_count(n, "error") for n in (0, 1, 2, 12_400, None)] == [
+        "0 errors", "1 error", "2 errors", "12,400 errors", "0 errors",
+    ]  # fmt: skip
     assert [format_bytes(v) for v in (512, 2048, 5 * 1024**2)] == ["512 B", "2.0 KB", "5.0 MB"]

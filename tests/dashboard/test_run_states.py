@@ -41,6 +41,7 @@ import pytest
 
 import orchestra
 from orchestra.capture import CaptureStore
+from orchestra.dashboard._style import format_count
 from orchestra.debug import Breakpoint, Debugger
 from orchestra.demo import DemoAPI
 from tests.dashboard._browser import (
@@ -728,7 +729,8 @@ def shows_the_run(page: Any, path: Path, run_id: str, status: str) -> list[str]:
         ".filter(c => c.tagName !== 'STYLE').map(c => c.textContent).join('')"
     )
     requests = page.locator(".orchestra-run-summary .orchestra-run-requests").text_content()
-    for text in (run_id, status, f"{want.errors:,} errors", f"{want.records:,} records"):
+    errors, records = format_count(want.errors, "error"), format_count(want.records, "record")
+    for text in (run_id, status, errors, records):
         if text not in summary:
             problems.append(f"header lacks {text!r}: {summary!r}")
     if number(requests) != want.requests:
