@@ -11,13 +11,13 @@ from panel.viewable import Viewer
 
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import PENDING, STATUS_COLORS
-from orchestra.dashboard._tables import BASIC_RENDERING, TEXT, colored_status, number
+from orchestra.dashboard._tables import BASIC_RENDERING, DURATION, TEXT, colored_status, number
 
 TITLES = {
     "step_path": "step",
     "executions": "runs",
     "max_attempt": "attempts",
-    "duration_ms": "duration (ms)",
+    "duration_ms": "duration",
 }
 INTEGERS = (
     "executions", "requests", "retries", "max_attempt", "pages", "items", "records", "bytes",
@@ -46,7 +46,7 @@ class StepTable(Viewer):
             formatters={
                 "step_path": TEXT,
                 **{c: number() for c in INTEGERS},
-                "duration_ms": number(1),
+                "duration_ms": DURATION,
                 "status": colored_status(
                     {status: color for status, color in STATUS_COLORS.items() if status != PENDING}
                 ),

@@ -42,6 +42,23 @@ def number(decimals: int = 0) -> JSCode:
     )
 
 
+# A duration in ms as people (and ``_style.format_ms``) write it: 0.42 ms, 3.2 ms, 850 ms,
+# 1.24 s, 2 min 5 s; ``-`` when missing. The cell keeps the number, so it sorts as one.
+DURATION = JSCode(
+    "(cell) => { const v = cell.getValue();"
+    " if (v == null || v !== v) return document.createTextNode('-');"
+    " let t;"
+    " if (v === 0) t = '0 ms';"
+    " else if (v < 1) t = v.toFixed(2) + ' ms';"
+    " else if (v < 9.95) t = v.toFixed(1) + ' ms';"
+    " else if (v < 999.5) t = Math.round(v) + ' ms';"
+    " else if (v < 59995) t = (v / 1000).toFixed(2) + ' s';"
+    " else { const s = Math.round(v / 1000), m = Math.floor(s / 60), r = s % 60;"
+    " t = r ? m + ' min ' + r + ' s' : m + ' min'; }"
+    " return document.createTextNode(t); }"
+)
+
+
 def _colored(color_js: str) -> JSCode:
     """A bold span in the colour ``color_js`` computes from ``value``; empty when missing."""
     return JSCode(

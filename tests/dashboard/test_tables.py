@@ -21,7 +21,9 @@ APP = """
 import pandas as pd
 import panel as pn
 from orchestra.dashboard._style import STATUS_CLASS_COLORS
-from orchestra.dashboard._tables import TEXT, colored_status, colored_status_code, number
+from orchestra.dashboard._tables import (
+    DURATION, TEXT, colored_status, colored_status_code, number,
+)
 
 pn.extension("tabulator")
 frame = pd.DataFrame({
@@ -31,13 +33,14 @@ frame = pd.DataFrame({
     "ms": [64653.66, float("nan")],
     "status": ["ok", "odd"],
     "code": pd.array([503, None], dtype="Int64"),
+    "took": [64653.66, 0.42],
 })
 pn.widgets.Tabulator(
     frame, disabled=True, show_index=False, css_classes=["formats"],
     formatters={
         "name": TEXT, "count": number(), "missing": number(), "ms": number(1),
         "status": colored_status({"ok": "rgb(1, 2, 3)"}, "rgb(9, 9, 9)"),
-        "code": colored_status_code(STATUS_CLASS_COLORS),
+        "code": colored_status_code(STATUS_CLASS_COLORS), "took": DURATION,
     },
 ).servable()
 """
@@ -74,12 +77,11 @@ def test_cells_show_the_texts_and_colours_of_the_bokeh_formatters(tmp_path: Path
         def cell(row: int, field: str) -> str:
             return rows.nth(row).locator(f"[tabulator-field={field}]").inner_text().strip()
 
-        assert [cell(0, f) for f in ("name", "count", "missing", "ms", "status", "code")] == [
-            "<b>not bold</b>", "1,234,567", "-", "64,653.7", "ok", "503",
+        fields = ("name", "count", "missing", "ms", "status", "code", "took")
+        assert [cell(0, f) for f in fields] == [
+            "<b>not bold</b>", "1,234,567", "-", "64,653.7", "ok", "503", "1 min 5 s",
         ]  # fmt: skip
-        assert [cell(1, f) for f in ("name", "count", "missing", "ms", "status", "code")] == [
-            "", "0", "7", "-", "odd", "",
-        ]  # fmt: skip
+        assert [cell(1, f) for f in fields] == ["", "0", "7", "-", "odd", "", "0.42 ms"]
         assert rows.nth(0).locator("[tabulator-field=name] b").count() == 0
         # to_have_css retries: Tabulator may redraw the rows once its stylesheet arrives
         status = rows.nth(0).locator("[tabulator-field=status] span")
