@@ -7,9 +7,11 @@ DuckDB file — the real capture schema, real timings, retries-free. Rows are
 not synthesised, so the waterfall, step and latency aggregates see what a
 real run leaves.
 
-The dashboard is served by ``panel serve orchestra/dashboard/app.py`` (one
-server per run, ``--run``), with Bokeh's unused-session check shortened so a
-closed tab's session is destroyed within about two seconds. Debian's Chromium
+The dashboard is served as ``orchestra dashboard --run RUN`` serves it
+(:func:`orchestra.dashboard.serve`: the Runs and Builder tabs; ``--serve-with panel``
+serves ``panel serve orchestra/dashboard/app.py`` instead), one server per run,
+with Bokeh's unused-session check shortened so a closed tab's session is destroyed
+within about two seconds. Debian's Chromium
 (``/usr/bin/chromium``, the flags of tests/dashboard/_browser.py) loads the
 page through Playwright. Reported:
 
@@ -102,10 +104,19 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-@contextlib.contextmanager
-def panel_serve(db: Path, run_id: str, log: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``panel serve`` of one run; yields the page URL and the server process."""
-    port = free_port()
+# `orchestra dashboard --db DB --run RUN --port PORT`, with the unused-session check shortened
+ORCHESTRA_SERVE = """import sys
+from orchestra.dashboard import serve
+serve(sys.argv[1], int(sys.argv[3]), run=sys.argv[2],
+      check_unused_sessions_milliseconds=1000, unused_session_lifetime_milliseconds=1000)
+"""
+
+
+def server_command(kind: str, db: Path, run_id: str, port: int) -> tuple[list[str], str]:
+    """The command serving ``run_id`` of ``db`` on ``port``, and the page's URL."""
+    if kind == "orchestra":
+        command = [sys.executable, "-c", ORCHESTRA_SERVE, str(db), run_id, str(port)]
+        return command, f"http://127.0.0.1:{port}/"
     command = [
         sys.executable, "-m", "panel", "serve", str(APP),
         "--address", "127.0.0.1", "--port", str(port),
@@ -113,6 +124,16 @@ def panel_serve(db: Path, run_id: str, log: Path) -> Iterator[tuple[str, subproc
         "--check-unused-sessions", "1000", "--unused-session-lifetime", "1000",
         "--args", "--db", str(db), "--run", run_id, "--interval", "0.5",
     ]  # fmt: skip
+    return command, f"http://127.0.0.1:{port}/app"
+
+
+@contextlib.contextmanager
+def dashboard_server(
+    kind: str, db: Path, run_id: str, log: Path
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A dashboard server of one run; yields the page URL and the server process."""
+    port = free_port()
+    command, url = server_command(kind, db, run_id, port)
     with log.open("wb") as output:
         server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         try:
@@ -121,13 +142,13 @@ def panel_serve(db: Path, run_id: str, log: Path) -> Iterator[tuple[str, subproc
             deadline = time.monotonic() + 120
             while True:
                 if server.poll() is not None:
-                    raise RuntimeError(f"panel serve exited: {log.read_text()}")
+                    raise RuntimeError(f"the dashboard server exited: {log.read_text()}")
                 with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
                     break
                 if time.monotonic() > deadline:
-                    raise RuntimeError("panel serve did not listen in 120 s")
+                    raise RuntimeError("the dashboard server did not listen in 120 s")
                 time.sleep(0.2)
-            yield f"http://127.0.0.1:{port}/app", server
+            yield url, server
         finally:
             server.terminate()
             try:
@@ -239,6 +260,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="reuse this capture file (made on first use): its oldest run is the big one",
     )
+    p.add_argument(
+        "--serve-with",
+        choices=["orchestra", "panel"],
+        default="orchestra",
+        help="orchestra: serve() as `orchestra dashboard` does; panel: `panel serve app.py`",
+    )
     args = p.parse_args(argv)
     s = h.Settings.from_args(args)
     if not Path(CHROMIUM).exists():
@@ -264,8 +291,14 @@ def main(argv: list[str] | None = None) -> int:
         chromium_cpu: dict[str, list[float]] = {"switch": [], "click": []}  # browser CPU s
         rss: list[float] = []
         with (
-            panel_serve(db, ids["small"], tmp / "small.log") as (small_url, small_server),
-            panel_serve(db, ids["big"], tmp / "big.log") as (big_url, big_server),
+            dashboard_server(args.serve_with, db, ids["small"], tmp / "small.log") as (
+                small_url,
+                small_server,
+            ),
+            dashboard_server(args.serve_with, db, ids["big"], tmp / "big.log") as (
+                big_url,
+                big_server,
+            ),
             sync_playwright() as playwright,
         ):
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -353,7 +386,12 @@ def main(argv: list[str] | None = None) -> int:
         "dashboard",
         s,
         {
-            "params": {"sizes": sizes, "loads": loads, "capture": "real engine runs"},
+            "params": {
+                "sizes": sizes,
+                "loads": loads,
+                "capture": "real engine runs",
+                "server": args.serve_with,
+            },
             "machine": h.machine(s, False),
             "noise": noise_report,
             "render": {name: summary(v) for name, v in renders.items()},

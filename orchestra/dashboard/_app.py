@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import panel as pn
 import param
+from panel.io.application import build_applications
 from panel.viewable import Viewer
 
 from orchestra.capture import CaptureStore
@@ -32,6 +33,7 @@ from orchestra.dashboard._live import LiveFeed
 from orchestra.dashboard._metrics import MetricsView
 from orchestra.dashboard._offline import keep_stylesheets_inline
 from orchestra.dashboard._runs import RunPicker
+from orchestra.dashboard._serving import PreparePage, local_stylesheets
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._steps import StepTable
 from orchestra.dashboard._style import format_count, format_ms, run_status_color
@@ -231,6 +233,30 @@ class Dashboard(Viewer):
         return bundle
 
 
+def _runs_and_builder(dashboard: Dashboard, plan: str | Path | None) -> pn.Tabs:
+    """The served page: "Runs" (the dashboard) and "Builder", made when first opened.
+
+    The builder's forms are made (and sent to the browser) only when its tab is first
+    shown: a page load then costs what the runs page costs.
+    """
+    from orchestra.dashboard._builder import FlowBuilder
+
+    builder = pn.Column(sizing_mode="stretch_width", css_classes=["orchestra-builder-tab"])
+    tabs = pn.Tabs(
+        ("Runs", dashboard.__panel__()),
+        ("Builder", builder),
+        sizing_mode="stretch_width",
+        css_classes=["orchestra-tabs"],
+    )
+
+    def open_builder(event: param.parameterized.Event) -> None:
+        if event.new == 1 and not len(builder):
+            builder.append(FlowBuilder(plan, db=dashboard.state.db).__panel__())
+
+    tabs.param.watch(open_builder, "active")
+    return tabs
+
+
 def _from_url(args: dict[str, list[bytes]], db: str, run: str | None) -> tuple[str, str | None]:
     """The capture file and run a tab's URL asks for (``db``, ``run``), else the defaults."""
     if args.get("db") and args["db"][0]:
@@ -264,28 +290,37 @@ def serve(
     was opened from.
     """
     from orchestra._run import default_db
-    from orchestra.dashboard._builder import FlowBuilder
 
     path = str(Path(db if db is not None else default_db()).resolve())
 
+    def dashboard_for(arguments: dict[str, list[bytes]]) -> Dashboard:
+        """The Runs tab of a page: the capture file and run of its URL when ``url_args``."""
+        tab_db, tab_run = _from_url(arguments, path, run) if url_args else (path, run)
+        return Dashboard(db=tab_db, run=tab_run)
+
+    # each tab's Dashboard is made in a worker thread while the browser loads the page's
+    # JavaScript (see _serving); the page below only makes its Bokeh models
+    prepare = PreparePage(dashboard_for)
+
     def app() -> pn.viewable.Viewable:
         pn.extension(*EXTENSIONS)  # the code editor's and Tabulator's JavaScript
-        tab_db, tab_run = path, run
-        if url_args:
-            tab_db, tab_run = _from_url(pn.state.session_args, tab_db, tab_run)
-        return pn.Tabs(
-            ("Runs", Dashboard(db=tab_db, run=tab_run).__panel__()),
-            ("Builder", FlowBuilder(plan, db=tab_db).__panel__()),
-            sizing_mode="stretch_width",
-            css_classes=["orchestra-tabs"],
-        )
+        local_stylesheets(pn.state.curdoc)
+        dashboard = prepare.take(pn.state.curdoc)
+        if dashboard is None:  # the server's template session, or preparing it failed
+            dashboard = dashboard_for(pn.state.session_args)
+        return _runs_and_builder(dashboard, plan)
 
+    application = build_applications({"/": app}, title="Orchestra dashboard")["/"]
+    application.add(prepare)
+    # every page's HTML but the first comes from a kept template session, at once; the
+    # tab's own session is built while the browser fetches the JavaScript (see _serving)
+    pn.config.reuse_sessions = "warm"
     if address in ("0.0.0.0", "::"):  # every interface: pages come from any host name
         origins = ["*"]
     else:
         origins = [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
     return pn.serve(
-        {"/": app},
+        {"/": application},
         port=port,
         address=address,
         show=show,

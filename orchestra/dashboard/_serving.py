@@ -1,0 +1,94 @@
+"""Served pages that answer at once and are built while the browser loads its JavaScript.
+
+A Bokeh server builds a new session's whole document before it answers the page's
+HTML, and serves the page's JavaScript (~3.5 MB: Bokeh, Panel, Tabulator) from the
+same event loop. So a page load used to run one thing after the other: the
+dashboard's Python objects and Bokeh models (~0.45 s of CPU), then the HTML, then
+the browser fetching and running the JavaScript (~0.3 s), then the document pulled
+over the websocket and drawn. :func:`serve` overlaps the first two:
+
+* Panel's ``reuse_sessions="warm"``: the HTML of every page but the server's first
+  comes from a kept template session (the page's HTML does not depend on the run it
+  shows; the session built for the new page is what the browser draws), and the new
+  session is built right after the HTML is sent.
+* :class:`PreparePage`, a Bokeh handler: before a session's document is built, its
+  page's Python objects (the capture read and the views) are made in a worker
+  thread, so the event loop serves the JavaScript meanwhile. Only making the Bokeh
+  models stays on the loop.
+
+A session the hook did not prepare (the server's template session, a failed
+preparation) is built on the loop, as before.
+
+Panel points a session's stylesheets at this server only while it writes that
+session's HTML; a reused session's HTML is the template's, so :func:`local_stylesheets`
+does it for the new session before its models are made (else they would name
+cdn.holoviz.org, which a machine without internet cannot reach).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from bokeh.application.application import SessionContext
+from bokeh.application.handlers.handler import Handler
+from bokeh.document import Document
+from bokeh.server.contexts import BokehSessionContext
+from panel.io.resources import LOCAL_DIST
+from panel.io.state import state
+
+logger = logging.getLogger("orchestra.dashboard")
+
+Page = TypeVar("Page")
+Arguments = dict[str, list[bytes]]
+
+
+class PreparePage(Handler, Generic[Page]):
+    """Makes each new session's page objects in a worker thread, before its document.
+
+    ``prepare(arguments)`` gets the page URL's query arguments and returns what the
+    page's own handler takes with :meth:`take` while it builds the document.
+    """
+
+    def __init__(self, prepare: Callable[[Arguments], Page]):
+        super().__init__()
+        self._prepare = prepare
+        self._prepared: dict[str, Page] = {}
+
+    async def on_session_created(self, session_context: SessionContext) -> None:
+        request = (
+            session_context.request if isinstance(session_context, BokehSessionContext) else None
+        )
+        arguments: Arguments = dict(request.arguments) if request is not None else {}
+        try:
+            page = await asyncio.to_thread(self._prepare, arguments)
+        except Exception:  # built again on the loop, where the page reports it
+            logger.exception("preparing a dashboard page in a worker thread failed")
+            return
+        self._prepared[session_context.id] = page
+
+    async def on_session_destroyed(self, session_context: SessionContext) -> None:
+        self._prepared.pop(session_context.id, None)
+
+    def modify_document(self, doc: Document) -> None:
+        """Nothing: the page's own handler builds the document with what it takes."""
+
+    def take(self, doc: Document | None) -> Page | None:
+        """What was prepared for ``doc``'s session (once), or None."""
+        context = doc.session_context if doc is not None else None
+        if context is None:
+            return None
+        return self._prepared.pop(context.id, None)
+
+
+def local_stylesheets(doc: Document | None) -> None:
+    """Make the stylesheets of ``doc``'s models come from this server, as Panel's page does.
+
+    What Panel's ``server_html_page_for_session`` sets for the session whose HTML it
+    writes (Panel reads it when it makes a model's stylesheets).
+    """
+    if doc is not None:
+        dist_url = f"{state.rel_path}/{LOCAL_DIST}" if state.rel_path else LOCAL_DIST
+        doc._template_variables.setdefault("dist_url", dist_url)
