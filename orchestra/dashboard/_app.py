@@ -33,7 +33,11 @@ from orchestra.dashboard._live import LiveFeed
 from orchestra.dashboard._metrics import MetricsView
 from orchestra.dashboard._offline import keep_stylesheets_inline
 from orchestra.dashboard._runs import RunPicker
-from orchestra.dashboard._serving import PreparePage, local_stylesheets
+from orchestra.dashboard._serving import (
+    PreparePage,
+    keep_template_session,
+    local_stylesheets,
+)
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._steps import StepTable
 from orchestra.dashboard._style import format_count, format_ms, run_status_color
@@ -241,17 +245,23 @@ def _runs_and_builder(dashboard: Dashboard, plan: str | Path | None) -> pn.Tabs:
     """
     from orchestra.dashboard._builder import FlowBuilder
 
-    builder = pn.Column(sizing_mode="stretch_width", css_classes=["orchestra-builder-tab"])
+    builder = pn.Column(
+        pn.pane.HTML("Opening the builder…"),
+        sizing_mode="stretch_width",
+        css_classes=["orchestra-builder-tab"],
+    )
     tabs = pn.Tabs(
         ("Runs", dashboard.__panel__()),
         ("Builder", builder),
         sizing_mode="stretch_width",
         css_classes=["orchestra-tabs"],
     )
+    opened: list[bool] = []
 
     def open_builder(event: param.parameterized.Event) -> None:
-        if event.new == 1 and not len(builder):
-            builder.append(FlowBuilder(plan, db=dashboard.state.db).__panel__())
+        if event.new == 1 and not opened:
+            opened.append(True)
+            builder[:] = [FlowBuilder(plan, db=dashboard.state.db).__panel__()]
 
     tabs.param.watch(open_builder, "active")
     return tabs
@@ -312,9 +322,10 @@ def serve(
 
     application = build_applications({"/": app}, title="Orchestra dashboard")["/"]
     application.add(prepare)
-    # every page's HTML but the first comes from a kept template session, at once; the
-    # tab's own session is built while the browser fetches the JavaScript (see _serving)
-    pn.config.reuse_sessions = "warm"
+    # every page's HTML comes from a template session, at once; the tab's own session is
+    # built while the browser fetches the JavaScript (see _serving)
+    prefix = "/" + kwargs.get("prefix", "").strip("/")
+    keep_template_session(application, sorted({prefix, prefix.rstrip("/") + "/"}))
     if address in ("0.0.0.0", "::"):  # every interface: pages come from any host name
         origins = ["*"]
     else:

@@ -7,17 +7,18 @@ dashboard's Python objects and Bokeh models (~0.45 s of CPU), then the HTML, the
 the browser fetching and running the JavaScript (~0.3 s), then the document pulled
 over the websocket and drawn. :func:`serve` overlaps the first two:
 
-* Panel's ``reuse_sessions="warm"``: the HTML of every page but the server's first
-  comes from a kept template session (the page's HTML does not depend on the run it
-  shows; the session built for the new page is what the browser draws), and the new
+* Panel's ``reuse_sessions="warm"``: the HTML of every page comes from a template
+  session built when the server starts (:func:`keep_template_session`, as ``panel
+  serve --warm --reuse-sessions`` does; the page's HTML does not depend on the run it
+  shows: the session built for the new page is what the browser draws), and the new
   session is built right after the HTML is sent.
 * :class:`PreparePage`, a Bokeh handler: before a session's document is built, its
   page's Python objects (the capture read and the views) are made in a worker
   thread, so the event loop serves the JavaScript meanwhile. Only making the Bokeh
   models stays on the loop.
 
-A session the hook did not prepare (the server's template session, a failed
-preparation) is built on the loop, as before.
+A session the hook did not prepare (the template session, a failed preparation) is
+built on the loop, as before.
 
 Panel points a session's stylesheets at this server only while it writes that
 session's HTML; a reused session's HTML is the template's, so :func:`local_stylesheets`
@@ -32,12 +33,16 @@ import logging
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from bokeh.application import Application
 from bokeh.application.application import SessionContext
 from bokeh.application.handlers.handler import Handler
 from bokeh.document import Document
 from bokeh.server.contexts import BokehSessionContext
+from panel.config import config
+from panel.io.document import _cleanup_doc
 from panel.io.resources import LOCAL_DIST
-from panel.io.state import state
+from panel.io.session import generate_session
+from panel.io.state import set_curdoc, state
 
 logger = logging.getLogger("orchestra.dashboard")
 
@@ -92,3 +97,23 @@ def local_stylesheets(doc: Document | None) -> None:
     if doc is not None:
         dist_url = f"{state.rel_path}/{LOCAL_DIST}" if state.rel_path else LOCAL_DIST
         doc._template_variables.setdefault("dist_url", dist_url)
+
+
+def keep_template_session(application: Application, paths: list[str]) -> None:
+    """Build the template session whose HTML every page at ``paths`` is answered with.
+
+    What ``panel serve --warm --reuse-sessions`` does for a script (Panel has no
+    public call for it): the session is built now, kept, and its Panel objects are
+    cleaned up (they never poll or answer a browser); only its document remains, to
+    write pages with. Without it the server's first page would be built the slow way
+    and its session kept as the template. ``paths`` are the request paths of the page
+    (with the server's prefix).
+    """
+    config.reuse_sessions = "warm"
+    session = generate_session(application)
+    with set_curdoc(session.document):
+        for path in paths:
+            state._session_key_funcs[path] = lambda request: request.path
+            state._sessions[path] = session
+        session.block_expiration()
+    _cleanup_doc(session.document, destroy=False)
