@@ -7,13 +7,15 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 import orchestra.dashboard
-from orchestra.dashboard import serve
+from orchestra.dashboard import Dashboard, serve
 from tests.dashboard._browser import free_port
 from tests.dashboard.conftest import Captured
 
@@ -65,13 +67,55 @@ def test_a_memory_capture_cannot_be_served():
     assert "':memory:' holds nothing" in result.stderr
 
 
+@pytest.fixture
+def panel_sessions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """serve() turns on Panel's session reuse and keeps a template session: undone after."""
+    import panel as pn
+    from panel.io.state import state
+
+    monkeypatch.setattr(pn.config, "reuse_sessions", False)
+    monkeypatch.setattr(state, "_sessions", {})
+    monkeypatch.setattr(state, "_session_key_funcs", {})
+    yield
+
+
 @pytest.mark.timeout(120)
-def test_serve_in_a_thread_for_a_notebook_or_a_script(captured: Captured):
+def test_serve_in_a_thread_for_a_notebook_or_a_script(captured: Captured, panel_sessions: None):
     port = free_port()
     server = serve(captured.path, port, threaded=True)
     try:
         wait_for_port(port)
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=60)
         assert page.status_code == 200 and "Orchestra dashboard" in page.text
+    finally:
+        server.stop()
+
+
+@pytest.mark.timeout(120)
+def test_pages_are_answered_from_the_template_and_built_off_the_event_loop(
+    captured: Captured, panel_sessions: None, monkeypatch: pytest.MonkeyPatch
+):
+    built_on: list[threading.Thread] = []
+    make = Dashboard.__init__
+
+    def recording(self: Dashboard, *args: object, **kwargs: object) -> None:
+        built_on.append(threading.current_thread())
+        make(self, *args, **kwargs)
+
+    monkeypatch.setattr(Dashboard, "__init__", recording)
+    port = free_port()
+    server = serve(captured.path, port, threaded=True)
+    try:
+        wait_for_port(port)
+        assert built_on == [threading.current_thread()]  # the template, as the server starts
+        for _ in range(2):
+            page = httpx.get(f"http://127.0.0.1:{port}/", timeout=60)
+            assert page.status_code == 200 and "Orchestra dashboard" in page.text
+        deadline = time.monotonic() + 60
+        while len(built_on) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # each page's own Dashboard: made for it, in a worker thread, not on the server's loop
+        assert len(built_on) == 3
+        assert all(thread not in (server, threading.current_thread()) for thread in built_on[1:])
     finally:
         server.stop()
