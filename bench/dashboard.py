@@ -17,7 +17,9 @@ page through Playwright. Reported:
 
 * time to full render per size (page load until the flow graph, the step
   table, the waterfall and the throughput chart all hold the run's request
-  count), alternating sizes for ``--runs`` rounds, and the ratio big/small;
+  count) in a new browser profile (nothing cached), alternating sizes for
+  ``--runs`` rounds, and the ratio big/small; and the same page opened again in
+  that profile (its scripts cached, as when a person comes back);
 * run switch: clicking the other run in the run list until every view holds it;
 * click: clicking an exchange row until the inspector shows that exchange;
 * the server's CPU seconds per page load (the session's document built, sent and
@@ -178,6 +180,18 @@ def load(browser: Any, url: str, expected: int) -> tuple[float, Any, Any]:
     return seconds, page, context
 
 
+def revisit(context: Any, url: str, expected: int) -> float:
+    """Open the page again in the same browser profile (its scripts cached, as when a person
+    comes back to the dashboard); seconds until every view holds the run."""
+    page = context.new_page()
+    started = time.perf_counter()
+    page.goto(url)
+    rendered(page, expected)
+    seconds = time.perf_counter() - started
+    page.close()
+    return seconds
+
+
 def switch(page: Any, run_id: str, expected: int) -> float:
     started = time.perf_counter()
     page.locator(".orchestra-runs .tabulator-row", has_text=run_id).first.click()
@@ -284,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             ids = make_capture(s, db, {"big": sizes["big"], "small": sizes["small"]})
         noise = h.NoiseMeter()
         renders: dict[str, list[float]] = {"small": [], "big": []}
+        revisits: dict[str, list[float]] = {"small": [], "big": []}
         switches: dict[str, list[float]] = {"to big": [], "to small": []}
         clicks: list[float] = []
         server_cpu: dict[str, list[float]] = {"switch": [], "click": []}  # server CPU s each
@@ -326,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                                 clicks.append(click_exchange(page, row))
                                 server_cpu["click"].append(h._proc_cpu(big_server.pid) - cpu)
                                 chromium_cpu["click"].append(browser_cpu() - chromium)
+                        page.close()  # the same profile, its scripts cached, one page open
+                        revisits[name].append(revisit(context, urls[name], sizes[name]))
                     context.close()
             for _ in range(loads):  # every tab closed; its session destroyed within ~2 s
                 _, page, context = load(browser, big_url, sizes["big"])
@@ -346,6 +363,11 @@ def main(argv: list[str] | None = None) -> int:
         [f"render {sizes['small']:,} exchanges", f"{small:.3f} s"],
         [f"render {sizes['big']:,} exchanges", f"{big:.3f} s"],
         ["ratio big / small", f"{ratio:.2f}x"],
+        [
+            "render on a return visit (scripts cached) small / big",
+            f"{statistics.median(revisits['small']):.3f} / "
+            f"{statistics.median(revisits['big']):.3f} s",
+        ],
         [
             "server CPU per page load small / big (median)",
             f"{statistics.median(load_cpu['small']):.3f} / "
@@ -395,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": h.machine(s, False),
             "noise": noise_report,
             "render": {name: summary(v) for name, v in renders.items()},
+            "render_return_visit": {name: summary(v) for name, v in revisits.items()},
             "switch": {name: summary(v) for name, v in switches.items()},
             "click": summary(clicks),
             "server_cpu_seconds": {name: summary(v) for name, v in server_cpu.items()},
