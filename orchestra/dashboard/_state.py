@@ -43,6 +43,7 @@ from orchestra.capture import (
     CaptureSignature,
     CaptureStore,
     ExchangeFilter,
+    RunNotFound,
     RunStatistics,
     WaterfallRows,
 )
@@ -309,7 +310,7 @@ class DashboardState(param.Parameterized):
             yield
         except FileNotFoundError as error:
             self.message = f"{error}; waiting for a run to write it"
-        except CaptureLockTimeout as error:
+        except (CaptureLockTimeout, RunNotFound) as error:  # said in full: no traceback to add
             self.report(action, error, log_traceback=False)
         except Exception as error:
             self.report(action, error)

@@ -125,3 +125,20 @@ def test_the_builder_tab_is_made_when_first_opened(server: tuple[str, Path], pai
     assert errors == []
     text = log.read_text()
     assert "Traceback" not in text and "ERROR" not in text, text[-4000:]
+
+
+def test_a_page_naming_a_run_that_is_not_there_says_so(server: tuple[str, Path], pair: PairRuns):
+    from playwright.sync_api import expect
+
+    url, log = server
+    errors: list[str] = []
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+        page.goto(f"{url}?db={pair.path}&run=no-such-run", timeout=120_000)
+        alert = page.locator(".alert-danger", has_text="no-such-run")
+        expect(alert).to_contain_text("Could not open the run", timeout=60_000)
+        context.close()
+    assert errors == []
+    assert "Traceback" not in log.read_text()
