@@ -324,6 +324,7 @@ def serve(
     application.add(prepare)
     # every page's HTML comes from a template session, at once; the tab's own session is
     # built while the browser fetches the JavaScript (see _serving)
+    pn.config.global_loading_spinner = True  # the page spins until its document is drawn
     prefix = "/" + kwargs.get("prefix", "").strip("/")
     keep_template_session(application, sorted({prefix, prefix.rstrip("/") + "/"}))
     if address in ("0.0.0.0", "::"):  # every interface: pages come from any host name

@@ -98,6 +98,8 @@ def test_pages_one_after_another_each_show_the_run_their_url_names(
         for number, run_id in enumerate(order):
             page = open_page(browser, f"{url}?db={pair.path}&run={run_id}", errors)
             shows_run(page, run_id, requests_of(pair, run_id))
+            # the page spun (Panel's loading spinner) until its document was drawn
+            assert "pn-loading" not in page.evaluate("document.body.className")
             graph = model_data(page, "flow-graph-nodes")
             assert graph is not None  # only the failed run has the failing step
             assert any("broken" in path for path in graph["path"]) == (run_id == pair.failed)
@@ -107,6 +109,14 @@ def test_pages_one_after_another_each_show_the_run_their_url_names(
     assert errors == []
     text = log.read_text()
     assert "Traceback" not in text and "ERROR" not in text, text[-4000:]
+
+
+def test_the_page_spins_until_its_document_is_drawn(server: tuple[str, Path], pair: PairRuns):
+    import httpx
+
+    url, _ = server
+    html = httpx.get(url, timeout=60).text
+    assert '<body class="pn-loading' in html  # removed by the document's document_ready
 
 
 def test_the_builder_tab_is_made_when_first_opened(server: tuple[str, Path], pair: PairRuns):
