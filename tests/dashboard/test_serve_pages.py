@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.dashboard._browser import (
+    APP,
     ARTIFACTS,
     chromium,
     free_port,
@@ -151,4 +152,31 @@ def test_a_page_naming_a_run_that_is_not_there_says_so(server: tuple[str, Path],
         expect(alert).to_contain_text("Could not open the run", timeout=60_000)
         context.close()
     assert errors == []
+    assert "Traceback" not in log.read_text()
+
+
+def test_panel_serve_with_reused_sessions_loads_nothing_from_outside(
+    pair: PairRuns, tmp_path: Path
+) -> None:
+    """``panel serve app.py --reuse-sessions warm --warm``: a reused session's stylesheets
+    come from this server (Panel would name cdn.holoviz.org: a console error offline)."""
+    log = tmp_path / "panel-serve.log"
+    port = free_port()
+    command = [sys.executable, "-m", "panel", "serve", str(APP), "--address", "127.0.0.1",
+               "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}",
+               "--reuse-sessions", "warm", "--warm", "--args", "--db", str(pair.path)]  # fmt: skip
+    errors: list[str] = []
+    outside: list[str] = []  # requests to anywhere but this server
+    ours = (f"http://127.0.0.1:{port}/", f"ws://127.0.0.1:{port}/", "blob:", "data:")
+    with listening_server(command, port, log, "panel serve"), chromium() as browser:
+        for _ in range(2):
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.on("request", lambda request: outside.append(request.url))
+            page = context.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"http://127.0.0.1:{port}/app", timeout=120_000)
+            wait_for_graph(page)
+            shows_run(page, pair.failed, requests_of(pair, pair.failed))  # the newest run
+            context.close()
+    assert [url for url in outside if not url.startswith(ours)] == [] and errors == []
     assert "Traceback" not in log.read_text()
