@@ -637,6 +637,13 @@ def demo_api(host: str, port: int, total_items: int | None) -> None:
     is_flag=True,
     help="Let each browser tab name its capture file and run in the URL (?db=FILE&run=ID).",
 )
+@click.option(
+    "--interval",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0.05, 3600),
+    help="Seconds between two looks at the capture file for new data.",
+)
 def dashboard(
     db: str | None,
     host: str,
@@ -648,6 +655,7 @@ def dashboard(
     unix_socket: str | None,
     db_from_url: bool,
     plan_file: str | None,
+    interval: float,
 ) -> None:
     """Serve the run dashboard of a capture file until Ctrl-C.
 
@@ -672,7 +680,7 @@ def dashboard(
     where = f"unix:{unix_socket}:" if unix_socket else f"http://{host}:{port}"
     where += f"{prefix.rstrip('/')}/"
     click.echo(f"Orchestra dashboard of {path} at {where} (Ctrl-C stops)", err=True)
-    options: dict[str, Any] = {"url_args": db_from_url}
+    options: dict[str, Any] = {"url_args": db_from_url, "interval": interval}
     if prefix:
         options["prefix"] = prefix
     if origins:

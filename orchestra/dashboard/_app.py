@@ -286,6 +286,7 @@ def serve(
     threaded: bool = False,
     plan: str | Path | None = None,
     url_args: bool = False,
+    interval: float = 0.5,
     **kwargs: Any,
 ) -> Any:
     """Serve the dashboard of ``db`` on ``address:port`` (blocks unless ``threaded``).
@@ -297,7 +298,7 @@ def serve(
     server thread (``.stop()``). ``url_args=True`` lets each tab name its
     capture file and run in its URL (``?db=/path/capture.duckdb&run=ID``, ``~``
     expanded), the way the JupyterLab tab opens the capture of the directory it
-    was opened from.
+    was opened from. Each tab polls the capture file every ``interval`` seconds.
     """
     from orchestra._run import default_db
 
@@ -306,7 +307,7 @@ def serve(
     def dashboard_for(arguments: dict[str, list[bytes]]) -> Dashboard:
         """The Runs tab of a page: the capture file and run of its URL when ``url_args``."""
         tab_db, tab_run = _from_url(arguments, path, run) if url_args else (path, run)
-        return Dashboard(db=tab_db, run=tab_run)
+        return Dashboard(db=tab_db, run=tab_run, refresh_interval=interval)
 
     # each tab's Dashboard is made in a worker thread while the browser loads the page's
     # JavaScript (see _serving); the page below only makes its Bokeh models

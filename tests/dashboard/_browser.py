@@ -1,4 +1,4 @@
-"""Real-browser helpers: ``panel serve`` in a subprocess, Debian's Chromium through Playwright.
+"""Real-browser helpers: ``orchestra dashboard`` in a subprocess, Debian's Chromium (Playwright).
 
 Playwright's own browser builds cannot be downloaded on these machines: the
 tests launch ``/usr/bin/chromium`` (``apt-get install -y chromium``) and are
@@ -92,29 +92,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def panel_serve(db: Path, log: Path, *, interval: float = 0.3) -> Iterator[str]:
-    """``panel serve orchestra/dashboard/app.py --args --db DB`` on 127.0.0.1; yields the URL."""
+def serve_dashboard(db: Path, log: Path, *, interval: float = 0.3) -> Iterator[str]:
+    """``orchestra dashboard --db DB`` on 127.0.0.1, as a person starts it; yields the URL.
+
+    The page people open (the CLI, the JupyterLab tab): Runs and Builder tabs, each page
+    answered from a template session and built while the browser loads (see
+    ``dashboard/_serving.py``). ``panel serve app.py`` is tested by test_serve_pages.py.
+    """
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "panel",
-        "serve",
-        str(APP),
-        "--address",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--allow-websocket-origin",
-        f"127.0.0.1:{port}",
-        "--args",
-        "--db",
-        str(db),
-        "--interval",
-        str(interval),
-    ]
-    with listening_server(command, port, log, "panel serve"):
-        yield f"http://127.0.0.1:{port}/app"
+    command = [sys.executable, "-m", "orchestra", "dashboard", "--db", str(db),
+               "--host", "127.0.0.1", "--port", str(port), "--interval", str(interval)]  # fmt: skip
+    with listening_server(command, port, log, "orchestra dashboard"):
+        yield f"http://127.0.0.1:{port}/"
 
 
 @contextlib.contextmanager

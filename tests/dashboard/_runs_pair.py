@@ -19,7 +19,7 @@ from typing import Any
 
 import orchestra
 from orchestra.demo import DemoAPI
-from tests.dashboard._browser import chromium, click_row, panel_serve, wait_for_graph
+from tests.dashboard._browser import chromium, click_row, serve_dashboard, wait_for_graph
 
 SECRET_ENV = "ORCH_DASHBOARD_EXPORT_KEY"
 SECRET = "d4shb0ard-s3cret-9f1e7a"
@@ -87,9 +87,9 @@ def make_runs(demo: DemoAPI, folder: Path) -> PairRuns:
 
 @contextlib.contextmanager
 def serve(path: Path, folder: Path) -> Iterator[Served]:
-    """``panel serve`` over ``path`` and a Chromium page on it (downloads go to ``folder``)."""
-    log = folder / "panel-serve.log"
-    with panel_serve(path, log) as url, chromium() as browser:
+    """``orchestra dashboard`` over ``path``, a Chromium page on it (downloads to ``folder``)."""
+    log = folder / "dashboard-server.log"
+    with serve_dashboard(path, log) as url, chromium() as browser:
         context = browser.new_context(
             viewport={"width": 1400, "height": 1000}, accept_downloads=True
         )

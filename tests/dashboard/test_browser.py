@@ -1,6 +1,6 @@
 """The served dashboard in a real browser: graph, tables, inspector, a click on a graph node.
 
-One ``panel serve`` and one Chromium serve every test of this module (the
+One ``orchestra dashboard`` and one Chromium serve every test of this module (the
 machines have two cores). The page is read as a user sees it: Tabulator cells,
 the run summary and the Bokeh models the browser holds; the node is clicked on
 the canvas at the pixel the figure's scales give for it. A full-page
@@ -20,8 +20,8 @@ from tests.dashboard._browser import (
     NODE_POSITION_JS,
     chromium,
     model_data,
-    panel_serve,
     requires_chromium,
+    serve_dashboard,
     wait_for_graph,
 )
 from tests.dashboard.conftest import STEP_REQUESTS, TOTAL_REQUESTS, Captured
@@ -31,8 +31,8 @@ pytestmark = [requires_chromium, pytest.mark.timeout(240)]
 
 @pytest.fixture(scope="module")
 def page(captured: Captured, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    log = tmp_path_factory.mktemp("serve") / "panel-serve.log"
-    with panel_serve(captured.path, log) as url, chromium() as browser:
+    log = tmp_path_factory.mktemp("serve") / "dashboard-server.log"
+    with serve_dashboard(captured.path, log) as url, chromium() as browser:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.grant_permissions(["clipboard-read", "clipboard-write"])
         page = context.new_page()

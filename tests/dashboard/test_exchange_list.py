@@ -24,8 +24,8 @@ from tests.dashboard._browser import (
     chromium,
     click_row,
     free_port,
-    panel_serve,
     requires_chromium,
+    serve_dashboard,
     wait_for_graph,
 )
 
@@ -263,8 +263,8 @@ def in_browser(test: Any) -> Any:
 def served(mixed: Mixed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The dashboard over :func:`mixed` in Chromium; the page records errors and traffic."""
     folder = tmp_path_factory.mktemp("served")
-    log = folder / "panel-serve.log"
-    with panel_serve(mixed.path, log) as url, chromium() as browser:
+    log = folder / "dashboard-server.log"
+    with serve_dashboard(mixed.path, log) as url, chromium() as browser:
         context = browser.new_context(
             viewport={"width": 1500, "height": 1100}, accept_downloads=True
         )

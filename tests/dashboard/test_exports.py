@@ -1,6 +1,6 @@
 """Every download of the Export section, clicked in a real browser and loaded back.
 
-``panel serve`` and Debian's Chromium (see _browser.py) over the capture of
+``orchestra dashboard`` and Debian's Chromium (see _browser.py) over the capture of
 _runs_pair.py. Each button is clicked as a user does; the file Playwright
 receives is parsed and compared with the capture's read API: the plan (JSON
 and YAML) equals the plan that ran, the HAR has one entry per exchange of the

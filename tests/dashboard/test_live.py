@@ -17,7 +17,7 @@ from orchestra.dashboard import DashboardState, LiveFeed
 from orchestra.events import EventBus, RunFinished, RunStarted, StepFinished, StepStarted
 from orchestra.masking import Masker
 from tests.dashboard import _slow_run
-from tests.dashboard._browser import chromium, model_data, panel_serve, requires_chromium
+from tests.dashboard._browser import chromium, model_data, requires_chromium, serve_dashboard
 
 SLOW_RUN = Path(_slow_run.__file__)
 
@@ -85,7 +85,8 @@ def test_the_served_dashboard_follows_a_run_written_by_another_process(demo_api,
     from playwright.sync_api import expect
 
     db = tmp_path / "live.duckdb"  # nothing there yet: the dashboard waits for the first run
-    with panel_serve(db, tmp_path / "panel-serve.log", interval=0.3) as url, chromium() as browser:
+    log = tmp_path / "dashboard-server.log"
+    with serve_dashboard(db, log, interval=0.3) as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error) + "\n" + str(error.stack)))

@@ -18,7 +18,7 @@ and chart and the waterfall must show that run's numbers as plain SQL on the
 capture file counts them (not the read API the dashboard itself calls; read
 again while the running run moves). Then an exchange row, a waterfall bar
 (where bars are drawn, not the aggregate) and a graph node are clicked. No
-console error, no page error and no traceback in the ``panel serve`` log are
+console error, no page error and no traceback in the ``orchestra dashboard`` log are
 allowed. Screenshots go to ``test-artifacts/``.
 """
 
@@ -50,8 +50,8 @@ from tests.dashboard._browser import (
     chromium,
     click_row,
     model_data,
-    panel_serve,
     requires_chromium,
+    serve_dashboard,
     wait_for_graph,
 )
 from tests.dashboard.conftest import dashboard_plan
@@ -351,8 +351,8 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(runs: Runs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    log = tmp_path_factory.mktemp("serve") / "panel-serve.log"
-    with panel_serve(runs.path, log) as url, chromium() as browser:
+    log = tmp_path_factory.mktemp("serve") / "dashboard-server.log"
+    with serve_dashboard(runs.path, log) as url, chromium() as browser:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         errors: list[str] = []

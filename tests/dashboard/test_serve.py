@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -93,18 +96,21 @@ def test_serve_in_a_thread_for_a_notebook_or_a_script(captured: Captured, panel_
 
 @pytest.mark.timeout(120)
 def test_pages_are_answered_from_the_template_and_built_off_the_event_loop(
-    captured: Captured, panel_sessions: None, monkeypatch: pytest.MonkeyPatch
+    captured: Captured, panel_sessions: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ):
+    db = tmp_path / "capture.duckdb"  # this server's own file: another test's page is not it
+    shutil.copy(captured.path, db)
     built_on: list[threading.Thread] = []
     make = Dashboard.__init__
 
-    def recording(self: Dashboard, *args: object, **kwargs: object) -> None:
-        built_on.append(threading.current_thread())
+    def recording(self: Dashboard, *args: Any, **kwargs: Any) -> None:
         make(self, *args, **kwargs)
+        if self.state.db == str(db):
+            built_on.append(threading.current_thread())
 
     monkeypatch.setattr(Dashboard, "__init__", recording)
     port = free_port()
-    server = serve(captured.path, port, threaded=True)
+    server = serve(db, port, threaded=True)
     try:
         wait_for_port(port)
         assert built_on == [threading.current_thread()]  # the template, as the server starts

@@ -160,7 +160,7 @@ def test_panel_serve_with_reused_sessions_loads_nothing_from_outside(
 ) -> None:
     """``panel serve app.py --reuse-sessions warm --warm``: a reused session's stylesheets
     come from this server (Panel would name cdn.holoviz.org: a console error offline)."""
-    log = tmp_path / "panel-serve.log"
+    log = tmp_path / "dashboard-server.log"
     port = free_port()
     command = [sys.executable, "-m", "panel", "serve", str(APP), "--address", "127.0.0.1",
                "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}",

@@ -29,8 +29,8 @@ from tests.dashboard._browser import (
     ARTIFACTS,
     chromium,
     model_data,
-    panel_serve,
     requires_chromium,
+    serve_dashboard,
     wait_for_graph,
 )
 from tests.dashboard.conftest import TOTAL_REQUESTS, Captured
@@ -197,8 +197,8 @@ TICK_LABELS_JS = """() => {
 
 @requires_chromium
 def test_a_big_run_shows_the_aggregate_in_a_browser_with_readable_ticks(big, tmp_path):
-    log = tmp_path / "panel-serve.log"
-    with panel_serve(big.path, log) as url, chromium() as browser:
+    log = tmp_path / "dashboard-server.log"
+    with serve_dashboard(big.path, log) as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         console: list[str] = []
         page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)

@@ -28,8 +28,8 @@ from tests.dashboard._browser import (
     BAR_POSITION_JS,
     chromium,
     model_data,
-    panel_serve,
     requires_chromium,
+    serve_dashboard,
     wait_for_graph,
     wait_for_table,
 )
@@ -217,9 +217,9 @@ def served_log_is_clean(log: Path) -> None:
 
 @requires_chromium
 def test_a_fast_wheel_zoom_into_the_aggregate_keeps_counting_the_right_exchanges(big, tmp_path):
-    log = tmp_path / "panel-serve.log"
+    log = tmp_path / "dashboard-server.log"
     console: list[str] = []
-    with panel_serve(big.path, log) as url, chromium() as browser:
+    with serve_dashboard(big.path, log) as url, chromium() as browser:
         page = open_page(browser, url, console)
         wait_for_buckets(page)
         assert sum(model_data(page, "waterfall-buckets")["answered"]) == TOTAL
@@ -268,9 +268,9 @@ def test_a_fast_wheel_zoom_into_the_aggregate_keeps_counting_the_right_exchanges
 
 @requires_chromium
 def test_clicking_an_exchange_row_of_a_big_run_marks_it_in_the_aggregate(big, tmp_path):
-    log = tmp_path / "panel-serve.log"
+    log = tmp_path / "dashboard-server.log"
     console: list[str] = []
-    with panel_serve(big.path, log) as url, chromium() as browser:
+    with serve_dashboard(big.path, log) as url, chromium() as browser:
         page = open_page(browser, url, console)
         wait_for_buckets(page)
         marked: list[tuple[int, list[dict[str, Any]], str]] = []
@@ -324,9 +324,9 @@ SELECTED_BARS_JS = """() => {
 def test_clicking_a_waterfall_bar_in_a_browser_inspects_that_exchange(captured, tmp_path):
     """A bar click goes browser -> server -> inspector; a row click back -> the bar's highlight
     (the path where a change outside Bokeh's lock once raised "_pending_writes")."""
-    log = tmp_path / "panel-serve.log"
+    log = tmp_path / "dashboard-server.log"
     console: list[str] = []
-    with panel_serve(captured.path, log) as url, chromium() as browser:
+    with serve_dashboard(captured.path, log) as url, chromium() as browser:
         page = open_page(browser, url, console)
         page.wait_for_function(
             "() => Bokeh.documents[0].get_model_by_name('waterfall-bars')"

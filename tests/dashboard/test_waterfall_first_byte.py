@@ -22,7 +22,7 @@ from orchestra.capture import CaptureStore
 from orchestra.dashboard import Dashboard
 from orchestra.dashboard._style import format_ms
 from orchestra.dashboard._waterfall import lay_out
-from tests.dashboard._browser import chromium, model_data, panel_serve, requires_chromium
+from tests.dashboard._browser import chromium, model_data, requires_chromium, serve_dashboard
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -117,8 +117,8 @@ def cell_colour(page, selector: str) -> list[str]:
 def test_the_browser_gets_the_split_bars(capture, tmp_path):
     path, run_id = capture
     expected = captured(path, run_id)
-    log = tmp_path / "panel-serve.log"
-    with panel_serve(path, log) as url, chromium() as browser:
+    log = tmp_path / "dashboard-server.log"
+    with serve_dashboard(path, log) as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
