@@ -311,7 +311,9 @@ def serve(
 
     # each tab's Dashboard is made in a worker thread while the browser loads the page's
     # JavaScript (see _serving); the page below only makes its Bokeh models
-    prepare = PreparePage(dashboard_for)
+    prepare = PreparePage(
+        dashboard_for, current=lambda dashboard: dashboard.state.unchanged_since_read()
+    )
 
     def app() -> pn.viewable.Viewable:
         pn.extension(*EXTENSIONS)  # the code editor's and Tabulator's JavaScript
@@ -328,6 +330,8 @@ def serve(
     pn.config.global_loading_spinner = True  # the page spins until its document is drawn
     prefix = "/" + kwargs.get("prefix", "").strip("/")
     keep_template_session(application, sorted({prefix, prefix.rstrip("/") + "/"}))
+    if not url_args:  # the first page's (a URL with a query makes its own)
+        prepare.keep_spare({})
     if address in ("0.0.0.0", "::"):  # every interface: pages come from any host name
         origins = ["*"]
     else:

@@ -48,6 +48,12 @@ logger = logging.getLogger("orchestra.dashboard")
 
 Page = TypeVar("Page")
 Arguments = dict[str, list[bytes]]
+ArgumentsKey = tuple[tuple[str, tuple[bytes, ...]], ...]
+
+
+def arguments_key(arguments: Arguments) -> ArgumentsKey:
+    """``arguments`` (a URL's query) as a value two requests with the same query share."""
+    return tuple(sorted((name, tuple(values)) for name, values in arguments.items()))
 
 
 class PreparePage(Handler, Generic[Page]):
@@ -55,24 +61,70 @@ class PreparePage(Handler, Generic[Page]):
 
     ``prepare(arguments)`` gets the page URL's query arguments and returns what the
     page's own handler takes with :meth:`take` while it builds the document.
+
+    It also keeps one page made ahead (a spare) for the arguments of the last page,
+    made ``spare_after`` seconds after that page (when its browser is done loading):
+    the next page with those arguments (a reload, another tab) takes it instead of
+    waiting for its own, if ``current(spare)`` says it still shows what the capture
+    holds. A page that has not read for a while does its full read at its first poll,
+    as any page does.
     """
 
-    def __init__(self, prepare: Callable[[Arguments], Page]):
+    def __init__(
+        self,
+        prepare: Callable[[Arguments], Page],
+        *,
+        current: Callable[[Page], bool] = lambda page: False,
+        spare_after: float = 2.0,
+    ):
         super().__init__()
         self._prepare = prepare
+        self._current = current
+        self._spare_after = spare_after
         self._prepared: dict[str, Page] = {}
+        self._spare: tuple[ArgumentsKey, Page] | None = None
+        self._making_spare = False
 
     async def on_session_created(self, session_context: SessionContext) -> None:
-        request = (
-            session_context.request if isinstance(session_context, BokehSessionContext) else None
+        arguments: Arguments = {}
+        if isinstance(session_context, BokehSessionContext) and session_context.request:
+            arguments = dict(session_context.request.arguments)
+        key = arguments_key(arguments)
+        page = self._take_spare(key)
+        if page is None:
+            try:
+                page = await asyncio.to_thread(self._prepare, arguments)
+            except Exception:  # built again on the loop, where the page reports it
+                logger.exception("preparing a dashboard page in a worker thread failed")
+                return
+        self._prepared[session_context.id] = page
+        asyncio.get_running_loop().call_later(
+            self._spare_after, lambda: asyncio.ensure_future(self.make_spare(arguments))
         )
-        arguments: Arguments = dict(request.arguments) if request is not None else {}
+
+    def _take_spare(self, key: ArgumentsKey) -> Page | None:
+        spare, self._spare = self._spare, None
+        if spare is None or spare[0] != key or not self._current(spare[1]):
+            return None
+        return spare[1]
+
+    def keep_spare(self, arguments: Arguments) -> None:
+        """Make the spare page for ``arguments`` now, in this thread (as the server starts)."""
+        self._spare = (arguments_key(arguments), self._prepare(arguments))
+
+    async def make_spare(self, arguments: Arguments) -> None:
+        """Make the spare page for ``arguments`` in a worker thread (one at a time)."""
+        if self._making_spare:
+            return
+        self._making_spare = True
         try:
             page = await asyncio.to_thread(self._prepare, arguments)
-        except Exception:  # built again on the loop, where the page reports it
-            logger.exception("preparing a dashboard page in a worker thread failed")
+        except Exception:  # the next page makes its own, and reports
+            logger.debug("making a spare dashboard page failed", exc_info=True)
             return
-        self._prepared[session_context.id] = page
+        finally:
+            self._making_spare = False
+        self._spare = (arguments_key(arguments), page)
 
     async def on_session_destroyed(self, session_context: SessionContext) -> None:
         self._prepared.pop(session_context.id, None)

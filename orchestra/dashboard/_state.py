@@ -708,6 +708,14 @@ class DashboardState(param.Parameterized):
         finally:
             self._polling = False
 
+    def unchanged_since_read(self) -> bool:
+        """Whether the capture file is as this state last read it (nothing written since).
+
+        A page made ahead of time from this state shows what a new read would; its first
+        poll still reads everything if its last full read is old (FULL_READ_SECONDS).
+        """
+        return self.store.database.stamp() == self._stamp and self.feed is None
+
     def _unchanged_since_read(self, stamp: tuple[int, ...] | None) -> bool:
         """Nothing was written since the last poll's read: no need to open the file."""
         feed_events = self.feed.events if self.feed is not None else -1
