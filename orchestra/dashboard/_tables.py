@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
+import pandas as pd
+import panel as pn
+from bokeh.models.widgets.tables import CellEditor, StringFormatter, TableColumn
 from panel.io import JSCode
 
 # Tabulator draws every row at once instead of only those in view: these tables hold a
@@ -82,3 +86,42 @@ def colored_status_code(class_colors: Mapping[str, str]) -> JSCode:
         f"((c) => value == 429 ? c['429']"
         f" : c[Math.min(Math.max(Math.floor(value / 100), 2), 5) + 'xx'])({table})"
     )
+
+
+class ReadOnlyTable(pn.widgets.Tabulator):
+    """A Tabulator whose every column is drawn by a JavaScript format and never edited.
+
+    Panel gives each column a Bokeh ``TableColumn`` with a cell formatter and an
+    editor of its own (``NumberFormatter`` and ``IntEditor`` for an integer column),
+    three models per column built, sent and decoded on each page load. In the browser
+    a JavaScript format (``formatters``, sent in the table's configuration) takes the
+    formatter's place, and a disabled table never opens an editor; Panel's Tabulator
+    reads only the editor's type. So the columns of one table share one formatter and
+    one plain ``CellEditor`` (whose type sets no editor, as Panel's own index columns):
+    a column costs one model. A table with a column of no JavaScript format, an index
+    shown or editing on is built by Panel as usual.
+    """
+
+    def _get_column_definitions(self, col_names: list[str], df: pd.DataFrame) -> list[Any]:
+        formats = self.formatters
+        drawn = all(isinstance(formats.get(col), JSCode) for col in col_names)
+        if not self.disabled or self.show_index or not drawn:
+            return super()._get_column_definitions(col_names, df)
+        formatter, editor = StringFormatter(), CellEditor()
+        return [
+            TableColumn(
+                field=str(col),
+                title=self.titles.get(col, str(col)),
+                width=self._width(str(col)),
+                formatter=formatter,
+                editor=editor,
+            )
+            for col in col_names
+        ]
+
+    def _width(self, col: str) -> int:
+        """A fixed width in pixels (as Panel: a text width such as ``20%`` goes in the
+        configuration), 0 for a measured one."""
+        widths = self.widths
+        width = widths if isinstance(widths, int) else widths.get(col)
+        return width if isinstance(width, int) else 0
