@@ -27,7 +27,11 @@ from panel.io import JSCode
 # Tabulator draws every row at once instead of only those in view: these tables hold a
 # few rows (a page of runs, a plan's steps, a page of exchanges), and its virtual
 # renderer measures rows and scrolls to fill the view each time the data changes.
-BASIC_RENDERING = {"renderVertical": "basic"}
+#
+# Columns are resized from their header only: by default Tabulator also puts a resize
+# handle (an element with four listeners) in every cell of every row, each time the
+# rows are drawn.
+BASIC_RENDERING = {"renderVertical": "basic", "columnDefaults": {"resizable": "header"}}
 
 # Text as a text node: never parsed as HTML, nothing to escape.
 TEXT = JSCode(
