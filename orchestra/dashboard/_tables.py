@@ -9,6 +9,9 @@ text or element directly. What a person sees is the same: integers with a
 thousands comma and ``-`` for a missing number (as Bokeh's ``NumberFormatter``),
 empty for missing text, a status bold in its colour.
 
+The tables are :class:`ReadOnlyTable`: its columns share one Bokeh formatter and one
+editor model (the browser uses neither), so a column costs one model, not three.
+
 (Fixed column widths were tried too, to spare Tabulator measuring every cell: they cut
 run ids and titles where the font is larger, as in JupyterLab, so columns are measured.)
 """
