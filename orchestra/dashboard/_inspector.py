@@ -36,6 +36,7 @@ from orchestra.dashboard._style import (
 from orchestra.dashboard._tables import (
     BASIC_RENDERING,
     TEXT,
+    ReadOnlyTable,
     colored_status_code,
     number,
 )
@@ -306,8 +307,8 @@ class ExchangeInspector(Viewer):
             "descending": pn.widgets.Checkbox(label="descending", margin=(28, 5, 0, 5)),
         }
 
-    def _exchange_table(self) -> pn.widgets.Tabulator:
-        table = pn.widgets.Tabulator(
+    def _exchange_table(self) -> ReadOnlyTable:
+        table = ReadOnlyTable(
             self.state.exchanges,
             disabled=True,
             selectable=1,

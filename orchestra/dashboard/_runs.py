@@ -16,7 +16,13 @@ from orchestra.dashboard._style import (
     STATUS_COLORS,
     format_ms,
 )
-from orchestra.dashboard._tables import BASIC_RENDERING, TEXT, colored_status, number
+from orchestra.dashboard._tables import (
+    BASIC_RENDERING,
+    TEXT,
+    ReadOnlyTable,
+    colored_status,
+    number,
+)
 
 ALL = "(all)"
 
@@ -84,7 +90,7 @@ class RunPicker(Viewer):
         self._status = pn.widgets.Select(
             label="Status", options=[ALL, *RUN_STATUSES], value=ALL, width=160
         )
-        self._table = pn.widgets.Tabulator(
+        self._table = ReadOnlyTable(
             runs_table_frame(state.runs),
             disabled=True,
             selectable=1,

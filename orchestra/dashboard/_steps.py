@@ -11,7 +11,14 @@ from panel.viewable import Viewer
 
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import PENDING, STATUS_COLORS
-from orchestra.dashboard._tables import BASIC_RENDERING, DURATION, TEXT, colored_status, number
+from orchestra.dashboard._tables import (
+    BASIC_RENDERING,
+    DURATION,
+    TEXT,
+    ReadOnlyTable,
+    colored_status,
+    number,
+)
 
 TITLES = {
     "step_path": "step",
@@ -36,7 +43,7 @@ class StepTable(Viewer):
     def __init__(self, **params: Any):
         super().__init__(**params)
         self._syncing = False
-        self._table = pn.widgets.Tabulator(
+        self._table = ReadOnlyTable(
             self.state.steps,
             disabled=True,
             selectable=1,

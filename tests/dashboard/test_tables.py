@@ -6,6 +6,7 @@ import os
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from tests.dashboard._browser import (
     ARTIFACTS,
@@ -94,3 +95,34 @@ def test_cells_show_the_texts_and_colours_of_the_bokeh_formatters(tmp_path: Path
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard-table-formats.png"))
         assert messages == []
+
+
+def test_a_read_only_table_sends_one_formatter_and_one_editor_for_all_its_columns():
+    """Drawn by JavaScript formats and never edited, its columns share two models; a
+    column without such a format, or an editable table, gets Panel's own per column."""
+    import pandas as pd
+    from bokeh.document import Document
+    from bokeh.models.widgets.tables import CellEditor, IntEditor, NumberFormatter
+
+    from orchestra.dashboard._tables import TEXT, ReadOnlyTable, number
+
+    frame = pd.DataFrame({"name": ["a", "b"], "count": [1, 2], "size": [3, 4]})
+    formats = {"name": TEXT, "count": number(), "size": number()}
+
+    def columns(**params: object) -> list[Any]:
+        table = ReadOnlyTable(frame, show_index=False, widths={"count": 60}, **params)
+        model: Any = table.get_root(Document())
+        return list(model.columns)
+
+    shared = columns(disabled=True, formatters=formats, titles={"count": "n"})
+    assert [(c.field, c.title, c.width) for c in shared] == [
+        ("name", "name", 0), ("count", "n", 60), ("size", "size", 0),
+    ]  # fmt: skip
+    assert len({id(c.formatter) for c in shared}) == 1
+    assert len({id(c.editor) for c in shared}) == 1
+    assert type(shared[0].editor) is CellEditor  # sets no editor in the browser
+
+    partly = columns(disabled=True, formatters={"name": TEXT, "count": number()})
+    assert isinstance(partly[2].formatter, NumberFormatter)  # "size" has no JS format
+    editable = columns(disabled=False, formatters=formats)
+    assert isinstance(editable[1].editor, IntEditor)
