@@ -57,6 +57,11 @@ def requests_of(pair: PairRuns, run_id: str) -> int:
     return int(row[0])
 
 
+def assert_no_server_error(log: Path) -> None:
+    text = log.read_text()
+    assert "Traceback" not in text and "ERROR" not in text, text[-4000:]
+
+
 def open_page(browser: Any, url: str, errors: list[str]) -> Any:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -108,8 +113,7 @@ def test_pages_one_after_another_each_show_the_run_their_url_names(
                 page.screenshot(path=str(ARTIFACTS / "orchestra-dashboard-page.png"))
             page.context.close()
     assert errors == []
-    text = log.read_text()
-    assert "Traceback" not in text and "ERROR" not in text, text[-4000:]
+    assert_no_server_error(log)
 
 
 def test_the_page_spins_until_its_document_is_drawn(server: tuple[str, Path], pair: PairRuns):
@@ -134,8 +138,7 @@ def test_the_builder_tab_is_made_when_first_opened(server: tuple[str, Path], pai
         page.screenshot(path=str(ARTIFACTS / "orchestra-dashboard-builder-tab.png"))
         page.context.close()
     assert errors == []
-    text = log.read_text()
-    assert "Traceback" not in text and "ERROR" not in text, text[-4000:]
+    assert_no_server_error(log)
 
 
 def test_a_page_naming_a_run_that_is_not_there_says_so(server: tuple[str, Path], pair: PairRuns):
