@@ -161,15 +161,15 @@ _SWATCH = {
 }
 
 
-def legend_html(items: Sequence[tuple[str, str, str]], css_class: str = "") -> str:
+def legend_html(items: Sequence[tuple[str, str, str]], css_class: str = "", style: str = "") -> str:
     """A legend as one line of text: ``(label, colour, swatch)`` with swatch ``box``,
-    ``band``, ``line``, ``dotted`` or ``hatch``."""
+    ``band``, ``line``, ``dotted`` or ``hatch``; ``style``: more CSS for its line."""
     spans = "".join(
         "<span style='display:inline-flex;align-items:center;gap:4px;margin-right:12px'>"
         f"<span style='{_SWATCH[swatch].format(c=color)}'></span>{html.escape(label)}</span>"
         for label, color, swatch in items
     )
     return (
-        f"<div class='orchestra-legend {css_class}' style='font-size:11px;color:#37474f'>"
+        f"<div class='orchestra-legend {css_class}' style='font-size:11px;color:#37474f;{style}'>"
         f"{spans}</div>"
     )
