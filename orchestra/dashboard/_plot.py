@@ -123,9 +123,12 @@ def renderer(
     *,
     selected: Glyph | None = None,
     unselected: Glyph | None = None,
+    at: int | None = None,
 ) -> GlyphRenderer:
     """Add ``glyph`` drawn from ``source`` to ``plot``; its looks when a row is selected
-    (``selected``, and the other rows: ``unselected``) only where a row can be."""
+    (``selected``, and the other rows: ``unselected``) only where a row can be.
+
+    Drawn over the renderers before it (``at``: that many of them; all by default)."""
     options: dict[str, Any] = {}
     if selected is not None:
         options["selection_glyph"] = selected
@@ -133,7 +136,10 @@ def renderer(
         options["nonselection_glyph"] = unselected
     # no muted copy: nothing in the dashboard mutes a series
     item = GlyphRenderer(data_source=source, glyph=glyph, muted_glyph=None, **options)
-    plot.renderers.append(item)
+    if at is None:
+        plot.renderers.append(item)
+    else:
+        plot.renderers.insert(at, item)
     return item
 
 

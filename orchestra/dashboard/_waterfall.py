@@ -436,9 +436,10 @@ class Waterfall(Viewer):
     Tap a bar to inspect its exchange; zoom into the aggregate to get bars.
 
     One figure draws the bars or the aggregate's stacked counts (never both: the
-    other's sources are empty), a second under it the aggregate's latency bands
-    (shown only with the aggregate, and on the page from the first aggregate on);
-    the legend is a line of HTML above them.
+    other's sources are empty; the counts, their tooltip and the selection's marks
+    join the figure with the first aggregate), a second under it the aggregate's
+    latency bands (shown only with the aggregate, and on the page from the first
+    aggregate on); the legend is a line of HTML above them.
     """
 
     # typed as never None (param infers "| None" from the missing default)
@@ -478,6 +479,7 @@ class Waterfall(Viewer):
             )
             for edge in ("start", "end")
         )
+        self._aggregate_drawn = False  # see _add_aggregate_drawing
         self.figure = self._main_figure()
         self.aggregate = self.figure  # the aggregate's counts are drawn in the same figure
         self.latency = self._latency_figure()
@@ -558,11 +560,6 @@ class Waterfall(Viewer):
                 hatch_alpha=0.6,
             ),
         )
-        stacked = renderer(
-            plot,
-            self.segments,
-            Quad(**box, fill_color="color", line_color=None, fill_alpha=0.85),
-        )
         renderer(
             plot,
             self.buckets,
@@ -583,6 +580,26 @@ class Waterfall(Viewer):
                 ],
                 limit=1,
             ),
+            TapTool(renderers=[bars]),
+        )
+        return plot
+
+    def _add_aggregate_drawing(self) -> None:
+        """The aggregate's stacked counts, their tooltip and the selection's marks, added to
+        the figure with the first aggregate: a page that only ever shows bars (most runs)
+        never sends or builds them (a renderer is five glyph views in the browser)."""
+        if self._aggregate_drawn:
+            return
+        self._aggregate_drawn = True
+        plot = self.figure
+        box: dict[str, Any] = {"left": "left", "right": "right", "bottom": "bottom", "top": "top"}
+        stacked = renderer(
+            plot,
+            self.segments,
+            Quad(**box, fill_color="color", line_color=None, fill_alpha=0.85),
+            at=len(plot.renderers) - 1,  # under the in-flight line, the last renderer
+        )
+        plot.add_tools(
             HoverTool(
                 renderers=[stacked],
                 tooltips=[
@@ -594,12 +611,10 @@ class Waterfall(Viewer):
                     ("waits begun", "@waits"),
                 ],
                 limit=1,
-            ),
-            TapTool(renderers=[bars]),
+            )
         )
         plot.add_layout(self.selected_start)
         plot.add_layout(self.selected_end)
-        return plot
 
     def _latency_figure(self) -> Any:
         plot = time_plot(
@@ -662,6 +677,7 @@ class Waterfall(Viewer):
         self._mark()
 
     def _draw_aggregate(self, rows: WaterfallRows) -> None:
+        self._add_aggregate_drawing()
         data = bucket_data(rows)
         width = (rows.end_ms - rows.start_ms) / max(len(rows.buckets), 1)
         segments = segment_data(data, width)

@@ -22,6 +22,7 @@ import duckdb
 import pytest
 from bokeh.document import Document
 from bokeh.embed.util import standalone_docs_json
+from bokeh.models import HoverTool
 
 from orchestra.capture._read import WATERFALL_BUCKETS, WATERFALL_LIMIT
 from orchestra.dashboard import Dashboard
@@ -103,6 +104,12 @@ def test_a_big_run_is_drawn_per_time_bucket_with_the_counts_sql_gives(big):
     segments = waterfall.segments.data
     heights = [t - b for b, t in zip(segments["bottom"], segments["top"], strict=True)]
     assert sum(heights) == TOTAL and min(heights) > 0
+    # drawn under the in-flight line, with their tooltip, and the selection's marks ready
+    sources = [r.data_source for r in waterfall.figure.renderers]
+    assert sources.index(waterfall.segments) == sources.index(waterfall.buckets) - 1
+    hovers = [t for t in waterfall.figure.tools if isinstance(t, HoverTool)]
+    assert any(r.data_source is waterfall.segments for t in hovers for r in t.renderers)
+    assert {waterfall.selected_start, waterfall.selected_end} <= set(waterfall.figure.center)
     assert waterfall.figure.yaxis[0].axis_label == "requests"
     # every count tick has its label (a lane's label would otherwise stay on tick 0 in
     # BokehJS after a switch from bars)
@@ -163,6 +170,20 @@ def test_zooming_in_shows_the_bars_of_exactly_the_window_and_zooming_out_aggrega
         in_window(big.path, big.run_id, 100_000.0, 200_000.0)
     )
     assert waterfall.buckets.data["left"][0] == pytest.approx(100_000.0)
+
+
+def test_a_run_drawn_only_as_bars_never_sends_the_aggregates_drawing(captured):
+    # the stacked counts, their tooltip and the selection's marks join the figure with the
+    # first aggregate: every model is sent and built on each page load
+    waterfall = Dashboard(db=captured.path, live=False).waterfall
+    assert not waterfall.aggregated and len(waterfall.bars.data["exchange_id"]) == TOTAL_REQUESTS
+    assert all(r.data_source is not waterfall.segments for r in waterfall.figure.renderers)
+    assert waterfall.selected_start not in waterfall.figure.center
+    doc = Document()
+    doc.add_root(waterfall.figure)
+    assert doc.get_model_by_id(waterfall.segments.id) is None
+    # the in-flight line's source is sent: bench/dashboard.py finds it by name
+    assert doc.get_model_by_name("waterfall-buckets") is waterfall.buckets
 
 
 def test_what_the_browser_gets_does_not_grow_with_the_run(big, captured):
