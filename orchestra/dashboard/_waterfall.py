@@ -180,6 +180,9 @@ def lay_out(rows: WaterfallRows | None, step_order: list[str], mode: str) -> dic
 
 
 def _bar_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
+    """The bars' columns: what the glyphs and the tooltip read, the status class (its
+    legend) and the exchange id (a tap). URL, status, attempt and times reach the browser
+    once, as the tooltip's text: a window holds up to WATERFALL_LIMIT bars."""
     if frame.empty:
         keys = [
             "exchange_id",
@@ -190,13 +193,6 @@ def _bar_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
             "color",
             "cls",
             "step",
-            "url",
-            "status",
-            "method",
-            "attempt",
-            "item",
-            "start",
-            "elapsed",
             "body_left",
             "title",
             "detail",
@@ -223,13 +219,6 @@ def _bar_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
         "color": [STATUS_CLASS_COLORS[c] for c in classes],
         "cls": classes,
         "step": frame["step_path"].astype(str).tolist(),
-        "url": urls,
-        "status": statuses,
-        "method": methods,
-        "attempt": attempts,
-        "item": items,
-        "start": frame["start_ms"].round(1).tolist(),
-        "elapsed": frame["elapsed_ms"].fillna(0).round(1).tolist(),
         # where the body began to arrive: the solid part of the bar (all of it when unknown)
         "body_left": [
             start if first is None else start + first
@@ -272,8 +261,6 @@ def _wait_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
             "color",
             "what",
             "step",
-            "delay",
-            "reason",
             "title",
             "detail",
             "timing",
@@ -294,8 +281,6 @@ def _wait_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
         "color": [RETRY_WAIT_COLOR if r else RATE_LIMIT_WAIT_COLOR for r in retry],
         "what": what,
         "step": frame["step_path"].astype(str).tolist(),
-        "delay": delay.round(1).tolist(),
-        "reason": reasons,
         "title": what,
         "detail": [reason or "-" for reason in reasons],
         "timing": [
