@@ -150,7 +150,7 @@ class FlowGraph(Viewer):
             self.nodes,
             Scatter(**node, line_width=1.2),
             selected=Scatter(**dict(node, line_color="#111111"), line_width=3.5),
-            unselected=Scatter(**node, line_width=1.2),
+            unselected="same",
         )
         nodes.name = f"{self.model_name}-node-glyphs"
         label: dict[str, Any] = {"x": "label_x", "y": "y"}
@@ -172,8 +172,8 @@ class FlowGraph(Viewer):
             y_offset=1,
         )
         # a selected node leaves every label as it is
-        renderer(plot, self.nodes, Text(**title), unselected=Text(**title))
-        renderer(plot, self.nodes, Text(**subtitle), unselected=Text(**subtitle))
+        renderer(plot, self.nodes, Text(**title), unselected="same")
+        renderer(plot, self.nodes, Text(**subtitle), unselected="same")
         plot.add_tools(
             TapTool(renderers=[nodes]),
             HoverTool(

@@ -52,9 +52,11 @@ def ms_ticks() -> CustomJSTickFormatter:
     return CustomJSTickFormatter(code=MS_TICKS_JS)
 
 
-def x_zoom_tools() -> list[Tool]:
-    """Pan and wheel-zoom along x, and reset: what a person uses on a time axis."""
-    return [PanTool(dimensions="width"), WheelZoomTool(dimensions="width"), ResetTool()]
+def x_zoom_tools(*, reset: bool = True) -> list[Tool]:
+    """Pan and wheel-zoom along x, and reset: what a person uses on a time axis (a figure
+    without a toolbar has no reset button: ``reset=False``)."""
+    tools: list[Tool] = [PanTool(dimensions="width"), WheelZoomTool(dimensions="width")]
+    return [*tools, ResetTool()] if reset else tools
 
 
 def time_plot(
@@ -122,18 +124,20 @@ def renderer(
     glyph: Glyph,
     *,
     selected: Glyph | None = None,
-    unselected: Glyph | None = None,
+    unselected: Glyph | Literal["same"] | None = None,
     at: int | None = None,
 ) -> GlyphRenderer:
     """Add ``glyph`` drawn from ``source`` to ``plot``; its looks when a row is selected
-    (``selected``, and the other rows: ``unselected``) only where a row can be.
+    (``selected``, and the other rows: ``unselected``) only where a row can be;
+    ``unselected="same"``: the other rows look as they do with nothing selected (the
+    glyph itself, not a copy: a model fewer to send).
 
     Drawn over the renderers before it (``at``: that many of them; all by default)."""
     options: dict[str, Any] = {}
     if selected is not None:
         options["selection_glyph"] = selected
     if unselected is not None:
-        options["nonselection_glyph"] = unselected
+        options["nonselection_glyph"] = glyph if unselected == "same" else unselected
     # no muted copy: nothing in the dashboard mutes a series
     item = GlyphRenderer(data_source=source, glyph=glyph, muted_glyph=None, **options)
     if at is None:

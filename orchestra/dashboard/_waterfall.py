@@ -607,8 +607,9 @@ class Waterfall(Viewer):
             height=200,
             x_range=self.x_range,
             y_range=Range1d(start=0, end=1),
-            # the figure above holds the toolbar; pan and wheel-zoom work here too
-            tools=x_zoom_tools(),
+            # the figure above holds the toolbar (and its reset); pan and wheel-zoom work here
+            # too
+            tools=x_zoom_tools(reset=False),
             show_toolbar=False,
             x_label="time since the run started",
             y_label="latency",
