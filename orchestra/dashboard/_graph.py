@@ -28,7 +28,7 @@ from bokeh.models import (
 from panel.viewable import Viewer
 
 from orchestra.dashboard._layout import LABEL_GAP, NODE_RADIUS, FlowGraphLayout
-from orchestra.dashboard._plot import renderer
+from orchestra.dashboard._plot import FigurePane, renderer
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import NODE_STATUSES, STATUS_COLORS, format_ms
 
@@ -193,7 +193,7 @@ class FlowGraph(Viewer):
             ),
         )
         self.figure = plot
-        self._pane = pn.pane.Bokeh(plot, sizing_mode="fixed")
+        self._pane = FigurePane(plot, sizing_mode="fixed")
         self._scroller.objects = [self._pane]
         # the legend, and under it, while there are no steps, a line saying so: one pane (a
         # pane is a model to send and a view to build and lay out on every page load)

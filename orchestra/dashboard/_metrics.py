@@ -22,7 +22,7 @@ from bokeh.models import ColumnDataSource, HoverTool, Range1d, VBar
 from panel.viewable import Viewer
 
 from orchestra.capture import RunStatistics
-from orchestra.dashboard._plot import legend_html, renderer, time_plot, x_zoom_tools
+from orchestra.dashboard._plot import FigurePane, legend_html, renderer, time_plot, x_zoom_tools
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import STATUS_CLASS_COLORS
 
@@ -239,6 +239,6 @@ class MetricsView(Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             self.cards,
-            pn.pane.Bokeh(self.figure, sizing_mode="stretch_width"),
+            FigurePane(self.figure, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )

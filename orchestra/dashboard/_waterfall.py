@@ -57,7 +57,14 @@ from bokeh.models.glyphs import Line, Step, VArea
 from panel.viewable import Viewer
 
 from orchestra.capture import WaterfallRows
-from orchestra.dashboard._plot import legend_html, nice_ticks, renderer, time_plot, x_zoom_tools
+from orchestra.dashboard._plot import (
+    FigurePane,
+    legend_html,
+    nice_ticks,
+    renderer,
+    time_plot,
+    x_zoom_tools,
+)
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import (
     RATE_LIMIT_WAIT_COLOR,
@@ -666,7 +673,7 @@ class Waterfall(Viewer):
         else:
             self._draw_bars(rows)
         if self.aggregated and not self._latency_pane.objects:
-            self._latency_pane.objects = [pn.pane.Bokeh(self.latency, sizing_mode="stretch_width")]
+            self._latency_pane.objects = [FigurePane(self.latency, sizing_mode="stretch_width")]
         if self._latency_pane.visible != self.aggregated:
             self._latency_pane.visible = self.aggregated
         if reset_range:
@@ -825,7 +832,7 @@ class Waterfall(Viewer):
         return pn.Column(
             pn.Row(self._mode, self._note),
             self._legend,
-            pn.pane.Bokeh(self.figure, sizing_mode="stretch_width"),
+            FigurePane(self.figure, sizing_mode="stretch_width"),
             self._latency_pane,
             sizing_mode="stretch_width",
         )
