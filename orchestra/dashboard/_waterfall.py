@@ -48,6 +48,7 @@ from bokeh.models import (
     CustomJSTickFormatter,
     FixedTicker,
     HoverTool,
+    Plot,
     Quad,
     Range1d,
     TapTool,
@@ -57,6 +58,7 @@ from bokeh.models.glyphs import Line, Step, VArea
 from panel.viewable import Viewer
 
 from orchestra.capture import WaterfallRows
+from orchestra.dashboard._coalesce import local_axis_layouts
 from orchestra.dashboard._plot import (
     FigurePane,
     legend_html,
@@ -487,12 +489,8 @@ class Waterfall(Viewer):
         self._aggregate_drawn = False  # see _add_aggregate_drawing
         self.figure = self._main_figure()
         self.aggregate = self.figure  # the aggregate's counts are drawn in the same figure
-        self.latency = self._latency_figure()
-        for plot in (self.figure, self.latency):
-            plot.on_event(RangesUpdate, self._on_range)
-            formatter = plot.below[0].formatter
-            if isinstance(formatter, CustomJSTickFormatter):
-                formatter.code = WINDOW_TICKS_JS
+        self._latency: Plot | None = None  # see latency
+        self._follow_time_axis(self.figure)
         self._note = pn.pane.HTML("", margin=(0, 10), css_classes=["orchestra-waterfall-note"])
         self._legend = pn.pane.HTML("", margin=(0, 10))
         self._mode = pn.widgets.RadioButtonGroup(
@@ -513,6 +511,25 @@ class Waterfall(Viewer):
         self.state.param.watch(self._on_exchange, ["exchange"])
         self.param.watch(self._draw, ["lanes"])
         self._draw()
+
+    @property
+    def latency(self) -> Plot:
+        """The latency bands' figure, under the main one: made when first needed (the first
+        aggregate), so a session that only ever shows bars (most runs) does not build its
+        ~30 models. It lays out only itself when its axes resize (_coalesce)."""
+        if self._latency is None:
+            self._latency = self._latency_figure()
+            self._follow_time_axis(self._latency)
+            local_axis_layouts(self._latency)
+        return self._latency
+
+    def _follow_time_axis(self, plot: Any) -> None:
+        """A zoom or pan of ``plot`` (a time_plot) reads that window; its ticks read 850 ms,
+        1.5 s (Any: Bokeh types on_event's callback and the axis too narrowly)."""
+        plot.on_event(RangesUpdate, self._on_range)
+        formatter = plot.below[0].formatter
+        if isinstance(formatter, CustomJSTickFormatter):
+            formatter.code = WINDOW_TICKS_JS
 
     @property
     def aggregated(self) -> bool:

@@ -26,6 +26,9 @@ from bokeh.models import HoverTool
 
 from orchestra.capture._read import WATERFALL_BUCKETS, WATERFALL_LIMIT
 from orchestra.dashboard import Dashboard
+from orchestra.dashboard._coalesce import LOCAL_AXIS_JS
+from orchestra.dashboard._state import DashboardState
+from orchestra.dashboard._waterfall import Waterfall
 from tests.dashboard._browser import (
     ARTIFACTS,
     chromium,
@@ -100,6 +103,10 @@ def test_a_big_run_is_drawn_per_time_bucket_with_the_counts_sql_gives(big):
     assert len(buckets["answered"]) == WATERFALL_BUCKETS
     assert waterfall.bars.data["exchange_id"] == []  # no bar reaches the browser
     assert waterfall.aggregated and waterfall._latency_pane.visible
+    assert waterfall._latency_pane.objects[0].object is waterfall.latency
+    # it lays out only itself when its axes resize, once (Dashboard asks for it too)
+    callbacks = waterfall.latency.js_property_callbacks["change:inner_width"]
+    assert [c.code for c in callbacks].count(LOCAL_AXIS_JS) == 1
     # the stacked columns: one box per bucket and status class, as high as its count
     segments = waterfall.segments.data
     heights = [t - b for b, t in zip(segments["bottom"], segments["top"], strict=True)]
@@ -184,6 +191,9 @@ def test_a_run_drawn_only_as_bars_never_sends_the_aggregates_drawing(captured):
     doc = Document()
     doc.add_root(waterfall.figure)
     assert doc.get_model_by_id(waterfall.segments.id) is None
+    assert not waterfall._latency_pane.objects  # the latency figure never reaches the page
+    alone = Waterfall(state=DashboardState(captured.path))
+    assert alone._latency is None and not alone.aggregated  # nor is it made
     # the in-flight line's source is sent: bench/dashboard.py finds it by name
     assert doc.get_model_by_name("waterfall-buckets") is waterfall.buckets
 
