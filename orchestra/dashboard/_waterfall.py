@@ -443,8 +443,8 @@ class Waterfall(Viewer):
     Tap a bar to inspect its exchange; zoom into the aggregate to get bars.
 
     One figure draws the bars or the aggregate's stacked counts (never both: the
-    other's sources are empty; the counts, their tooltip and the selection's marks
-    join the figure with the first aggregate), a second under it the aggregate's
+    other's sources are empty; the counts and their tooltip join the figure with the
+    first aggregate), a second under it the aggregate's
     latency bands (shown only with the aggregate, and on the page from the first
     aggregate on); the legend is a line of HTML above them.
     """
@@ -604,12 +604,18 @@ class Waterfall(Viewer):
             ),
             TapTool(renderers=[bars]),
         )
+        # the selection's marks (aggregate only, hidden until then) are there from the start:
+        # BokehJS lays the figure out from its annotations' views, and one added later to a
+        # shown figure can be laid out before its view exists ("cannot find a view for Span")
+        plot.add_layout(self.selected_start)
+        plot.add_layout(self.selected_end)
         return plot
 
     def _add_aggregate_drawing(self) -> None:
-        """The aggregate's stacked counts, their tooltip and the selection's marks, added to
-        the figure with the first aggregate: a page that only ever shows bars (most runs)
-        never sends or builds them (a renderer is five glyph views in the browser)."""
+        """The aggregate's stacked counts and their tooltip, added to the figure with the
+        first aggregate: a page that only ever shows bars (most runs) never sends or builds
+        them (a renderer is five glyph views in the browser). A renderer's view is built
+        when it arrives and painted once built; the figure's layout never asks for it."""
         if self._aggregate_drawn:
             return
         self._aggregate_drawn = True
@@ -635,8 +641,6 @@ class Waterfall(Viewer):
                 limit=1,
             )
         )
-        plot.add_layout(self.selected_start)
-        plot.add_layout(self.selected_end)
 
     def _latency_figure(self) -> Any:
         plot = time_plot(

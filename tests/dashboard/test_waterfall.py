@@ -111,7 +111,7 @@ def test_a_big_run_is_drawn_per_time_bucket_with_the_counts_sql_gives(big):
     segments = waterfall.segments.data
     heights = [t - b for b, t in zip(segments["bottom"], segments["top"], strict=True)]
     assert sum(heights) == TOTAL and min(heights) > 0
-    # drawn under the in-flight line, with their tooltip, and the selection's marks ready
+    # drawn under the in-flight line, with their tooltip; the selection's marks are there
     sources = [r.data_source for r in waterfall.figure.renderers]
     assert sources.index(waterfall.segments) == sources.index(waterfall.buckets) - 1
     hovers = [t for t in waterfall.figure.tools if isinstance(t, HoverTool)]
@@ -182,12 +182,11 @@ def test_zooming_in_shows_the_bars_of_exactly_the_window_and_zooming_out_aggrega
 
 
 def test_a_run_drawn_only_as_bars_never_sends_the_aggregates_drawing(captured):
-    # the stacked counts, their tooltip and the selection's marks join the figure with the
-    # first aggregate: every model is sent and built on each page load
+    # the stacked counts and their tooltip join the figure with the first aggregate: every
+    # model is sent and built on each page load
     waterfall = Dashboard(db=captured.path, live=False).waterfall
     assert not waterfall.aggregated and len(waterfall.bars.data["exchange_id"]) == TOTAL_REQUESTS
     assert all(r.data_source is not waterfall.segments for r in waterfall.figure.renderers)
-    assert waterfall.selected_start not in waterfall.figure.center
     doc = Document()
     doc.add_root(waterfall.figure)
     assert doc.get_model_by_id(waterfall.segments.id) is None
