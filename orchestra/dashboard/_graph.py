@@ -28,7 +28,7 @@ from bokeh.models import (
 from panel.viewable import Viewer
 
 from orchestra.dashboard._layout import LABEL_GAP, NODE_RADIUS, FlowGraphLayout
-from orchestra.dashboard._plot import renderer
+from orchestra.dashboard._plot import FigurePane, renderer
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import NODE_STATUSES, STATUS_COLORS, format_ms
 
@@ -150,7 +150,7 @@ class FlowGraph(Viewer):
             self.nodes,
             Scatter(**node, line_width=1.2),
             selected=Scatter(**dict(node, line_color="#111111"), line_width=3.5),
-            unselected=Scatter(**node, line_width=1.2),
+            unselected="same",
         )
         nodes.name = f"{self.model_name}-node-glyphs"
         label: dict[str, Any] = {"x": "label_x", "y": "y"}
@@ -172,8 +172,8 @@ class FlowGraph(Viewer):
             y_offset=1,
         )
         # a selected node leaves every label as it is
-        renderer(plot, self.nodes, Text(**title), unselected=Text(**title))
-        renderer(plot, self.nodes, Text(**subtitle), unselected=Text(**subtitle))
+        renderer(plot, self.nodes, Text(**title), unselected="same")
+        renderer(plot, self.nodes, Text(**subtitle), unselected="same")
         plot.add_tools(
             TapTool(renderers=[nodes]),
             HoverTool(
@@ -193,10 +193,11 @@ class FlowGraph(Viewer):
             ),
         )
         self.figure = plot
-        self._pane = pn.pane.Bokeh(plot, sizing_mode="fixed")
+        self._pane = FigurePane(plot, sizing_mode="fixed")
         self._scroller.objects = [self._pane]
+        # the legend, and under it, while there are no steps, a line saying so: one pane (a
+        # pane is a model to send and a view to build and lay out on every page load)
         self._legend = pn.pane.HTML(_legend_html(), margin=(0, 10))
-        self._empty = pn.pane.Markdown("*No steps to show yet.*", visible=False)
         self.nodes.selected.on_change("indices", self._on_tap)
         self.state.param.watch(self._draw, ["graph"])
         self.state.param.watch(self._select, ["step_path"])
@@ -221,7 +222,9 @@ class FlowGraph(Viewer):
             self._select_path(self.state.step_path)
         finally:
             self._syncing = False
-        self._empty.visible = not (graph and graph.nodes)
+        legend = _legend_html(empty=not (graph and graph.nodes))
+        if self._legend.object != legend:
+            self._legend.object = legend
         # a fixed figure in a narrower scroller must not shrink: its pixels are the layout's
         self._pane.param.update(width=width, height=height, min_width=width, min_height=height)
         self._scroller.width = self.view_width
@@ -261,16 +264,17 @@ class FlowGraph(Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             self._legend,
-            self._empty,
             self._scroller,
         )
 
 
-def _legend_html() -> str:
+def _legend_html(*, empty: bool = False) -> str:
+    """The node colours' legend; ``empty``: and a line saying there are no steps yet."""
     swatches = "".join(
         f'<span style="display:inline-flex;align-items:center;margin-right:12px">'
         f'<span style="width:11px;height:11px;border-radius:50%;background:{STATUS_COLORS[s]};'
         f'border:1px solid #37474f;margin-right:4px"></span>{s}</span>'
         for s in NODE_STATUSES
     )
-    return f'<div style="font-size:12px;color:#37474f">{swatches}</div>'
+    note = '<p class="orchestra-graph-empty"><em>No steps to show yet.</em></p>' if empty else ""
+    return f'<div style="font-size:12px;color:#37474f">{swatches}</div>{note}'

@@ -4,7 +4,9 @@ The cards and the two small tables (responses by status, latency per step) are
 HTML: nothing in them is clicked, and a Tabulator costs the browser ~50 ms to
 build and lay out per table on each page load. The throughput chart is one
 figure with two bar renderers (answered, failed stacked on it) and its legend
-a line of HTML.
+a line of HTML. Cards, tables and legend are one HTML pane: each pane is a
+Bokeh model the server serialises and a view (a shadow root with its style
+sheets) the browser builds, styles and lays out, and they change together.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from bokeh.models import ColumnDataSource, HoverTool, Range1d, VBar
 from panel.viewable import Viewer
 
 from orchestra.capture import RunStatistics
-from orchestra.dashboard._plot import legend_html, renderer, time_plot, x_zoom_tools
+from orchestra.dashboard._plot import FigurePane, legend_html, renderer, time_plot, x_zoom_tools
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import STATUS_CLASS_COLORS
 
@@ -135,6 +137,12 @@ def tables_html(metrics: RunStatistics | None) -> str:
     )
 
 
+# the throughput chart's legend, under the tables and over the chart
+LEGEND = legend_html(
+    [("answered < 400", OK_COLOR, "box"), ("failed", FAILED_COLOR, "box")],
+    "orchestra-throughput-legend",
+    style="margin:6px 0 0",
+)
 EMPTY_THROUGHPUT: dict[str, list[Any]] = {"second": [], "ok": [], "failed": [], "total": []}
 
 
@@ -149,13 +157,13 @@ class MetricsView(Viewer):
 
     def __init__(self, **params: Any):
         super().__init__(**params)
-        # the cards as one pane, not one per card: each pane the browser updates costs style
-        # and layout work, and the cards always change together; the tables likewise
+        # the cards, the tables and the chart's legend as one pane, not one per card or
+        # table: each pane the browser updates costs style and layout work, and they always
+        # change together
         self.cards = pn.pane.HTML(
-            "", sizing_mode="stretch_width", css_classes=["orchestra-metrics"]
-        )
-        self.tables = pn.pane.HTML(
-            "", sizing_mode="stretch_width", css_classes=["orchestra-metric-tables"]
+            "",
+            sizing_mode="stretch_width",
+            css_classes=["orchestra-metrics", "orchestra-metric-tables"],
         )
         self.throughput = ColumnDataSource(dict(EMPTY_THROUGHPUT), name="throughput")
         plot = time_plot(
@@ -197,17 +205,12 @@ class MetricsView(Viewer):
             )
         )
         self.figure = plot
-        self._legend = pn.pane.HTML(
-            legend_html([("answered < 400", OK_COLOR, "box"), ("failed", FAILED_COLOR, "box")]),
-            margin=(0, 10),
-        )
         self.state.param.watch(self._draw, ["metrics"])
         self._draw()
 
     def _draw(self, *events: param.parameterized.Event) -> None:
         metrics = self.state.metrics
-        self.cards.object = cards_html(metrics)
-        self.tables.object = tables_html(metrics)
+        self.cards.object = cards_html(metrics) + tables_html(metrics) + LEGEND
         if metrics is None:
             self.throughput.data = dict(EMPTY_THROUGHPUT)
             return
@@ -228,11 +231,14 @@ class MetricsView(Viewer):
         self.figure.x_range.update(start=0, end=end, reset_start=0, reset_end=end)
         self.figure.y_range.update(start=0, end=max(top, 1.0) * 1.05)
 
+    @property
+    def tables(self) -> pn.pane.HTML:
+        """The pane holding the tables (the cards' pane: one pane for both)."""
+        return self.cards
+
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             self.cards,
-            self.tables,
-            self._legend,
-            pn.pane.Bokeh(self.figure, sizing_mode="stretch_width"),
+            FigurePane(self.figure, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )

@@ -16,8 +16,9 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import panel as pn
 from bokeh.models import (
     BasicTicker,
     ColumnDataSource,
@@ -33,6 +34,11 @@ from bokeh.models import (
 from bokeh.models.glyph import Glyph
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.models.tools import PanTool, ResetTool, Tool, WheelZoomTool
+from panel.io import remove_root
+
+if TYPE_CHECKING:
+    from bokeh.document import Document
+    from bokeh.model import Model
 
 # Axis ticks in milliseconds read as people write durations: 850 ms, 1.5 s, 2 min 5 s.
 MS_TICKS_JS = """
@@ -52,9 +58,11 @@ def ms_ticks() -> CustomJSTickFormatter:
     return CustomJSTickFormatter(code=MS_TICKS_JS)
 
 
-def x_zoom_tools() -> list[Tool]:
-    """Pan and wheel-zoom along x, and reset: what a person uses on a time axis."""
-    return [PanTool(dimensions="width"), WheelZoomTool(dimensions="width"), ResetTool()]
+def x_zoom_tools(*, reset: bool = True) -> list[Tool]:
+    """Pan and wheel-zoom along x, and reset: what a person uses on a time axis (a figure
+    without a toolbar has no reset button: ``reset=False``)."""
+    tools: list[Tool] = [PanTool(dimensions="width"), WheelZoomTool(dimensions="width")]
+    return [*tools, ResetTool()] if reset else tools
 
 
 def time_plot(
@@ -122,18 +130,26 @@ def renderer(
     glyph: Glyph,
     *,
     selected: Glyph | None = None,
-    unselected: Glyph | None = None,
+    unselected: Glyph | Literal["same"] | None = None,
+    at: int | None = None,
 ) -> GlyphRenderer:
     """Add ``glyph`` drawn from ``source`` to ``plot``; its looks when a row is selected
-    (``selected``, and the other rows: ``unselected``) only where a row can be."""
+    (``selected``, and the other rows: ``unselected``) only where a row can be;
+    ``unselected="same"``: the other rows look as they do with nothing selected (the
+    glyph itself, not a copy: a model fewer to send).
+
+    Drawn over the renderers before it (``at``: that many of them; all by default)."""
     options: dict[str, Any] = {}
     if selected is not None:
         options["selection_glyph"] = selected
     if unselected is not None:
-        options["nonselection_glyph"] = unselected
+        options["nonselection_glyph"] = glyph if unselected == "same" else unselected
     # no muted copy: nothing in the dashboard mutes a series
     item = GlyphRenderer(data_source=source, glyph=glyph, muted_glyph=None, **options)
-    plot.renderers.append(item)
+    if at is None:
+        plot.renderers.append(item)
+    else:
+        plot.renderers.insert(at, item)
     return item
 
 
@@ -161,15 +177,42 @@ _SWATCH = {
 }
 
 
-def legend_html(items: Sequence[tuple[str, str, str]], css_class: str = "") -> str:
+def legend_html(items: Sequence[tuple[str, str, str]], css_class: str = "", style: str = "") -> str:
     """A legend as one line of text: ``(label, colour, swatch)`` with swatch ``box``,
-    ``band``, ``line``, ``dotted`` or ``hatch``."""
+    ``band``, ``line``, ``dotted`` or ``hatch``; ``style``: more CSS for its line."""
     spans = "".join(
         "<span style='display:inline-flex;align-items:center;gap:4px;margin-right:12px'>"
         f"<span style='{_SWATCH[swatch].format(c=color)}'></span>{html.escape(label)}</span>"
         for label, color, swatch in items
     )
     return (
-        f"<div class='orchestra-legend {css_class}' style='font-size:11px;color:#37474f'>"
+        f"<div class='orchestra-legend {css_class}' style='font-size:11px;color:#37474f;{style}'>"
         f"{spans}</div>"
     )
+
+
+class FigurePane(pn.pane.Bokeh):
+    """A Bokeh pane for the dashboard's figures, a walk over every model of the figure
+    cheaper on each page load.
+
+    Panel's pane rewrites, on every rendering, the code of each ``CustomJS`` in the figure
+    that names the figure's id (a plot made elsewhere may), which walks every model the
+    figure references (~3 ms per figure on the server). The dashboard's callbacks
+    (_coalesce) never name an id: served, the figure goes on the page as it is. In a
+    notebook (``comm``) Panel's own path runs (it also wraps the figure's callbacks)."""
+
+    def _get_model(
+        self,
+        doc: Document,
+        root: Model | None = None,
+        parent: Model | None = None,
+        comm: Any = None,
+    ) -> Model:
+        if root is None or comm is not None or self.object is None:
+            return super()._get_model(doc, root, parent, comm)
+        model = self.object
+        if model.document is not None and doc is not model.document:
+            remove_root(model, doc)
+        self._models[root.ref["id"]] = (model, parent)
+        self._design.apply_bokeh_theme_to_model(model, self.theme)
+        return model

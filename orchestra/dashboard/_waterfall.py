@@ -48,6 +48,7 @@ from bokeh.models import (
     CustomJSTickFormatter,
     FixedTicker,
     HoverTool,
+    Plot,
     Quad,
     Range1d,
     TapTool,
@@ -57,7 +58,15 @@ from bokeh.models.glyphs import Line, Step, VArea
 from panel.viewable import Viewer
 
 from orchestra.capture import WaterfallRows
-from orchestra.dashboard._plot import legend_html, nice_ticks, renderer, time_plot, x_zoom_tools
+from orchestra.dashboard._coalesce import local_axis_layouts
+from orchestra.dashboard._plot import (
+    FigurePane,
+    legend_html,
+    nice_ticks,
+    renderer,
+    time_plot,
+    x_zoom_tools,
+)
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import (
     RATE_LIMIT_WAIT_COLOR,
@@ -180,6 +189,9 @@ def lay_out(rows: WaterfallRows | None, step_order: list[str], mode: str) -> dic
 
 
 def _bar_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
+    """The bars' columns: what the glyphs and the tooltip read, the status class (its
+    legend) and the exchange id (a tap). URL, status, attempt and times reach the browser
+    once, as the tooltip's text: a window holds up to WATERFALL_LIMIT bars."""
     if frame.empty:
         keys = [
             "exchange_id",
@@ -190,13 +202,6 @@ def _bar_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
             "color",
             "cls",
             "step",
-            "url",
-            "status",
-            "method",
-            "attempt",
-            "item",
-            "start",
-            "elapsed",
             "body_left",
             "title",
             "detail",
@@ -223,13 +228,6 @@ def _bar_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
         "color": [STATUS_CLASS_COLORS[c] for c in classes],
         "cls": classes,
         "step": frame["step_path"].astype(str).tolist(),
-        "url": urls,
-        "status": statuses,
-        "method": methods,
-        "attempt": attempts,
-        "item": items,
-        "start": frame["start_ms"].round(1).tolist(),
-        "elapsed": frame["elapsed_ms"].fillna(0).round(1).tolist(),
         # where the body began to arrive: the solid part of the bar (all of it when unknown)
         "body_left": [
             start if first is None else start + first
@@ -272,8 +270,6 @@ def _wait_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
             "color",
             "what",
             "step",
-            "delay",
-            "reason",
             "title",
             "detail",
             "timing",
@@ -294,8 +290,6 @@ def _wait_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
         "color": [RETRY_WAIT_COLOR if r else RATE_LIMIT_WAIT_COLOR for r in retry],
         "what": what,
         "step": frame["step_path"].astype(str).tolist(),
-        "delay": delay.round(1).tolist(),
-        "reason": reasons,
         "title": what,
         "detail": [reason or "-" for reason in reasons],
         "timing": [
@@ -306,6 +300,7 @@ def _wait_data(frame: pd.DataFrame) -> dict[str, list[Any]]:
     }
 
 
+_BUCKET_TIPS_TEXT = ("window", "latency", "counts", "waits")
 BUCKET_KEYS = [
     "left",
     "right",
@@ -321,6 +316,18 @@ BUCKET_KEYS = [
     "counts",
     "waits",
 ]
+
+
+# What the browser reads of the buckets (the in-flight line, the latency bands; the
+# counts' tooltip text goes with the stacked boxes, segment_data) and what the page's
+# tests and bench/dashboard.py count (answered, the classes).
+BUCKET_SOURCE_KEYS = [key for key in BUCKET_KEYS if key not in _BUCKET_TIPS_TEXT]
+
+
+def bucket_source(data: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The buckets' columns sent to the browser: no tooltip text (the stacked boxes carry
+    it, once per box); 120 buckets of four lines of text were ~2/3 of the source."""
+    return {key: data[key] for key in BUCKET_SOURCE_KEYS}
 
 
 def bucket_data(rows: WaterfallRows | None) -> dict[str, list[Any]]:
@@ -436,9 +443,10 @@ class Waterfall(Viewer):
     Tap a bar to inspect its exchange; zoom into the aggregate to get bars.
 
     One figure draws the bars or the aggregate's stacked counts (never both: the
-    other's sources are empty), a second under it the aggregate's latency bands
-    (shown only with the aggregate, and on the page from the first aggregate on);
-    the legend is a line of HTML above them.
+    other's sources are empty; the counts and their tooltip join the figure with the
+    first aggregate), a second under it the aggregate's
+    latency bands (shown only with the aggregate, and on the page from the first
+    aggregate on); the legend is a line of HTML above them.
     """
 
     # typed as never None (param infers "| None" from the missing default)
@@ -461,7 +469,7 @@ class Waterfall(Viewer):
         layout = lay_out(None, [], self.lanes)
         self.bars = ColumnDataSource(layout["bars"], name="waterfall-bars")
         self.waits = ColumnDataSource(layout["waits"], name="waterfall-waits")
-        self.buckets = ColumnDataSource(bucket_data(None), name="waterfall-buckets")
+        self.buckets = ColumnDataSource(bucket_source(bucket_data(None)), name="waterfall-buckets")
         self.segments = ColumnDataSource(
             {key: [] for key in SEGMENT_KEYS}, name="waterfall-segments"
         )
@@ -478,14 +486,11 @@ class Waterfall(Viewer):
             )
             for edge in ("start", "end")
         )
+        self._aggregate_drawn = False  # see _add_aggregate_drawing
         self.figure = self._main_figure()
         self.aggregate = self.figure  # the aggregate's counts are drawn in the same figure
-        self.latency = self._latency_figure()
-        for plot in (self.figure, self.latency):
-            plot.on_event(RangesUpdate, self._on_range)
-            formatter = plot.below[0].formatter
-            if isinstance(formatter, CustomJSTickFormatter):
-                formatter.code = WINDOW_TICKS_JS
+        self._latency: Plot | None = None  # see latency
+        self._follow_time_axis(self.figure)
         self._note = pn.pane.HTML("", margin=(0, 10), css_classes=["orchestra-waterfall-note"])
         self._legend = pn.pane.HTML("", margin=(0, 10))
         self._mode = pn.widgets.RadioButtonGroup(
@@ -506,6 +511,25 @@ class Waterfall(Viewer):
         self.state.param.watch(self._on_exchange, ["exchange"])
         self.param.watch(self._draw, ["lanes"])
         self._draw()
+
+    @property
+    def latency(self) -> Plot:
+        """The latency bands' figure, under the main one: made when first needed (the first
+        aggregate), so a session that only ever shows bars (most runs) does not build its
+        ~30 models. It lays out only itself when its axes resize (_coalesce)."""
+        if self._latency is None:
+            self._latency = self._latency_figure()
+            self._follow_time_axis(self._latency)
+            local_axis_layouts(self._latency)
+        return self._latency
+
+    def _follow_time_axis(self, plot: Any) -> None:
+        """A zoom or pan of ``plot`` (a time_plot) reads that window; its ticks read 850 ms,
+        1.5 s (Any: Bokeh types on_event's callback and the axis too narrowly)."""
+        plot.on_event(RangesUpdate, self._on_range)
+        formatter = plot.below[0].formatter
+        if isinstance(formatter, CustomJSTickFormatter):
+            formatter.code = WINDOW_TICKS_JS
 
     @property
     def aggregated(self) -> bool:
@@ -558,11 +582,6 @@ class Waterfall(Viewer):
                 hatch_alpha=0.6,
             ),
         )
-        stacked = renderer(
-            plot,
-            self.segments,
-            Quad(**box, fill_color="color", line_color=None, fill_alpha=0.85),
-        )
         renderer(
             plot,
             self.buckets,
@@ -583,6 +602,32 @@ class Waterfall(Viewer):
                 ],
                 limit=1,
             ),
+            TapTool(renderers=[bars]),
+        )
+        # the selection's marks (aggregate only, hidden until then) are there from the start:
+        # BokehJS lays the figure out from its annotations' views, and one added later to a
+        # shown figure can be laid out before its view exists ("cannot find a view for Span")
+        plot.add_layout(self.selected_start)
+        plot.add_layout(self.selected_end)
+        return plot
+
+    def _add_aggregate_drawing(self) -> None:
+        """The aggregate's stacked counts and their tooltip, added to the figure with the
+        first aggregate: a page that only ever shows bars (most runs) never sends or builds
+        them (a renderer is five glyph views in the browser). A renderer's view is built
+        when it arrives and painted once built; the figure's layout never asks for it."""
+        if self._aggregate_drawn:
+            return
+        self._aggregate_drawn = True
+        plot = self.figure
+        box: dict[str, Any] = {"left": "left", "right": "right", "bottom": "bottom", "top": "top"}
+        stacked = renderer(
+            plot,
+            self.segments,
+            Quad(**box, fill_color="color", line_color=None, fill_alpha=0.85),
+            at=len(plot.renderers) - 1,  # under the in-flight line, the last renderer
+        )
+        plot.add_tools(
             HoverTool(
                 renderers=[stacked],
                 tooltips=[
@@ -594,12 +639,8 @@ class Waterfall(Viewer):
                     ("waits begun", "@waits"),
                 ],
                 limit=1,
-            ),
-            TapTool(renderers=[bars]),
+            )
         )
-        plot.add_layout(self.selected_start)
-        plot.add_layout(self.selected_end)
-        return plot
 
     def _latency_figure(self) -> Any:
         plot = time_plot(
@@ -607,8 +648,9 @@ class Waterfall(Viewer):
             height=200,
             x_range=self.x_range,
             y_range=Range1d(start=0, end=1),
-            # the figure above holds the toolbar; pan and wheel-zoom work here too
-            tools=x_zoom_tools(),
+            # the figure above holds the toolbar (and its reset); pan and wheel-zoom work here
+            # too
+            tools=x_zoom_tools(reset=False),
             show_toolbar=False,
             x_label="time since the run started",
             y_label="latency",
@@ -652,7 +694,7 @@ class Waterfall(Viewer):
         else:
             self._draw_bars(rows)
         if self.aggregated and not self._latency_pane.objects:
-            self._latency_pane.objects = [pn.pane.Bokeh(self.latency, sizing_mode="stretch_width")]
+            self._latency_pane.objects = [FigurePane(self.latency, sizing_mode="stretch_width")]
         if self._latency_pane.visible != self.aggregated:
             self._latency_pane.visible = self.aggregated
         if reset_range:
@@ -662,13 +704,14 @@ class Waterfall(Viewer):
         self._mark()
 
     def _draw_aggregate(self, rows: WaterfallRows) -> None:
+        self._add_aggregate_drawing()
         data = bucket_data(rows)
         width = (rows.end_ms - rows.start_ms) / max(len(rows.buckets), 1)
         segments = segment_data(data, width)
         top = max([*segments["top"], *data["in_flight"], 1])
         ticks = nice_ticks(top, whole=True)
         slowest = [v for v in data["max"] if not pd.isna(v)]
-        self.buckets.data = data
+        self.buckets.data = bucket_source(data)
         self.segments.data = segments
         self._syncing = True
         try:
@@ -689,7 +732,7 @@ class Waterfall(Viewer):
         order = self.state.graph.paths if self.state.graph else []
         layout = lay_out(rows, order, self.lanes)
         labels = layout["labels"]
-        self.buckets.data = bucket_data(None)
+        self.buckets.data = bucket_source(bucket_data(None))
         self.segments.data = {key: [] for key in SEGMENT_KEYS}
         self._syncing = True
         try:
@@ -810,7 +853,7 @@ class Waterfall(Viewer):
         return pn.Column(
             pn.Row(self._mode, self._note),
             self._legend,
-            pn.pane.Bokeh(self.figure, sizing_mode="stretch_width"),
+            FigurePane(self.figure, sizing_mode="stretch_width"),
             self._latency_pane,
             sizing_mode="stretch_width",
         )

@@ -22,9 +22,13 @@ import duckdb
 import pytest
 from bokeh.document import Document
 from bokeh.embed.util import standalone_docs_json
+from bokeh.models import HoverTool
 
 from orchestra.capture._read import WATERFALL_BUCKETS, WATERFALL_LIMIT
 from orchestra.dashboard import Dashboard
+from orchestra.dashboard._coalesce import LOCAL_AXIS_JS
+from orchestra.dashboard._state import DashboardState
+from orchestra.dashboard._waterfall import Waterfall
 from tests.dashboard._browser import (
     ARTIFACTS,
     chromium,
@@ -99,10 +103,20 @@ def test_a_big_run_is_drawn_per_time_bucket_with_the_counts_sql_gives(big):
     assert len(buckets["answered"]) == WATERFALL_BUCKETS
     assert waterfall.bars.data["exchange_id"] == []  # no bar reaches the browser
     assert waterfall.aggregated and waterfall._latency_pane.visible
+    assert waterfall._latency_pane.objects[0].object is waterfall.latency
+    # it lays out only itself when its axes resize, once (Dashboard asks for it too)
+    callbacks = waterfall.latency.js_property_callbacks["change:inner_width"]
+    assert [c.code for c in callbacks].count(LOCAL_AXIS_JS) == 1
     # the stacked columns: one box per bucket and status class, as high as its count
     segments = waterfall.segments.data
     heights = [t - b for b, t in zip(segments["bottom"], segments["top"], strict=True)]
     assert sum(heights) == TOTAL and min(heights) > 0
+    # drawn under the in-flight line, with their tooltip; the selection's marks are there
+    sources = [r.data_source for r in waterfall.figure.renderers]
+    assert sources.index(waterfall.segments) == sources.index(waterfall.buckets) - 1
+    hovers = [t for t in waterfall.figure.tools if isinstance(t, HoverTool)]
+    assert any(r.data_source is waterfall.segments for t in hovers for r in t.renderers)
+    assert {waterfall.selected_start, waterfall.selected_end} <= set(waterfall.figure.center)
     assert waterfall.figure.yaxis[0].axis_label == "requests"
     # every count tick has its label (a lane's label would otherwise stay on tick 0 in
     # BokehJS after a switch from bars)
@@ -125,7 +139,9 @@ def test_a_big_run_is_drawn_per_time_bucket_with_the_counts_sql_gives(big):
     assert max(buckets["in_flight"]) > 0
     assert all(p50 <= p95 for p50, p95 in zip(buckets["p50"], buckets["p95"], strict=True)
                if p50 == p50)  # fmt: skip
-    tooltips = " ".join(buckets["window"] + buckets["latency"])
+    # the tooltip's text, with the stacked boxes the mouse is over (not in the buckets' source)
+    assert "window" not in buckets and "latency" not in buckets
+    tooltips = " ".join(segments["window"] + segments["latency"])
     assert re.search(r"\d+(\.\d+)? (ms|s)\b", tooltips) and "e+" not in tooltips
     assert "108,000 of 108,000 exchanges in view" in waterfall._note.object
 
@@ -163,6 +179,22 @@ def test_zooming_in_shows_the_bars_of_exactly_the_window_and_zooming_out_aggrega
         in_window(big.path, big.run_id, 100_000.0, 200_000.0)
     )
     assert waterfall.buckets.data["left"][0] == pytest.approx(100_000.0)
+
+
+def test_a_run_drawn_only_as_bars_never_sends_the_aggregates_drawing(captured):
+    # the stacked counts and their tooltip join the figure with the first aggregate: every
+    # model is sent and built on each page load
+    waterfall = Dashboard(db=captured.path, live=False).waterfall
+    assert not waterfall.aggregated and len(waterfall.bars.data["exchange_id"]) == TOTAL_REQUESTS
+    assert all(r.data_source is not waterfall.segments for r in waterfall.figure.renderers)
+    doc = Document()
+    doc.add_root(waterfall.figure)
+    assert doc.get_model_by_id(waterfall.segments.id) is None
+    assert not waterfall._latency_pane.objects  # the latency figure never reaches the page
+    alone = Waterfall(state=DashboardState(captured.path))
+    assert alone._latency is None and not alone.aggregated  # nor is it made
+    # the in-flight line's source is sent: bench/dashboard.py finds it by name
+    assert doc.get_model_by_name("waterfall-buckets") is waterfall.buckets
 
 
 def test_what_the_browser_gets_does_not_grow_with_the_run(big, captured):
