@@ -117,13 +117,9 @@ class Dashboard(Viewer):
         # card holding one is collapsed
         coalesce_layouts(self.flow_graph.figure)
         coalesce_layouts(self.metrics.figure)
-        # a figure whose tick labels changed width lays out itself, not the page (see _coalesce)
-        for plot in (
-            self.metrics.figure,
-            self.waterfall.figure,
-            self.waterfall.aggregate,
-            self.waterfall.latency,
-        ):
+        # a figure whose tick labels changed width lays out itself, not the page (see
+        # _coalesce); the waterfall's latency figure, made with the first aggregate, does too
+        for plot in (self.metrics.figure, self.waterfall.figure):
             local_axis_layouts(plot)
         self._summary = pn.pane.HTML(
             "", sizing_mode="stretch_width", css_classes=["orchestra-run-summary"]
