@@ -63,7 +63,8 @@ class PreparePage(Handler, Generic[Page]):
     page's own handler takes with :meth:`take` while it builds the document.
 
     It also keeps one page made ahead (a spare) for the arguments of the last page,
-    made ``spare_after`` seconds after that page (when its browser is done loading):
+    made ``spare_after`` seconds after that page (while a person reads it: made at once,
+    it took CPU from the first clicks and switches on that page):
     the next page with those arguments (a reload, another tab) takes it instead of
     waiting for its own, if ``current(spare)`` says it still shows what the capture
     holds. A page that has not read for a while does its full read at its first poll,
@@ -75,7 +76,7 @@ class PreparePage(Handler, Generic[Page]):
         prepare: Callable[[Arguments], Page],
         *,
         current: Callable[[Page], bool] = lambda page: False,
-        spare_after: float = 2.0,
+        spare_after: float = 10.0,
     ):
         super().__init__()
         self._prepare = prepare

@@ -491,6 +491,10 @@ class Waterfall(Viewer):
         self.aggregate = self.figure  # the aggregate's counts are drawn in the same figure
         self._latency: Plot | None = None  # see latency
         self._follow_time_axis(self.figure)
+        # the aggregate's stacked counts are in the figure from the start: built in the
+        # browser with the page, they cost a run switch to a big run ~0.1 s of the browser's
+        # time when they arrived with its first aggregate (bench/dashboard.py's switch)
+        self._add_aggregate_drawing()
         self._note = pn.pane.HTML("", margin=(0, 10), css_classes=["orchestra-waterfall-note"])
         self._legend = pn.pane.HTML("", margin=(0, 10))
         self._mode = pn.widgets.RadioButtonGroup(
@@ -612,10 +616,11 @@ class Waterfall(Viewer):
         return plot
 
     def _add_aggregate_drawing(self) -> None:
-        """The aggregate's stacked counts and their tooltip, added to the figure with the
-        first aggregate: a page that only ever shows bars (most runs) never sends or builds
-        them (a renderer is five glyph views in the browser). A renderer's view is built
-        when it arrives and painted once built; the figure's layout never asks for it."""
+        """The aggregate's stacked counts and their tooltip, added to the figure (once).
+
+        Called as the figure is made: added with the first aggregate instead, they saved
+        a bars-only page five glyph views but cost the run switch that brought that
+        aggregate ~0.1 s of the browser's time, past the half second a switch may take."""
         if self._aggregate_drawn:
             return
         self._aggregate_drawn = True
