@@ -53,7 +53,7 @@ import _harness as h
 import _workloads as w
 
 sys.path.insert(0, str(h.ROOT))
-from tests.dashboard._browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.dashboard._browser import CHROMIUM, CHROMIUM_ARGS, free_port, listening_server
 
 APP = h.ROOT / "orchestra" / "dashboard" / "app.py"
 RSS_GROWTH_PER_LOAD_MB = 2.0
@@ -136,28 +136,8 @@ def dashboard_server(
     """A dashboard server of one run; yields the page URL and the server process."""
     port = free_port()
     command, url = server_command(kind, db, run_id, port)
-    with log.open("wb") as output:
-        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            import socket
-
-            deadline = time.monotonic() + 120
-            while True:
-                if server.poll() is not None:
-                    raise RuntimeError(f"the dashboard server exited: {log.read_text()}")
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the dashboard server did not listen in 120 s")
-                time.sleep(0.2)
-            yield url, server
-        finally:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(10)
+    with listening_server(command, port, log, f"the {kind} dashboard server") as server:
+        yield url, server
 
 
 def rendered(page: Any, expected: int, timeout_ms: float = 120_000) -> None:

@@ -15,7 +15,8 @@ over the websocket and drawn. :func:`serve` overlaps the first two:
 * :class:`PreparePage`, a Bokeh handler: before a session's document is built, its
   page's Python objects (the capture read and the views) are made in a worker
   thread, so the event loop serves the JavaScript meanwhile. Only making the Bokeh
-  models stays on the loop.
+  models stays on the loop. It also keeps one page made ahead for the next page with
+  the same URL, taken only if the capture file was not written since.
 
 A session the hook did not prepare (the template session, a failed preparation) is
 built on the loop, as before.
