@@ -33,8 +33,10 @@ from orchestra.dashboard._live import LiveFeed
 from orchestra.dashboard._metrics import MetricsView
 from orchestra.dashboard._offline import keep_stylesheets_inline
 from orchestra.dashboard._runs import RunPicker
+from orchestra.dashboard._scripts import LoadScripts, code_editor_scripts
 from orchestra.dashboard._serving import (
     PreparePage,
+    after_page_drawn,
     keep_template_session,
     local_stylesheets,
 )
@@ -46,9 +48,10 @@ from orchestra.events import EventBus
 
 logger = logging.getLogger("orchestra.dashboard")
 
-# The JavaScript a page needs beyond Bokeh and Panel: the runs page only Tabulator's; the
-# builder's YAML editor is ace ("codeeditor", 466 KB the browser parses on every load), so
-# pages with the builder load both (serve() and a notebook, where the builder may follow).
+# The JavaScript a page needs beyond Bokeh and Panel: the runs page only Tabulator's. The
+# builder's YAML editor is ace ("codeeditor", 530 KB the browser runs on every load): a
+# notebook loads both (the builder may follow); the served page loads ace when its Builder
+# tab first opens (see _scripts).
 RUNS_EXTENSIONS = ("tabulator",)
 EXTENSIONS = ("tabulator", "codeeditor")
 
@@ -192,6 +195,29 @@ class Dashboard(Viewer):
             callback.stop()
         self._callbacks.clear()
 
+    def _exchanges_card(self, section: dict[str, Any]) -> pn.Card:
+        """The Exchanges section; in a served page its list joins once the rest is drawn.
+
+        The exchange list (filters, table, detail) is a fifth of the page's Bokeh models and
+        its largest table: made, sent and drawn after the graph, steps, waterfall and metrics,
+        those show ~0.15 s sooner, and the list follows a moment later.
+        """
+        card = pn.Card(title="Exchanges", **section)
+        card.append(
+            pn.pane.HTML(
+                "<div style='color:#5f6b7a'>Loading the exchanges…</div>",
+                min_height=320,
+                sizing_mode="stretch_width",
+                css_classes=["orchestra-exchanges-loading"],
+            )
+        )
+
+        def show_list() -> None:
+            card[:] = [self.inspector]
+
+        after_page_drawn(show_list)
+        return card
+
     def __panel__(self) -> pn.viewable.Viewable:
         self._start_polling()
         section = {"sizing_mode": "stretch_width", "collapsible": True}
@@ -211,7 +237,7 @@ class Dashboard(Viewer):
                 pn.Card(self.step_table, title="Steps", **section),
                 sizing_mode="stretch_width",
             ),
-            pn.Card(self.inspector, title="Exchanges", **section),
+            self._exchanges_card(section),
             pn.Card(self.waterfall, title="Waterfall", **section),
             pn.Card(self.metrics, title="Metrics", **section),
             self.diff_view,
@@ -254,10 +280,28 @@ def _runs_and_builder(dashboard: Dashboard, plan: str | Path | None) -> pn.Tabs:
     )
     opened: list[bool] = []
 
+    def show_builder(*events: param.parameterized.Event) -> None:
+        pn.extension("codeeditor")  # this page has ace now: the editor may be made
+        builder[:] = [FlowBuilder(plan, db=dashboard.state.db).__panel__()]
+
+    def show_failure(event: param.parameterized.Event) -> None:
+        builder[:] = [
+            pn.pane.Alert(
+                f"The YAML editor's script {html.escape(event.new)} did not load from this "
+                "server: reload the page; if it stays, Panel's installation lacks it.",
+                alert_type="danger",
+            )
+        ]
+
     def open_builder(event: param.parameterized.Event) -> None:
         if event.new == 1 and not opened:
             opened.append(True)
-            builder[:] = [FlowBuilder(plan, db=dashboard.state.db).__panel__()]
+            # the page came without the editor's JavaScript (see RUNS_EXTENSIONS): load it,
+            # then make the builder
+            scripts = LoadScripts(sources=code_editor_scripts())
+            scripts.param.watch(show_builder, "loaded")
+            scripts.param.watch(show_failure, "failed")
+            builder.append(scripts)
 
     tabs.param.watch(open_builder, "active")
     return tabs
@@ -312,7 +356,7 @@ def serve(
     )
 
     def app() -> pn.viewable.Viewable:
-        pn.extension(*EXTENSIONS)  # the code editor's and Tabulator's JavaScript
+        pn.extension(*RUNS_EXTENSIONS)  # the builder's editor loads its own when opened
         local_stylesheets(pn.state.curdoc)
         dashboard = prepare.take(pn.state.curdoc)
         if dashboard is None:  # the server's template session, or preparing it failed

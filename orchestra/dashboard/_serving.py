@@ -171,3 +171,19 @@ def keep_template_session(application: Application, paths: list[str]) -> None:
             state._sessions[path] = session
         session.block_expiration()
     _cleanup_doc(session.document, destroy=False)
+
+
+def after_page_drawn(callback: Callable[[], None]) -> bool:
+    """Call ``callback`` once the browser has drawn the current served page; True if deferred.
+
+    In a served session it waits for the page's ``DocumentReady`` (Panel's
+    ``state.onload``): what ``callback`` adds to the page is then made, sent and drawn
+    after the rest, so the views above it show sooner. Where no browser reports back
+    (a notebook output, a page being saved, a session already drawn) it is called now.
+    """
+    doc = state.curdoc
+    if doc is None or doc.session_context is None or state.loaded:
+        callback()
+        return False
+    state.onload(callback)
+    return True

@@ -506,7 +506,10 @@ class Waterfall(Viewer):
         # a Bokeh pane's own ``visible`` follows its figure's: toggle a column around it
         # the latency figure reaches the page with the first aggregate: a page that only ever
         # shows bars (most runs) never builds it
-        self._latency_pane = pn.Column(sizing_mode="stretch_width", visible=False)
+        # hidden until the first aggregate; a Spacer until then (Bokeh warns of an empty layout)
+        self._latency_pane = pn.Column(
+            pn.Spacer(height=0), sizing_mode="stretch_width", visible=False
+        )
         self.bars.selected.on_change("indices", self._on_tap)
         self.state.param.watch(self._draw, ["waterfall", "graph"])
         # a step selected resets the exchange without an event (DashboardState._on_selection
@@ -698,7 +701,7 @@ class Waterfall(Viewer):
             self._draw_aggregate(rows)
         else:
             self._draw_bars(rows)
-        if self.aggregated and not self._latency_pane.objects:
+        if self.aggregated and not isinstance(self._latency_pane[0], FigurePane):
             self._latency_pane.objects = [FigurePane(self.latency, sizing_mode="stretch_width")]
         if self._latency_pane.visible != self.aggregated:
             self._latency_pane.visible = self.aggregated
