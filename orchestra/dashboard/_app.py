@@ -279,10 +279,23 @@ def _runs_and_builder(dashboard: Dashboard, plan: str | Path | None) -> pn.Tabs:
         css_classes=["orchestra-tabs"],
     )
     opened: list[bool] = []
+    made: list[pn.viewable.Viewable] = []
+    loaded: list[bool] = []
 
-    def show_builder(*events: param.parameterized.Event) -> None:
-        pn.extension("codeeditor")  # this page has ace now: the editor may be made
-        builder[:] = [FlowBuilder(plan, db=dashboard.state.db).__panel__()]
+    def show_builder() -> None:
+        if made and loaded:  # both, whichever came last
+            builder[:] = [made[0]]
+
+    def make_builder() -> None:
+        # runs while the browser loads the editor's JavaScript: the page has ace once
+        # LoadScripts says so, and the builder joins it then
+        pn.extension("codeeditor")
+        made.append(FlowBuilder(plan, db=dashboard.state.db).__panel__())
+        show_builder()
+
+    def on_loaded(event: param.parameterized.Event) -> None:
+        loaded.append(True)
+        show_builder()
 
     def show_failure(event: param.parameterized.Event) -> None:
         builder[:] = [
@@ -296,12 +309,13 @@ def _runs_and_builder(dashboard: Dashboard, plan: str | Path | None) -> pn.Tabs:
     def open_builder(event: param.parameterized.Event) -> None:
         if event.new == 1 and not opened:
             opened.append(True)
-            # the page came without the editor's JavaScript (see RUNS_EXTENSIONS): load it,
-            # then make the builder
+            # the page came without the editor's JavaScript (see RUNS_EXTENSIONS): load it
+            # and, once that is on its way (next tick), make the builder meanwhile
             scripts = LoadScripts(sources=code_editor_scripts())
-            scripts.param.watch(show_builder, "loaded")
+            scripts.param.watch(on_loaded, "loaded")
             scripts.param.watch(show_failure, "failed")
             builder.append(scripts)
+            pn.state.execute(make_builder, schedule=True)
 
     tabs.param.watch(open_builder, "active")
     return tabs

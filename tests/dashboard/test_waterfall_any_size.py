@@ -246,9 +246,17 @@ def test_a_fast_wheel_zoom_into_the_aggregate_keeps_counting_the_right_exchanges
             ".data.answered.length === 0",
             timeout=60_000,
         )
-        time.sleep(1.0)  # a last range update, if any, has arrived
-        start, end = page.evaluate(X_RANGE_JS)
-        bars = model_data(page, "waterfall-bars")["exchange_id"]
+        # a last range update may still be on its way (more so on a busy machine): read until
+        # the window and its bars agree and stay the same for a second
+        deadline, seen = time.monotonic() + 30, None
+        while True:
+            start, end = page.evaluate(X_RANGE_JS)
+            bars = model_data(page, "waterfall-bars")["exchange_id"]
+            now = (start, end, sorted(bars))
+            if now == seen or time.monotonic() > deadline:
+                break
+            seen = now
+            time.sleep(1.0)
         buckets = model_data(page, "waterfall-buckets")
         note = note_text(page)
         labels = page.evaluate(TIME_LABELS_JS)
