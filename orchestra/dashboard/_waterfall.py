@@ -815,7 +815,7 @@ class Waterfall(Viewer):
             self._window = window
             self._show(rows, reset_range=False)
 
-    def _select(self, event: param.parameterized.Event) -> None:
+    def _select(self, event: param.parameterized.Event | None) -> None:
         # A selection set from a Panel widget's event (a click on an exchange row) arrives
         # outside Bokeh's document lock: a raw Bokeh model may change only inside the
         # state's batch (pn.io.hold), or Bokeh raises "_pending_writes should be non-None".
@@ -854,8 +854,13 @@ class Waterfall(Viewer):
         if self._syncing or not new:
             return
         ids = self.bars.data["exchange_id"]
-        if new[0] < len(ids) and ids[new[0]] != self.state.exchange_id:
-            self.state.select_exchange(ids[new[0]])
+        index = topmost_hit(old, new)
+        if index >= len(ids):
+            return
+        if ids[index] != self.state.exchange_id:
+            self.state.select_exchange(ids[index])
+        else:  # the bar already inspected: keep it alone highlighted, not every bar hit
+            self._select(None)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
@@ -865,6 +870,15 @@ class Waterfall(Viewer):
             self._latency_pane,
             sizing_mode="stretch_width",
         )
+
+
+def topmost_hit(selected: list[int], hits: list[int]) -> int:
+    """The bar a tap on overlapping bars (concurrent requests of a step share its lane) meant:
+    the one drawn on top where the person clicked. Bokeh draws the selected bar over the
+    others, and the others in their order (a later bar over an earlier one); a tap selects
+    every bar under the pointer, in no useful order."""
+    on_top = [index for index in selected if index in hits]
+    return on_top[0] if on_top else max(hits)
 
 
 def _set(pane: pn.pane.HTML, name: str, value: Any) -> None:

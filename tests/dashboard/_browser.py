@@ -55,21 +55,59 @@ NODE_POSITION_JS = """(path) => {
           y: canvas.top + view.frame.y_scale.compute(source.data.y[index])};
 }"""
 
-# The page position of the middle of a waterfall bar (the exchange with this id), from the
-# figure's own scales, after scrolling the figure into view; null if no bar is drawn for it.
-BAR_POSITION_JS = """(id) => {
+# Where a person would click the waterfall bar of an exchange: the middle of the widest part
+# of it that shows (inside the figure's x-range, not under a bar drawn over it), from the
+# figure's own scales, after scrolling the figure into view. Concurrent requests of a step
+# share its lane and overlap: Bokeh draws a later bar over an earlier one and the selected
+# bar over all (the product's tap takes that bar too: _waterfall.topmost_hit). ``width`` is
+# that part's width in pixels (0: hidden); null when no bar is drawn for the exchange.
+_BAR_SIGHT = """
   const doc = Bokeh.documents[0];
   const source = doc.get_model_by_name('waterfall-bars');
-  const view = Bokeh.index.find_one(doc.get_model_by_name('waterfall'));
-  const index = Array.from(source.data.exchange_id).indexOf(id);
-  if (index < 0) return null;
+  const plot = doc.get_model_by_name('waterfall');
+  const view = Bokeh.index.find_one(plot);
+  const d = source.data;
+  const ids = Array.from(d.exchange_id);
+  const selected = Array.from(source.selected.indices);
   view.el.scrollIntoView({block: 'center'});
   const canvas = (view.canvas_view ?? view).el.getBoundingClientRect();
-  const x = (source.data.left[index] + source.data.right[index]) / 2;
-  const y = (source.data.top[index] + source.data.bottom[index]) / 2;
-  return {x: canvas.left + view.frame.x_scale.compute(x),
-          y: canvas.top + view.frame.y_scale.compute(y)};
-}"""
+  const sx = (v) => view.frame.x_scale.compute(v);
+  const sight = (id) => {
+    const index = ids.indexOf(id);
+    if (index < 0) return null;
+    let parts = [[Math.max(d.left[index], plot.x_range.start),
+                  Math.min(d.right[index], plot.x_range.end)]].filter(([a, b]) => b > a);
+    const over = selected.includes(index) ? [] : ids.map((_, j) => j).filter(
+      (j) => (j > index || selected.includes(j)) && d.bottom[j] === d.bottom[index]);
+    for (const j of over) {
+      parts = parts.flatMap(([a, b]) => {
+        const [l, r] = [d.left[j], d.right[j]];
+        if (r <= a || l >= b) return [[a, b]];
+        return [[a, Math.min(l, b)], [Math.max(r, a), b]].filter(([u, v]) => v > u);
+      });
+    }
+    const y = canvas.top + view.frame.y_scale.compute((d.top[index] + d.bottom[index]) / 2);
+    if (!parts.length) return {x: null, y, width: 0};
+    const [a, b] = parts.reduce((best, p) => (sx(p[1]) - sx(p[0]) > sx(best[1]) - sx(best[0])
+                                              ? p : best));
+    return {x: canvas.left + sx((a + b) / 2), y, width: sx(b) - sx(a)};
+  };
+"""
+BAR_POSITION_JS = "(id) => {" + _BAR_SIGHT + "  return sight(id);\n}"
+# The same for every bar drawn: {exchange id: {x, y, width}}.
+BARS_IN_SIGHT_JS = (
+    "() => {" + _BAR_SIGHT + "  return Object.fromEntries(ids.map((id) => [id, sight(id)]));\n}"
+)
+
+
+def most_visible_bar(page: Any, besides: int | None = None) -> int:
+    """The exchange whose bar shows widest (a person clicks the bar they can see), other
+    than ``besides``."""
+    bars = page.evaluate(BARS_IN_SIGHT_JS)
+    widths = [(where["width"], int(id_)) for id_, where in bars.items() if int(id_) != besides]
+    assert widths and max(widths)[0] > 0, f"no bar in sight: {bars}"
+    return max(widths)[1]
+
 
 # Data of a named Bokeh model in the page, as the browser holds it.
 MODEL_DATA_JS = """(name) => {

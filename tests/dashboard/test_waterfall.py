@@ -166,6 +166,15 @@ def test_zooming_in_shows_the_bars_of_exactly_the_window_and_zooming_out_aggrega
     index = waterfall.bars.data["exchange_id"].index(min(expected))
     waterfall.bars.selected.indices = [index]  # a tap on a bar of the window
     assert dashboard.state.exchange_id == min(expected)
+    # a tap where bars overlap hits them all: the one drawn on top is inspected (the selected
+    # bar where it is hit, else the last drawn), and it alone stays highlighted
+    ids = waterfall.bars.data["exchange_id"]
+    waterfall.bars.selected.indices = [index + 2, index, index + 1]
+    assert dashboard.state.exchange_id == ids[index]
+    assert list(waterfall.bars.selected.indices) == [index]
+    waterfall.bars.selected.indices = [index + 1, index + 2]
+    assert dashboard.state.exchange_id == ids[index + 2]
+    assert list(waterfall.bars.selected.indices) == [index + 2]
 
     zoom(dashboard, 1.0, 800.0)  # the original run's waits are kept in its window
     assert "retry wait" in waterfall.waits.data["what"]
