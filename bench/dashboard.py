@@ -20,7 +20,9 @@ page through Playwright. Reported:
   count) in a new browser profile (nothing cached), alternating sizes for
   ``--runs`` rounds, and the ratio big/small; and the same page opened again in
   that profile (its scripts cached, as when a person comes back);
-* run switch: clicking the other run in the run list until every view holds it;
+* run switch: on the small run's page, a second after it rendered (a person looks before
+  clicking; the page's later parts arrive meanwhile), clicking the big run in the run
+  list until every view holds it, then the small run again: reported per direction;
 * click: clicking an exchange row until the inspector shows that exchange;
 * the server's CPU seconds per page load (the session's document built, sent and
   filled), per size;
@@ -31,7 +33,7 @@ page through Playwright. Reported:
 * server RSS after each of ``--loads`` page loads (each tab closed, its
   session destroyed) and its growth per load after the first.
 
-Targets (issue 16): big/small render ratio <= 2; run switch and click <= 0.5 s
+Targets (issue 16): big/small render ratio <= 2; run switch (each direction) and click <= 0.5 s
 on a quiet machine; server RSS flat across page loads (<= 2 MB per load).
 
     python bench/dashboard.py [--smoke] [--runs 5] [--loads 20]
@@ -58,6 +60,7 @@ from tests.dashboard._browser import CHROMIUM, CHROMIUM_ARGS, free_port, listeni
 
 APP = h.ROOT / "orchestra" / "dashboard" / "app.py"
 RSS_GROWTH_PER_LOAD_MB = 2.0
+LOOK_BEFORE_SWITCH_S = 1.0  # a person reads a page before clicking another run
 
 # Every view holds the run: graph nodes, waterfall (bars or buckets) and throughput chart
 # count ``expected`` requests (Bokeh models as the browser holds them) and the step table has
@@ -358,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                         harness_waits[name].append(timing.harness)
                         load_cpu[name].append(h._proc_cpu(pids[name]) - cpu)
                         if name == "small":
+                            time.sleep(LOOK_BEFORE_SWITCH_S)
                             for target in ("big", "small"):
                                 cpu, chromium = h._proc_cpu(small_server.pid), browser_cpu()
                                 switches[f"to {target}"].append(
@@ -387,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     small, big = statistics.median(renders["small"]), statistics.median(renders["big"])
     ratio = big / small
     growth = (rss[-1] - rss[0]) / max(len(rss) - 1, 1)
-    switch_s = statistics.median(switches["to big"] + switches["to small"])
+    switch_to = {target: statistics.median(v) for target, v in switches.items()}
+    switch_s = max(switch_to.values())  # the slower direction
     click_s = statistics.median(clicks)
     rows = [
         [f"render {sizes['small']:,} exchanges", f"{small:.3f} s"],
@@ -413,7 +418,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{statistics.median(load_cpu['small']):.3f} / "
             f"{statistics.median(load_cpu['big']):.3f} s",
         ],
-        ["run switch (median)", f"{switch_s:.3f} s"],
+        [
+            "run switch to big / to small (median)",
+            f"{switch_to['to big']:.3f} / {switch_to['to small']:.3f} s",
+        ],
         ["click on an exchange (median)", f"{click_s:.3f} s"],
         [
             "server CPU per switch / click (median)",
@@ -431,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + h.table(rows, ["dashboard", "measured"]))
     targets = [
         h.target("dashboard: render big / small", ratio, "<=", 2.0, "x", s),
-        h.target("dashboard: run switch", switch_s, "<=", 0.5, " s", s),
+        h.target("dashboard: run switch, slower direction", switch_s, "<=", 0.5, " s", s),
         h.target("dashboard: click on an exchange", click_s, "<=", 0.5, " s", s),
         h.target(
             "dashboard: server RSS growth per page load",

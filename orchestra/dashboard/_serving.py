@@ -187,3 +187,26 @@ def after_page_drawn(callback: Callable[[], None]) -> bool:
         return False
     state.onload(callback)
     return True
+
+
+def when_served_page_drawn(callback: Callable[[], None]) -> bool:
+    """Call ``callback`` on a later turn of the server's loop once the browser has drawn a
+    served page, and never elsewhere; True if it will be called.
+
+    For work that only makes a later click on a served page quicker (a part the page may
+    need, made and sent while the person reads it): the next turn lets what
+    :func:`after_page_drawn` adds reach the browser first. A notebook output or a saved
+    page has no such later, and does without.
+    """
+    doc = state.curdoc
+    if doc is None or doc.session_context is None:
+        return False
+
+    def next_turn() -> None:
+        state.execute(callback, schedule=True)
+
+    if state.loaded:
+        next_turn()
+    else:
+        state.onload(next_turn)
+    return True

@@ -67,6 +67,7 @@ from orchestra.dashboard._plot import (
     time_plot,
     x_zoom_tools,
 )
+from orchestra.dashboard._serving import when_served_page_drawn
 from orchestra.dashboard._state import DashboardState
 from orchestra.dashboard._style import (
     RATE_LIMIT_WAIT_COLOR,
@@ -503,10 +504,10 @@ class Waterfall(Viewer):
             color="light",
         )
         self._mode.link(self, value="lanes")
-        # a Bokeh pane's own ``visible`` follows its figure's: toggle a column around it
-        # the latency figure reaches the page with the first aggregate: a page that only ever
-        # shows bars (most runs) never builds it
-        # hidden until the first aggregate; a Spacer until then (Bokeh warns of an empty layout)
+        # a Bokeh pane's own ``visible`` follows its figure's: toggle a column around it,
+        # hidden unless aggregated; a Spacer until the figure comes (Bokeh warns of an empty
+        # layout). The figure comes with the first aggregate, or, on a served page, once the
+        # page is drawn (see __panel__)
         self._latency_pane = pn.Column(
             pn.Spacer(height=0), sizing_mode="stretch_width", visible=False
         )
@@ -522,8 +523,9 @@ class Waterfall(Viewer):
     @property
     def latency(self) -> Plot:
         """The latency bands' figure, under the main one: made when first needed (the first
-        aggregate), so a session that only ever shows bars (most runs) does not build its
-        ~30 models. It lays out only itself when its axes resize (_coalesce)."""
+        aggregate, or a served page once drawn), so a page load, a notebook output or a saved
+        page of a run drawn as bars does not build its ~30 models. It lays out only itself
+        when its axes resize (_coalesce)."""
         if self._latency is None:
             self._latency = self._latency_figure()
             self._follow_time_axis(self._latency)
@@ -688,6 +690,11 @@ class Waterfall(Viewer):
                 rows = self._read(*self._window)  # keep the zoom across live refreshes
             self._show(rows, reset_range=self._window is None)
 
+    def _add_latency_figure(self) -> None:
+        """Put the latency bands' figure in its pane (shown only while aggregated)."""
+        if not isinstance(self._latency_pane[0], FigurePane):
+            self._latency_pane.objects = [FigurePane(self.latency, sizing_mode="stretch_width")]
+
     def _read(self, start_ms: float, end_ms: float) -> WaterfallRows | None:
         run_id = self.state.run_id
         if run_id is None:
@@ -701,8 +708,8 @@ class Waterfall(Viewer):
             self._draw_aggregate(rows)
         else:
             self._draw_bars(rows)
-        if self.aggregated and not isinstance(self._latency_pane[0], FigurePane):
-            self._latency_pane.objects = [FigurePane(self.latency, sizing_mode="stretch_width")]
+        if self.aggregated:
+            self._add_latency_figure()
         if self._latency_pane.visible != self.aggregated:
             self._latency_pane.visible = self.aggregated
         if reset_range:
@@ -863,6 +870,10 @@ class Waterfall(Viewer):
             self._select(None)
 
     def __panel__(self) -> pn.viewable.Viewable:
+        # called as the page is laid out, in its session (the waterfall itself may be made
+        # ahead, in a worker thread): building and sending the latency figure's ~30 models
+        # at a first switch to a big run cost that switch ~0.1 s (bench/dashboard.py)
+        when_served_page_drawn(self._add_latency_figure)
         return pn.Column(
             pn.Row(self._mode, self._note),
             self._legend,

@@ -191,7 +191,9 @@ def test_zooming_in_shows_the_bars_of_exactly_the_window_and_zooming_out_aggrega
 
 
 def test_a_run_drawn_only_as_bars_never_makes_the_latency_figure(captured):
-    # the latency bands' figure joins the page with the first aggregate, and is made then
+    # outside a served page (a notebook output, a saved page) the latency bands' figure joins
+    # with the first aggregate, and is made then (a served page gets it once drawn:
+    # test_scripts)
     waterfall = Dashboard(db=captured.path, live=False).waterfall
     assert not waterfall.aggregated and len(waterfall.bars.data["exchange_id"]) == TOTAL_REQUESTS
     doc = Document()
