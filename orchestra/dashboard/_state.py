@@ -263,6 +263,7 @@ class DashboardState(param.Parameterized):
         self._layout_run: str | None = None
         self._signature: CaptureSignature | None = None
         self._feed_events = -1
+        self._kept_error = ""  # an error a poll does not clear (see __init__)
         self._newest: str | None = None
         self._runs_progress: tuple[Any, ...] = ()
         self._polling = False
@@ -298,6 +299,11 @@ class DashboardState(param.Parameterized):
                 self.select_run(
                     resolved[1] if resolved and resolved[0] == run else self.store.resolve_run(run)
                 )
+            if self.error and self.run_id is None:
+                # the page named a run the file does not hold: it says so until the person
+                # picks a run, and never swaps in the newest one behind their back
+                self.follow_latest = False
+                self._kept_error = self.error
         elif self._newest is not None:
             self.run_id = self._newest
         self._first_run = None
@@ -639,7 +645,7 @@ class DashboardState(param.Parameterized):
         if resets:
             with param.discard_events(self):
                 self.param.update(**resets)
-        self.error = ""
+        self.error = self._kept_error = ""
         with self.batch():
             if "run_id" in names:
                 self._signature = None  # until load_run reads the new run's
@@ -755,7 +761,7 @@ class DashboardState(param.Parameterized):
         newest = self._newest
         try:
             with self.batch():
-                self.param.update(**values, error="", polls=self.polls + 1)
+                self.param.update(**values, error=self._kept_error, polls=self.polls + 1)
                 if self.follow_latest and newest is not None and newest != self.run_id:
                     self.run_id = newest
         except Exception as error:  # a view failed to draw: show it, keep polling

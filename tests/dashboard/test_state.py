@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 
 import pytest
 
@@ -225,6 +226,23 @@ def test_run_filters_and_following_new_runs(captured, demo_api, tmp_path):
     assert not state.follow_latest
     asyncio.run(state.poll())
     assert state.run_id == captured.run_id
+
+
+def test_a_run_that_is_not_there_stays_said_until_the_person_picks_a_run(
+    captured, demo_api, tmp_path
+):
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(captured.path, db)
+    state = DashboardState(db, run="no-such-run")
+    assert state.run_id is None and "Could not open the run" in state.error
+    assert not state.follow_latest  # the newest run is not swapped in behind the error
+    plan = {"key": "later", "steps": [{"name": "one", "url": f"{demo_api.url}/items"}]}
+    later = orchestra.run(plan, db=db)
+    asyncio.run(state.poll())  # the poll sees the new run: the list shows it, the error stays
+    assert later.run_id in state.runs["run_id"].tolist()
+    assert state.run_id is None and "no-such-run" in state.error
+    state.select_run(later.run_id)  # a run picked: shown, the error gone
+    assert state.run_id == later.run_id and state.error == ""
 
 
 def test_a_failing_refresh_is_logged_and_shown_not_swallowed(state, monkeypatch, caplog):
