@@ -41,7 +41,7 @@ from bokeh.document import Document
 from bokeh.server.contexts import BokehSessionContext
 from panel.config import config
 from panel.io.document import _cleanup_doc
-from panel.io.resources import LOCAL_DIST
+from panel.io.resources import LOCAL_DIST, patch_stylesheet
 from panel.io.session import generate_session
 from panel.io.state import set_curdoc, state
 
@@ -147,10 +147,31 @@ def local_stylesheets(doc: Document | None) -> None:
 
     What Panel's ``server_html_page_for_session`` sets for the session whose HTML it
     writes (Panel reads it when it makes a model's stylesheets).
+
+    Under ``pn.serve``, once the browser reports its address, Panel's Location may move
+    that address (``Location._sync_pathname``) and drop the session's stylesheet models:
+    each pane's next update then sent new ones, and Bokeh walked the whole document after
+    each (~20 ms a pane; 4 at a page's first switch to a big run). Once the page is drawn
+    the session gets its models back, at the address Panel settled on.
     """
-    if doc is not None:
-        dist_url = f"{state.rel_path}/{LOCAL_DIST}" if state.rel_path else LOCAL_DIST
-        doc._template_variables.setdefault("dist_url", dist_url)
+    if doc is None:
+        return
+    dist_url = f"{state.rel_path}/{LOCAL_DIST}" if state.rel_path else LOCAL_DIST
+    doc._template_variables.setdefault("dist_url", dist_url)
+    if doc.session_context is None:
+        return
+    made = state._stylesheets.setdefault(doc, {})  # Panel fills it as the models are made
+
+    def keep_stylesheet_models() -> None:
+        now = state._stylesheets.get(doc)
+        if now is made:
+            return  # not dropped
+        settled = doc._template_variables.get("dist_url", dist_url)
+        for sheet in made.values():
+            patch_stylesheet(sheet, settled)
+        state._stylesheets[doc] = {**made, **(now or {})}
+
+    state.onload(keep_stylesheet_models)
 
 
 def keep_template_session(application: Application, paths: list[str]) -> None:

@@ -20,6 +20,7 @@ from tests.dashboard._browser import (
     APP,
     ARTIFACTS,
     chromium,
+    click_row,
     free_port,
     listening_server,
     model_data,
@@ -183,3 +184,38 @@ def test_panel_serve_with_reused_sessions_loads_nothing_from_outside(
             context.close()
     assert [url for url in outside if not url.startswith(ours)] == [] and errors == []
     assert "Traceback" not in log.read_text()
+
+
+# Each model's stylesheet models (their ids), by the model's id.
+STYLESHEETS_JS = """() => Object.fromEntries([...Bokeh.documents[0]._all_models.values()]
+  .filter((m) => Array.isArray(m.stylesheets))
+  .map((m) => [m.id, m.stylesheets.filter((s) => typeof s !== 'string').map((s) => s.id)]))"""
+
+
+def test_a_run_switch_keeps_each_panes_stylesheets(server: tuple[str, Path], pair: PairRuns):
+    """Once the browser reported its address, Panel dropped the session's stylesheet
+    models, and each pane's next update sent new ones (Bokeh walking the whole document
+    after each, the browser restyling the pane): a page's first run switch did that for
+    every pane it changed. The page gets its models back once drawn (_serving)."""
+    from playwright.sync_api import expect
+
+    url, log = server
+    errors: list[str] = []
+    with chromium() as browser:
+        page = open_page(browser, f"{url}?db={pair.path}&run={pair.a}", errors)
+        shows_run(page, pair.a, requests_of(pair, pair.a))
+        before = page.evaluate(STYLESHEETS_JS)
+        assert sum(map(len, before.values())) > 50, before  # the page's panes have some
+        summary = page.locator(".orchestra-run-summary")
+        click_row(
+            page,
+            page.locator(".orchestra-runs .tabulator-row", has_text=pair.failed),
+            "orchestra-runs",
+            lambda ms: expect(summary).to_contain_text(pair.failed, timeout=ms),
+        )
+        shows_run(page, pair.failed, requests_of(pair, pair.failed))
+        after = page.evaluate(STYLESHEETS_JS)
+        assert [m for m in before if m in after and after[m] != before[m]] == []
+        page.context.close()
+    assert errors == []
+    assert_no_server_error(log)
